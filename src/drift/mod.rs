@@ -1,0 +1,3 @@
+//! Drift detection: statistical tests (pure functions) and the detector.
+
+pub mod stats;

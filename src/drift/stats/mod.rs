@@ -1,0 +1,1 @@
+//! Two-sample statistical tests and distances used for drift detection (pure functions, no I/O).

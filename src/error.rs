@@ -1,0 +1,170 @@
+//! The crate's one public error type.
+//!
+//! Every fallible call in `mlcycle` returns [`Result<T>`]. The variants name *meanings*
+//! (what went wrong), not the backend that noticed it; backend errors are mapped into
+//! [`Error::Backend`] with the backend's name, so callers can match on meaning and still
+//! read the underlying cause.
+
+use std::fmt;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The lifecycle stage an error happened in (see [`Error::Stage`]).
+pub use crate::lifecycle::Stage;
+
+/// Everything that can go wrong in `mlcycle`.
+///
+/// Messages say what was wrong and, where possible, what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A named thing (model, version, alias, dataset, column, record) does not exist.
+    #[error("{kind} `{name}` not found{}", hint_suffix(.hint))]
+    NotFound {
+        /// What kind of thing was looked up ("model", "alias", "column", ...).
+        kind: &'static str,
+        /// The name or reference that was looked up.
+        name: String,
+        /// A hint on how to fix it (may be empty).
+        hint: String,
+    },
+
+    /// A thing that must be unique already exists.
+    #[error("{kind} `{name}` already exists")]
+    AlreadyExists {
+        /// What kind of thing it is.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+
+    /// An argument or input value is invalid.
+    #[error("invalid {what}: {why}")]
+    InvalidInput {
+        /// What was invalid (e.g. "model name", "l2 penalty").
+        what: String,
+        /// Why, and what would be valid.
+        why: String,
+    },
+
+    /// Data does not match the schema a model or dataset expects.
+    #[error("schema mismatch: {0}")]
+    SchemaMismatch(String),
+
+    /// The data is unusable as given (empty, non-finite values, unknown category ...).
+    #[error("data error: {0}")]
+    Data(String),
+
+    /// A numerical procedure failed (singular system, no convergence ...).
+    #[error("numerical error: {0}")]
+    Numerical(String),
+
+    /// A stored artifact is missing or does not match its content hash.
+    #[error("artifact {sha256} is corrupt or missing: {why}")]
+    CorruptArtifact {
+        /// The expected sha256 of the artifact.
+        sha256: String,
+        /// What was found instead.
+        why: String,
+    },
+
+    /// The audit chain failed verification.
+    #[error("audit chain broken at record {seq}: {why}")]
+    AuditBroken {
+        /// The first record that failed verification.
+        seq: u64,
+        /// What was wrong with it.
+        why: String,
+    },
+
+    /// An operation is not allowed in the current state (e.g. deleting an aliased version).
+    #[error("conflict: {0}")]
+    Conflict(String),
+
+    /// A storage or service backend failed.
+    #[error("{backend} backend error: {source}")]
+    Backend {
+        /// The backend's name ("sqlite", "filesystem", ...).
+        backend: &'static str,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// Reading or writing a file failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// (De)serialisation failed.
+    #[error("serialisation error: {0}")]
+    Serde(String),
+
+    /// A lifecycle stage failed; wraps the underlying error with the stage name.
+    #[error("stage `{stage}` failed: {source}")]
+    Stage {
+        /// The stage that failed.
+        stage: Stage,
+        /// Why it failed.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+fn hint_suffix(hint: &str) -> String {
+    if hint.is_empty() {
+        String::new()
+    } else {
+        format!(" ({hint})")
+    }
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidInput`].
+    pub fn invalid(what: impl fmt::Display, why: impl fmt::Display) -> Self {
+        Error::InvalidInput {
+            what: what.to_string(),
+            why: why.to_string(),
+        }
+    }
+
+    /// Shorthand for [`Error::NotFound`] with a hint.
+    pub fn not_found(kind: &'static str, name: impl fmt::Display, hint: impl fmt::Display) -> Self {
+        Error::NotFound {
+            kind,
+            name: name.to_string(),
+            hint: hint.to_string(),
+        }
+    }
+
+    /// Shorthand for an [`Error::Io`] on `path`.
+    pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+
+    /// Wrap this error with the lifecycle stage it happened in (idempotent).
+    pub fn in_stage(self, stage: Stage) -> Self {
+        match self {
+            e @ Error::Stage { .. } => e,
+            e => Error::Stage {
+                stage,
+                source: Box::new(e),
+            },
+        }
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Serde(e.to_string())
+    }
+}

@@ -1,0 +1,4 @@
+//! The lifecycle orchestrator.
+
+mod stage;
+pub use stage::Stage;

@@ -1,0 +1,1 @@
+//! Model-quality metrics (pure functions, no I/O).

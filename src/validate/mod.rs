@@ -1,0 +1,3 @@
+//! Validation: metrics and the champion/challenger decision.
+
+pub mod metrics;
