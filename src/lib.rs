@@ -4,6 +4,7 @@
 pub mod drift;
 pub mod error;
 pub mod lifecycle;
+pub mod train;
 pub mod validate;
 
 pub use error::{Error, Result};

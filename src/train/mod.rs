@@ -1,0 +1,3 @@
+//! Training: the `Trainer` trait and built-in algorithms.
+
+pub mod trees;

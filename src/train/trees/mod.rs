@@ -1,0 +1,1 @@
+//! Tree-based learners: decision tree, random forest, histogram gradient boosting (pure, no I/O).
