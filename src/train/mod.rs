@@ -1,3 +1,138 @@
-//! Training: the `Trainer` trait and built-in algorithms.
+//! Training: the [`Trainer`] trait and built-in algorithms.
+//!
+//! The fitting routines are pure functions ([`fit_logistic`], [`fit_ridge`], the
+//! [`trees`] learners); the trait implementations wrap them in `spawn_blocking` so an
+//! async caller is never stalled by a long fit.
 
+mod linalg;
+mod linear;
 pub mod trees;
+
+pub use linear::{
+    CheckedLogisticParams, CheckedRidgeParams, LogisticParams, RidgeParams, fit_logistic, fit_ridge,
+};
+
+use crate::data::{Dataset, TargetKind};
+use crate::model::Model;
+use crate::{Error, Result};
+use async_trait::async_trait;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+/// Inputs to a training run besides the data.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct TrainContext {
+    /// Seed for any randomness in the algorithm (splits, bootstraps, ...).
+    pub seed: u64,
+}
+
+impl TrainContext {
+    /// A context with the given seed.
+    pub fn with_seed(seed: u64) -> Self {
+        TrainContext { seed }
+    }
+}
+
+/// The outcome of a training run.
+#[derive(Debug, Clone)]
+pub struct TrainedModel {
+    /// The fitted model (preprocessing included).
+    pub model: Arc<dyn Model>,
+    /// The algorithm's name (e.g. `logistic_regression`).
+    pub algorithm: String,
+    /// The parameters used, as JSON (recorded in the version's lineage).
+    pub params: serde_json::Value,
+}
+
+/// Fits a model on a labelled dataset.
+///
+/// # Contract
+/// - `train` never panics on bad data: an empty dataset, a missing target, a target of the
+///   wrong kind for the algorithm, or a numerical failure are returned as errors.
+/// - The same data, trainer and `ctx.seed` give the same model.
+/// - The returned model's signature is the dataset's schema (features + target), and its
+///   preprocessing is fitted on `data` only.
+/// - Long fits do not block the async runtime.
+///
+/// ```
+/// use mlcycle::train::{Trainer, LinearModelTrainer, TrainContext};
+/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let data = CreditDefault::new(3).sample(2_000, &DriftSpec::none(), 0).unwrap();
+/// let trainer = LinearModelTrainer::default();
+/// let trained = trainer.train(&data, &TrainContext::with_seed(1)).await.unwrap();
+/// assert_eq!(trained.algorithm, "logistic_regression");
+/// let p = trained.model.predict(data.features()).unwrap();
+/// assert!(p.probabilities.is_some());
+/// # });
+/// ```
+#[async_trait]
+pub trait Trainer: Send + Sync + Debug {
+    /// A short name for logs and lineage.
+    fn name(&self) -> &str;
+    /// Fit a model on `data`.
+    async fn train(&self, data: &Dataset, ctx: &TrainContext) -> Result<TrainedModel>;
+}
+
+/// The default trainer: logistic regression for classification targets, ridge regression
+/// for numeric targets.
+#[derive(Debug, Clone)]
+pub struct LinearModelTrainer {
+    logistic: CheckedLogisticParams,
+    ridge: CheckedRidgeParams,
+}
+
+impl Default for LinearModelTrainer {
+    fn default() -> Self {
+        LinearModelTrainer {
+            // The defaults are valid by construction.
+            logistic: LogisticParams::default().check().expect("valid defaults"),
+            ridge: RidgeParams::default().check().expect("valid defaults"),
+        }
+    }
+}
+
+impl LinearModelTrainer {
+    /// A trainer with the given (checked) parameters.
+    pub fn new(logistic: CheckedLogisticParams, ridge: CheckedRidgeParams) -> Self {
+        LinearModelTrainer { logistic, ridge }
+    }
+}
+
+#[async_trait]
+impl Trainer for LinearModelTrainer {
+    fn name(&self) -> &str {
+        "linear_model"
+    }
+
+    async fn train(&self, data: &Dataset, _ctx: &TrainContext) -> Result<TrainedModel> {
+        let target = data
+            .schema()
+            .target
+            .as_ref()
+            .ok_or_else(|| {
+                Error::SchemaMismatch(
+                    "training needs labelled data: the dataset has no target column".into(),
+                )
+            })?
+            .kind
+            .clone();
+        let data = data.clone();
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || match target {
+            TargetKind::Regression => Ok(TrainedModel {
+                model: Arc::new(fit_ridge(&data, &this.ridge)?) as Arc<dyn Model>,
+                algorithm: "ridge_regression".into(),
+                params: serde_json::to_value(this.ridge.get())?,
+            }),
+            _ => Ok(TrainedModel {
+                model: Arc::new(fit_logistic(&data, &this.logistic)?) as Arc<dyn Model>,
+                algorithm: "logistic_regression".into(),
+                params: serde_json::to_value(this.logistic.get())?,
+            }),
+        })
+        .await
+        .map_err(|e| Error::Numerical(format!("training task failed: {e}")))?
+    }
+}

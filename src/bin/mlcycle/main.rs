@@ -1,0 +1,118 @@
+//! The `mlcycle` command line: a thin face over the library.
+
+use clap::{Parser, Subcommand};
+use mlcycle::lifecycle::LifecycleConfig;
+use mlcycle::scenario::{self, ScenarioConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+mod demo_report;
+
+#[derive(Parser)]
+#[command(
+    name = "mlcycle",
+    version,
+    about = "The machine-learning model lifecycle, embedded: train, validate, register, deploy, monitor, retrain — with an audit trail."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole lifecycle on synthetic credit-default data: train v1, deploy it,
+    /// simulate production traffic with drift appearing midway, detect it, retrain,
+    /// validate against v1 and promote.
+    Demo {
+        /// Store directory to write (kept afterwards for inspection). Default: a temporary
+        /// directory removed at the end.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Days of production to simulate.
+        #[arg(long, default_value_t = 60)]
+        days: u32,
+        /// Day on which drift appears.
+        #[arg(long, default_value_t = 30)]
+        drift_day: u32,
+        /// Simulate without drift or data faults (nothing should be flagged).
+        #[arg(long)]
+        no_drift: bool,
+        /// Seed of the synthetic data.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Print the full scenario report as JSON instead of the narrative.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo {
+            store,
+            days,
+            drift_day,
+            no_drift,
+            seed,
+            json,
+        } => demo(store, days, drift_day, no_drift, seed, json).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                eprintln!("  caused by: {s}");
+                src = s.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn demo(
+    store: Option<PathBuf>,
+    days: u32,
+    drift_day: u32,
+    no_drift: bool,
+    seed: u64,
+    json: bool,
+) -> mlcycle::Result<()> {
+    let temp = match &store {
+        Some(_) => None,
+        None => {
+            Some(tempfile::tempdir().map_err(|e| mlcycle::Error::io("temporary directory", e))?)
+        }
+    };
+    let dir = store
+        .clone()
+        .or_else(|| temp.as_ref().map(|t| t.path().to_path_buf()))
+        .unwrap_or_default();
+    let mut config = ScenarioConfig {
+        seed,
+        days,
+        store: Some(dir.clone()),
+        ..ScenarioConfig::default()
+    };
+    if let Some(d) = config.drift.as_mut() {
+        d.start_day = drift_day;
+    }
+    if no_drift {
+        config = config.without_drift();
+    }
+    if !json {
+        demo_report::intro(&config, store.is_none());
+    }
+    let report =
+        scenario::run(config, LifecycleConfig::new("credit-default"), None, |_| {}).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        demo_report::narrate(&report, &dir, store.is_some());
+    }
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! Deployment: the [`Deployer`] trait and the in-process deployment (an atomic model slot
+//! with hot swap, recording every scoring call to the prediction log).
+
+mod in_process;
+
+pub use in_process::InProcessDeployer;
+
+use crate::Result;
+use crate::model::{Model, Prediction};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+use std::sync::Arc;
+
+/// A model version to put into service.
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    /// Registered model name.
+    pub model_name: String,
+    /// Registered version.
+    pub version: u32,
+    /// The loaded model.
+    pub model: Arc<dyn Model>,
+}
+
+/// What is being served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentInfo {
+    /// The deployer's kind (e.g. `in_process`).
+    pub deployer: String,
+    /// Where it serves (e.g. an address, or `in-process`).
+    pub endpoint: String,
+    /// Model name.
+    pub model_name: String,
+    /// Version served.
+    pub version: u32,
+    /// When this version started serving.
+    pub since: DateTime<Utc>,
+}
+
+/// A scoring request.
+#[derive(Debug, Clone)]
+pub struct ScoreRequest {
+    /// Encoded rows in the model signature's column order.
+    pub rows: Array2<f64>,
+    /// A caller-chosen request id; a fresh UUID is assigned when `None`.
+    pub request_id: Option<String>,
+}
+
+/// A scoring response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreResponse {
+    /// The request id (also in the prediction log and the audit trail).
+    pub request_id: String,
+    /// Model name.
+    pub model_name: String,
+    /// The version that answered (a request is never answered by two versions).
+    pub model_version: u32,
+    /// The prediction.
+    pub prediction: Prediction,
+}
+
+/// Puts model versions into service and scores through them.
+///
+/// # Contract
+/// - `deploy` replaces the served version atomically: every `predict` is answered
+///   entirely by one version, and no request fails because of a swap.
+/// - Every `predict` call (including failed ones) is recorded to the deployment's
+///   prediction log with its inputs, outputs, version, request id and time.
+/// - `predict` with nothing deployed is an [`crate::Error::Conflict`].
+///
+/// ```
+/// use mlcycle::deploy::{Deployer, InProcessDeployer, DeployRequest, ScoreRequest};
+/// use mlcycle::clock::SystemClock;
+/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::train::{fit_logistic, LogisticParams};
+/// use std::sync::Arc;
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let data = CreditDefault::new(1).sample(300, &DriftSpec::none(), 0).unwrap();
+/// let model = Arc::new(fit_logistic(&data, &LogisticParams::default().check().unwrap()).unwrap());
+/// let deployer = InProcessDeployer::new(Arc::new(SystemClock), None);
+/// deployer.deploy(DeployRequest { model_name: "credit".into(), version: 1, model }).await.unwrap();
+/// let r = deployer.predict(ScoreRequest { rows: data.features().to_owned(), request_id: None }).await.unwrap();
+/// assert_eq!(r.model_version, 1);
+/// assert_eq!(r.prediction.values.len(), 300);
+/// # });
+/// ```
+#[async_trait]
+pub trait Deployer: Send + Sync + Debug {
+    /// The deployer's kind.
+    fn kind(&self) -> &str;
+    /// Serve `request.model` (replacing what is served, atomically).
+    async fn deploy(&self, request: DeployRequest) -> Result<DeploymentInfo>;
+    /// What is served now, if anything.
+    async fn current(&self) -> Option<DeploymentInfo>;
+    /// Score rows through the served model.
+    async fn predict(&self, request: ScoreRequest) -> Result<ScoreResponse>;
+    /// Stop serving (flushing the prediction log).
+    async fn undeploy(&self) -> Result<()>;
+}

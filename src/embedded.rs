@@ -1,0 +1,122 @@
+//! Ready-made assemblies of the default components: everything in memory (tests,
+//! simulations) or the embedded store on disk (one directory: SQLite database for registry
+//! and audit trail, content-addressed artifacts, hourly JSON-lines prediction log).
+
+use crate::Result;
+use crate::audit::{AuditLog, InMemoryAuditLog};
+use crate::clock::Clock;
+use crate::collect::{Collector, InMemoryPredictionLog, JsonlPredictionLog, PredictionLog};
+use crate::deploy::InProcessDeployer;
+use crate::drift::StatisticalDriftDetector;
+use crate::lifecycle::{Lifecycle, LifecycleBuilder, LifecycleConfig};
+use crate::registry::{InMemoryRegistry, Registry};
+use crate::train::LinearModelTrainer;
+use crate::validate::ChampionChallenger;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Capacity of the prediction-log channel of a [`Stack`].
+pub const COLLECTOR_CAPACITY: usize = 65_536;
+
+/// The default components wired together, with handles to each.
+#[derive(Debug)]
+pub struct Stack {
+    /// The registry.
+    pub registry: Arc<dyn Registry>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditLog>,
+    /// The prediction log (what monitoring reads).
+    pub prediction_log: Arc<dyn PredictionLog>,
+    /// The non-blocking writer in front of the prediction log.
+    pub collector: Collector,
+    /// The in-process deployment.
+    pub deployer: Arc<InProcessDeployer>,
+    /// The orchestrator.
+    pub lifecycle: Lifecycle,
+}
+
+impl Stack {
+    /// Everything in memory. Must be called inside a tokio runtime.
+    pub fn in_memory(clock: Arc<dyn Clock>, config: LifecycleConfig) -> Result<Stack> {
+        Self::in_memory_with(clock, config, |b| b)
+    }
+
+    /// Everything in memory, with a hook to replace or add lifecycle components.
+    pub fn in_memory_with(
+        clock: Arc<dyn Clock>,
+        config: LifecycleConfig,
+        customize: impl FnOnce(LifecycleBuilder) -> LifecycleBuilder,
+    ) -> Result<Stack> {
+        Self::assemble(
+            clock.clone(),
+            config,
+            Arc::new(InMemoryRegistry::new(clock.clone())),
+            Arc::new(InMemoryAuditLog::new(clock)),
+            Arc::new(InMemoryPredictionLog::default()),
+            customize,
+        )
+    }
+
+    /// The embedded store in directory `dir` (created if missing). Must be called inside a
+    /// tokio runtime.
+    #[cfg(feature = "sqlite")]
+    pub fn open(
+        dir: impl AsRef<Path>,
+        clock: Arc<dyn Clock>,
+        config: LifecycleConfig,
+    ) -> Result<Stack> {
+        Self::open_with(dir, clock, config, |b| b)
+    }
+
+    /// The embedded store, with a hook to replace or add lifecycle components.
+    #[cfg(feature = "sqlite")]
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        clock: Arc<dyn Clock>,
+        config: LifecycleConfig,
+        customize: impl FnOnce(LifecycleBuilder) -> LifecycleBuilder,
+    ) -> Result<Stack> {
+        let dir = dir.as_ref();
+        Self::assemble(
+            clock.clone(),
+            config,
+            Arc::new(crate::registry::SqliteRegistry::open(dir, clock.clone())?),
+            Arc::new(crate::audit::SqliteAuditLog::open(dir, clock)?),
+            Arc::new(JsonlPredictionLog::open(dir.join("predictions"))?),
+            customize,
+        )
+    }
+
+    fn assemble(
+        clock: Arc<dyn Clock>,
+        config: LifecycleConfig,
+        registry: Arc<dyn Registry>,
+        audit: Arc<dyn AuditLog>,
+        prediction_log: Arc<dyn PredictionLog>,
+        customize: impl FnOnce(LifecycleBuilder) -> LifecycleBuilder,
+    ) -> Result<Stack> {
+        let collector = Collector::spawn(prediction_log.clone(), COLLECTOR_CAPACITY)?;
+        let deployer = Arc::new(InProcessDeployer::new(
+            clock.clone(),
+            Some(collector.clone()),
+        ));
+        let builder = Lifecycle::builder()
+            .trainer(Arc::new(LinearModelTrainer::default()))
+            .validator(Arc::new(ChampionChallenger::default()))
+            .registry(registry.clone())
+            .deployer(deployer.clone())
+            .detector(Arc::new(StatisticalDriftDetector::default()))
+            .prediction_log(prediction_log.clone())
+            .audit(audit.clone())
+            .clock(clock);
+        let lifecycle = customize(builder).build(config)?;
+        Ok(Stack {
+            registry,
+            audit,
+            prediction_log,
+            collector,
+            deployer,
+            lifecycle,
+        })
+    }
+}

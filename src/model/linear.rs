@@ -1,0 +1,135 @@
+use super::{Model, ModelArtifact, Prediction, Preprocessor, Signature};
+use crate::data::validate_features;
+use crate::{Error, Result};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+/// A fitted (multinomial) logistic regression with its preprocessing.
+///
+/// Class 0 is the reference class: `weights` has one column per other class, and
+/// `P(class k) ∝ exp(intercepts[k-1] + z·weights[:, k-1])` with `P(class 0) ∝ 1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogisticModel {
+    /// Inputs and target.
+    pub signature: Signature,
+    /// Fitted preprocessing.
+    pub preprocessor: Preprocessor,
+    /// Coefficients, (preprocessed inputs) × (classes − 1).
+    pub weights: Array2<f64>,
+    /// Intercepts, one per non-reference class.
+    pub intercepts: Array1<f64>,
+}
+
+impl LogisticModel {
+    pub(crate) fn check(&self) -> Result<()> {
+        self.preprocessor.check_schema(&self.signature.inputs)?;
+        let k = self.signature.n_classes();
+        if k < 2
+            || self.weights.ncols() != k - 1
+            || self.intercepts.len() != k - 1
+            || self.weights.nrows() != self.preprocessor.output_width()
+        {
+            return Err(Error::SchemaMismatch(
+                "logistic model: coefficient shapes do not match the signature".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Class probabilities for preprocessed inputs `z`.
+    pub(crate) fn probabilities(&self, z: ArrayView2<'_, f64>) -> Array2<f64> {
+        let k = self.intercepts.len() + 1;
+        let mut eta = z.dot(&self.weights);
+        eta += &self.intercepts;
+        let mut p = Array2::<f64>::zeros((z.nrows(), k));
+        for (i, row) in eta.axis_iter(Axis(0)).enumerate() {
+            let m = row.iter().fold(0.0_f64, |a, &b| a.max(b));
+            let mut s = (-m).exp();
+            p[[i, 0]] = s;
+            for (c, &e) in row.iter().enumerate() {
+                let v = (e - m).exp();
+                p[[i, c + 1]] = v;
+                s += v;
+            }
+            p.row_mut(i).mapv_inplace(|v| v / s);
+        }
+        p
+    }
+}
+
+impl Model for LogisticModel {
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Prediction> {
+        validate_features(&self.signature.inputs, x)?;
+        let z = self.preprocessor.transform(x);
+        let p = self.probabilities(z.view());
+        let values = p
+            .axis_iter(Axis(0))
+            .map(|r| {
+                r.iter()
+                    .enumerate()
+                    .fold((0, f64::NEG_INFINITY), |best, (i, &v)| {
+                        if v > best.1 { (i, v) } else { best }
+                    })
+                    .0 as f64
+            })
+            .collect();
+        Ok(Prediction {
+            values,
+            probabilities: Some(p),
+        })
+    }
+
+    fn to_artifact(&self) -> Result<ModelArtifact> {
+        Ok(ModelArtifact::Logistic(self.clone()))
+    }
+}
+
+/// A fitted linear (ridge) regression with its preprocessing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearModel {
+    /// Inputs and target.
+    pub signature: Signature,
+    /// Fitted preprocessing.
+    pub preprocessor: Preprocessor,
+    /// Coefficients on the preprocessed inputs.
+    pub weights: Array1<f64>,
+    /// Intercept.
+    pub intercept: f64,
+}
+
+impl LinearModel {
+    pub(crate) fn check(&self) -> Result<()> {
+        self.preprocessor.check_schema(&self.signature.inputs)?;
+        if self.signature.n_classes() != 0 || self.weights.len() != self.preprocessor.output_width()
+        {
+            return Err(Error::SchemaMismatch(
+                "linear model: coefficient shapes do not match the signature".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Model for LinearModel {
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Prediction> {
+        validate_features(&self.signature.inputs, x)?;
+        let z = self.preprocessor.transform(x);
+        let values = z.dot(&self.weights) + self.intercept;
+        Ok(Prediction {
+            values,
+            probabilities: None,
+        })
+    }
+
+    fn to_artifact(&self) -> Result<ModelArtifact> {
+        Ok(ModelArtifact::Linear(self.clone()))
+    }
+}
