@@ -76,8 +76,15 @@ pub fn mcnemar_counts(b: u64, c: u64, method: McNemarMethod) -> Result<McNemar> 
         }
         let d = b.abs_diff(c) as f64 - 1.0;
         let statistic = d * d / n as f64;
-        // χ²₁ survival function: P[Z² > s] = erfc(√(s/2)).
-        let p_value = statrs::function::erf::erfc((statistic / 2.0).sqrt());
+        // χ²₁ survival function: the regularised upper incomplete gamma Q(½, s/2)
+        // (equal to erfc(√(s/2)), but statrs' gamma_ur is the more accurate of the two).
+        let p_value = if statistic == 0.0 {
+            1.0
+        } else {
+            statrs::function::gamma::checked_gamma_ur(0.5, statistic / 2.0).map_err(|e| {
+                Error::Numerical(format!("chi-square p-value for statistic {statistic}: {e}"))
+            })?
+        };
         Ok(McNemar {
             b,
             c,
