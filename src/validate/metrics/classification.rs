@@ -261,16 +261,18 @@ pub fn argmax_labels(proba: ArrayView2<f64>) -> Result<Array1<f64>> {
         .collect())
 }
 
-/// Area under the ROC curve and average precision of binary `truth` vs `score`,
-/// both computed in one pass over the distinct score thresholds.
-///
-/// Tied scores form one threshold (one ROC / PR point), so ROC AUC credits
-/// positive–negative ties with ½ and AP uses scikit-learn's step definition.
+/// ROC AUC and average precision of one binary ranking (`None` where undefined).
 struct Ranking {
     roc_auc: Option<f64>,
     average_precision: Option<f64>,
 }
 
+/// Computes [`Ranking`] for binary `truth` vs `score` in one pass over the
+/// distinct score thresholds (in decreasing order).
+///
+/// Tied scores form one threshold (one ROC / PR point), so ROC AUC credits a
+/// positive–negative tie with ½ (the curve moves diagonally through the tie)
+/// and AP uses scikit-learn's step definition `Σ (Rₙ − Rₙ₋₁) Pₙ`.
 fn ranking(truth: &[bool], score: &[f64]) -> Ranking {
     let positives = truth.iter().filter(|&&t| t).count() as u64;
     let negatives = truth.len() as u64 - positives;
