@@ -399,8 +399,9 @@ pub fn average_precision_ovr(y_true: ArrayView1<f64>, proba: ArrayView2<f64>) ->
 }
 
 /// Probabilities are clipped to `[ε, 1 − ε]` with `ε = f64::EPSILON` before
-/// taking the logarithm (scikit-learn ≥ 1.5 clips with the dtype's machine
-/// epsilon; its former `eps=1e-15` argument is gone).
+/// taking the logarithm, as current scikit-learn does (it clips with the
+/// machine epsilon of the input dtype; the old fixed `eps=1e-15` and the `eps`
+/// argument are no longer used — the fixtures come from scikit-learn 1.9.1).
 fn clipped_neg_ln(p: f64) -> f64 {
     -p.clamp(f64::EPSILON, 1.0 - f64::EPSILON).ln()
 }
