@@ -1,4 +1,47 @@
-//! mlcycle — the machine-learning model lifecycle, embedded in a Rust program.
+//! # mlcycle — the machine-learning model lifecycle, embedded in a Rust program
+//!
+//! ```text
+//!  data ──► quality check ──► train ──► validate (vs champion) ──► register ──► approve ──► deploy
+//!   ▲                                                                                          │
+//!   └── retrain ◄── decide (drift real? data fault?) ◄── drift + health monitor ◄── collected inputs
+//!  every arrow appends to the audit trail (hash-chained, verifiable)
+//! ```
+//!
+//! The library exposes five traits — [`train::Trainer`], [`validate::Validator`],
+//! [`registry::Registry`], [`deploy::Deployer`], [`drift::DriftDetector`] — each with a
+//! default implementation, and a [`lifecycle::Lifecycle`] orchestrator that chains them and
+//! sees nothing but the traits. Plug in your own trainer or registry and keep the rest.
+//!
+//! ```
+//! use mlcycle::prelude::*;
+//! use std::sync::Arc;
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! // Default components, all in memory (use `Stack::open(dir, ..)` for the embedded store).
+//! let stack = Stack::in_memory(Arc::new(SystemClock), LifecycleConfig::new("credit")).unwrap();
+//! let data = CreditDefault::new(7).sample(4_000, &DriftSpec::none(), 0).unwrap();
+//!
+//! // Quality check → train → validate → register → approve → deploy → alias.
+//! let outcome = stack.lifecycle.run_training(&data, Trigger::Manual).await.unwrap();
+//! assert!(matches!(outcome.decision, TrainingDecision::Promoted { .. }));
+//!
+//! // Score through the deployment: every call lands in the prediction log.
+//! let rows = CreditDefault::new(7).sample(10, &DriftSpec::none(), 1).unwrap();
+//! let answer = stack.deployer
+//!     .predict(ScoreRequest { rows: rows.features().to_owned(), request_id: None })
+//!     .await.unwrap();
+//! assert_eq!(answer.model_version, 1);
+//! # });
+//! ```
+//!
+//! ## Cargo features
+//!
+//! | feature       | default | what it adds                                                        |
+//! |---------------|---------|---------------------------------------------------------------------|
+//! | `sqlite`      | yes     | [`registry::SqliteRegistry`] and [`audit::SqliteAuditLog`] (the embedded store) |
+//! | `cli`         | yes     | the `mlcycle` binary                                                |
+//! | `conformance` | no      | conformance suites for users' own backends                          |
+//!
+//! Features switch backends, never behaviour.
 #![warn(missing_docs)]
 
 pub mod audit;
@@ -18,3 +61,21 @@ pub mod train;
 pub mod validate;
 
 pub use error::{Error, Result};
+
+/// The names most programs need.
+pub mod prelude {
+    pub use crate::clock::{Clock, SimulatedClock, SystemClock};
+    pub use crate::data::synthetic::{CreditDefault, DriftSpec};
+    pub use crate::data::{CsvOptions, Dataset, Schema, read_csv};
+    pub use crate::deploy::{Deployer, ScoreRequest};
+    pub use crate::drift::DriftDetector;
+    pub use crate::embedded::Stack;
+    pub use crate::lifecycle::{
+        Lifecycle, LifecycleConfig, MonitoringDecision, TrainingDecision, Trigger,
+    };
+    pub use crate::model::Model;
+    pub use crate::registry::{Registry, RegistryExt};
+    pub use crate::train::Trainer;
+    pub use crate::validate::Validator;
+    pub use crate::{Error, Result};
+}

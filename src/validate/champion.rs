@@ -1,4 +1,7 @@
-use super::{Check, ValidationReport, Validator, basic};
+use super::metrics::{
+    CLASSIFIER_METRICS, REGRESSOR_METRICS, classifier_metric, greater_is_better, regressor_metric,
+};
+use super::{Check, ValidationReport, Validator};
 use crate::data::Dataset;
 use crate::model::Model;
 use crate::{Error, Result};
@@ -55,7 +58,8 @@ impl ChampionChallenger {
     }
 }
 
-/// Score `model` on `holdout` and compute its metrics.
+/// Score `model` on `holdout` and compute every metric that is defined on it (e.g. ROC AUC
+/// is left out when the holdout holds a single class).
 pub(crate) fn holdout_metrics(
     model: &dyn Model,
     holdout: &Dataset,
@@ -63,10 +67,31 @@ pub(crate) fn holdout_metrics(
     let y = holdout.require_target()?;
     model.signature().check_compatible(holdout.schema())?;
     let pred = model.predict(holdout.features())?;
-    match model.signature().n_classes() {
-        0 => basic::regression(y.view(), &pred),
-        k => basic::classification(y.view(), &pred, k),
+    let mut out = BTreeMap::new();
+    let mut keep = |name: &str, v: Result<f64>| match v {
+        Ok(v) => {
+            out.insert(name.to_string(), v);
+            Ok(())
+        }
+        Err(Error::Data(_)) => Ok(()),
+        Err(e) => Err(e),
+    };
+    match &pred.probabilities {
+        Some(proba) => {
+            for name in CLASSIFIER_METRICS {
+                keep(
+                    name,
+                    classifier_metric(name, y.view(), pred.values.view(), proba.view()),
+                )?;
+            }
+        }
+        None => {
+            for name in REGRESSOR_METRICS {
+                keep(name, regressor_metric(name, y.view(), pred.values.view()))?;
+            }
+        }
     }
+    Ok(out)
 }
 
 #[async_trait]
@@ -103,7 +128,7 @@ fn decide(
         }
         .to_string()
     });
-    let gib = basic::greater_is_better(&primary);
+    let gib = greater_is_better(&primary)?;
     let better = |a: f64, b: f64| if gib { a - b } else { b - a };
     let dir = if gib { "higher" } else { "lower" };
     let mut checks = Vec::new();

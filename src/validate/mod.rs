@@ -1,6 +1,5 @@
 //! Validation: holdout metrics and the champion/challenger decision.
 
-mod basic;
 mod champion;
 pub mod metrics;
 
