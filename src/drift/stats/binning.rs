@@ -441,7 +441,7 @@ pub(crate) fn check_edges(edges: &[f64]) -> Result<()> {
     if edges.iter().any(|e| !e.is_finite()) {
         return Err(Error::invalid("histogram edges", "edges must be finite"));
     }
-    if edges.windows(2).any(|w| !(w[0] < w[1])) {
+    if edges.windows(2).any(|w| w[0] >= w[1]) {
         return Err(Error::invalid(
             "histogram edges",
             "edges must be strictly increasing",

@@ -101,7 +101,7 @@ fn cdf_cvm_inf(x: f64) -> f64 {
         let b = bessel_k(0.25, q);
         let z = u * y.sqrt() * (-q).exp() * b;
         total += z;
-        if !(z.abs() >= 1e-7) || k > 10_000 {
+        if z.is_nan() || z.abs() < 1e-7 || k > 10_000 {
             break;
         }
         k += 1;
@@ -281,6 +281,7 @@ fn anderson_pvalue(a2: f64) -> f64 {
 }
 
 /// Least-squares quadratic fit `y ≈ c0 x² + c1 x + c2` by Householder QR.
+#[allow(clippy::needless_range_loop)]
 fn polyfit2(x: &[f64], y: &[f64]) -> [f64; 3] {
     let m = x.len();
     // columns scaled by their norms (as numpy.polyfit does) for conditioning
@@ -373,7 +374,7 @@ pub fn mann_whitney_u(
         Alternative::Less => (u2, 1.0),
         Alternative::TwoSided => (u1.max(u2), 2.0),
     };
-    let exact = !(n1 > 8 && n2 > 8) && !ties;
+    let exact = !(ties || (n1 > 8 && n2 > 8));
     let p = if exact {
         mwu_exact_sf(n1, n2, u as u64)
     } else {
@@ -468,7 +469,7 @@ pub fn t_test(reference: &SortedSample, current: &SortedSample) -> Result<TestRe
     let svar = (ss1 + ss2) / df;
     let denom = (svar * (1.0 / n1 + 1.0 / n2)).sqrt();
     let t = (m1 - m2) / denom;
-    let p = if t.is_nan() || !(df > 0.0) {
+    let p = if t.is_nan() || df.is_nan() || df <= 0.0 {
         f64::NAN
     } else {
         (2.0 * t_sf(t.abs(), df)).min(1.0)

@@ -302,7 +302,7 @@ pub fn evaluate(
         method,
         Method::ChiSquare | Method::Z | Method::Tvd | Method::LInfinity
     );
-    if !method.supports(kind) && !(kind == ColumnKind::Numerical && categorical_ok) {
+    if !(method.supports(kind) || (kind == ColumnKind::Numerical && categorical_ok)) {
         return Err(Error::invalid(
             "drift method",
             format!("`{}` does not apply to a {kind:?} column", method.name()),
