@@ -1,4 +1,5 @@
-use super::{ColumnDrift, DriftDetector, DriftReport, basic};
+use super::stats::{AlignedCounts, SortedSample, chisquare, ks};
+use super::{ColumnDrift, DriftDetector, DriftReport};
 use crate::data::{Dataset, FeatureKind};
 use crate::{Error, Result};
 use async_trait::async_trait;
@@ -59,55 +60,49 @@ impl StatisticalDriftDetector {
         }
         let mut columns = Vec::with_capacity(rs.n_features());
         for (j, f) in rs.features.iter().enumerate() {
-            let mut r: Vec<f64> = reference
-                .features()
-                .column(j)
-                .iter()
-                .copied()
-                .filter(|v| !v.is_nan())
-                .collect();
-            let mut c: Vec<f64> = current
-                .features()
-                .column(j)
-                .iter()
-                .copied()
-                .filter(|v| !v.is_nan())
-                .collect();
+            let (r, c) = (reference.features(), current.features());
+            let (rcol, ccol) = (r.column(j), c.column(j));
+            let present = |v: &f64| !v.is_nan();
+            let (n_r, n_c) = (
+                rcol.iter().filter(|v| present(v)).count(),
+                ccol.iter().filter(|v| present(v)).count(),
+            );
             let (missing_reference, missing_current) =
-                (reference.n_rows() - r.len(), current.n_rows() - c.len());
-            if r.is_empty() || c.is_empty() {
+                (reference.n_rows() - n_r, current.n_rows() - n_c);
+            if n_r == 0 || n_c == 0 {
                 return Err(Error::Data(format!(
                     "column `{}` has no values in the {} data; cannot test it for drift",
                     f.name,
-                    if r.is_empty() { "reference" } else { "current" }
+                    if n_r == 0 { "reference" } else { "current" }
                 )));
             }
-            let (kind, method, (statistic, p)) = match &f.kind {
+            let (kind, method, statistic, p) = match &f.kind {
                 FeatureKind::Numeric => {
-                    r.sort_by(f64::total_cmp);
-                    c.sort_by(f64::total_cmp);
-                    ("numeric", "ks", basic::ks(&r, &c))
+                    let rs = SortedSample::from_vec(rcol.iter().copied().filter(present).collect());
+                    let cs = SortedSample::from_vec(ccol.iter().copied().filter(present).collect());
+                    let t = ks(&rs, &cs).map_err(|e| column_error(&f.name, e))?;
+                    ("numeric", "ks", t.statistic, t.p_value)
                 }
                 FeatureKind::Categorical { levels } => {
-                    let count = |v: &[f64]| {
-                        let mut k = vec![0usize; levels.len()];
-                        for &x in v {
+                    let count = |v: ndarray::ArrayView1<'_, f64>| {
+                        let mut k = vec![0u64; levels.len()];
+                        for &x in v.iter().filter(|v| present(v)) {
                             k[x as usize] += 1;
                         }
                         k
                     };
-                    (
-                        "categorical",
-                        "chisquare",
-                        basic::chisquare(&count(&r), &count(&c)),
-                    )
+                    let counts = AlignedCounts::new(count(rcol), count(ccol))
+                        .map_err(|e| column_error(&f.name, e))?;
+                    let t = chisquare(&counts).map_err(|e| column_error(&f.name, e))?;
+                    ("categorical", "chisquare", t.statistic, t.p_value)
                 }
             };
+            let (r, c) = (n_r, n_c);
             columns.push(ColumnDrift {
                 name: f.name.clone(),
                 kind: kind.into(),
-                n_reference: r.len(),
-                n_current: c.len(),
+                n_reference: r,
+                n_current: c,
                 missing_reference,
                 missing_current,
                 method: method.into(),
@@ -140,5 +135,12 @@ impl DriftDetector for StatisticalDriftDetector {
         tokio::task::spawn_blocking(move || this.detect_sync(&r, &c))
             .await
             .map_err(|e| Error::Numerical(format!("drift task failed: {e}")))?
+    }
+}
+
+fn column_error(column: &str, e: Error) -> Error {
+    match e {
+        Error::Data(m) => Error::Data(format!("column `{column}`: {m}")),
+        other => other,
     }
 }

@@ -1,7 +1,6 @@
 //! Drift detection: statistical tests (pure functions) and the [`DriftDetector`] trait with
 //! its default, per-feature [`StatisticalDriftDetector`].
 
-mod basic;
 mod detector;
 pub mod stats;
 
