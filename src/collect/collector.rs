@@ -88,6 +88,20 @@ impl Collector {
         };
     }
 
+    /// Hand a record to the writer, waiting for room in the channel: nothing is dropped.
+    /// For synchronous producers (batch scoring threads); must not be called from async
+    /// code (it would block a runtime worker).
+    pub fn record_blocking(&self, r: PredictionRecord) -> Result<()> {
+        self.tx
+            .blocking_send(Msg::Record(r))
+            .map_err(|_| Error::Backend {
+                backend: "prediction log",
+                source: "the collector's writer task has stopped".into(),
+            })?;
+        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Wait until every record accepted before this call is written.
     pub async fn flush(&self) -> Result<()> {
         let (ack, done) = oneshot::channel();

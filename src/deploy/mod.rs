@@ -1,8 +1,12 @@
 //! Deployment: the [`Deployer`] trait and the in-process deployment (an atomic model slot
 //! with hot swap, recording every scoring call to the prediction log).
 
+pub mod batch;
 mod in_process;
 
+pub use batch::{
+    BatchDeployer, BatchJob, BatchOptions, BatchOutcome, BatchProgress, BatchSummary, score_csv,
+};
 pub use in_process::InProcessDeployer;
 
 use crate::Result;

@@ -14,7 +14,7 @@ mod types;
 pub use memory::InMemoryRegistry;
 pub use reference::ModelRef;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteRegistry;
+pub use sqlite::{DB_FILE, SqliteRegistry};
 pub use types::{
     AliasChange, Change, Lineage, ModelVersion, NewVersion, StatusChange, VersionStatus,
     validate_alias, validate_name,

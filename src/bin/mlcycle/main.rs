@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod demo_report;
+mod score;
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +46,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Score a CSV file with a registered model: streaming, parallel, in input order, with
+    /// every rejected row written to a rejects file.
+    Score(score::ScoreArgs),
 }
 
 #[tokio::main]
@@ -59,6 +63,11 @@ async fn main() -> ExitCode {
             seed,
             json,
         } => demo(store, days, drift_day, no_drift, seed, json).await,
+        Command::Score(args) => match score::run(args).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(2),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

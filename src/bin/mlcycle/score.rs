@@ -1,0 +1,229 @@
+//! `mlcycle score`: batch scoring of a CSV file with a registered model.
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use mlcycle::audit::{AuditEntry, AuditLog, SqliteAuditLog};
+use mlcycle::clock::{Clock, SystemClock};
+use mlcycle::collect::{Collector, JsonlPredictionLog};
+use mlcycle::data::UnknownLevel;
+use mlcycle::deploy::{BatchJob, BatchOptions, BatchOutcome, BatchProgress, score_csv};
+use mlcycle::registry::{RegistryExt, SqliteRegistry};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Arguments of `mlcycle score`.
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// Store directory.
+    #[arg(long, env = "MLCYCLE_HOME", default_value = "./mlcycle-store")]
+    store: PathBuf,
+    /// The model: NAME@ALIAS, NAME/VERSION or models:/NAME@ALIAS.
+    #[arg(long)]
+    model: String,
+    /// Input CSV (header row required).
+    #[arg(long)]
+    input: PathBuf,
+    /// Output CSV (written atomically: it appears only when the job succeeds).
+    #[arg(long)]
+    output: PathBuf,
+    /// Input columns copied to the output (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    keep: Vec<String>,
+    /// Rejected rows go here (default: OUTPUT.rejects.csv).
+    #[arg(long)]
+    rejects: Option<PathBuf>,
+    /// Fail (non-zero exit, no output) when more than this share of rows is rejected.
+    #[arg(long, default_value_t = 0.01)]
+    max_reject_fraction: f64,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Score empty feature cells as missing values instead of rejecting the row.
+    #[arg(long)]
+    allow_missing: bool,
+    /// Score unknown categories as missing values instead of rejecting the row.
+    #[arg(long)]
+    unknown_as_missing: bool,
+    /// Append the scored inputs to the store's prediction log (monitored for drift).
+    #[arg(long)]
+    collect: bool,
+    /// Print nothing but errors.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Run `mlcycle score`; returns whether the job succeeded.
+pub async fn run(args: ScoreArgs) -> mlcycle::Result<bool> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if !args.store.join(mlcycle::registry::DB_FILE).exists() {
+        return Err(mlcycle::Error::not_found(
+            "store",
+            args.store.display(),
+            "pass --store DIR (or set MLCYCLE_HOME) to a directory written by mlcycle",
+        ));
+    }
+    let registry = SqliteRegistry::open(&args.store, clock.clone())?;
+    let (mv, model) = registry.load_model(&args.model).await?;
+    let collector = if args.collect {
+        let log = Arc::new(JsonlPredictionLog::open(args.store.join("predictions"))?);
+        Some(Collector::spawn(log, 1_024)?)
+    } else {
+        None
+    };
+    let options = BatchOptions {
+        keep: args.keep.clone(),
+        rejects: args.rejects.clone(),
+        max_reject_fraction: args.max_reject_fraction,
+        threads: args.threads,
+        unknown: if args.unknown_as_missing {
+            UnknownLevel::AsMissing
+        } else {
+            UnknownLevel::Error
+        },
+        allow_missing: args.allow_missing,
+        ..BatchOptions::default()
+    };
+    let reporter = Reporter::new(args.quiet);
+    let summary = {
+        let (input, output) = (args.input.clone(), args.output.clone());
+        let (clock, collector2) = (clock.clone(), collector.clone());
+        let name = mv.name.clone();
+        let version = mv.version;
+        let reporter = reporter.clone();
+        tokio::task::spawn_blocking(move || {
+            let collect = |r| match &collector2 {
+                Some(c) => c.record_blocking(r),
+                None => Ok(()),
+            };
+            let progress = |p: BatchProgress| reporter.update(p);
+            score_csv(&BatchJob {
+                model: model.as_ref(),
+                model_name: &name,
+                model_version: version,
+                input: &input,
+                output: &output,
+                options: &options,
+                clock: clock.as_ref(),
+                progress: Some(&progress),
+                collect: if collector2.is_some() {
+                    Some(&collect)
+                } else {
+                    None
+                },
+            })
+        })
+        .await
+        .map_err(|e| mlcycle::Error::Numerical(format!("batch job failed: {e}")))??
+    };
+    reporter.finish();
+    if let Some(c) = &collector {
+        c.flush().await?;
+    }
+    let audit = SqliteAuditLog::open(&args.store, clock)?;
+    audit
+        .append(AuditEntry {
+            actor: std::env::var("USER").unwrap_or_else(|_| "cli".into()),
+            action: "batch.scored".into(),
+            subjects: vec![
+                format!("{}/{}", summary.model_name, summary.model_version),
+                format!("sha256:{}", summary.input_sha256),
+            ],
+            payload: serde_json::to_value(&summary)?,
+            trace_id: format!("batch-{}", summary.started_at.format("%Y%m%dT%H%M%S%.6fZ")),
+        })
+        .await?;
+    let ok = summary.outcome == BatchOutcome::Published;
+    if !args.quiet || !ok {
+        eprintln!(
+            "{}: read {} rows, scored {}, rejected {} with {}/{}{}",
+            if ok { "done" } else { "FAILED" },
+            summary.rows_read,
+            summary.rows_scored,
+            summary.rows_rejected,
+            summary.model_name,
+            summary.model_version,
+            if summary.rows_rejected > 0 {
+                format!(" (rejects in {})", summary.rejects)
+            } else {
+                String::new()
+            }
+        );
+        if ok {
+            eprintln!("output: {}", summary.output);
+        } else {
+            eprintln!(
+                "more than {:.2}% of rows were rejected: no output was written",
+                100.0 * args.max_reject_fraction
+            );
+        }
+    }
+    Ok(ok)
+}
+
+/// Progress display: a bar on a terminal, a line every few seconds otherwise, or nothing.
+#[derive(Clone)]
+struct Reporter {
+    bar: Option<ProgressBar>,
+    plain: Option<Arc<Mutex<(Instant, Instant)>>>,
+}
+
+impl Reporter {
+    fn new(quiet: bool) -> Self {
+        if quiet {
+            return Reporter {
+                bar: None,
+                plain: None,
+            };
+        }
+        if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta} left)")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            Reporter {
+                bar: Some(bar),
+                plain: None,
+            }
+        } else {
+            let now = Instant::now();
+            Reporter {
+                bar: None,
+                plain: Some(Arc::new(Mutex::new((now, now)))),
+            }
+        }
+    }
+
+    fn update(&self, p: BatchProgress) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(p.bytes_total);
+            bar.set_position(p.bytes_read);
+            let secs = bar.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!(
+                "{} rows, {:.0} rows/s",
+                p.rows,
+                p.rows as f64 / secs
+            ));
+        } else if let Some(plain) = &self.plain {
+            let mut t = plain.lock().unwrap_or_else(|e| e.into_inner());
+            if t.1.elapsed() >= Duration::from_secs(5) {
+                t.1 = Instant::now();
+                let secs = t.0.elapsed().as_secs_f64().max(1e-3);
+                eprintln!(
+                    "progress: {} rows, {:.1}% of input, {:.0} rows/s",
+                    p.rows,
+                    100.0 * p.bytes_read as f64 / p.bytes_total.max(1) as f64,
+                    p.rows as f64 / secs
+                );
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! Batch scoring: order, rejects with line numbers, exit-status rules, atomic publication,
+//! determinism.
+
+use mlcycle::clock::SystemClock;
+use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+use mlcycle::data::write_csv;
+use mlcycle::deploy::{BatchJob, BatchOptions, BatchOutcome, score_csv};
+use mlcycle::model::Model;
+use mlcycle::registry::{Change, Lineage, NewVersion, Registry, SqliteRegistry};
+use mlcycle::train::{LogisticParams, fit_logistic};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    model: Arc<dyn Model>,
+    input: PathBuf,
+}
+
+/// A store with `credit@production`, and an input CSV with an `id` column, `n` good rows
+/// and four bad ones at known lines.
+async fn fixture(n: usize) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let data = CreditDefault::new(3)
+        .sample(3_000, &DriftSpec::none(), 0)
+        .unwrap();
+    let model = Arc::new(fit_logistic(&data, &LogisticParams::default().check().unwrap()).unwrap());
+    let reg = SqliteRegistry::open(dir.path().join("store"), Arc::new(SystemClock)).unwrap();
+    reg.register(
+        "credit",
+        NewVersion {
+            artifact: model.to_artifact().unwrap(),
+            lineage: Lineage::default(),
+            metrics: Default::default(),
+            tags: Default::default(),
+            description: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    reg.set_alias("credit", "production", 1, Change::new("t", "t"))
+        .await
+        .unwrap();
+    let rows = CreditDefault::new(3)
+        .sample(n, &DriftSpec::none(), 1)
+        .unwrap()
+        .without_target();
+    let plain = dir.path().join("plain.csv");
+    write_csv(&rows, &plain).unwrap();
+    let text = std::fs::read_to_string(&plain).unwrap();
+    let mut lines = text.lines();
+    let mut out = format!("id,{}\n", lines.next().unwrap());
+    for (i, l) in lines.enumerate() {
+        out.push_str(&format!("c{i},{l}\n"));
+        // Bad rows after data rows 2, 5, 9 and 10 (file lines 5, 9, 14, 16).
+        match i {
+            2 => out.push_str("bad1,1,2,3\n"),
+            5 => out.push_str(&format!(
+                "bad2,{}\n",
+                l.replacen(|c: char| c.is_ascii_digit(), "x", 1)
+                    .replacen(",", ",abc", 0)
+            )),
+            9 => out.push_str(&format!(
+                "bad3,{}\n",
+                l.replace("mortgage", "yacht")
+                    .replace(",own,", ",yacht,")
+                    .replace(",rent,", ",yacht,")
+            )),
+            10 => out.push_str(&format!("bad4,,{}\n", l.split_once(',').unwrap().1)),
+            _ => {}
+        }
+    }
+    let input = dir.path().join("in.csv");
+    std::fs::write(&input, out).unwrap();
+    Fixture {
+        dir,
+        model: model as Arc<dyn Model>,
+        input,
+    }
+}
+
+fn job<'a>(f: &'a Fixture, output: &'a Path, options: &'a BatchOptions) -> BatchJob<'a> {
+    BatchJob {
+        model: f.model.as_ref(),
+        model_name: "credit",
+        model_version: 1,
+        input: &f.input,
+        output,
+        options,
+        clock: &SystemClock,
+        progress: None,
+        collect: None,
+    }
+}
+
+#[tokio::test]
+async fn order_rejects_and_determinism() {
+    let f = fixture(2_000).await;
+    let out1 = f.dir.path().join("out1.csv");
+    let out2 = f.dir.path().join("out2.csv");
+    let opts = BatchOptions {
+        keep: vec!["id".into()],
+        chunk_rows: 7,
+        threads: 3,
+        ..Default::default()
+    };
+    let s = score_csv(&job(&f, &out1, &opts)).unwrap();
+    assert_eq!(s.outcome, BatchOutcome::Published);
+    assert_eq!(s.rows_read, 2_004);
+    assert_eq!(s.rows_rejected, 4);
+    assert_eq!(s.rows_scored, 2_000);
+    assert_eq!(s.input_sha256.len(), 64);
+
+    let text = std::fs::read_to_string(&out1).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next().unwrap(), "id,prediction,proba_no,proba_yes");
+    let ids: Vec<&str> = lines
+        .clone()
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let expected: Vec<String> = (0..2_000).map(|i| format!("c{i}")).collect();
+    assert_eq!(ids, expected, "output order differs from input order");
+
+    // The predictions are the model's, for the same rows.
+    let rows = CreditDefault::new(3)
+        .sample(2_000, &DriftSpec::none(), 1)
+        .unwrap();
+    let p = f.model.predict(rows.features()).unwrap();
+    let proba = p.probabilities.unwrap();
+    for (i, l) in lines.enumerate() {
+        let cols: Vec<&str> = l.split(',').collect();
+        let yes: f64 = cols[3].parse().unwrap();
+        assert_eq!(yes.to_bits(), proba[[i, 1]].to_bits(), "row {i}");
+        assert_eq!(cols[1], if p.values[i] == 1.0 { "yes" } else { "no" });
+    }
+
+    // Rejects: line numbers and reasons.
+    let rej = std::fs::read_to_string(&s.rejects).unwrap();
+    let rej: Vec<&str> = rej.lines().collect();
+    assert_eq!(rej[0], "line,reason,record");
+    assert!(
+        rej[1].starts_with("5,\"expected 14 fields, found 4\""),
+        "{}",
+        rej[1]
+    );
+    assert!(
+        rej[2].starts_with("9,") && rej[2].contains("is not a number"),
+        "{}",
+        rej[2]
+    );
+    assert!(
+        rej[3].starts_with("14,") && rej[3].contains("unknown category `yacht`"),
+        "{}",
+        rej[3]
+    );
+    assert!(
+        rej[4].starts_with("16,") && rej[4].contains("missing value"),
+        "{}",
+        rej[4]
+    );
+
+    // Same input and model, other threading: byte-identical output.
+    let opts2 = BatchOptions {
+        chunk_rows: 500,
+        threads: 1,
+        ..opts.clone()
+    };
+    score_csv(&job(&f, &out2, &opts2)).unwrap();
+    assert_eq!(std::fs::read(&out1).unwrap(), std::fs::read(&out2).unwrap());
+}
+
+#[tokio::test]
+async fn too_many_rejects_publish_nothing_and_a_failed_job_leaves_no_output() {
+    let f = fixture(100).await;
+    let out = f.dir.path().join("out.csv");
+    // 4 of 104 rejected > 1%.
+    let s = score_csv(&job(&f, &out, &BatchOptions::default())).unwrap();
+    assert_eq!(s.outcome, BatchOutcome::TooManyRejects);
+    assert!(!out.exists());
+    assert!(Path::new(&s.rejects).exists());
+    // Lenient policies score the unknown category and the empty cell as missing.
+    let lenient = BatchOptions {
+        allow_missing: true,
+        unknown: mlcycle::data::UnknownLevel::AsMissing,
+        max_reject_fraction: 0.05,
+        ..Default::default()
+    };
+    let s = score_csv(&job(&f, &out, &lenient)).unwrap();
+    assert_eq!(s.rows_rejected, 2);
+    assert!(out.exists());
+    std::fs::remove_file(&out).unwrap();
+
+    // A job that fails midway (here: the collector fails on the third chunk) never
+    // leaves a complete-looking output file.
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let failing = |_r| {
+        if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2 {
+            Err(mlcycle::Error::Data("disk full".into()))
+        } else {
+            Ok(())
+        }
+    };
+    let opts = BatchOptions {
+        chunk_rows: 10,
+        max_reject_fraction: 0.5,
+        ..Default::default()
+    };
+    let mut j = job(&f, &out, &opts);
+    j.collect = Some(&failing);
+    let e = score_csv(&j).unwrap_err();
+    assert!(e.to_string().contains("disk full"));
+    assert!(!out.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(f.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".mlcycle-score-")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "temporary output left behind");
+}
+
+#[tokio::test]
+async fn missing_required_column_fails_before_any_work() {
+    let f = fixture(50).await;
+    let text = std::fs::read_to_string(&f.input).unwrap();
+    let broken = text.replacen("income", "salary", 1);
+    std::fs::write(&f.input, broken).unwrap();
+    let out = f.dir.path().join("out.csv");
+    let e = score_csv(&job(&f, &out, &BatchOptions::default())).unwrap_err();
+    assert!(
+        matches!(e, mlcycle::Error::SchemaMismatch(ref m) if m.contains("income")),
+        "{e}"
+    );
+    assert!(!out.exists());
+}
+
+#[tokio::test]
+async fn cli_exit_status_follows_the_reject_rule_and_records_the_run() {
+    let f = fixture(300).await;
+    let store = f.dir.path().join("store");
+    let out = f.dir.path().join("out.csv");
+    let run = |frac: &str| {
+        Command::new(env!("CARGO_BIN_EXE_mlcycle"))
+            .args(["score", "--store"])
+            .arg(&store)
+            .args(["--model", "credit@production", "--input"])
+            .arg(&f.input)
+            .arg("--output")
+            .arg(&out)
+            .args([
+                "--keep",
+                "id",
+                "--max-reject-fraction",
+                frac,
+                "--threads",
+                "2",
+                "--quiet",
+            ])
+            .output()
+            .unwrap()
+    };
+    let bad = run("0.001");
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no output was written"));
+    assert!(!out.exists());
+    let good = run("0.05");
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 301);
+
+    let missing = Command::new(env!("CARGO_BIN_EXE_mlcycle"))
+        .args(["score", "--store"])
+        .arg(&store)
+        .args(["--model", "credit@staging", "--input"])
+        .arg(&f.input)
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("alias `credit@staging` not found"));
+
+    // Both runs are in the audit trail with the input hash.
+    let audit = mlcycle::audit::SqliteAuditLog::open(&store, Arc::new(SystemClock)).unwrap();
+    use mlcycle::audit::AuditLog;
+    let recs = audit
+        .query(&mlcycle::audit::AuditQuery {
+            action: Some("batch.scored".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(recs.len(), 2);
+    assert!(recs[0].entry.subjects[1].starts_with("sha256:"));
+    assert_eq!(recs[1].entry.payload["rows_rejected"], 4);
+}
+
+#[tokio::test]
+async fn batch_deployer_feeds_the_prediction_log() {
+    use mlcycle::collect::{Collector, InMemoryPredictionLog, PredictionLog};
+    use mlcycle::deploy::{BatchDeployer, DeployRequest, Deployer};
+    let f = fixture(500).await;
+    let log = Arc::new(InMemoryPredictionLog::default());
+    let collector = Collector::spawn(log.clone(), 4).unwrap();
+    let clock = Arc::new(SystemClock);
+    let d = BatchDeployer::new(clock, Some(collector));
+    let out = f.dir.path().join("out.csv");
+    let opts = BatchOptions {
+        chunk_rows: 64,
+        max_reject_fraction: 0.05,
+        ..Default::default()
+    };
+    assert!(
+        d.score_file(&f.input, &out, &opts).await.is_err(),
+        "nothing deployed yet"
+    );
+    d.deploy(DeployRequest {
+        model_name: "credit".into(),
+        version: 1,
+        model: f.model.clone(),
+    })
+    .await
+    .unwrap();
+    let s = d.score_file(&f.input, &out, &opts).await.unwrap();
+    assert_eq!(s.rows_scored, 500);
+    let recs = log
+        .read_window(
+            chrono::DateTime::UNIX_EPOCH,
+            chrono::Utc::now() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    let rows: usize = recs.iter().map(|r| r.inputs.len()).sum();
+    assert_eq!(rows, 500, "every scored row reaches the prediction log");
+    assert!(recs.iter().all(|r| r.model_version == 1));
+}
