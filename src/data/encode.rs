@@ -80,7 +80,7 @@ impl CellEncoder {
             };
         }
         match &self.columns[col] {
-            ColumnEncoder::Numeric => match raw.parse::<f64>() {
+            ColumnEncoder::Numeric => match fast_float2::parse::<f64, _>(raw) {
                 Ok(v) if v.is_infinite() => Err(CellError::Infinite),
                 Ok(v) => Ok(v),
                 Err(_) => Err(CellError::NotANumber(super::schema::truncate(raw))),

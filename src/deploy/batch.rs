@@ -133,7 +133,10 @@ pub struct BatchJob<'a> {
 
 struct Chunk {
     seq: u64,
-    records: Vec<csv::ByteRecord>,
+    /// Whole CSV records (never a partial one), as raw bytes.
+    bytes: Vec<u8>,
+    /// The file line number of the chunk's first line.
+    first_line: u64,
 }
 
 struct Scored {
@@ -143,21 +146,6 @@ struct Scored {
     rejects: Vec<u8>,
     rejected: u64,
     record: Option<PredictionRecord>,
-}
-
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    read: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.read.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
 }
 
 struct Plan {
@@ -181,29 +169,37 @@ pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
         return Err(Error::invalid("chunk size", "must be at least 1 row"));
     }
     let started_at = job.clock.now();
-    let file = std::fs::File::open(job.input).map_err(|e| Error::io(job.input, e))?;
+    let open = || std::fs::File::open(job.input).map_err(|e| Error::io(job.input, e));
+    let (header, data_offset, header_lines) = {
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(true)
+            .from_reader(BufReader::new(open()?));
+        let header: Vec<String> = rdr
+            .headers()
+            .map_err(|e| {
+                Error::Data(format!(
+                    "{}: cannot read the header: {e}",
+                    job.input.display()
+                ))
+            })?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        let pos = rdr.position();
+        (header, pos.byte(), pos.line().saturating_sub(1))
+    };
+    let mut file = open()?;
     let bytes_total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bytes_read = Arc::new(AtomicU64::new(0));
-    let hashing = HashingReader {
-        inner: BufReader::with_capacity(1 << 20, file),
-        hasher: Sha256::new(),
-        read: bytes_read.clone(),
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(hashing);
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| {
-            Error::Data(format!(
-                "{}: cannot read the header: {e}",
-                job.input.display()
-            ))
-        })?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+    let mut hasher = Sha256::new();
+    {
+        let mut head = vec![0u8; data_offset as usize];
+        file.read_exact(&mut head)
+            .map_err(|e| Error::io(job.input, e))?;
+        hasher.update(&head);
+        bytes_read.store(data_offset, Ordering::Relaxed);
+    }
     let plan = plan(job, &header)?;
 
     let out_dir = parent_dir(job.output);
@@ -263,16 +259,24 @@ pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
                 )
             })
         };
-        let read_result = read_chunks(&mut rdr, opts.chunk_rows, &work_tx, &token_rx);
+        let read_result = read_chunks(
+            &mut file,
+            &mut hasher,
+            &bytes_read,
+            header_lines + 1,
+            opts.chunk_rows,
+            &work_tx,
+            &token_rx,
+        );
         drop(work_tx);
         let counts = writer
             .join()
             .unwrap_or_else(|_| Err(Error::Numerical("the batch writer thread panicked".into())));
         (counts, read_result)
     });
-    read_result.map_err(|e| Error::Data(format!("{}: {e}", job.input.display())))?;
+    read_result.map_err(|e| Error::io(job.input, e))?;
     let (rows_read, rows_scored, rows_rejected) = counts?;
-    let input_sha256 = hex::encode(rdr.into_inner().hasher.finalize());
+    let input_sha256 = hex::encode(hasher.finalize());
 
     rej_tmp
         .as_file()
@@ -371,28 +375,75 @@ fn plan(job: &BatchJob<'_>, header: &[String]) -> Result<Plan> {
     })
 }
 
-fn read_chunks<R: Read>(
-    rdr: &mut csv::Reader<R>,
+/// Cut the input into chunks of whole records (`chunk_rows` records, or what is left), by
+/// scanning for newlines outside quoted fields; the CSV parsing itself happens in the
+/// workers, in parallel.
+#[allow(clippy::too_many_arguments)]
+fn read_chunks(
+    file: &mut std::fs::File,
+    hasher: &mut Sha256,
+    bytes_read: &AtomicU64,
+    mut line: u64,
     chunk_rows: usize,
     work_tx: &SyncSender<Chunk>,
     tokens: &Receiver<()>,
-) -> std::result::Result<(), csv::Error> {
-    let mut seq = 0;
-    loop {
-        let mut records = Vec::with_capacity(chunk_rows);
-        let mut rec = csv::ByteRecord::new();
-        while records.len() < chunk_rows && rdr.read_byte_record(&mut rec)? {
-            records.push(std::mem::take(&mut rec));
-        }
-        if records.is_empty() {
-            return Ok(());
-        }
-        // Wait for a free slot: bounds the chunks in flight. A closed ring means the
-        // writer stopped (with an error it reports itself).
-        if tokens.recv().is_err() || work_tx.send(Chunk { seq, records }).is_err() {
-            return Ok(());
-        }
+) -> std::io::Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 21);
+    let mut block = vec![0u8; 1 << 20];
+    let (mut scan, mut in_quotes, mut rows, mut lines, mut eof, mut seq) =
+        (0usize, false, 0usize, 0u64, false, 0u64);
+    let mut emit = |bytes: Vec<u8>, first_line: u64| -> bool {
+        // Wait for a free slot: bounds the chunks in flight. A closed ring means the writer
+        // stopped (it reports its own error).
+        let ok = tokens.recv().is_ok()
+            && work_tx
+                .send(Chunk {
+                    seq,
+                    bytes,
+                    first_line,
+                })
+                .is_ok();
         seq += 1;
+        ok
+    };
+    loop {
+        while let Some(i) = memchr::memchr2(b'"', b'\n', &buf[scan..]) {
+            let p = scan + i;
+            scan = p + 1;
+            if buf[p] == b'"' {
+                in_quotes = !in_quotes;
+                continue;
+            }
+            lines += 1;
+            if in_quotes {
+                continue;
+            }
+            rows += 1;
+            if rows == chunk_rows {
+                let rest = buf.split_off(scan);
+                let chunk = std::mem::replace(&mut buf, rest);
+                if !emit(chunk, line) {
+                    return Ok(());
+                }
+                line += lines;
+                (scan, rows, lines) = (0, 0, 0);
+            }
+        }
+        scan = buf.len();
+        if eof {
+            if !buf.is_empty() {
+                emit(std::mem::take(&mut buf), line);
+            }
+            return Ok(());
+        }
+        let n = file.read(&mut block)?;
+        if n == 0 {
+            eof = true;
+        } else {
+            hasher.update(&block[..n]);
+            bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+            buf.extend_from_slice(&block[..n]);
+        }
     }
 }
 
@@ -414,19 +465,16 @@ fn worker(
     }
 }
 
-fn line_of(rec: &csv::ByteRecord) -> u64 {
-    rec.position().map_or(0, |p| p.line())
-}
-
-fn reject(w: &mut csv::Writer<Vec<u8>>, rec: &csv::ByteRecord, reason: &str) -> Result<()> {
+fn reject(
+    w: &mut csv::Writer<Vec<u8>>,
+    line: u64,
+    rec: &csv::ByteRecord,
+    reason: &str,
+) -> Result<()> {
     let raw: Vec<&[u8]> = rec.iter().collect();
     let joined = raw.join(&b","[..]);
-    w.write_record([
-        line_of(rec).to_string().as_bytes(),
-        reason.as_bytes(),
-        &joined,
-    ])
-    .map_err(|e| Error::Data(format!("cannot write a reject: {e}")))
+    w.write_record([line.to_string().as_bytes(), reason.as_bytes(), &joined])
+        .map_err(|e| Error::Data(format!("cannot write a reject: {e}")))
 }
 
 fn score_chunk(job: &BatchJob<'_>, plan: &Plan, run_id: &str, chunk: Chunk) -> Result<Scored> {
@@ -435,14 +483,41 @@ fn score_chunk(job: &BatchJob<'_>, plan: &Plan, run_id: &str, chunk: Chunk) -> R
     let mut rejects = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(Vec::new());
-    let mut rejected = 0u64;
-    let mut values = Vec::with_capacity(chunk.records.len() * n_feat);
-    let mut good: Vec<usize> = Vec::with_capacity(chunk.records.len());
-    'rows: for (i, rec) in chunk.records.iter().enumerate() {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(chunk.bytes.as_slice());
+    let mut rec = csv::ByteRecord::new();
+    let (mut rows, mut rejected) = (0u64, 0u64);
+    let mut values = Vec::with_capacity(job.options.chunk_rows.min(1 << 16) * n_feat);
+    // Kept passthrough fields of the good rows: bytes in an arena, one range per field.
+    let mut kept = Vec::new();
+    let mut kept_ranges: Vec<(usize, usize)> = Vec::new();
+    'rows: loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = chunk.first_line + e.position().map_or(1, |p| p.line()) - 1;
+                rejects
+                    .write_record([
+                        line.to_string().as_bytes(),
+                        format!("unreadable CSV: {e}").as_bytes(),
+                        b"",
+                    ])
+                    .map_err(write_err)?;
+                rows += 1;
+                rejected += 1;
+                continue;
+            }
+        }
+        rows += 1;
+        let line = chunk.first_line + rec.position().map_or(1, |p| p.line()) - 1;
         if rec.len() != plan.n_fields {
             reject(
                 &mut rejects,
-                rec,
+                line,
+                &rec,
                 &format!("expected {} fields, found {}", plan.n_fields, rec.len()),
             )?;
             rejected += 1;
@@ -457,7 +532,8 @@ fn score_chunk(job: &BatchJob<'_>, plan: &Plan, run_id: &str, chunk: Chunk) -> R
                     values.truncate(start);
                     reject(
                         &mut rejects,
-                        rec,
+                        line,
+                        &rec,
                         &format!("column `{}`: {e}", names[k].name),
                     )?;
                     rejected += 1;
@@ -465,21 +541,26 @@ fn score_chunk(job: &BatchJob<'_>, plan: &Plan, run_id: &str, chunk: Chunk) -> R
                 }
             }
         }
-        good.push(i);
+        for &j in &plan.keep_cols {
+            let s = kept.len();
+            kept.extend_from_slice(&rec[j]);
+            kept_ranges.push((s, kept.len()));
+        }
     }
-    let x = Array2::from_shape_vec((good.len(), n_feat), values)
+    let n_good = values.len() / n_feat.max(1);
+    let x = Array2::from_shape_vec((n_good, n_feat), values)
         .map_err(|e| Error::Numerical(format!("batch chunk shape: {e}")))?;
     let mut out = csv::WriterBuilder::new()
         .has_headers(false)
-        .from_writer(Vec::new());
+        .from_writer(Vec::with_capacity(n_good * 64));
     let mut fmt = ryu::Buffer::new();
-    let mut outputs = Vec::with_capacity(good.len());
-    if !good.is_empty() {
+    let mut outputs = Vec::with_capacity(n_good);
+    if n_good > 0 {
         let pred = job.model.predict(x.view())?;
-        for (r, &i) in good.iter().enumerate() {
-            let rec = &chunk.records[i];
-            for &j in &plan.keep_cols {
-                out.write_field(&rec[j]).map_err(write_err)?;
+        let n_keep = plan.keep_cols.len();
+        for r in 0..n_good {
+            for &(a, b) in &kept_ranges[r * n_keep..(r + 1) * n_keep] {
+                out.write_field(&kept[a..b]).map_err(write_err)?;
             }
             let v = pred.values[r];
             outputs.push(v);
@@ -509,7 +590,7 @@ fn score_chunk(job: &BatchJob<'_>, plan: &Plan, run_id: &str, chunk: Chunk) -> R
     });
     Ok(Scored {
         seq: chunk.seq,
-        rows: chunk.records.len() as u64,
+        rows,
         out: out
             .into_inner()
             .map_err(|e| Error::Data(format!("output buffer: {e}")))?,
