@@ -6,6 +6,7 @@ use mlcycle::scenario::{self, ScenarioConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod audit;
 mod demo_report;
 
 #[derive(Parser)]
@@ -45,6 +46,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Verify, list, checkpoint and export the audit trail of a store.
+    Audit(audit::AuditArgs),
+    /// Trace a prediction, a model version or a dataset through the audit trail.
+    Lineage(audit::LineageArgs),
 }
 
 #[tokio::main]
@@ -59,6 +64,8 @@ async fn main() -> ExitCode {
             seed,
             json,
         } => demo(store, days, drift_day, no_drift, seed, json).await,
+        Command::Audit(args) => audit::run_audit(args).await,
+        Command::Lineage(args) => audit::run_lineage(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
