@@ -12,6 +12,7 @@ use mlcycle::clock::SystemClock;
 use mlcycle::collect::JsonlPredictionLog;
 use mlcycle::registry::SqliteRegistry;
 use mlcycle::{Error, Result};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -199,8 +200,7 @@ fn parse_since(s: &str) -> Result<DateTime<Utc>> {
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
+    emit(&format!("{}\n", serde_json::to_string_pretty(v)?))
 }
 
 fn short(h: &str) -> &str {
@@ -240,7 +240,8 @@ pub async fn run_audit(args: AuditArgs) -> Result<()> {
                     if format == Format::Json {
                         print_json(&serde_json::json!({"ok": true, "verification": v}))?;
                     } else {
-                        println!(
+                        let mut out = String::new();
+                        let _ = writeln!(out,
                             "audit chain OK: {} records{}; {} checkpoint{}{}",
                             v.records,
                             v.head
@@ -257,6 +258,7 @@ pub async fn run_audit(args: AuditArgs) -> Result<()> {
                                         .into(),
                             }
                         );
+                        emit(&out)?;
                     }
                     Ok(())
                 }
@@ -284,7 +286,9 @@ pub async fn run_audit(args: AuditArgs) -> Result<()> {
                 )),
                 Some(cp) if format == Format::Json => print_json(&cp),
                 Some(cp) => {
-                    println!(
+                    let mut out = String::new();
+                    let _ = writeln!(
+                        out,
                         "checkpoint at record {} ({}…) signed by key {} at {}: {}",
                         cp.seq,
                         short(&cp.hash),
@@ -292,7 +296,7 @@ pub async fn run_audit(args: AuditArgs) -> Result<()> {
                         time(cp.at),
                         cp.signature
                     );
-                    Ok(())
+                    emit(&out)
                 }
             }
         }
@@ -390,8 +394,9 @@ fn dataset_line(d: &DatasetInfo) -> String {
     )
 }
 
-fn print_version(v: &mlcycle::audit::VersionLineage, indent: &str) {
-    println!(
+fn print_version(v: &mlcycle::audit::VersionLineage, indent: &str, out: &mut String) {
+    let _ = writeln!(
+        out,
         "{indent}version     {}/{} ({}), registered {}, artifact sha256 {}…",
         v.model_name,
         v.version,
@@ -399,27 +404,30 @@ fn print_version(v: &mlcycle::audit::VersionLineage, indent: &str) {
         time(v.created_at),
         short(&v.artifact_sha256)
     );
-    println!(
+    let _ = writeln!(
+        out,
         "{indent}trained by  {} with {} {}",
         v.created_by,
         v.trainer,
         serde_json::to_string(&v.params).unwrap_or_default()
     );
-    println!(
+    let _ = writeln!(
+        out,
         "{indent}code        {}",
         v.code_version.as_deref().unwrap_or("not recorded")
     );
     if let Some(t) = &v.trace_id {
-        println!("{indent}run         {t}");
+        let _ = writeln!(out, "{indent}run         {t}");
     }
     for d in &v.training_datasets {
-        println!("{indent}trained on  {}", dataset_line(d));
+        let _ = writeln!(out, "{indent}trained on  {}", dataset_line(d));
     }
     if let Some(d) = &v.validation_dataset {
-        println!("{indent}validated   {}", dataset_line(d));
+        let _ = writeln!(out, "{indent}validated   {}", dataset_line(d));
     }
     if let Some(val) = &v.validation {
-        println!(
+        let _ = writeln!(
+            out,
             "{indent}validation  {} at {}{}",
             match val.passed {
                 Some(true) => "passed",
@@ -432,17 +440,19 @@ fn print_version(v: &mlcycle::audit::VersionLineage, indent: &str) {
                 .unwrap_or_default()
         );
     }
-    match &v.approval {
-        Some(a) => println!(
+    let _ = match &v.approval {
+        Some(a) => writeln!(
+            out,
             "{indent}approved    by {} at {}: {}",
             a.actor,
             time(a.at),
             a.reason
         ),
-        None => println!("{indent}approved    no approval recorded"),
-    }
+        None => writeln!(out, "{indent}approved    no approval recorded"),
+    };
     for i in &v.alias_intervals {
-        println!(
+        let _ = writeln!(
+            out,
             "{indent}alias       {}@{} from {} to {} (set by {}: {})",
             i.model_name,
             i.alias,
@@ -453,7 +463,8 @@ fn print_version(v: &mlcycle::audit::VersionLineage, indent: &str) {
         );
     }
     for d in &v.deployments {
-        println!(
+        let _ = writeln!(
+            out,
             "{indent}deployed    {} via {} from {} to {}{}",
             d.endpoint,
             d.deployer,
@@ -480,7 +491,9 @@ pub async fn run_lineage(args: LineageArgs) -> Result<()> {
             if format == Format::Json {
                 return print_json(&l);
             }
-            println!(
+            let mut out = String::new();
+            let _ = writeln!(
+                out,
                 "request     {} at {}: {} rows{}",
                 l.request_id,
                 time(l.at),
@@ -491,7 +504,8 @@ pub async fn run_lineage(args: LineageArgs) -> Result<()> {
                     .unwrap_or_default()
             );
             for i in &l.serving_aliases {
-                println!(
+                let _ = writeln!(
+                    out,
                     "served as   {}@{} (since {})",
                     i.model_name,
                     i.alias,
@@ -499,41 +513,45 @@ pub async fn run_lineage(args: LineageArgs) -> Result<()> {
                 );
             }
             if let Some(d) = &l.deployment {
-                println!(
+                let _ = writeln!(
+                    out,
                     "served by   {} via {} (deployed {})",
                     d.endpoint,
                     d.deployer,
                     time(d.started)
                 );
             }
-            print_version(&l.version, "");
-            Ok(())
+            print_version(&l.version, "", &mut out);
+            emit(&out)
         }
         LineageCommand::Version { reference, format } => {
             let v = q.version(&reference).await?;
             if format == Format::Json {
                 return print_json(&v);
             }
-            print_version(&v, "");
-            Ok(())
+            let mut out = String::new();
+            print_version(&v, "", &mut out);
+            emit(&out)
         }
         LineageCommand::Dataset { id, format } => {
             let d = q.dataset(&id).await?;
             if format == Format::Json {
                 return print_json(&d);
             }
-            println!("dataset     {}", dataset_line(&d.dataset));
+            let mut out = String::new();
+            let _ = writeln!(out, "dataset     {}", dataset_line(&d.dataset));
             if let Some(from) = &d.dataset.derived_from {
-                println!("split from  {from}");
+                let _ = writeln!(out, "split from  {from}");
             }
             for x in &d.derived {
-                println!("split into  {}", dataset_line(x));
+                let _ = writeln!(out, "split into  {}", dataset_line(x));
             }
             if d.used_by.is_empty() {
-                println!("used by     no model version");
+                let _ = writeln!(out, "used by     no model version");
             }
             for u in &d.used_by {
-                println!(
+                let _ = writeln!(
+                    out,
                     "used by     {}/{} ({}, {}), registered {}",
                     u.model_name,
                     u.version,
@@ -542,7 +560,7 @@ pub async fn run_lineage(args: LineageArgs) -> Result<()> {
                     time(u.created_at)
                 );
             }
-            Ok(())
+            emit(&out)
         }
     }
 }
