@@ -1,4 +1,7 @@
-use super::{AuditEntry, AuditLog, AuditQuery, AuditRecord, next_record, verify_chain};
+use super::{
+    AuditEntry, AuditLog, AuditQuery, AuditRecord, AuditSnapshot, ChainHead, Checkpoint,
+    CheckpointKey, CheckpointPolicy, next_after,
+};
 use crate::Result;
 use crate::clock::Clock;
 use async_trait::async_trait;
@@ -8,7 +11,8 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug)]
 pub struct InMemoryAuditLog {
     clock: Arc<dyn Clock>,
-    records: Mutex<Vec<AuditRecord>>,
+    policy: Option<CheckpointPolicy>,
+    state: Mutex<AuditSnapshot>,
 }
 
 impl InMemoryAuditLog {
@@ -16,38 +20,82 @@ impl InMemoryAuditLog {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         InMemoryAuditLog {
             clock,
-            records: Mutex::new(Vec::new()),
+            policy: None,
+            state: Mutex::new(AuditSnapshot::default()),
         }
+    }
+
+    /// Sign a checkpoint automatically with every `policy.every`-th record.
+    pub fn with_checkpoints(mut self, policy: CheckpointPolicy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, AuditSnapshot> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Direct access to the stored records, to simulate tampering in tests.
     #[doc(hidden)]
     pub fn tamper_for_tests(&self, f: impl FnOnce(&mut Vec<AuditRecord>)) {
-        f(&mut self.records.lock().unwrap_or_else(|p| p.into_inner()));
+        f(&mut self.lock().records);
     }
+
+    /// Direct access to everything stored (records, head, checkpoints), to simulate
+    /// tampering in tests.
+    #[doc(hidden)]
+    pub fn tamper_all_for_tests(&self, f: impl FnOnce(&mut AuditSnapshot)) {
+        f(&mut self.lock());
+    }
+}
+
+fn sign_head(
+    st: &mut AuditSnapshot,
+    key: &CheckpointKey,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Option<Checkpoint> {
+    let head: ChainHead = st.head.clone()?;
+    if let Some(last) = st.checkpoints.last()
+        && last.seq == head.seq
+    {
+        return Some(last.clone());
+    }
+    let cp = key.sign(&head, at, st.checkpoints.last());
+    st.checkpoints.push(cp.clone());
+    Some(cp)
 }
 
 #[async_trait]
 impl AuditLog for InMemoryAuditLog {
     async fn append(&self, entry: AuditEntry) -> Result<AuditRecord> {
-        let mut recs = self.records.lock().unwrap_or_else(|p| p.into_inner());
-        let r = next_record(recs.last(), self.clock.now(), entry);
-        recs.push(r.clone());
+        let mut st = self.lock();
+        let r = next_after(st.head.as_ref(), self.clock.now(), entry);
+        st.records.push(r.clone());
+        st.head = Some(r.head());
+        if let Some(p) = &self.policy
+            && p.due(r.seq)
+        {
+            sign_head(&mut st, &p.key, r.at);
+        }
         Ok(r)
     }
 
     async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
         Ok(self
-            .records
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .records
             .iter()
             .filter(|r| query.matches(r))
             .cloned()
             .collect())
     }
 
-    async fn verify(&self) -> Result<u64> {
-        verify_chain(&self.records.lock().unwrap_or_else(|p| p.into_inner()))
+    async fn snapshot(&self) -> Result<AuditSnapshot> {
+        Ok(self.lock().clone())
+    }
+
+    async fn checkpoint(&self, key: &CheckpointKey) -> Result<Option<Checkpoint>> {
+        let at = self.clock.now();
+        Ok(sign_head(&mut self.lock(), key, at))
     }
 }

@@ -1,18 +1,62 @@
-//! The audit trail: an append-only, hash-chained log of every lifecycle action.
+//! The audit trail: an append-only, hash-chained log of every lifecycle action, with
+//! verification, signed checkpoints, lineage queries and exports.
 //!
-//! Each record carries `prev_hash` and `hash = sha256(prev_hash ‖ canonical JSON of the
-//! record's content)`, so altering, removing, inserting or reordering any record breaks
-//! the chain at that record, and [`verify_chain`] names it.
+//! # The chain
+//! Each [`AuditRecord`] carries `prev_hash` and `hash = sha256(prev_hash ‖ canonical JSON
+//! of the record's content)` ([`record_hash`]). Altering, removing, inserting or
+//! reordering a record breaks the chain at that record, and verification names it
+//! ([`verify_chain`]'s module docs tell how each case is named).
+//!
+//! # What the chain alone cannot show, and what covers it
+//! - **Removing the last records** leaves a shorter valid chain. Every backend therefore
+//!   stores the chain's head ([`ChainHead`]) in the same atomic step as each append, and
+//!   [`AuditLog::verify`] compares the chain with it. New records are chained to the
+//!   stored head, so an append after a truncation does not hide it.
+//! - **Rewriting the chain** (editing a record and recomputing every later hash and the
+//!   head) needs only SHA-256. Signed [`Checkpoint`]s (HMAC-SHA256 with a key kept outside
+//!   the store, like CloudTrail digest files) make that detectable: configure a
+//!   [`CheckpointPolicy`] to sign every N records, or call [`AuditLog::checkpoint`], and
+//!   verify with [`AuditLog::verify_with`] and the key.
+//! - **Rolling the whole store back** to an earlier copy is undetectable from inside the
+//!   store; keep the latest checkpoint elsewhere and pass it as
+//!   [`VerifyOptions::trusted`].
+//!
+//! # Atomic with the change it records
+//! `append_in_transaction` (feature `sqlite`) appends a record inside a caller's SQLite
+//! transaction, so a registry change and its audit record commit or roll back together.
+//!
+//! # Reading it
+//! [`LineageQuery`] answers "where did this prediction come from" (request → model version
+//! → datasets, code, approval, deployment window), "where did this version serve" and
+//! "what was trained on this dataset". [`export_jsonl`] and [`openlineage::run_events`]
+//! export the log.
 
+pub mod actions;
+mod checkpoint;
+#[cfg(feature = "conformance")]
+mod conformance;
+mod export;
+mod lineage;
 mod memory;
+pub mod openlineage;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod verify;
 
+pub use checkpoint::{ChainHead, Checkpoint, CheckpointKey, CheckpointPolicy};
+#[cfg(feature = "conformance")]
+pub use conformance::audit_conformance;
+pub use export::{export_jsonl, write_jsonl};
+pub use lineage::{
+    AliasInterval, ApprovalInfo, DatasetInfo, DatasetLineage, DatasetUse, DeploymentInterval,
+    LineageQuery, PredictionLineage, ValidationInfo, VersionLineage, alias_intervals,
+};
 pub use memory::InMemoryAuditLog;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteAuditLog;
+pub use sqlite::{SqliteAuditLog, append_in_transaction};
+pub use verify::{AuditSnapshot, Verification, VerifyOptions, verify_chain, verify_snapshot};
 
-use crate::{Error, Result};
+use crate::Result;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -64,6 +108,26 @@ struct Canonical<'a> {
     trace_id: &'a str,
 }
 
+/// `v` with every object's keys in sorted order, whatever serde_json's map type (its
+/// `preserve_order` feature, if some other crate turns it on, would keep insertion order).
+fn sorted_keys(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            serde_json::Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted_keys(&m[k])))
+                    .collect(),
+            )
+        }
+        serde_json::Value::Array(a) => {
+            serde_json::Value::Array(a.iter().map(sorted_keys).collect())
+        }
+        other => other.clone(),
+    }
+}
+
 /// The hash of a record's content chained to `prev_hash`.
 pub fn record_hash(prev_hash: &str, seq: u64, at: DateTime<Utc>, entry: &AuditEntry) -> String {
     let c = Canonical {
@@ -72,12 +136,12 @@ pub fn record_hash(prev_hash: &str, seq: u64, at: DateTime<Utc>, entry: &AuditEn
         actor: &entry.actor,
         action: &entry.action,
         subjects: &entry.subjects,
-        payload: &entry.payload,
+        payload: &sorted_keys(&entry.payload),
         trace_id: &entry.trace_id,
     };
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
-    // serde_json writes object keys in sorted order (no `preserve_order`): canonical.
+    // Field order is fixed by `Canonical`, payload keys are sorted: canonical JSON.
     h.update(serde_json::to_vec(&c).unwrap_or_default());
     hex::encode(h.finalize())
 }
@@ -88,8 +152,28 @@ pub fn next_record(
     at: DateTime<Utc>,
     entry: AuditEntry,
 ) -> AuditRecord {
-    let seq = prev.map_or(1, |p| p.seq + 1);
-    let prev_hash = prev.map_or(GENESIS_HASH.to_string(), |p| p.hash.clone());
+    next_after(
+        prev.map(|p| ChainHead {
+            seq: p.seq,
+            hash: p.hash.clone(),
+        })
+        .as_ref(),
+        at,
+        entry,
+    )
+}
+
+/// Build the record that follows the chain head `head` (None for an empty log).
+///
+/// Backends chain new records to their *stored head* rather than to the last stored row,
+/// so that removing the last records cannot be papered over by the next append.
+///
+/// The time is truncated to microseconds, the precision records are stored and hashed with.
+pub fn next_after(head: Option<&ChainHead>, at: DateTime<Utc>, entry: AuditEntry) -> AuditRecord {
+    use chrono::SubsecRound;
+    let at = at.trunc_subsecs(6);
+    let seq = head.map_or(1, |p| p.seq + 1);
+    let prev_hash = head.map_or(GENESIS_HASH.to_string(), |p| p.hash.clone());
     let hash = record_hash(&prev_hash, seq, at, &entry);
     AuditRecord {
         seq,
@@ -100,36 +184,14 @@ pub fn next_record(
     }
 }
 
-/// Verify a chain of records (in stored order). Returns the number of records, or
-/// [`Error::AuditBroken`] naming the first record that does not fit.
-pub fn verify_chain(records: &[AuditRecord]) -> Result<u64> {
-    let mut prev_hash = GENESIS_HASH.to_string();
-    for (i, r) in records.iter().enumerate() {
-        let expected_seq = i as u64 + 1;
-        if r.seq != expected_seq {
-            return Err(Error::AuditBroken {
-                seq: r.seq,
-                why: format!(
-                    "found sequence number {} at position {expected_seq}: a record was removed, inserted or reordered",
-                    r.seq
-                ),
-            });
+impl AuditRecord {
+    /// The chain head this record makes.
+    pub fn head(&self) -> ChainHead {
+        ChainHead {
+            seq: self.seq,
+            hash: self.hash.clone(),
         }
-        if r.prev_hash != prev_hash {
-            return Err(Error::AuditBroken {
-                seq: r.seq,
-                why: "its prev_hash does not match the previous record: a record before it was removed, inserted or altered".into(),
-            });
-        }
-        if record_hash(&r.prev_hash, r.seq, r.at, &r.entry) != r.hash {
-            return Err(Error::AuditBroken {
-                seq: r.seq,
-                why: "its content does not match its hash: the record was altered".into(),
-            });
-        }
-        prev_hash = r.hash.clone();
     }
-    Ok(records.len() as u64)
 }
 
 /// Which records to read.
@@ -164,9 +226,16 @@ impl AuditQuery {
 /// An append-only, hash-chained audit log.
 ///
 /// # Contract
-/// - `append` assigns the next sequence number and chains the record to the previous
-///   one; appends are serialised (concurrent appends never fork the chain).
-/// - Stored records are never modified by the log; `verify` detects any change.
+/// - `append` assigns the next sequence number and chains the record to the stored head;
+///   appends are serialised (concurrent appends never fork the chain) and atomic: after a
+///   crash the last record is complete or absent, and the head matches it.
+/// - The head ([`ChainHead`]) is stored in the same atomic step as each record.
+/// - A log configured with a [`CheckpointPolicy`] signs a checkpoint in the same atomic
+///   step as every `every`-th record; `checkpoint` signs the current head on demand.
+/// - Stored records and checkpoints are never modified by the log; `verify` detects any
+///   change and names the first record concerned.
+///
+/// `audit_conformance` (feature `conformance`) checks all of this for a backend.
 ///
 /// ```
 /// use mlcycle::audit::{AuditLog, AuditEntry, InMemoryAuditLog, AuditQuery};
@@ -187,6 +256,20 @@ pub trait AuditLog: Send + Sync + Debug {
     async fn append(&self, entry: AuditEntry) -> Result<AuditRecord>;
     /// Records matching `query`, in sequence order.
     async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>>;
-    /// Verify the whole chain; returns the number of records.
-    async fn verify(&self) -> Result<u64>;
+    /// Records, head and checkpoints, read in one consistent step.
+    async fn snapshot(&self) -> Result<AuditSnapshot>;
+    /// Sign the current head with `key` and store the checkpoint; returns it (the existing
+    /// one if the head is already checkpointed), or `None` for an empty log.
+    async fn checkpoint(&self, key: &CheckpointKey) -> Result<Option<Checkpoint>>;
+
+    /// Verify the chain, its stored head and the checkpoints' agreement with the chain
+    /// (signatures are not checked without a key); returns the number of records.
+    async fn verify(&self) -> Result<u64> {
+        Ok(self.verify_with(&VerifyOptions::default()).await?.records)
+    }
+
+    /// Verify with options (a key to check checkpoint signatures, a trusted checkpoint).
+    async fn verify_with(&self, options: &VerifyOptions) -> Result<Verification> {
+        verify_snapshot(&self.snapshot().await?, options)
+    }
 }

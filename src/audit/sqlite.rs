@@ -1,32 +1,27 @@
-use super::{AuditEntry, AuditLog, AuditQuery, AuditRecord, next_record, verify_chain};
+use super::{
+    AuditEntry, AuditLog, AuditQuery, AuditRecord, AuditSnapshot, ChainHead, Checkpoint,
+    CheckpointKey, CheckpointPolicy, next_after,
+};
 use crate::clock::Clock;
 use crate::registry::sqlite::{open_db, sql_err};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// The audit log in the store's SQLite database (table `audit_log`).
+/// The audit log in the store's SQLite database (tables `audit_log`, `audit_head`,
+/// `audit_checkpoints`).
+///
+/// Each append is one SQLite transaction writing the record, the head and (when due) a
+/// checkpoint, so a crash leaves the last record complete or absent and the head in step
+/// with it. Several processes may append to the same store: SQLite serialises them.
 #[derive(Debug, Clone)]
 pub struct SqliteAuditLog {
     conn: Arc<Mutex<Connection>>,
     clock: Arc<dyn Clock>,
-}
-
-fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    Ok((
-        r.get::<_, i64>(0)? as u64,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-    ))
+    policy: Option<CheckpointPolicy>,
 }
 
 type Row = (
@@ -41,26 +36,44 @@ type Row = (
     String,
 );
 
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok((
+        r.get::<_, i64>(0)? as u64,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+fn parse_time(seq: u64, at: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(at)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| Error::AuditBroken {
+            seq,
+            why: format!("record {seq} was altered: unreadable time `{at}`: {e}"),
+        })
+}
+
 fn decode(row: Row) -> Result<AuditRecord> {
     let (seq, at, actor, action, subjects, payload, trace_id, prev_hash, hash) = row;
     Ok(AuditRecord {
         seq,
-        at: DateTime::parse_from_rfc3339(&at)
-            .map_err(|e| Error::AuditBroken {
-                seq,
-                why: format!("unreadable time `{at}`: {e}"),
-            })?
-            .with_timezone(&Utc),
+        at: parse_time(seq, &at)?,
         entry: AuditEntry {
             actor,
             action,
             subjects: serde_json::from_str(&subjects).map_err(|e| Error::AuditBroken {
                 seq,
-                why: format!("unreadable subjects: {e}"),
+                why: format!("record {seq} was altered: unreadable subjects: {e}"),
             })?,
             payload: serde_json::from_str(&payload).map_err(|e| Error::AuditBroken {
                 seq,
-                why: format!("unreadable payload: {e}"),
+                why: format!("record {seq} was altered: unreadable payload: {e}"),
             })?,
             trace_id,
         },
@@ -69,17 +82,209 @@ fn decode(row: Row) -> Result<AuditRecord> {
     })
 }
 
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 const SELECT: &str =
     "SELECT seq, at, actor, action, subjects, payload, trace_id, prev_hash, hash FROM audit_log";
 
+fn read_head(conn: &Connection) -> Result<Option<ChainHead>> {
+    conn.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+        Ok(ChainHead {
+            seq: r.get::<_, i64>(0)? as u64,
+            hash: r.get(1)?,
+        })
+    })
+    .optional()
+    .map_err(sql_err)
+}
+
+fn read_checkpoints(conn: &Connection, order: &str) -> Result<Vec<Checkpoint>> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT seq, at, hash, key_id, prev_signature, signature FROM audit_checkpoints {order}"
+        ))
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })
+        .map_err(sql_err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sql_err)?;
+    rows.into_iter()
+        .map(|(seq, at, hash, key_id, prev_signature, signature)| {
+            Ok(Checkpoint {
+                seq,
+                at: parse_time(seq, &at)?,
+                hash,
+                key_id,
+                prev_signature,
+                signature,
+            })
+        })
+        .collect()
+}
+
+fn last_checkpoint(conn: &Connection) -> Result<Option<Checkpoint>> {
+    Ok(read_checkpoints(conn, "ORDER BY seq DESC LIMIT 1")?.pop())
+}
+
+fn insert_checkpoint(conn: &Connection, cp: &Checkpoint) -> Result<()> {
+    conn.execute(
+        "INSERT INTO audit_checkpoints (seq, at, hash, key_id, prev_signature, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            cp.seq as i64,
+            ts(cp.at),
+            cp.hash,
+            cp.key_id,
+            cp.prev_signature,
+            cp.signature
+        ],
+    )
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+fn sign_head(
+    conn: &Connection,
+    key: &CheckpointKey,
+    at: DateTime<Utc>,
+) -> Result<Option<Checkpoint>> {
+    let Some(head) = read_head(conn)? else {
+        return Ok(None);
+    };
+    let prev = last_checkpoint(conn)?;
+    if let Some(p) = &prev
+        && p.seq == head.seq
+    {
+        return Ok(prev);
+    }
+    let cp = key.sign(&head, at, prev.as_ref());
+    insert_checkpoint(conn, &cp)?;
+    Ok(Some(cp))
+}
+
+/// Append `entry` (stamped `at`) to the audit log inside the caller's transaction `tx`,
+/// so that the record commits or rolls back together with the caller's other changes in
+/// the same store database (e.g. a registry operation and the record of it).
+///
+/// The record is chained to the stored head, the head is updated and, when `policy` says
+/// a checkpoint is due, one is signed, all within `tx`. Begin `tx` with
+/// [`TransactionBehavior::Immediate`]: a deferred transaction that read before another
+/// connection appended fails with `SQLITE_BUSY` when it writes (nothing is corrupted,
+/// but the caller's work is lost).
+///
+/// ```
+/// use mlcycle::audit::{AuditEntry, AuditLog, SqliteAuditLog, append_in_transaction};
+/// use mlcycle::clock::{Clock, SystemClock};
+/// use rusqlite::{Connection, TransactionBehavior};
+/// use std::sync::Arc;
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let dir = tempfile::tempdir().unwrap();
+/// let log = SqliteAuditLog::open(dir.path(), Arc::new(SystemClock)).unwrap(); // creates the tables
+/// let mut conn = Connection::open(dir.path().join("mlcycle.db")).unwrap();
+/// let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).unwrap();
+/// // ... the caller's own changes in `tx` ...
+/// let entry = AuditEntry { actor: "ann".into(), action: "alias.moved".into(),
+///     subjects: vec!["credit/2".into()], payload: serde_json::json!({}), trace_id: "t".into() };
+/// append_in_transaction(&tx, SystemClock.now(), entry, None).unwrap();
+/// tx.commit().unwrap();
+/// assert_eq!(log.verify().await.unwrap(), 1);
+/// # });
+/// ```
+pub fn append_in_transaction(
+    tx: &Transaction<'_>,
+    at: DateTime<Utc>,
+    entry: AuditEntry,
+    policy: Option<&CheckpointPolicy>,
+) -> Result<AuditRecord> {
+    let mut head = read_head(tx)?;
+    if head.is_none() {
+        // A log without a stored head is empty (the migration that added the head seeded it
+        // from existing records); anything else is left for `verify` to report.
+        head = tx
+            .query_row(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(ChainHead {
+                        seq: r.get::<_, i64>(0)? as u64,
+                        hash: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(sql_err)?;
+    }
+    let r = next_after(head.as_ref(), at, entry);
+    tx.execute(
+        "INSERT INTO audit_log (seq, at, actor, action, subjects, payload, trace_id, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            r.seq as i64,
+            ts(r.at),
+            r.entry.actor,
+            r.entry.action,
+            serde_json::to_string(&r.entry.subjects)?,
+            serde_json::to_string(&r.entry.payload)?,
+            r.entry.trace_id,
+            r.prev_hash,
+            r.hash,
+        ],
+    )
+    .map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Error::AuditBroken {
+                seq: r.seq,
+                why: format!(
+                    "cannot append record {}: a record with that number is already stored beyond the chain's head; run `mlcycle audit verify`",
+                    r.seq
+                ),
+            }
+        }
+        e => sql_err(e),
+    })?;
+    tx.execute(
+        "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        params![r.seq as i64, r.hash],
+    )
+    .map_err(sql_err)?;
+    if let Some(p) = policy
+        && p.due(r.seq)
+    {
+        sign_head(tx, &p.key, r.at)?;
+    }
+    Ok(r)
+}
+
 impl SqliteAuditLog {
-    /// Open the audit log of the store in `dir`.
+    /// Open the audit log of the store in `dir` (created if missing).
     pub fn open(dir: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Self> {
         let conn = open_db(dir.as_ref())?;
         Ok(SqliteAuditLog {
             conn: Arc::new(Mutex::new(conn)),
             clock,
+            policy: None,
         })
+    }
+
+    /// Sign a checkpoint automatically with every `policy.every`-th record.
+    pub fn with_checkpoints(mut self, policy: CheckpointPolicy) -> Self {
+        self.policy = Some(policy);
+        self
     }
 
     async fn run<T: Send + 'static>(
@@ -100,7 +305,7 @@ impl SqliteAuditLog {
             .prepare(&format!("{SELECT} ORDER BY rowid"))
             .map_err(sql_err)?;
         let rows = stmt
-            .query_map([], row_to_record)
+            .query_map([], read_row)
             .map_err(sql_err)?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(sql_err)?;
@@ -112,33 +317,12 @@ impl SqliteAuditLog {
 impl AuditLog for SqliteAuditLog {
     async fn append(&self, entry: AuditEntry) -> Result<AuditRecord> {
         let at = self.clock.now();
+        let policy = self.policy.clone();
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(sql_err)?;
-            let last = tx
-                .query_row(&format!("{SELECT} ORDER BY seq DESC LIMIT 1"), [], row_to_record)
-                .optional()
-                .map_err(sql_err)?
-                .map(decode)
-                .transpose()?;
-            let r = next_record(last.as_ref(), at, entry);
-            tx.execute(
-                "INSERT INTO audit_log (seq, at, actor, action, subjects, payload, trace_id, prev_hash, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    r.seq as i64,
-                    r.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                    r.entry.actor,
-                    r.entry.action,
-                    serde_json::to_string(&r.entry.subjects)?,
-                    serde_json::to_string(&r.entry.payload)?,
-                    r.entry.trace_id,
-                    r.prev_hash,
-                    r.hash,
-                ],
-            )
-            .map_err(sql_err)?;
+            let r = append_in_transaction(&tx, at, entry, policy.as_ref())?;
             tx.commit().map_err(sql_err)?;
             Ok(r)
         })
@@ -156,7 +340,32 @@ impl AuditLog for SqliteAuditLog {
         .await
     }
 
-    async fn verify(&self) -> Result<u64> {
-        self.run(|conn| verify_chain(&Self::read_all(conn)?)).await
+    async fn snapshot(&self) -> Result<AuditSnapshot> {
+        self.run(|conn| {
+            // One read transaction: records, head and checkpoints from the same state.
+            let tx = conn.transaction().map_err(sql_err)?;
+            let snap = AuditSnapshot {
+                records: Self::read_all(&tx)?,
+                head: read_head(&tx)?,
+                checkpoints: read_checkpoints(&tx, "ORDER BY seq")?,
+            };
+            tx.commit().map_err(sql_err)?;
+            Ok(snap)
+        })
+        .await
+    }
+
+    async fn checkpoint(&self, key: &CheckpointKey) -> Result<Option<Checkpoint>> {
+        let at = self.clock.now();
+        let key = key.clone();
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql_err)?;
+            let cp = sign_head(&tx, &key, at)?;
+            tx.commit().map_err(sql_err)?;
+            Ok(cp)
+        })
+        .await
     }
 }

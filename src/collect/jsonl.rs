@@ -93,6 +93,63 @@ impl JsonlPredictionLog {
         out.sort_by_key(|r| r.at);
         Ok(out)
     }
+
+    /// Entries of `dir` that are partition levels (all digits) or hour files, newest first.
+    fn entries_desc(dir: &Path, files: bool) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(Error::io(dir, e)),
+        };
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let stem = if files {
+                name.strip_suffix(".jsonl")
+            } else {
+                Some(name.as_ref())
+            };
+            if stem.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())) {
+                out.push(entry.path());
+            }
+        }
+        out.sort();
+        out.reverse();
+        Ok(out)
+    }
+
+    fn find_blocking(&self, request_id: &str) -> Result<Option<PredictionRecord>> {
+        // Cheap pre-filter on the serialised id before parsing a line.
+        let needle = format!("\"request_id\":{}", serde_json::to_string(request_id)?);
+        for year in Self::entries_desc(&self.dir, false)? {
+            for month in Self::entries_desc(&year, false)? {
+                for day in Self::entries_desc(&month, false)? {
+                    for path in Self::entries_desc(&day, true)? {
+                        let f = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+                        let mut found = None;
+                        for line in std::io::BufReader::new(f).lines() {
+                            let line = line.map_err(|e| Error::io(&path, e))?;
+                            if !line.contains(&needle) {
+                                continue;
+                            }
+                            // A torn line (crash mid-write) is skipped, as in `read_window`.
+                            if let Ok(r) = serde_json::from_str::<PredictionRecord>(&line)
+                                && r.request_id == request_id
+                            {
+                                found = Some(r);
+                            }
+                        }
+                        if found.is_some() {
+                            return Ok(found);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
 }
 
 #[async_trait]
@@ -114,6 +171,17 @@ impl PredictionLog for JsonlPredictionLog {
     ) -> Result<Vec<PredictionRecord>> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.read_blocking(from, to))
+            .await
+            .map_err(|e| Error::Backend {
+                backend: "filesystem",
+                source: Box::new(e),
+            })?
+    }
+
+    async fn find_request(&self, request_id: &str) -> Result<Option<PredictionRecord>> {
+        let this = self.clone();
+        let id = request_id.to_string();
+        tokio::task::spawn_blocking(move || this.find_blocking(&id))
             .await
             .map_err(|e| Error::Backend {
                 backend: "filesystem",

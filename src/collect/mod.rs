@@ -94,6 +94,18 @@ pub trait PredictionLog: Send + Sync + Debug {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<PredictionRecord>>;
+
+    /// The record of the request `request_id` (the most recent one, should an id have been
+    /// reused), or `None`. Lineage queries start here.
+    ///
+    /// Both built-in backends implement it; the default says the backend cannot do it.
+    async fn find_request(&self, request_id: &str) -> Result<Option<PredictionRecord>> {
+        let _ = request_id;
+        Err(crate::Error::invalid(
+            "prediction log",
+            "this backend cannot look records up by request id (it must implement `PredictionLog::find_request`)",
+        ))
+    }
 }
 
 /// A prediction log in memory.
@@ -127,5 +139,16 @@ impl PredictionLog for InMemoryPredictionLog {
             .collect();
         out.sort_by_key(|r| r.at);
         Ok(out)
+    }
+
+    async fn find_request(&self, request_id: &str) -> Result<Option<PredictionRecord>> {
+        Ok(self
+            .records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .rev()
+            .find(|r| r.request_id == request_id)
+            .cloned())
     }
 }

@@ -379,9 +379,21 @@ impl Lifecycle {
         subjects: Vec<String>,
         payload: serde_json::Value,
     ) -> Result<()> {
+        self.record_as(&self.config.actor, trace, action, subjects, payload)
+            .await
+    }
+
+    async fn record_as(
+        &self,
+        actor: &str,
+        trace: &str,
+        action: &str,
+        subjects: Vec<String>,
+        payload: serde_json::Value,
+    ) -> Result<()> {
         self.audit
             .append(AuditEntry {
-                actor: self.config.actor.clone(),
+                actor: actor.into(),
                 action: action.into(),
                 subjects,
                 payload,
@@ -454,8 +466,9 @@ impl Lifecycle {
                 data.require_target()?;
                 let q = QualityReport::of(data);
                 self.record(trace, "dataset.registered", vec![data.id().to_string()], json!({
-                    "source": data.source(), "rows": data.n_rows(),
+                    "source": data.source(), "hash": data.id(), "rows": data.n_rows(),
                     "features": data.schema().n_features(), "trigger": trigger,
+                    "role": "source", "model_name": cfg.model_name,
                 })).await?;
                 self.record(trace, "data.quality_checked", vec![data.id().to_string()], serde_json::to_value(&q)?).await?;
                 if let Some((col, frac)) = q.worst_missing().filter(|(_, f)| *f > cfg.max_missing_fraction) {
@@ -484,13 +497,26 @@ impl Lifecycle {
             .map_err(|e| e.in_stage(Stage::Train))?;
         let trained = self
             .stage(Stage::Train, trace, async {
+                for (split, role, share) in [
+                    (&train, "train", 1.0 - cfg.holdout_fraction),
+                    (&holdout, "holdout", cfg.holdout_fraction),
+                ] {
+                    self.record(trace, "dataset.registered", vec![split.id().to_string()], json!({
+                        "source": format!("{role} split ({:.0}%, seed {}) of {}", 100.0 * share, cfg.seed, data.source()),
+                        "hash": split.id(), "rows": split.n_rows(),
+                        "features": split.schema().n_features(), "trigger": trigger,
+                        "role": role, "derived_from": data.id(), "model_name": cfg.model_name,
+                    })).await?;
+                }
                 self.record(
                     trace,
                     "training.started",
                     vec![train.id().to_string()],
                     json!({
                         "trainer": self.trainer.name(), "train_rows": train.n_rows(),
+                        "datasets": [data.id(), train.id()],
                         "holdout": holdout.id(), "code_version": cfg.code_version,
+                        "seed": cfg.seed, "model_name": cfg.model_name,
                     }),
                 )
                 .await?;
@@ -542,7 +568,8 @@ impl Lifecycle {
                     vec![holdout.id().to_string()],
                     json!({
                         "champion": champion.as_ref().map(|c| c.version),
-                        "report": r,
+                        "decision": if r.promote { "pass" } else { "fail" },
+                        "report": r, "model_name": cfg.model_name,
                     }),
                 )
                 .await?;
@@ -589,8 +616,11 @@ impl Lifecycle {
                     tags,
                     description: format!("trained on {} ({} rows)", data.source(), train.n_rows()),
                 }).await?;
-                self.record(trace, "version.registered", vec![self.version_ref(mv.version), data.id().to_string()], json!({
+                self.record(trace, "version.registered", vec![
+                    self.version_ref(mv.version), data.id().to_string(), train.id().to_string(), holdout.id().to_string(),
+                ], json!({
                     "artifact_sha256": mv.artifact_sha256, "flavor": mv.flavor, "lineage": mv.lineage,
+                    "model_name": cfg.model_name, "version": mv.version,
                 })).await?;
                 Ok(mv)
             })
@@ -656,7 +686,7 @@ impl Lifecycle {
                     trace,
                     "approval.requested",
                     vec![self.version_ref(version.version)],
-                    json!({}),
+                    json!({"model_name": cfg.model_name, "version": version.version, "trigger": trigger}),
                 )
                 .await
                 .map_err(|e| e.in_stage(Stage::Approve))?;
@@ -721,7 +751,10 @@ impl Lifecycle {
                 actor: actor.into(),
                 action: "version.status_changed".into(),
                 subjects: vec![self.version_ref(version)],
-                payload: json!({"status": c.status, "reason": reason}),
+                payload: json!({
+                    "status": c.status, "reason": reason,
+                    "model_name": self.config.model_name, "version": version,
+                }),
                 trace_id: trace.into(),
             })
             .await?;
@@ -770,6 +803,7 @@ impl Lifecycle {
             .map_err(|e| e.in_stage(Stage::Approve))?;
         let deployment = self
             .stage(Stage::Deploy, trace, async {
+                let previous = self.deployer.current().await;
                 let model = self
                     .registry
                     .load_artifact(&cfg.model_name, version)
@@ -783,11 +817,28 @@ impl Lifecycle {
                         model,
                     })
                     .await?;
+                let mut started = serde_json::to_value(&info)?;
+                started["approved_by"] = json!(actor);
+                started["replaces"] = json!(previous.as_ref().map(|p| p.version));
+                if let Some(p) =
+                    previous.filter(|p| p.version != version || p.model_name != cfg.model_name)
+                {
+                    let mut stopped = serde_json::to_value(&p)?;
+                    stopped["reason"] = json!(format!("replaced by version {version}"));
+                    stopped["replaced_by"] = json!(version);
+                    self.record(
+                        trace,
+                        "deployment.stopped",
+                        vec![format!("{}/{}", p.model_name, p.version)],
+                        stopped,
+                    )
+                    .await?;
+                }
                 self.record(
                     trace,
                     "deployment.started",
                     vec![self.version_ref(version)],
-                    serde_json::to_value(&info)?,
+                    started,
                 )
                 .await?;
                 Ok(info)
@@ -813,12 +864,14 @@ impl Lifecycle {
                     Change::new(actor, reason),
                 )
                 .await?;
-            self.record(
+            self.record_as(
+                actor,
                 trace,
                 "alias.moved",
                 vec![self.version_ref(version)],
                 json!({
-                    "alias": cfg.serving_alias, "from": c.previous, "to": version,
+                    "model_name": cfg.model_name, "alias": cfg.serving_alias,
+                    "from": c.previous, "to": version, "reason": reason,
                 }),
             )
             .await?;
@@ -837,6 +890,31 @@ impl Lifecycle {
         st.reference = Some((version, training_data));
         st.last_deploy = Some(self.clock.now());
         Ok(deployment)
+    }
+
+    /// Stop serving (the deployer flushes its prediction log) and record who stopped it
+    /// and why. Returns what was serving, if anything.
+    pub async fn undeploy(&self, actor: &str, reason: &str) -> Result<Option<DeploymentInfo>> {
+        let trace = self.new_trace("undeploy");
+        let current = self.deployer.current().await;
+        self.deployer
+            .undeploy()
+            .await
+            .map_err(|e| e.in_stage(Stage::Deploy))?;
+        if let Some(p) = &current {
+            let mut stopped = serde_json::to_value(p)?;
+            stopped["reason"] = json!(reason);
+            self.record_as(
+                actor,
+                &trace,
+                "deployment.stopped",
+                vec![format!("{}/{}", p.model_name, p.version)],
+                stopped,
+            )
+            .await
+            .map_err(|e| e.in_stage(Stage::Deploy))?;
+        }
+        Ok(current)
     }
 
     /// Run a monitoring cycle over the prediction-log window `[from, to)`.

@@ -44,6 +44,14 @@ const MIGRATIONS: &[&str] = &[
         seq INTEGER NOT NULL UNIQUE, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
         subjects TEXT NOT NULL, payload TEXT NOT NULL, trace_id TEXT NOT NULL,
         prev_hash TEXT NOT NULL, hash TEXT NOT NULL);",
+    // 3: audit chain head (updated with every append) and signed checkpoints
+    "CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
+     INSERT INTO audit_head (id, seq, hash)
+        SELECT 1, seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1;
+     CREATE TABLE audit_checkpoints (
+        seq INTEGER PRIMARY KEY, at TEXT NOT NULL, hash TEXT NOT NULL, key_id TEXT NOT NULL,
+        prev_signature TEXT NOT NULL, signature TEXT NOT NULL);",
 ];
 
 pub(crate) fn sql_err(e: rusqlite::Error) -> Error {

@@ -6,6 +6,7 @@ use mlcycle::scenario::{self, ScenarioConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod audit;
 mod demo_report;
 mod score;
 
@@ -49,6 +50,10 @@ enum Command {
     /// Score a CSV file with a registered model: streaming, parallel, in input order, with
     /// every rejected row written to a rejects file.
     Score(score::ScoreArgs),
+    /// Verify, list, checkpoint and export the audit trail of a store.
+    Audit(audit::AuditArgs),
+    /// Trace a prediction, a model version or a dataset through the audit trail.
+    Lineage(audit::LineageArgs),
 }
 
 #[tokio::main]
@@ -68,6 +73,8 @@ async fn main() -> ExitCode {
             Ok(false) => return ExitCode::from(2),
             Err(e) => Err(e),
         },
+        Command::Audit(args) => audit::run_audit(args).await,
+        Command::Lineage(args) => audit::run_lineage(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

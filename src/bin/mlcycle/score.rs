@@ -125,7 +125,7 @@ pub async fn run(args: ScoreArgs) -> mlcycle::Result<bool> {
     audit
         .append(AuditEntry {
             actor: std::env::var("USER").unwrap_or_else(|_| "cli".into()),
-            action: "batch.scored".into(),
+            action: mlcycle::audit::actions::BATCH_SCORED.into(),
             subjects: vec![
                 format!("{}/{}", summary.model_name, summary.model_version),
                 format!("sha256:{}", summary.input_sha256),
