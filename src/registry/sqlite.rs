@@ -391,6 +391,11 @@ impl SqliteRegistry {
         })
     }
 
+    /// Whether `dir` holds a store (its database file exists).
+    pub fn is_store(dir: impl AsRef<Path>) -> bool {
+        dir.as_ref().join(DB_FILE).is_file()
+    }
+
     /// The store directory.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
@@ -1181,6 +1186,91 @@ mod tests {
         );
         for v in r.list_versions("churn").await.unwrap() {
             r.load_artifact("churn", v.version).await.unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn upgrades_a_store_written_before_the_models_table() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A store at schema version 2, with the rows that version wrote.
+            let conn = open_db_upto(dir.path(), 2).unwrap();
+            let v: i64 = conn
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap();
+            assert_eq!(v, 2);
+            let sig = r#"{"inputs":{"features":[],"target":null},"target":{"name":"y","kind":{"kind":"binary","classes":["0","1"]}}}"#;
+            for version in 1..=2 {
+                conn.execute(
+                    "INSERT INTO versions VALUES ('old', ?1, ?2, 'approved', 'logistic',
+                       'abc', ?3, '{\"training_datasets\":[],\"validation_dataset\":null,
+                       \"parent_version\":null,\"code_version\":null,\"trainer\":\"t\",
+                       \"params\":null,\"created_by\":\"alice\"}', '{}', '{}', '')",
+                    params![version, format!("2026-01-0{version}T00:00:00.000000Z"), sig],
+                )
+                .unwrap();
+            }
+            conn.execute("INSERT INTO aliases VALUES ('old', 'production', 2)", [])
+                .unwrap();
+            conn.execute(
+                "INSERT INTO registry_events (at, event) VALUES ('2026-01-01T00:00:00.000000Z',
+                   '{\"type\":\"version_created\",\"name\":\"old\",\"version\":1}')",
+                [],
+            )
+            .unwrap();
+        }
+        let r = SqliteRegistry::open(dir.path(), Arc::new(SystemClock)).unwrap();
+        let user_version: i64 = lock(&r.inner.read)
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(user_version as usize, MIGRATIONS.len());
+        assert_eq!(r.list_models().await.unwrap(), vec!["old".to_string()]);
+        let history = r.status_history("old", None).await.unwrap();
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[0].change, Change::new("alice", "registered"));
+        assert_eq!(history[0].status, VersionStatus::PendingApproval);
+        assert_eq!(r.get_alias("old", "production").await.unwrap(), Some(2));
+        assert_eq!(r.events_since(0).await.unwrap().len(), 1);
+        // Numbering continues after the old versions; events continue after the old ones.
+        let data = crate::data::synthetic::CreditDefault::new(1)
+            .sample(100, &crate::data::synthetic::DriftSpec::none(), 0)
+            .unwrap();
+        let model = crate::train::fit_logistic(
+            &data,
+            &crate::train::LogisticParams::default().check().unwrap(),
+        )
+        .unwrap();
+        let mv = r
+            .register(
+                "old",
+                NewVersion {
+                    artifact: crate::model::Model::to_artifact(&model).unwrap(),
+                    lineage: Lineage::default(),
+                    metrics: Default::default(),
+                    tags: Default::default(),
+                    description: String::new(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(mv.version, 3);
+        assert_eq!(r.events_since(1).await.unwrap()[0].seq, 2);
+        // Opening again applies nothing twice.
+        drop(r);
+        let r = SqliteRegistry::open(dir.path(), Arc::new(SystemClock)).unwrap();
+        assert_eq!(r.status_history("old", None).await.unwrap().len(), 3);
+    }
+
+    #[test]
+    fn refuses_a_store_from_a_newer_version() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = open_db(dir.path()).unwrap();
+            conn.pragma_update(None, "user_version", 999).unwrap();
+        }
+        match SqliteRegistry::open(dir.path(), Arc::new(SystemClock)) {
+            Err(Error::Conflict(m)) => assert!(m.contains("upgrade mlcycle"), "{m}"),
+            other => panic!("expected a conflict, got {other:?}"),
         }
     }
 }

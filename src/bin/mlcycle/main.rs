@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod demo_report;
+mod models;
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +46,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Inspect and change the model registry: list, versions, show, alias, tag, status, gc.
+    Models(models::ModelsArgs),
 }
 
 #[tokio::main]
@@ -59,6 +62,7 @@ async fn main() -> ExitCode {
             seed,
             json,
         } => demo(store, days, drift_day, no_drift, seed, json).await,
+        Command::Models(args) => models::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
