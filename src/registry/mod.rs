@@ -108,6 +108,20 @@ pub trait Registry: Send + Sync + Debug {
     async fn delete_alias(&self, name: &str, alias: &str, change: Change) -> Result<AliasChange>;
     /// The version an alias points to, `None` if the alias is not set.
     async fn get_alias(&self, name: &str, alias: &str) -> Result<Option<u32>>;
+    /// The version an alias points to ([`Error::NotFound`] if the alias is not set). The
+    /// default reads [`get_alias`](Registry::get_alias) then
+    /// [`get_version`](Registry::get_version); backends may answer it in one step (it is
+    /// what resolving `name@alias` calls).
+    async fn get_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        match self.get_alias(name, alias).await? {
+            Some(v) => self.get_version(name, v).await,
+            None => Err(Error::not_found(
+                "alias",
+                format!("{name}@{alias}"),
+                "set it with set_alias, or use NAME/VERSION",
+            )),
+        }
+    }
     /// Alias assignments and deletions of a model (one alias or all), oldest first.
     async fn alias_history(&self, name: &str, alias: Option<&str>) -> Result<Vec<AliasChange>>;
     /// Change a version's status.
@@ -158,14 +172,7 @@ pub trait RegistryExt: Registry {
                 .await?
                 .pop()
                 .ok_or_else(|| Error::not_found("model", &name, "register a version first")),
-            ModelRef::Alias { name, alias } => match self.get_alias(&name, &alias).await? {
-                Some(v) => self.get_version(&name, v).await,
-                None => Err(Error::not_found(
-                    "alias",
-                    format!("{name}@{alias}"),
-                    "set it with set_alias, or use NAME/VERSION",
-                )),
-            },
+            ModelRef::Alias { name, alias } => self.get_version_by_alias(&name, &alias).await,
         }
     }
 

@@ -306,6 +306,7 @@ struct Cache {
     /// `PRAGMA data_version` of the check connection when the entries were valid.
     data_version: Option<i64>,
     aliases: HashMap<String, HashMap<String, Option<u32>>>,
+    by_alias: HashMap<String, HashMap<String, ModelVersion>>,
     versions: HashMap<String, HashMap<u32, ModelVersion>>,
     lists: HashMap<String, Vec<ModelVersion>>,
     entries: usize,
@@ -316,6 +317,7 @@ impl Cache {
     fn sync(&mut self, data_version: i64) {
         if self.data_version != Some(data_version) || self.entries > CACHE_LIMIT {
             self.aliases.clear();
+            self.by_alias.clear();
             self.versions.clear();
             self.lists.clear();
             self.entries = 0;
@@ -473,7 +475,9 @@ impl SqliteRegistry {
     /// commits). A microsecond-scale read of shared memory; `None` if it failed.
     fn data_version(&self) -> Option<i64> {
         let conn = lock(&self.inner.check);
-        conn.query_row("PRAGMA data_version", [], |r| r.get(0)).ok()
+        conn.prepare_cached("PRAGMA data_version")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
+            .ok()
     }
 
     /// Look up a cached value, or read it and cache it.
@@ -909,6 +913,31 @@ impl Registry for SqliteRegistry {
             move |conn| {
                 require_model(conn, &n)?;
                 read_alias(conn, &n, &a)
+            },
+        )
+        .await
+    }
+
+    async fn get_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        let (n, a) = (name.to_string(), alias.to_string());
+        self.cached(
+            |c| c.by_alias.get(name).and_then(|m| m.get(alias)).cloned(),
+            |c, v| {
+                c.by_alias
+                    .entry(name.to_string())
+                    .or_default()
+                    .insert(alias.to_string(), v);
+            },
+            move |conn| {
+                require_model(conn, &n)?;
+                match read_alias(conn, &n, &a)? {
+                    Some(v) => read_version(conn, &n, v),
+                    None => Err(Error::not_found(
+                        "alias",
+                        format!("{n}@{a}"),
+                        "set it with set_alias, or use NAME/VERSION",
+                    )),
+                }
             },
         )
         .await
