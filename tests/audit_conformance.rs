@@ -151,10 +151,10 @@ async fn a_store_written_before_the_head_existed_is_upgraded() {
             log.append(entry(i)).await.unwrap();
         }
     }
-    // Back to the schema of migration 2 (no head, no checkpoints).
+    // Back to the schema before the audit head migration (no head, no checkpoints).
     let raw = Connection::open(dir.path().join("mlcycle.db")).unwrap();
     raw.execute_batch(
-        "DROP TABLE audit_head; DROP TABLE audit_checkpoints; PRAGMA user_version = 2;",
+        "DROP TABLE audit_head; DROP TABLE audit_checkpoints; PRAGMA user_version = 3;",
     )
     .unwrap();
     drop(raw);

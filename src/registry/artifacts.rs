@@ -75,6 +75,40 @@ impl ArtifactStore {
         Ok(bytes)
     }
 
+    /// Whether a file with hash `sha` is present (its content is verified on read).
+    pub fn contains(&self, sha: &str) -> bool {
+        self.path_of(sha).is_ok_and(|p| p.is_file())
+    }
+
+    /// Remove temporary files (from interrupted writes) last modified more than `age` ago.
+    /// Returns how many were removed.
+    pub fn remove_stale_temp_files(&self, age: std::time::Duration) -> Result<usize> {
+        let mut removed = 0;
+        let now = std::time::SystemTime::now();
+        for sub in std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))? {
+            let sub = sub.map_err(|e| Error::io(&self.dir, e))?.path();
+            if !sub.is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(&sub).map_err(|e| Error::io(&sub, e))? {
+                let f = f.map_err(|e| Error::io(&sub, e))?;
+                if !f.file_name().to_string_lossy().starts_with(".tmp") {
+                    continue;
+                }
+                let old = f
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| now.duration_since(t).ok())
+                    .is_some_and(|d| d > age);
+                if old && std::fs::remove_file(f.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Every stored hash.
     pub fn list(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();

@@ -1,4 +1,5 @@
 use super::artifacts::sha256_hex;
+use super::events::LIVE_CHANNEL_CAPACITY;
 use super::types::{validate_alias, validate_name};
 use super::{
     AliasChange, Change, ModelVersion, NewVersion, Registry, RegistryEvent, RegistryEventKind,
@@ -8,23 +9,36 @@ use crate::clock::Clock;
 use crate::model::ModelArtifact;
 use crate::{Error, Result};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+#[derive(Debug, Default)]
+struct ModelEntry {
+    /// The highest version number ever given (deleted numbers are not reused).
+    last_version: u32,
+    versions: BTreeMap<u32, ModelVersion>,
+}
 
 #[derive(Debug, Default)]
 struct State {
-    versions: BTreeMap<String, Vec<ModelVersion>>,
+    models: BTreeMap<String, ModelEntry>,
     artifacts: HashMap<String, Vec<u8>>,
     aliases: BTreeMap<(String, String), u32>,
     alias_history: Vec<AliasChange>,
+    status_history: Vec<StatusChange>,
     events: Vec<RegistryEvent>,
 }
 
 /// A registry held in memory (for tests and embedded use without persistence).
-#[derive(Debug)]
+///
+/// Cloning gives another handle on the same registry.
+#[derive(Debug, Clone)]
 pub struct InMemoryRegistry {
     clock: Arc<dyn Clock>,
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
+    live: broadcast::Sender<RegistryEvent>,
 }
 
 impl InMemoryRegistry {
@@ -32,7 +46,8 @@ impl InMemoryRegistry {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         InMemoryRegistry {
             clock,
-            state: Mutex::new(State::default()),
+            state: Arc::new(Mutex::new(State::default())),
+            live: broadcast::channel(LIVE_CHANNEL_CAPACITY).0,
         }
     }
 
@@ -45,26 +60,36 @@ impl InMemoryRegistry {
     pub fn corrupt_artifact_for_tests(&self, sha: &str, bytes: Vec<u8>) {
         self.lock().artifacts.insert(sha.to_string(), bytes);
     }
+
+    /// Publish the events a change appended (after the change is complete).
+    fn publish(&self, events: Vec<RegistryEvent>) {
+        for e in events {
+            // No receiver is not an error.
+            let _ = self.live.send(e);
+        }
+    }
+}
+
+fn model_not_found(name: &str) -> Error {
+    Error::not_found("model", name, "list models with `mlcycle models list`")
 }
 
 impl State {
-    fn versions_of(&self, name: &str) -> Result<&Vec<ModelVersion>> {
-        self.versions.get(name).ok_or_else(|| {
-            Error::not_found("model", name, "list models with `mlcycle models list`")
-        })
+    fn model(&self, name: &str) -> Result<&ModelEntry> {
+        self.models.get(name).ok_or_else(|| model_not_found(name))
     }
 
     fn version_mut(&mut self, name: &str, version: u32) -> Result<&mut ModelVersion> {
-        let vs = self.versions.get_mut(name).ok_or_else(|| {
-            Error::not_found("model", name, "list models with `mlcycle models list`")
-        })?;
-        let n = vs.len();
-        vs.get_mut((version as usize).wrapping_sub(1))
+        self.models
+            .get_mut(name)
+            .ok_or_else(|| model_not_found(name))?
+            .versions
+            .get_mut(&version)
             .ok_or_else(|| {
                 Error::not_found(
                     "version",
                     format!("{name}/{version}"),
-                    format!("{name} has versions 1..={n}"),
+                    format!("list them with `mlcycle models versions {name}`"),
                 )
             })
     }
@@ -79,9 +104,11 @@ impl State {
         mv
     }
 
-    fn push_event(&mut self, at: chrono::DateTime<chrono::Utc>, kind: RegistryEventKind) {
+    fn push_event(&mut self, at: DateTime<Utc>, kind: RegistryEventKind) -> RegistryEvent {
         let seq = self.events.len() as u64 + 1;
-        self.events.push(RegistryEvent { seq, at, kind });
+        let e = RegistryEvent { seq, at, kind };
+        self.events.push(e.clone());
+        e
     }
 }
 
@@ -92,34 +119,44 @@ impl Registry for InMemoryRegistry {
         let bytes = new.artifact.to_bytes()?;
         let sha = sha256_hex(&bytes);
         let at = self.clock.now();
-        let mut st = self.lock();
-        st.artifacts.insert(sha.clone(), bytes);
-        let version = st.versions.get(name).map_or(0, Vec::len) as u32 + 1;
-        let mv = ModelVersion {
-            name: name.to_string(),
-            version,
-            created_at: at,
-            status: VersionStatus::PendingApproval,
-            flavor: new.artifact.flavor().to_string(),
-            signature: new.artifact.signature().clone(),
-            lineage: new.lineage,
-            metrics: new.metrics,
-            tags: new.tags,
-            description: new.description,
-            artifact_sha256: sha,
-            aliases: vec![],
-        };
-        st.versions
-            .entry(name.to_string())
-            .or_default()
-            .push(mv.clone());
-        st.push_event(
-            at,
-            RegistryEventKind::VersionCreated {
+        let (mv, event) = {
+            let mut st = self.lock();
+            st.artifacts.insert(sha.clone(), bytes);
+            let entry = st.models.entry(name.to_string()).or_default();
+            entry.last_version += 1;
+            let version = entry.last_version;
+            let mv = ModelVersion {
+                name: name.to_string(),
+                version,
+                created_at: at,
+                status: VersionStatus::PendingApproval,
+                flavor: new.artifact.flavor().to_string(),
+                signature: new.artifact.signature().clone(),
+                metrics: new.metrics,
+                tags: new.tags,
+                description: new.description,
+                artifact_sha256: sha,
+                aliases: vec![],
+                lineage: new.lineage,
+            };
+            entry.versions.insert(version, mv.clone());
+            st.status_history.push(StatusChange {
                 name: name.into(),
                 version,
-            },
-        );
+                status: VersionStatus::PendingApproval,
+                at,
+                change: Change::new(mv.lineage.created_by.clone(), "registered"),
+            });
+            let e = st.push_event(
+                at,
+                RegistryEventKind::VersionCreated {
+                    name: name.into(),
+                    version,
+                },
+            );
+            (mv, e)
+        };
+        self.publish(vec![event]);
         Ok(mv)
     }
 
@@ -132,14 +169,15 @@ impl Registry for InMemoryRegistry {
     async fn list_versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
         let st = self.lock();
         Ok(st
-            .versions_of(name)?
-            .iter()
+            .model(name)?
+            .versions
+            .values()
             .map(|v| st.with_aliases(v.clone()))
             .collect())
     }
 
     async fn list_models(&self) -> Result<Vec<String>> {
-        Ok(self.lock().versions.keys().cloned().collect())
+        Ok(self.lock().models.keys().cloned().collect())
     }
 
     async fn load_artifact(&self, name: &str, version: u32) -> Result<ModelArtifact> {
@@ -171,61 +209,69 @@ impl Registry for InMemoryRegistry {
     ) -> Result<AliasChange> {
         validate_alias(alias)?;
         let at = self.clock.now();
-        let mut st = self.lock();
-        st.version_mut(name, version)?;
-        let previous = st.aliases.insert((name.into(), alias.into()), version);
-        let c = AliasChange {
-            name: name.into(),
-            alias: alias.into(),
-            version: Some(version),
-            previous,
-            at,
-            change,
-        };
-        st.alias_history.push(c.clone());
-        st.push_event(
-            at,
-            RegistryEventKind::AliasSet {
+        let (c, e) = {
+            let mut st = self.lock();
+            st.version_mut(name, version)?;
+            let previous = st.aliases.insert((name.into(), alias.into()), version);
+            let c = AliasChange {
                 name: name.into(),
                 alias: alias.into(),
-                version,
+                version: Some(version),
                 previous,
-            },
-        );
+                at,
+                change,
+            };
+            st.alias_history.push(c.clone());
+            let e = st.push_event(
+                at,
+                RegistryEventKind::AliasSet {
+                    name: name.into(),
+                    alias: alias.into(),
+                    version,
+                    previous,
+                },
+            );
+            (c, e)
+        };
+        self.publish(vec![e]);
         Ok(c)
     }
 
     async fn delete_alias(&self, name: &str, alias: &str, change: Change) -> Result<AliasChange> {
         let at = self.clock.now();
-        let mut st = self.lock();
-        st.versions_of(name)?;
-        let previous = st
-            .aliases
-            .remove(&(name.to_string(), alias.to_string()))
-            .ok_or_else(|| Error::not_found("alias", format!("{name}@{alias}"), ""))?;
-        let c = AliasChange {
-            name: name.into(),
-            alias: alias.into(),
-            version: None,
-            previous: Some(previous),
-            at,
-            change,
-        };
-        st.alias_history.push(c.clone());
-        st.push_event(
-            at,
-            RegistryEventKind::AliasDeleted {
+        let (c, e) = {
+            let mut st = self.lock();
+            st.model(name)?;
+            let previous = st
+                .aliases
+                .remove(&(name.to_string(), alias.to_string()))
+                .ok_or_else(|| Error::not_found("alias", format!("{name}@{alias}"), ""))?;
+            let c = AliasChange {
                 name: name.into(),
                 alias: alias.into(),
-                previous,
-            },
-        );
+                version: None,
+                previous: Some(previous),
+                at,
+                change,
+            };
+            st.alias_history.push(c.clone());
+            let e = st.push_event(
+                at,
+                RegistryEventKind::AliasDeleted {
+                    name: name.into(),
+                    alias: alias.into(),
+                    previous,
+                },
+            );
+            (c, e)
+        };
+        self.publish(vec![e]);
         Ok(c)
     }
 
     async fn get_alias(&self, name: &str, alias: &str) -> Result<Option<u32>> {
         let st = self.lock();
-        st.versions_of(name)?;
+        st.model(name)?;
         Ok(st
             .aliases
             .get(&(name.to_string(), alias.to_string()))
@@ -234,7 +280,7 @@ impl Registry for InMemoryRegistry {
 
     async fn alias_history(&self, name: &str, alias: Option<&str>) -> Result<Vec<AliasChange>> {
         let st = self.lock();
-        st.versions_of(name)?;
+        st.model(name)?;
         Ok(st
             .alias_history
             .iter()
@@ -251,23 +297,40 @@ impl Registry for InMemoryRegistry {
         change: Change,
     ) -> Result<StatusChange> {
         let at = self.clock.now();
-        let mut st = self.lock();
-        st.version_mut(name, version)?.status = status;
-        st.push_event(
-            at,
-            RegistryEventKind::StatusChanged {
+        let (c, e) = {
+            let mut st = self.lock();
+            st.version_mut(name, version)?.status = status;
+            let c = StatusChange {
                 name: name.into(),
                 version,
                 status,
-            },
-        );
-        Ok(StatusChange {
-            name: name.into(),
-            version,
-            status,
-            at,
-            change,
-        })
+                at,
+                change,
+            };
+            st.status_history.push(c.clone());
+            let e = st.push_event(
+                at,
+                RegistryEventKind::StatusChanged {
+                    name: name.into(),
+                    version,
+                    status,
+                },
+            );
+            (c, e)
+        };
+        self.publish(vec![e]);
+        Ok(c)
+    }
+
+    async fn status_history(&self, name: &str, version: Option<u32>) -> Result<Vec<StatusChange>> {
+        let st = self.lock();
+        st.model(name)?;
+        Ok(st
+            .status_history
+            .iter()
+            .filter(|c| c.name == name && version.is_none_or(|v| c.version == v))
+            .cloned()
+            .collect())
     }
 
     async fn set_tag(&self, name: &str, version: u32, key: &str, value: &str) -> Result<()> {
@@ -275,29 +338,126 @@ impl Registry for InMemoryRegistry {
             return Err(Error::invalid("tag key", "it is empty"));
         }
         let at = self.clock.now();
-        let mut st = self.lock();
-        st.version_mut(name, version)?
-            .tags
-            .insert(key.into(), value.into());
-        st.push_event(
-            at,
-            RegistryEventKind::TagSet {
-                name: name.into(),
-                version,
-                key: key.into(),
-                value: value.into(),
-            },
-        );
+        let e = {
+            let mut st = self.lock();
+            st.version_mut(name, version)?
+                .tags
+                .insert(key.into(), value.into());
+            st.push_event(
+                at,
+                RegistryEventKind::TagSet {
+                    name: name.into(),
+                    version,
+                    key: key.into(),
+                    value: value.into(),
+                },
+            )
+        };
+        self.publish(vec![e]);
         Ok(())
     }
 
+    async fn set_description(&self, name: &str, version: u32, description: &str) -> Result<()> {
+        let at = self.clock.now();
+        let e = {
+            let mut st = self.lock();
+            st.version_mut(name, version)?.description = description.to_string();
+            st.push_event(
+                at,
+                RegistryEventKind::DescriptionSet {
+                    name: name.into(),
+                    version,
+                },
+            )
+        };
+        self.publish(vec![e]);
+        Ok(())
+    }
+
+    async fn delete_version(
+        &self,
+        name: &str,
+        version: u32,
+        force: bool,
+        change: Change,
+    ) -> Result<ModelVersion> {
+        let at = self.clock.now();
+        let (mv, events) = {
+            let mut st = self.lock();
+            let mv = st.version_mut(name, version)?.clone();
+            let mv = st.with_aliases(mv);
+            if !mv.aliases.is_empty() && !force {
+                return Err(Error::Conflict(format!(
+                    "{name}/{version} is the target of alias(es) {}; move or delete them first, \
+                     or force the deletion",
+                    mv.aliases.join(", ")
+                )));
+            }
+            let mut events = Vec::new();
+            for alias in &mv.aliases {
+                st.aliases.remove(&(name.to_string(), alias.clone()));
+                st.alias_history.push(AliasChange {
+                    name: name.into(),
+                    alias: alias.clone(),
+                    version: None,
+                    previous: Some(version),
+                    at,
+                    change: change.clone(),
+                });
+                events.push(st.push_event(
+                    at,
+                    RegistryEventKind::AliasDeleted {
+                        name: name.into(),
+                        alias: alias.clone(),
+                        previous: version,
+                    },
+                ));
+            }
+            if let Some(entry) = st.models.get_mut(name) {
+                entry.versions.remove(&version);
+            }
+            let sha = &mv.artifact_sha256;
+            let still_used = st
+                .models
+                .values()
+                .any(|m| m.versions.values().any(|v| &v.artifact_sha256 == sha));
+            if !still_used {
+                st.artifacts.remove(sha);
+            }
+            events.push(st.push_event(
+                at,
+                RegistryEventKind::VersionDeleted {
+                    name: name.into(),
+                    version,
+                },
+            ));
+            (mv, events)
+        };
+        self.publish(events);
+        Ok(mv)
+    }
+
     async fn events_since(&self, cursor: u64) -> Result<Vec<RegistryEvent>> {
-        Ok(self
-            .lock()
-            .events
-            .iter()
-            .filter(|e| e.seq > cursor)
-            .cloned()
-            .collect())
+        let st = self.lock();
+        // Sequence numbers are 1-based positions.
+        let from = usize::try_from(cursor)
+            .unwrap_or(usize::MAX)
+            .min(st.events.len());
+        Ok(st.events[from..].to_vec())
+    }
+
+    fn live_events(&self) -> Option<broadcast::Receiver<RegistryEvent>> {
+        Some(self.live.subscribe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+
+    #[tokio::test]
+    async fn passes_the_conformance_suite() {
+        super::super::registry_conformance(&InMemoryRegistry::new(Arc::new(SystemClock))).await;
     }
 }

@@ -5,105 +5,61 @@
 //! resolution and model loading to every backend.
 
 pub mod artifacts;
+#[cfg(any(test, feature = "conformance"))]
+mod conformance;
+mod events;
 mod memory;
 mod reference;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 mod types;
 
+#[cfg(any(test, feature = "conformance"))]
+pub use conformance::registry_conformance;
+pub use events::{
+    DEFAULT_POLL_INTERVAL, EventSubscription, LIVE_CHANNEL_CAPACITY, RegistryEvent,
+    RegistryEventKind,
+};
 pub use memory::InMemoryRegistry;
 pub use reference::ModelRef;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{DB_FILE, SqliteRegistry};
 pub use types::{
-    AliasChange, Change, Lineage, ModelVersion, NewVersion, StatusChange, VersionStatus,
-    validate_alias, validate_name,
+    AliasChange, Change, CmpOp, Lineage, MetricFilter, ModelVersion, NewVersion, StatusChange,
+    VersionQuery, VersionStatus, is_reserved_alias, validate_alias, validate_name,
 };
 
 use crate::model::{Model, ModelArtifact};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
 use std::sync::Arc;
-
-/// Something that happened in the registry, with its sequence number.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RegistryEvent {
-    /// Position in the registry's event stream (1, 2, ...).
-    pub seq: u64,
-    /// When.
-    pub at: DateTime<Utc>,
-    /// What.
-    pub kind: RegistryEventKind,
-}
-
-/// The kinds of registry events.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum RegistryEventKind {
-    /// A new version was registered.
-    VersionCreated {
-        /// Model.
-        name: String,
-        /// Version.
-        version: u32,
-    },
-    /// An alias was set or moved.
-    AliasSet {
-        /// Model.
-        name: String,
-        /// Alias.
-        alias: String,
-        /// New target version.
-        version: u32,
-        /// Previous target, if it moved.
-        previous: Option<u32>,
-    },
-    /// An alias was deleted.
-    AliasDeleted {
-        /// Model.
-        name: String,
-        /// Alias.
-        alias: String,
-        /// The version it pointed to.
-        previous: u32,
-    },
-    /// A version's status changed.
-    StatusChanged {
-        /// Model.
-        name: String,
-        /// Version.
-        version: u32,
-        /// New status.
-        status: VersionStatus,
-    },
-    /// A tag was set on a version.
-    TagSet {
-        /// Model.
-        name: String,
-        /// Version.
-        version: u32,
-        /// Tag key.
-        key: String,
-        /// Tag value.
-        value: String,
-    },
-}
+use tokio::sync::broadcast;
 
 /// A model registry backend.
 ///
 /// # Contract
-/// - Names follow [`validate_name`]; aliases follow [`validate_alias`].
-/// - Versions are numbered 1, 2, ... per name, never reused; a version's artifact,
-///   signature, lineage and metrics never change after `register`.
-/// - `load_artifact` returns exactly the bytes registered (verified by hash) or
+/// (checked by `registry_conformance`, exported with the `conformance` feature)
+/// - Names follow [`validate_name`]; aliases follow [`validate_alias`] (`latest` and
+///   `v<digits>` are reserved). Invalid ones are [`Error::InvalidInput`].
+/// - Versions are numbered 1, 2, ... per name, never reused (not even after
+///   [`delete_version`](Registry::delete_version)), even with many concurrent writers; a
+///   version's artifact, signature, lineage and metrics never change after `register`.
+///   Tags, description, status and aliases are mutable.
+/// - `load_artifact` returns exactly the artifact registered (verified by hash) or
 ///   [`Error::CorruptArtifact`].
-/// - Every alias assignment and deletion is kept in the alias history; every change
-///   appends a [`RegistryEvent`] with the next sequence number.
-/// - Unknown names, versions or aliases are [`Error::NotFound`].
+/// - A new version has status `pending_approval`, recorded as the first entry of its status
+///   history (actor: the lineage's `created_by`, reason `registered`); every status change
+///   appends to that history with who, when and why.
+/// - Every alias assignment and deletion is kept in the alias history; a version that an
+///   alias points to is deleted only when forced, and then its aliases are deleted first
+///   (each with a history entry and an event).
+/// - Every change appends [`RegistryEvent`]s with the next sequence numbers, in the same
+///   transaction as the change: an event is never visible without its change, nor a
+///   change without its event.
+/// - Unknown names, versions or aliases are [`Error::NotFound`]; deleting an aliased
+///   version without `force` is [`Error::Conflict`].
 ///
 /// ```
 /// use mlcycle::registry::{InMemoryRegistry, Registry, RegistryExt, NewVersion, Lineage, Change};
@@ -152,6 +108,20 @@ pub trait Registry: Send + Sync + Debug {
     async fn delete_alias(&self, name: &str, alias: &str, change: Change) -> Result<AliasChange>;
     /// The version an alias points to, `None` if the alias is not set.
     async fn get_alias(&self, name: &str, alias: &str) -> Result<Option<u32>>;
+    /// The version an alias points to ([`Error::NotFound`] if the alias is not set). The
+    /// default reads [`get_alias`](Registry::get_alias) then
+    /// [`get_version`](Registry::get_version); backends may answer it in one step (it is
+    /// what resolving `name@alias` calls).
+    async fn get_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        match self.get_alias(name, alias).await? {
+            Some(v) => self.get_version(name, v).await,
+            None => Err(Error::not_found(
+                "alias",
+                format!("{name}@{alias}"),
+                "set it with set_alias, or use NAME/VERSION",
+            )),
+        }
+    }
     /// Alias assignments and deletions of a model (one alias or all), oldest first.
     async fn alias_history(&self, name: &str, alias: Option<&str>) -> Result<Vec<AliasChange>>;
     /// Change a version's status.
@@ -162,10 +132,32 @@ pub trait Registry: Send + Sync + Debug {
         status: VersionStatus,
         change: Change,
     ) -> Result<StatusChange>;
+    /// Status changes of a model (one version or all), oldest first, starting with each
+    /// version's registration.
+    async fn status_history(&self, name: &str, version: Option<u32>) -> Result<Vec<StatusChange>>;
     /// Set a (mutable) tag on a version.
     async fn set_tag(&self, name: &str, version: u32, key: &str, value: &str) -> Result<()>;
+    /// Replace a version's (mutable) description.
+    async fn set_description(&self, name: &str, version: u32, description: &str) -> Result<()>;
+    /// Delete a version. Refused with [`Error::Conflict`] while an alias points to it,
+    /// unless `force`, which deletes those aliases first (recorded in the alias history
+    /// with `change`). The version number is never reused. Returns the deleted version, with
+    /// the aliases it had.
+    async fn delete_version(
+        &self,
+        name: &str,
+        version: u32,
+        force: bool,
+        change: Change,
+    ) -> Result<ModelVersion>;
     /// Events with a sequence number greater than `cursor`, oldest first.
     async fn events_since(&self, cursor: u64) -> Result<Vec<RegistryEvent>>;
+    /// A receiver of events as they are committed by this handle (and its clones), if the
+    /// backend broadcasts them; `None` (the default) means subscribers rely on polling
+    /// [`events_since`](Registry::events_since). See [`EventSubscription`].
+    fn live_events(&self) -> Option<broadcast::Receiver<RegistryEvent>> {
+        None
+    }
 }
 
 /// Conveniences available on every [`Registry`].
@@ -180,14 +172,7 @@ pub trait RegistryExt: Registry {
                 .await?
                 .pop()
                 .ok_or_else(|| Error::not_found("model", &name, "register a version first")),
-            ModelRef::Alias { name, alias } => match self.get_alias(&name, &alias).await? {
-                Some(v) => self.get_version(&name, v).await,
-                None => Err(Error::not_found(
-                    "alias",
-                    format!("{name}@{alias}"),
-                    "set it with set_alias, or use NAME/VERSION",
-                )),
-            },
+            ModelRef::Alias { name, alias } => self.get_version_by_alias(&name, &alias).await,
         }
     }
 
@@ -210,6 +195,34 @@ pub trait RegistryExt: Registry {
             .take_while(|c| c.at <= t)
             .last()
             .and_then(|c| c.version))
+    }
+
+    /// Versions of every model matching `query`, by name then version, with their aliases.
+    async fn search_versions(&self, query: &VersionQuery) -> Result<Vec<ModelVersion>> {
+        let names = match &query.name {
+            Some(n) => match self.list_models().await?.contains(n) {
+                true => vec![n.clone()],
+                false => vec![],
+            },
+            None => self.list_models().await?,
+        };
+        let mut out = Vec::new();
+        for name in names.into_iter().filter(|n| query.matches_name(n)) {
+            out.extend(
+                self.list_versions(&name)
+                    .await?
+                    .into_iter()
+                    .filter(|mv| query.matches(mv)),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Subscribe to events after `cursor` (see [`EventSubscription`]); to move the
+    /// subscription into a spawned task, build it from an `Arc` with
+    /// [`EventSubscription::new`].
+    fn subscribe(&self, cursor: u64) -> EventSubscription<&Self> {
+        EventSubscription::new(self, cursor)
     }
 }
 

@@ -1,9 +1,24 @@
-use super::types::validate_name;
+use super::types::{is_reserved_alias, validate_alias, validate_name};
 use crate::{Error, Result};
 use std::fmt;
 
 /// A parsed model reference: `name@alias`, `name/3`, `name@latest`, or the MLflow forms
-/// `models:/name@alias`, `models:/name/3`. A bare `name` means `name@latest`.
+/// `models:/name@alias`, `models:/name/3`. A bare `name` means `name@latest`; `name@v3`
+/// (the reserved alias spelling) means version 3.
+///
+/// ```
+/// use mlcycle::registry::ModelRef;
+/// assert_eq!(
+///     ModelRef::parse("models:/churn@production").unwrap(),
+///     ModelRef::Alias { name: "churn".into(), alias: "production".into() },
+/// );
+/// assert_eq!(
+///     ModelRef::parse("churn/3").unwrap(),
+///     ModelRef::Version { name: "churn".into(), version: 3 },
+/// );
+/// assert_eq!(ModelRef::parse("churn@latest").unwrap(), ModelRef::Latest { name: "churn".into() });
+/// assert!(ModelRef::parse("../etc@x").is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelRef {
     /// A specific version.
@@ -38,8 +53,19 @@ impl ModelRef {
             )
         };
         let r = if let Some((name, alias)) = body.split_once('@') {
-            if alias == "latest" {
+            if alias.eq_ignore_ascii_case("latest") {
                 ModelRef::Latest { name: name.into() }
+            } else if is_reserved_alias(alias) {
+                // `v<digits>`: the reserved spelling of a version number.
+                let version: u32 = alias[1..]
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| bad("the version is not a positive number"))?;
+                ModelRef::Version {
+                    name: name.into(),
+                    version,
+                }
             } else if alias.is_empty() {
                 return Err(bad("the alias is empty"));
             } else {
@@ -49,7 +75,7 @@ impl ModelRef {
                 }
             }
         } else if let Some((name, v)) = body.split_once('/') {
-            if v == "latest" {
+            if v.eq_ignore_ascii_case("latest") {
                 ModelRef::Latest { name: name.into() }
             } else {
                 let version: u32 = v
@@ -68,6 +94,9 @@ impl ModelRef {
             ModelRef::Latest { name: body.into() }
         };
         validate_name(r.name())?;
+        if let ModelRef::Alias { alias, .. } = &r {
+            validate_alias(alias)?;
+        }
         Ok(r)
     }
 

@@ -193,7 +193,8 @@ pub fn validate_name(name: &str) -> Result<()> {
     }
 }
 
-/// Check an alias name: a valid name that is not reserved (`latest`, `v<digits>`).
+/// Check an alias name: a valid name that is not reserved (`latest`, `v<digits>`, in any
+/// case).
 pub fn validate_alias(alias: &str) -> Result<()> {
     validate_name(alias).map_err(|_| {
         Error::invalid(
@@ -201,15 +202,215 @@ pub fn validate_alias(alias: &str) -> Result<()> {
             "use 1–256 letters, digits, `_`, `-` or `.`",
         )
     })?;
-    let reserved = alias == "latest"
-        || (alias.len() > 1
-            && alias.starts_with('v')
-            && alias[1..].bytes().all(|b| b.is_ascii_digit()));
-    if reserved {
+    if is_reserved_alias(alias) {
         return Err(Error::invalid(
             format!("alias `{alias}`"),
-            "`latest` and `v<number>` are reserved for version references",
+            "`latest` and `v<number>` (any case) are reserved for version references",
         ));
     }
     Ok(())
+}
+
+/// Whether `alias` is reserved for version references: `latest` or `v<digits>`, in any case.
+pub fn is_reserved_alias(alias: &str) -> bool {
+    alias.eq_ignore_ascii_case("latest")
+        || (alias.len() > 1
+            && (alias.starts_with('v') || alias.starts_with('V'))
+            && alias[1..].bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A comparison in a [`MetricFilter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CmpOp {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `==`
+    Eq,
+    /// `>=`
+    Ge,
+    /// `>`
+    Gt,
+}
+
+impl CmpOp {
+    /// Whether `lhs op rhs` holds.
+    pub fn holds(self, lhs: f64, rhs: f64) -> bool {
+        match self {
+            CmpOp::Lt => lhs < rhs,
+            CmpOp::Le => lhs <= rhs,
+            CmpOp::Eq => lhs == rhs,
+            CmpOp::Ge => lhs >= rhs,
+            CmpOp::Gt => lhs > rhs,
+        }
+    }
+
+    /// The operator's symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Eq => "==",
+            CmpOp::Ge => ">=",
+            CmpOp::Gt => ">",
+        }
+    }
+}
+
+/// A condition on one validation metric of a version, e.g. `auc >= 0.8`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricFilter {
+    /// The metric's name.
+    pub metric: String,
+    /// The comparison.
+    pub op: CmpOp,
+    /// The value compared with.
+    pub value: f64,
+}
+
+impl MetricFilter {
+    /// Parse `NAME OP VALUE` with OP one of `<`, `<=`, `=`, `==`, `>=`, `>` (e.g. `auc>=0.8`).
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = |why: &str| {
+            Error::invalid(
+                format!("metric filter `{}`", crate::data::truncate_for_message(s)),
+                format!("{why}; write it as NAME>=VALUE (operators < <= = >= >)"),
+            )
+        };
+        let pos = s.find(['<', '>', '=']).ok_or_else(|| bad("no operator"))?;
+        let (metric, rest) = s.split_at(pos);
+        let (op, value) = if let Some(v) = rest.strip_prefix("<=") {
+            (CmpOp::Le, v)
+        } else if let Some(v) = rest.strip_prefix(">=") {
+            (CmpOp::Ge, v)
+        } else if let Some(v) = rest.strip_prefix("==") {
+            (CmpOp::Eq, v)
+        } else if let Some(v) = rest.strip_prefix('<') {
+            (CmpOp::Lt, v)
+        } else if let Some(v) = rest.strip_prefix('>') {
+            (CmpOp::Gt, v)
+        } else {
+            (CmpOp::Eq, &rest[1..])
+        };
+        let metric = metric.trim();
+        if metric.is_empty() {
+            return Err(bad("the metric name is empty"));
+        }
+        let value: f64 = value
+            .trim()
+            .parse()
+            .map_err(|_| bad("the value is not a number"))?;
+        Ok(MetricFilter {
+            metric: metric.to_string(),
+            op,
+            value,
+        })
+    }
+
+    /// Whether `metrics` satisfies the condition (a missing metric does not).
+    pub fn matches(&self, metrics: &BTreeMap<String, f64>) -> bool {
+        metrics
+            .get(&self.metric)
+            .is_some_and(|&v| self.op.holds(v, self.value))
+    }
+}
+
+/// What [`RegistryExt::search_versions`](super::RegistryExt::search_versions) looks for.
+/// Every condition that is set must hold; an empty query matches every version.
+///
+/// ```
+/// use mlcycle::registry::{CmpOp, VersionQuery, VersionStatus};
+/// let q = VersionQuery::new()
+///     .name("churn")
+///     .tag("team", "risk")
+///     .status(VersionStatus::Approved)
+///     .metric("auc", CmpOp::Ge, 0.8);
+/// assert_eq!(q.tags.len(), 1);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VersionQuery {
+    /// Exactly this model name.
+    pub name: Option<String>,
+    /// Model names containing this substring.
+    pub name_contains: Option<String>,
+    /// Tags that must be present with these values.
+    pub tags: BTreeMap<String, String>,
+    /// An alias that must point at the version.
+    pub alias: Option<String>,
+    /// The version's status.
+    pub status: Option<VersionStatus>,
+    /// Conditions on the version's metrics.
+    pub metrics: Vec<MetricFilter>,
+}
+
+impl VersionQuery {
+    /// A query matching every version.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only versions of model `name`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Only models whose name contains `part`.
+    pub fn name_contains(mut self, part: impl Into<String>) -> Self {
+        self.name_contains = Some(part.into());
+        self
+    }
+
+    /// Only versions tagged `key = value`.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.insert(key.into(), value.into());
+        self
+    }
+
+    /// Only the version `alias` points to.
+    pub fn alias(mut self, alias: impl Into<String>) -> Self {
+        self.alias = Some(alias.into());
+        self
+    }
+
+    /// Only versions with `status`.
+    pub fn status(mut self, status: VersionStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Only versions whose metric `metric` satisfies `op value`.
+    pub fn metric(mut self, metric: impl Into<String>, op: CmpOp, value: f64) -> Self {
+        self.metrics.push(MetricFilter {
+            metric: metric.into(),
+            op,
+            value,
+        });
+        self
+    }
+
+    /// Whether the model name passes the name conditions.
+    pub fn matches_name(&self, name: &str) -> bool {
+        self.name.as_deref().is_none_or(|n| n == name)
+            && self
+                .name_contains
+                .as_deref()
+                .is_none_or(|p| name.contains(p))
+    }
+
+    /// Whether `mv` (with its `aliases` filled in) satisfies every condition.
+    pub fn matches(&self, mv: &ModelVersion) -> bool {
+        self.matches_name(&mv.name)
+            && self.status.is_none_or(|s| s == mv.status)
+            && self
+                .alias
+                .as_deref()
+                .is_none_or(|a| mv.aliases.iter().any(|x| x == a))
+            && self
+                .tags
+                .iter()
+                .all(|(k, v)| mv.tags.get(k).is_some_and(|x| x == v))
+            && self.metrics.iter().all(|m| m.matches(&mv.metrics))
+    }
 }

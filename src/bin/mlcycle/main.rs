@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 mod audit;
 mod demo_report;
+mod models;
 mod score;
 
 #[derive(Parser)]
@@ -54,6 +55,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Trace a prediction, a model version or a dataset through the audit trail.
     Lineage(audit::LineageArgs),
+    /// Inspect and change the model registry: list, versions, show, alias, tag, status, gc.
+    Models(models::ModelsArgs),
 }
 
 #[tokio::main]
@@ -75,6 +78,7 @@ async fn main() -> ExitCode {
         },
         Command::Audit(args) => audit::run_audit(args).await,
         Command::Lineage(args) => audit::run_lineage(args).await,
+        Command::Models(args) => models::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,334 @@
+//! `mlcycle models ...`: inspect and change the model registry of a store.
+
+use clap::{Args, Subcommand, ValueEnum};
+use mlcycle::clock::SystemClock;
+use mlcycle::registry::{
+    AliasChange, Change, ModelVersion, Registry, RegistryExt, SqliteRegistry, StatusChange,
+    VersionStatus,
+};
+use mlcycle::{Error, Result};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Arguments of `mlcycle models`.
+#[derive(Args)]
+pub struct ModelsArgs {
+    /// Store directory [default: $MLCYCLE_HOME, else ./mlcycle-store].
+    #[arg(long, global = true)]
+    store: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Who makes the change (recorded in the history) [default: $USER, else `cli`].
+    #[arg(long, global = true)]
+    actor: Option<String>,
+    #[command(subcommand)]
+    command: ModelsCommand,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// List the registered models.
+    List,
+    /// List the versions of a model.
+    Versions {
+        /// The model's name.
+        name: String,
+    },
+    /// Show one version: NAME/VERSION, NAME@ALIAS, NAME@latest or models:/...
+    Show {
+        /// The reference.
+        reference: String,
+    },
+    /// Set, delete or show the history of aliases.
+    #[command(subcommand)]
+    Alias(AliasCommand),
+    /// Set a tag on a version.
+    Tag {
+        /// The version's reference.
+        reference: String,
+        /// Tag key.
+        key: String,
+        /// Tag value.
+        value: String,
+    },
+    /// Change a version's status (pending_approval, approved, rejected, archived).
+    Status {
+        /// The version's reference.
+        reference: String,
+        /// The new status.
+        status: String,
+        /// Why (recorded in the status history).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Remove artifact files that no version refers to.
+    Gc,
+}
+
+#[derive(Subcommand)]
+enum AliasCommand {
+    /// Point an alias at a version (moving it if set).
+    Set {
+        /// The model's name.
+        name: String,
+        /// The alias.
+        alias: String,
+        /// The version number.
+        version: u32,
+        /// Why (recorded in the alias history).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Delete an alias.
+    Delete {
+        /// The model's name.
+        name: String,
+        /// The alias.
+        alias: String,
+        /// Why (recorded in the alias history).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Show the history of a model's aliases (or of one alias).
+    History {
+        /// The model's name.
+        name: String,
+        /// Only this alias.
+        alias: Option<String>,
+    },
+}
+
+fn store_dir(arg: Option<PathBuf>) -> PathBuf {
+    arg.or_else(|| std::env::var_os("MLCYCLE_HOME").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("mlcycle-store"))
+}
+
+fn emit<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> String) -> Result<()> {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(value)?),
+        Format::Text => {
+            let t = text();
+            if !t.is_empty() {
+                println!("{}", t.trim_end());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Run `mlcycle models ...`.
+pub async fn run(args: ModelsArgs) -> Result<()> {
+    let dir = store_dir(args.store);
+    if !SqliteRegistry::is_store(&dir) {
+        return Err(Error::not_found(
+            "store",
+            dir.display(),
+            "pass --store DIR or set MLCYCLE_HOME",
+        ));
+    }
+    let registry = SqliteRegistry::open(&dir, Arc::new(SystemClock))?;
+    let actor = args
+        .actor
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "cli".into());
+    let format = args.format;
+    match args.command {
+        ModelsCommand::List => {
+            #[derive(Serialize)]
+            struct Row {
+                name: String,
+                versions: usize,
+                latest: Option<u32>,
+                aliases: Vec<String>,
+            }
+            let mut rows = Vec::new();
+            for name in registry.list_models().await? {
+                let vs = registry.list_versions(&name).await?;
+                let mut aliases: Vec<String> = vs
+                    .iter()
+                    .flat_map(|v| v.aliases.iter().map(move |a| format!("{a}->{}", v.version)))
+                    .collect();
+                aliases.sort();
+                rows.push(Row {
+                    latest: vs.last().map(|v| v.version),
+                    versions: vs.len(),
+                    name,
+                    aliases,
+                });
+            }
+            emit(format, &rows, || {
+                let mut s = format!(
+                    "{:<32} {:>8} {:>7}  ALIASES\n",
+                    "NAME", "VERSIONS", "LATEST"
+                );
+                for r in &rows {
+                    s += &format!(
+                        "{:<32} {:>8} {:>7}  {}\n",
+                        r.name,
+                        r.versions,
+                        r.latest.map_or("-".into(), |v| v.to_string()),
+                        r.aliases.join(" ")
+                    );
+                }
+                s
+            })
+        }
+        ModelsCommand::Versions { name } => {
+            let vs = registry.list_versions(&name).await?;
+            emit(format, &vs, || versions_table(&vs))
+        }
+        ModelsCommand::Show { reference } => {
+            let mv = registry.resolve(&reference).await?;
+            emit(format, &mv, || show(&mv))
+        }
+        ModelsCommand::Alias(AliasCommand::Set {
+            name,
+            alias,
+            version,
+            reason,
+        }) => {
+            let c = registry
+                .set_alias(&name, &alias, version, Change::new(actor, reason))
+                .await?;
+            emit(format, &c, || alias_line(&c))
+        }
+        ModelsCommand::Alias(AliasCommand::Delete {
+            name,
+            alias,
+            reason,
+        }) => {
+            let c = registry
+                .delete_alias(&name, &alias, Change::new(actor, reason))
+                .await?;
+            emit(format, &c, || alias_line(&c))
+        }
+        ModelsCommand::Alias(AliasCommand::History { name, alias }) => {
+            let h = registry.alias_history(&name, alias.as_deref()).await?;
+            emit(format, &h, || h.iter().map(alias_line).collect())
+        }
+        ModelsCommand::Tag {
+            reference,
+            key,
+            value,
+        } => {
+            let mv = registry.resolve(&reference).await?;
+            registry.set_tag(&mv.name, mv.version, &key, &value).await?;
+            let mv = registry.get_version(&mv.name, mv.version).await?;
+            emit(format, &mv, || {
+                format!("{}/{}: tag {key} = {value}", mv.name, mv.version)
+            })
+        }
+        ModelsCommand::Status {
+            reference,
+            status,
+            reason,
+        } => {
+            let status: VersionStatus = status.parse()?;
+            let mv = registry.resolve(&reference).await?;
+            let c = registry
+                .set_status(&mv.name, mv.version, status, Change::new(actor, reason))
+                .await?;
+            emit(format, &c, || status_line(&c))
+        }
+        ModelsCommand::Gc => {
+            let removed = registry.gc().await?;
+            emit(format, &removed, || {
+                format!("removed {} unreferenced artifact file(s)", removed.len())
+            })
+        }
+    }
+}
+
+fn versions_table(vs: &[ModelVersion]) -> String {
+    let mut s = format!(
+        "{:>7}  {:<16}  {:<27}  {:<20}  DESCRIPTION\n",
+        "VERSION", "STATUS", "CREATED", "ALIASES"
+    );
+    for v in vs {
+        s += &format!(
+            "{:>7}  {:<16}  {:<27}  {:<20}  {}\n",
+            v.version,
+            v.status.as_str(),
+            v.created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            v.aliases.join(","),
+            v.description
+        );
+    }
+    s
+}
+
+fn show(mv: &ModelVersion) -> String {
+    let kv = |m: &std::collections::BTreeMap<String, String>| {
+        m.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let metrics = mv
+        .metrics
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let l = &mv.lineage;
+    format!(
+        "name:        {}\nversion:     {}\nstatus:      {}\ncreated:     {}\naliases:     {}\n\
+         flavor:      {}\nartifact:    {}\nmetrics:     {}\ntags:        {}\n\
+         description: {}\ntrainer:     {}\ncreated by:  {}\ncode:        {}\n\
+         parent:      {}\ndatasets:    {}\n",
+        mv.name,
+        mv.version,
+        mv.status,
+        mv.created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        mv.aliases.join(", "),
+        mv.flavor,
+        mv.artifact_sha256,
+        metrics,
+        kv(&mv.tags),
+        mv.description,
+        l.trainer,
+        l.created_by,
+        l.code_version.as_deref().unwrap_or("-"),
+        l.parent_version.map_or("-".into(), |v| v.to_string()),
+        l.training_datasets
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+fn alias_line(c: &AliasChange) -> String {
+    let v = |x: Option<u32>| x.map_or("-".to_string(), |v| v.to_string());
+    format!(
+        "{}  {}@{}  {} -> {}  by {}{}\n",
+        c.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        c.name,
+        c.alias,
+        v(c.previous),
+        v(c.version),
+        c.change.actor,
+        if c.change.reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", c.change.reason)
+        }
+    )
+}
+
+fn status_line(c: &StatusChange) -> String {
+    format!(
+        "{}/{}: {} (by {}: {})",
+        c.name, c.version, c.status, c.change.actor, c.change.reason
+    )
+}
