@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use self::binning::BinMapper;
 use self::grower::{GrowParams, Workspace, grow_tree};
 use self::loss::{Loss, sigmoid, softmax_row};
-use self::tree::Tree;
+use self::tree::{FlatForest, Tree};
 use super::common::{NanPolicy, argmax, check_predict_shape, check_training_data, exact_f64_vec};
 use super::{ProgressHook, TrainProgress, TreeTask};
 use crate::{Error, Result};
@@ -521,7 +521,8 @@ impl GbdtModel {
         let n = x.nrows();
         let p = self.n_features;
         let mut out = vec![0.0f64; n * k];
-        const BLOCK: usize = 256;
+        let flat = FlatForest::new(&self.trees, p);
+        const BLOCK: usize = 64;
         let contiguous = x.as_slice();
         out.par_chunks_mut(BLOCK * k)
             .enumerate()
@@ -542,12 +543,7 @@ impl GbdtModel {
                 for r in 0..rows {
                     o[r * k..(r + 1) * k].copy_from_slice(&self.baseline);
                 }
-                for (t, tree) in self.trees.iter().enumerate() {
-                    let j = t % k;
-                    for (r, row) in block.chunks_exact(p).enumerate() {
-                        o[r * k + j] += tree.predict_row(row);
-                    }
-                }
+                flat.add_block(block, p, k, o);
             });
         Ok(Array2::from_shape_vec((n, k), out).expect("shape matches the buffer length"))
     }

@@ -31,26 +31,6 @@ pub(crate) struct Tree {
 }
 
 impl Tree {
-    /// Value of the leaf `row` (a contiguous feature row) falls into.
-    #[inline]
-    pub(crate) fn predict_row(&self, row: &[f64]) -> f64 {
-        let nodes = &self.nodes[..];
-        let mut i = 0usize;
-        loop {
-            let nd = &nodes[i];
-            if nd.is_leaf {
-                return nd.value;
-            }
-            let v = row[nd.feature as usize];
-            let left = if v.is_nan() {
-                nd.missing_left
-            } else {
-                v <= nd.threshold
-            };
-            i = if left { nd.left } else { nd.right } as usize;
-        }
-    }
-
     /// Add the tree's output for every row of binned `data` to `out`.
     pub(crate) fn add_binned(&self, data: &BinnedData, out: &mut [f64]) {
         for (i, o) in out.iter_mut().enumerate().take(data.n) {
@@ -101,4 +81,168 @@ impl Tree {
         }
         Ok(())
     }
+}
+
+/// Bit of [`FlatNode::feature`] set when missing values go left.
+const MISSING_LEFT: u32 = 1 << 31;
+/// Rows traversed in lock-step through one tree (independent dependency chains).
+const LANES: usize = 8;
+
+/// Prediction-only node: children of a split are adjacent (`left`, `left + 1`); a leaf points to
+/// itself with an `+inf` threshold and missing-left set, so traversal can run a fixed number of
+/// branch-free steps.
+#[derive(Clone, Copy, Debug)]
+struct FlatNode {
+    threshold: f64,
+    feature: u32,
+    left: u32,
+}
+
+/// All trees of a model in the prediction layout.
+pub(crate) struct FlatForest {
+    nodes: Vec<FlatNode>,
+    values: Vec<f64>,
+    /// Per tree: root index and maximum depth.
+    trees: Vec<(u32, u32)>,
+    n_features: usize,
+}
+
+impl FlatForest {
+    /// Lay out `trees` (already validated: features < `n_features`, children in range).
+    pub(crate) fn new(trees: &[Tree], n_features: usize) -> Self {
+        let total: usize = trees.iter().map(|t| t.nodes.len()).sum();
+        let mut nodes = Vec::with_capacity(total);
+        let mut values = Vec::with_capacity(total);
+        let mut roots = Vec::with_capacity(trees.len());
+        // (source node, destination slot, depth)
+        let mut queue = std::collections::VecDeque::new();
+        for t in trees {
+            let root = nodes.len();
+            nodes.push(FlatNode {
+                threshold: 0.0,
+                feature: 0,
+                left: 0,
+            });
+            values.push(0.0);
+            queue.push_back((0usize, root, 0u32));
+            let mut depth = 0;
+            while let Some((src, dst, d)) = queue.pop_front() {
+                let nd = &t.nodes[src];
+                if nd.is_leaf {
+                    nodes[dst] = FlatNode {
+                        threshold: f64::INFINITY,
+                        feature: MISSING_LEFT,
+                        left: dst as u32,
+                    };
+                    values[dst] = nd.value;
+                    depth = depth.max(d);
+                } else {
+                    let left = nodes.len();
+                    nodes.push(FlatNode {
+                        threshold: 0.0,
+                        feature: 0,
+                        left: 0,
+                    });
+                    nodes.push(FlatNode {
+                        threshold: 0.0,
+                        feature: 0,
+                        left: 0,
+                    });
+                    values.extend([0.0, 0.0]);
+                    nodes[dst] = FlatNode {
+                        threshold: nd.threshold,
+                        feature: nd.feature | if nd.missing_left { MISSING_LEFT } else { 0 },
+                        left: left as u32,
+                    };
+                    queue.push_back((nd.left as usize, left, d + 1));
+                    queue.push_back((nd.right as usize, left + 1, d + 1));
+                }
+            }
+            roots.push((root as u32, depth));
+        }
+        // The traversal below indexes without bounds checks; these invariants make that sound.
+        // (A leaf points to itself and never moves right: `v > +inf` is false for every v.)
+        let len = nodes.len();
+        assert!(
+            nodes.iter().enumerate().all(|(i, n)| {
+                let l = n.left as usize;
+                ((n.feature & !MISSING_LEFT) as usize) < n_features
+                    && (l == i && n.threshold == f64::INFINITY && n.feature & MISSING_LEFT != 0
+                        || l + 1 < len)
+            }),
+            "flat trees violate their layout invariants"
+        );
+        Self {
+            nodes,
+            values,
+            trees: roots,
+            n_features,
+        }
+    }
+
+    /// Add every tree's output to `out` (row-major, `k` outputs per row; tree `t` feeds output
+    /// `t % k`) for the row-major `block` of rows with `p` features each.
+    pub(crate) fn add_block(&self, block: &[f64], p: usize, k: usize, out: &mut [f64]) {
+        if block.iter().any(|v| v.is_nan()) {
+            self.add_block_with::<true>(block, p, k, out);
+        } else {
+            self.add_block_with::<false>(block, p, k, out);
+        }
+    }
+
+    fn add_block_with<const NAN: bool>(&self, block: &[f64], p: usize, k: usize, out: &mut [f64]) {
+        assert_eq!(
+            p, self.n_features,
+            "rows must have the model's feature count"
+        );
+        assert_eq!(block.len() % p.max(1), 0, "the block must hold whole rows");
+        let rows = block.len() / p.max(1);
+        let full = rows / LANES * LANES;
+        let nodes = &self.nodes[..];
+        for (t, &(root, depth)) in self.trees.iter().enumerate() {
+            let j = t % k;
+            for g0 in (0..full).step_by(LANES) {
+                let mut idx = [root; LANES];
+                let base: [usize; LANES] = std::array::from_fn(|l| (g0 + l) * p);
+                for _ in 0..depth {
+                    for l in 0..LANES {
+                        idx[l] = step::<NAN>(nodes, idx[l], block, base[l]);
+                    }
+                }
+                for (l, ix) in idx.iter().enumerate() {
+                    out[(g0 + l) * k + j] += self.values[*ix as usize];
+                }
+            }
+            for r in full..rows {
+                let mut ix = root;
+                for _ in 0..depth {
+                    ix = step::<NAN>(nodes, ix, block, r * p);
+                }
+                out[r * k + j] += self.values[ix as usize];
+            }
+        }
+    }
+}
+
+/// One branch-free traversal step from node `ix` for the row starting at `block[base]`.
+///
+/// Callers guarantee `ix` is a node index of `nodes` and `base + p <= block.len()` where every
+/// node's feature is `< p` (checked in [`FlatForest::new`] and [`FlatForest::add_block_with`]);
+/// children are always in range by construction, so neither index can go out of bounds.
+#[inline(always)]
+fn step<const NAN: bool>(nodes: &[FlatNode], ix: u32, block: &[f64], base: usize) -> u32 {
+    debug_assert!((ix as usize) < nodes.len());
+    // SAFETY: `ix` is the root or a child index, all < nodes.len() (see above).
+    let nd = unsafe { *nodes.get_unchecked(ix as usize) };
+    let f = (nd.feature & !MISSING_LEFT) as usize;
+    debug_assert!(base + f < block.len());
+    // SAFETY: `base` starts a whole row of `p` values inside `block` and `f < p`.
+    let v = unsafe { *block.get_unchecked(base + f) };
+    let right = if NAN {
+        // NaN compares false, so it goes right only when missing values go right.
+        (v > nd.threshold) | (v.is_nan() & (nd.feature & MISSING_LEFT == 0))
+    } else {
+        v > nd.threshold
+    };
+    nd.left + right as u32
 }
