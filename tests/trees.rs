@@ -767,6 +767,15 @@ fn bad_data_is_rejected() {
         panic!("expected a tree with a split");
     }
     assert!(serde_json::from_value::<GbdtModel>(v).is_err());
+    let mut v: serde_json::Value = serde_json::to_value(&t).unwrap();
+    v["tree"]["nodes"][0]["Split"]["left"] = serde_json::json!(0);
+    assert!(serde_json::from_value::<mlcycle::train::trees::DecisionTreeModel>(v).is_err());
+    let mut v: serde_json::Value = serde_json::to_value(&f).unwrap();
+    v["n_features"] = serde_json::json!(0);
+    assert!(serde_json::from_value::<mlcycle::train::trees::RandomForestModel>(v).is_err());
+    // Untampered models load fine.
+    let v = serde_json::to_value(&t).unwrap();
+    assert!(serde_json::from_value::<mlcycle::train::trees::DecisionTreeModel>(v).is_ok());
 }
 
 #[test]

@@ -242,10 +242,32 @@ pub fn fit_decision_tree(
 
 /// A fitted decision tree.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "DecisionTreeModelRepr")]
 pub struct DecisionTreeModel {
     task: TreeTask,
     n_features: usize,
     tree: CartTree,
+}
+
+/// Unvalidated serde form of [`DecisionTreeModel`].
+#[derive(Deserialize)]
+struct DecisionTreeModelRepr {
+    task: TreeTask,
+    n_features: usize,
+    tree: CartTree,
+}
+
+impl TryFrom<DecisionTreeModelRepr> for DecisionTreeModel {
+    type Error = String;
+
+    fn try_from(r: DecisionTreeModelRepr) -> std::result::Result<Self, String> {
+        r.tree.validate(r.task, r.n_features)?;
+        Ok(Self {
+            task: r.task,
+            n_features: r.n_features,
+            tree: r.tree,
+        })
+    }
 }
 
 impl DecisionTreeModel {
@@ -399,6 +421,48 @@ impl CartTree {
 
     pub(crate) fn n_leaves(&self) -> usize {
         self.values.len() / self.n_outputs.max(1)
+    }
+
+    /// Check structural invariants (after deserialisation): children after their parent and in
+    /// range, features in range, leaf outputs inside `values`.
+    pub(crate) fn validate(&self, task: TreeTask, n_features: usize) -> Result<(), String> {
+        let want = task.n_classes().unwrap_or(1);
+        if self.n_outputs != want {
+            return Err(format!(
+                "tree has {} outputs, the task needs {want}",
+                self.n_outputs
+            ));
+        }
+        if self.nodes.is_empty() {
+            return Err("a tree has no nodes".into());
+        }
+        let len = self.nodes.len();
+        for (i, nd) in self.nodes.iter().enumerate() {
+            match *nd {
+                CartNode::Split {
+                    feature,
+                    left,
+                    right,
+                    ..
+                } => {
+                    let (l, r) = (left as usize, right as usize);
+                    if l <= i || r <= i || l >= len || r >= len {
+                        return Err(format!("node {i} has invalid children {l}, {r}"));
+                    }
+                    if feature as usize >= n_features {
+                        return Err(format!(
+                            "node {i} splits on feature {feature} ≥ {n_features}"
+                        ));
+                    }
+                }
+                CartNode::Leaf { offset } => {
+                    if offset as usize + self.n_outputs > self.values.len() {
+                        return Err(format!("leaf {i} points outside the leaf values"));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn depth(&self) -> usize {

@@ -209,10 +209,37 @@ pub fn fit_random_forest(
 
 /// A fitted random forest.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "RandomForestModelRepr")]
 pub struct RandomForestModel {
     task: TreeTask,
     n_features: usize,
     trees: Vec<CartTree>,
+}
+
+/// Unvalidated serde form of [`RandomForestModel`].
+#[derive(Deserialize)]
+struct RandomForestModelRepr {
+    task: TreeTask,
+    n_features: usize,
+    trees: Vec<CartTree>,
+}
+
+impl TryFrom<RandomForestModelRepr> for RandomForestModel {
+    type Error = String;
+
+    fn try_from(r: RandomForestModelRepr) -> std::result::Result<Self, String> {
+        if r.trees.is_empty() {
+            return Err("a random forest needs at least one tree".into());
+        }
+        for t in &r.trees {
+            t.validate(r.task, r.n_features)?;
+        }
+        Ok(Self {
+            task: r.task,
+            n_features: r.n_features,
+            trees: r.trees,
+        })
+    }
 }
 
 impl RandomForestModel {

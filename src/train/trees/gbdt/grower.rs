@@ -66,6 +66,7 @@ impl GNode {
 pub(crate) struct Workspace {
     partition: Vec<u32>,
     scratch: Vec<u32>,
+    scratch_right: Vec<u32>,
     og: Vec<f32>,
     oh: Vec<f32>,
     pool: Vec<Vec<HistBin>>,
@@ -78,7 +79,8 @@ impl Workspace {
     pub(crate) fn new(n: usize, p: usize) -> Self {
         Self {
             partition: Vec::with_capacity(n),
-            scratch: vec![0; n],
+            scratch: vec![0; n + 1],
+            scratch_right: vec![0; n + 1],
             og: vec![0.0; n],
             oh: vec![0.0; n],
             pool: Vec::new(),
@@ -250,29 +252,27 @@ fn split_node(ws: &mut Workspace, ctx: &Ctx<'_>, id: usize, may_grow: bool) {
     let (start, end) = (ws.nodes[id].start, ws.nodes[id].end);
     let n_left = s.n_left as usize;
 
-    // Stable partition of the node's samples.
+    // Stable, branch-free partition of the node's samples: every sample is written to both
+    // buffers and only the matching cursor advances.
     {
         let col = ctx.data.col(s.feature);
+        let m = end - start;
         let part = &mut ws.partition[start..end];
-        let scratch = &mut ws.scratch[start..end];
-        let (mut l, mut r) = (0usize, n_left);
+        let lb = &mut ws.scratch[..m + 1];
+        let rb = &mut ws.scratch_right[..m + 1];
+        let (mut l, mut r) = (0usize, 0usize);
+        let (bin, ml) = (s.bin, s.missing_left);
         for &i in part.iter() {
             let b = col[i as usize];
-            let go_left = if b == MISSING_BIN {
-                s.missing_left
-            } else {
-                b <= s.bin
-            };
-            if go_left {
-                scratch[l] = i;
-                l += 1;
-            } else {
-                scratch[r] = i;
-                r += 1;
-            }
+            let go_left = (b <= bin) & (b != MISSING_BIN) | (b == MISSING_BIN) & ml;
+            lb[l] = i;
+            rb[r] = i;
+            l += go_left as usize;
+            r += !go_left as usize;
         }
         debug_assert_eq!(l, n_left);
-        part.copy_from_slice(scratch);
+        part[..l].copy_from_slice(&lb[..l]);
+        part[l..].copy_from_slice(&rb[..r]);
     }
 
     let parent = &ws.nodes[id];
@@ -354,13 +354,26 @@ fn build_hist(
     let (gs, hs): (&[f32], &[f32]) = match idx {
         None => (ctx.g, ctx.h),
         Some(idx) => {
-            for (o, &i) in og[..m].iter_mut().zip(idx) {
-                *o = ctx.g[i as usize];
-            }
-            if !ctx.const_h {
-                for (o, &i) in oh[..m].iter_mut().zip(idx) {
-                    *o = ctx.h[i as usize];
+            let gather = |out: &mut [f32], src: &[f32]| {
+                const CHUNK: usize = 16_384;
+                if m >= 2 * CHUNK {
+                    out[..m]
+                        .par_chunks_mut(CHUNK)
+                        .zip(idx.par_chunks(CHUNK))
+                        .for_each(|(o, ix)| {
+                            for (o, &i) in o.iter_mut().zip(ix) {
+                                *o = src[i as usize];
+                            }
+                        });
+                } else {
+                    for (o, &i) in out[..m].iter_mut().zip(idx) {
+                        *o = src[i as usize];
+                    }
                 }
+            };
+            gather(og, ctx.g);
+            if !ctx.const_h {
+                gather(oh, ctx.h);
             }
             (&og[..m], &oh[..m])
         }
