@@ -83,14 +83,12 @@ impl Tree {
     }
 }
 
-/// Bit of [`FlatNode::feature`] set when missing values go left.
-const MISSING_LEFT: u32 = 1 << 31;
 /// Rows traversed in lock-step through one tree (independent dependency chains).
 const LANES: usize = 8;
 
 /// Prediction-only node: children of a split are adjacent (`left`, `left + 1`); a leaf points to
-/// itself with an `+inf` threshold and missing-left set, so traversal can run a fixed number of
-/// branch-free steps.
+/// itself with an `+inf` threshold (and missing values going left), so traversal can run a fixed
+/// number of branch-free steps.
 #[derive(Clone, Copy, Debug)]
 struct FlatNode {
     threshold: f64,
@@ -102,6 +100,8 @@ struct FlatNode {
 pub(crate) struct FlatForest {
     nodes: Vec<FlatNode>,
     values: Vec<f64>,
+    /// Per node: where NaN goes (only read when the rows contain NaN).
+    missing_left: Vec<bool>,
     /// Per tree: root index and maximum depth.
     trees: Vec<(u32, u32)>,
     n_features: usize,
@@ -113,6 +113,7 @@ impl FlatForest {
         let total: usize = trees.iter().map(|t| t.nodes.len()).sum();
         let mut nodes = Vec::with_capacity(total);
         let mut values = Vec::with_capacity(total);
+        let mut missing_left = Vec::with_capacity(total);
         let mut roots = Vec::with_capacity(trees.len());
         // (source node, destination slot, depth)
         let mut queue = std::collections::VecDeque::new();
@@ -124,6 +125,7 @@ impl FlatForest {
                 left: 0,
             });
             values.push(0.0);
+            missing_left.push(false);
             queue.push_back((0usize, root, 0u32));
             let mut depth = 0;
             while let Some((src, dst, d)) = queue.pop_front() {
@@ -131,9 +133,10 @@ impl FlatForest {
                 if nd.is_leaf {
                     nodes[dst] = FlatNode {
                         threshold: f64::INFINITY,
-                        feature: MISSING_LEFT,
+                        feature: 0,
                         left: dst as u32,
                     };
+                    missing_left[dst] = true;
                     values[dst] = nd.value;
                     depth = depth.max(d);
                 } else {
@@ -149,11 +152,13 @@ impl FlatForest {
                         left: 0,
                     });
                     values.extend([0.0, 0.0]);
+                    missing_left.extend([false, false]);
                     nodes[dst] = FlatNode {
                         threshold: nd.threshold,
-                        feature: nd.feature | if nd.missing_left { MISSING_LEFT } else { 0 },
+                        feature: nd.feature,
                         left: left as u32,
                     };
+                    missing_left[dst] = nd.missing_left;
                     queue.push_back((nd.left as usize, left, d + 1));
                     queue.push_back((nd.right as usize, left + 1, d + 1));
                 }
@@ -166,15 +171,15 @@ impl FlatForest {
         assert!(
             nodes.iter().enumerate().all(|(i, n)| {
                 let l = n.left as usize;
-                ((n.feature & !MISSING_LEFT) as usize) < n_features
-                    && (l == i && n.threshold == f64::INFINITY && n.feature & MISSING_LEFT != 0
-                        || l + 1 < len)
+                (n.feature as usize) < n_features
+                    && (l == i && n.threshold == f64::INFINITY && missing_left[i] || l + 1 < len)
             }),
             "flat trees violate their layout invariants"
         );
         Self {
             nodes,
             values,
+            missing_left,
             trees: roots,
             n_features,
         }
@@ -199,6 +204,7 @@ impl FlatForest {
         let rows = block.len() / p.max(1);
         let full = rows / LANES * LANES;
         let nodes = &self.nodes[..];
+        let ml = &self.missing_left[..];
         for (t, &(root, depth)) in self.trees.iter().enumerate() {
             let j = t % k;
             for g0 in (0..full).step_by(LANES) {
@@ -206,7 +212,7 @@ impl FlatForest {
                 let base: [usize; LANES] = std::array::from_fn(|l| (g0 + l) * p);
                 for _ in 0..depth {
                     for l in 0..LANES {
-                        idx[l] = step::<NAN>(nodes, idx[l], block, base[l]);
+                        idx[l] = step::<NAN>(nodes, ml, idx[l], block, base[l]);
                     }
                 }
                 for (l, ix) in idx.iter().enumerate() {
@@ -216,7 +222,7 @@ impl FlatForest {
             for r in full..rows {
                 let mut ix = root;
                 for _ in 0..depth {
-                    ix = step::<NAN>(nodes, ix, block, r * p);
+                    ix = step::<NAN>(nodes, ml, ix, block, r * p);
                 }
                 out[r * k + j] += self.values[ix as usize];
             }
@@ -230,17 +236,23 @@ impl FlatForest {
 /// node's feature is `< p` (checked in [`FlatForest::new`] and [`FlatForest::add_block_with`]);
 /// children are always in range by construction, so neither index can go out of bounds.
 #[inline(always)]
-fn step<const NAN: bool>(nodes: &[FlatNode], ix: u32, block: &[f64], base: usize) -> u32 {
+fn step<const NAN: bool>(
+    nodes: &[FlatNode],
+    missing_left: &[bool],
+    ix: u32,
+    block: &[f64],
+    base: usize,
+) -> u32 {
     debug_assert!((ix as usize) < nodes.len());
     // SAFETY: `ix` is the root or a child index, all < nodes.len() (see above).
     let nd = unsafe { *nodes.get_unchecked(ix as usize) };
-    let f = (nd.feature & !MISSING_LEFT) as usize;
+    let f = nd.feature as usize;
     debug_assert!(base + f < block.len());
     // SAFETY: `base` starts a whole row of `p` values inside `block` and `f < p`.
     let v = unsafe { *block.get_unchecked(base + f) };
     let right = if NAN {
         // NaN compares false, so it goes right only when missing values go right.
-        (v > nd.threshold) | (v.is_nan() & (nd.feature & MISSING_LEFT == 0))
+        (v > nd.threshold) | (v.is_nan() && !missing_left[ix as usize])
     } else {
         v > nd.threshold
     };
