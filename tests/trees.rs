@@ -802,3 +802,29 @@ fn gbdt_beats_constant_on_larger_noisy_problem() {
     assert!(agree > 0.9, "agreement with the Bayes classifier {agree}");
     let _ = x.index_axis(Axis(0), 0);
 }
+
+#[test]
+fn models_do_not_depend_on_the_thread_count() {
+    let (x, y) = multiclass_data(15_000, 60);
+    let task = TreeTask::Classification { n_classes: 3 };
+    let gb = GbdtParams::default().max_iter(15).check().unwrap();
+    let rf = RandomForestParams::default()
+        .n_estimators(6)
+        .check()
+        .unwrap();
+    let fit_all = || {
+        (
+            serde_json::to_vec(&gb.fit(x.view(), y.view(), task, 9, None).unwrap()).unwrap(),
+            serde_json::to_vec(&rf.fit(x.view(), y.view(), task, 9, None).unwrap()).unwrap(),
+        )
+    };
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    };
+    let one = pool(1).install(fit_all);
+    let three = pool(3).install(fit_all);
+    assert!(one == three, "models differ between 1 and 3 threads");
+}
