@@ -1,0 +1,229 @@
+//! Quantile binning of features into at most 255 bins (+ one bin for missing values).
+
+use ndarray::ArrayView2;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::train::trees::common::exact_f64_vec;
+
+/// Bin index reserved for missing values (NaN).
+pub(crate) const MISSING_BIN: u8 = 255;
+/// Number of histogram slots per feature (255 value bins + the missing bin).
+pub(crate) const HIST_BINS: usize = 256;
+/// Above this many rows, thresholds are fitted on a random subsample (as scikit-learn does).
+const SUBSAMPLE: usize = 200_000;
+
+/// Per-feature thresholds; value `x` maps to bin `#(thresholds < x)`, NaN to [`MISSING_BIN`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct BinMapper {
+    features: Vec<FeatureBins>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct FeatureBins {
+    /// Strictly increasing, finite.
+    #[serde(with = "exact_f64_vec")]
+    thresholds: Vec<f64>,
+}
+
+/// Binned data, column-major: `bins[f * n + i]`.
+pub(crate) struct BinnedData {
+    pub(crate) n: usize,
+    pub(crate) p: usize,
+    pub(crate) bins: Vec<u8>,
+}
+
+impl BinnedData {
+    #[inline]
+    pub(crate) fn col(&self, f: usize) -> &[u8] {
+        &self.bins[f * self.n..(f + 1) * self.n]
+    }
+}
+
+impl BinMapper {
+    /// Fit thresholds on the rows `rows` of `x` and bin those rows. `max_bins` ≤ 255.
+    pub(crate) fn fit_transform(
+        x: ArrayView2<f64>,
+        rows: &[usize],
+        max_bins: usize,
+        seed: u64,
+    ) -> (Self, BinnedData) {
+        let n = rows.len();
+        let p = x.ncols();
+        // Rows used to fit thresholds (positions into `rows`), sorted for locality.
+        let fit_pos: Option<Vec<usize>> = (n > SUBSAMPLE).then(|| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut v = rand::seq::index::sample(&mut rng, n, SUBSAMPLE).into_vec();
+            v.sort_unstable();
+            v
+        });
+        let mut bins = vec![0u8; n * p];
+        let features: Vec<FeatureBins> = bins
+            .par_chunks_mut(n.max(1))
+            .enumerate()
+            .map(|(f, out)| {
+                let col = x.column(f);
+                let values: Vec<f64> = rows.iter().map(|&r| col[r]).collect();
+                let mut sample: Vec<f64> = match &fit_pos {
+                    Some(pos) => pos
+                        .iter()
+                        .map(|&i| values[i])
+                        .filter(|v| !v.is_nan())
+                        .collect(),
+                    None => values.iter().copied().filter(|v| !v.is_nan()).collect(),
+                };
+                let fb = FeatureBins {
+                    thresholds: thresholds(&mut sample, max_bins),
+                };
+                fb.bin_into(&values, out);
+                fb
+            })
+            .collect();
+        (Self { features }, BinnedData { n, p, bins })
+    }
+
+    /// Bin the rows `rows` of `x` with the fitted thresholds.
+    pub(crate) fn transform(&self, x: ArrayView2<f64>, rows: &[usize]) -> BinnedData {
+        let n = rows.len();
+        let p = x.ncols();
+        let mut bins = vec![0u8; n * p];
+        if n > 0 {
+            bins.par_chunks_mut(n).enumerate().for_each(|(f, out)| {
+                let col = x.column(f);
+                let values: Vec<f64> = rows.iter().map(|&r| col[r]).collect();
+                self.features[f].bin_into(&values, out);
+            });
+        }
+        BinnedData { n, p, bins }
+    }
+
+    /// Number of non-missing bins of feature `f`.
+    #[inline]
+    pub(crate) fn n_bins_non_missing(&self, f: usize) -> usize {
+        self.features[f].thresholds.len() + 1
+    }
+
+    /// Raw threshold for "bin ≤ `bin` goes left": values `x <= threshold` go left.
+    pub(crate) fn raw_threshold(&self, f: usize, bin: u8) -> f64 {
+        self.features[f]
+            .thresholds
+            .get(bin as usize)
+            .copied()
+            .unwrap_or(f64::INFINITY)
+    }
+
+    pub(crate) fn n_features(&self) -> usize {
+        self.features.len()
+    }
+}
+
+impl FeatureBins {
+    fn bin_into(&self, values: &[f64], out: &mut [u8]) {
+        let t = &self.thresholds[..];
+        for (o, &v) in out.iter_mut().zip(values) {
+            *o = if v.is_nan() {
+                MISSING_BIN
+            } else {
+                // #(thresholds < v); at most 254 so it fits below MISSING_BIN.
+                t.partition_point(|&th| th < v) as u8
+            };
+        }
+    }
+}
+
+/// Thresholds for one feature from its non-missing values (`values` is reordered).
+fn thresholds(values: &mut [f64], max_bins: usize) -> Vec<f64> {
+    if values.is_empty() {
+        return Vec::new();
+    }
+    values.sort_unstable_by(|a, b| a.total_cmp(b));
+    let mut distinct = 1;
+    for i in 1..values.len() {
+        if values[i] != values[i - 1] {
+            distinct += 1;
+            if distinct > max_bins {
+                break;
+            }
+        }
+    }
+    let mut out: Vec<f64> = Vec::with_capacity(max_bins);
+    if distinct <= max_bins {
+        for i in 1..values.len() {
+            if values[i] != values[i - 1] {
+                push_strict(&mut out, midpoint(values[i - 1], values[i]));
+            }
+        }
+    } else {
+        // Percentiles 100·j/max_bins for j in 1..max_bins, "midpoint" interpolation.
+        let m = values.len();
+        for j in 1..max_bins {
+            let pos = (m - 1) as f64 * j as f64 / max_bins as f64;
+            let lo = pos.floor() as usize;
+            let hi = pos.ceil() as usize;
+            let t = if lo == hi {
+                values[lo]
+            } else {
+                midpoint(values[lo], values[hi])
+            };
+            push_strict(&mut out, t);
+        }
+        // A threshold equal to the maximum would leave the last bin empty.
+        if out.last() == values.last() {
+            out.pop();
+        }
+    }
+    out
+}
+
+fn push_strict(out: &mut Vec<f64>, t: f64) {
+    if out.last().is_none_or(|&l| t > l) {
+        out.push(t);
+    }
+}
+
+fn midpoint(a: f64, b: f64) -> f64 {
+    let t = a / 2.0 + b / 2.0;
+    if t >= a && t < b { t } else { a }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn few_distinct_values_get_one_bin_each() {
+        let x = Array2::from_shape_vec((6, 1), vec![3.0, 1.0, 2.0, 2.0, f64::NAN, 1.0]).unwrap();
+        let rows: Vec<usize> = (0..6).collect();
+        let (m, b) = BinMapper::fit_transform(x.view(), &rows, 255, 0);
+        assert_eq!(m.n_bins_non_missing(0), 3);
+        assert_eq!(b.bins, vec![2, 0, 1, 1, MISSING_BIN, 0]);
+        assert_eq!(m.raw_threshold(0, 0), 1.5);
+        assert_eq!(m.raw_threshold(0, 2), f64::INFINITY);
+    }
+
+    #[test]
+    fn many_values_are_quantile_binned() {
+        let n = 10_000;
+        let x = Array2::from_shape_fn((n, 1), |(i, _)| ((i * 7919) % n) as f64);
+        let rows: Vec<usize> = (0..n).collect();
+        let (m, b) = BinMapper::fit_transform(x.view(), &rows, 255, 0);
+        assert_eq!(m.n_bins_non_missing(0), 255);
+        let mut counts = [0usize; 256];
+        for &v in &b.bins {
+            counts[v as usize] += 1;
+        }
+        for &c in &counts[..255] {
+            assert!((35..=45).contains(&c), "bin count {c}");
+        }
+        // Consistency of binning with raw thresholds.
+        for (i, &bin) in b.bins.iter().enumerate() {
+            let v = x[[i, 0]];
+            for s in 0..254u8 {
+                assert_eq!(bin <= s, v <= m.raw_threshold(0, s));
+            }
+        }
+    }
+}

@@ -1,0 +1,565 @@
+//! Leaf-wise growth of one boosting tree on binned data with gradient histograms.
+//!
+//! Layout: binned features are column-major `u8`; gradients/hessians are `f32` arrays over the
+//! training rows; a node owns a contiguous range of `partition` (sample indices). Histograms
+//! (`p × 256` bins of gradient sum, hessian sum, count) come from a pool and are reused across
+//! nodes and trees; the larger child's histogram is obtained by subtracting the smaller child's
+//! from the parent's (in place).
+
+use rayon::prelude::*;
+
+use super::binning::{BinMapper, BinnedData, HIST_BINS, MISSING_BIN};
+use super::tree::{Node, Tree};
+
+/// One histogram slot.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct HistBin {
+    g: f64,
+    h: f64,
+    n: u32,
+}
+
+/// Tree-growing settings.
+#[derive(Clone, Debug)]
+pub(crate) struct GrowParams {
+    pub(crate) max_leaf_nodes: usize,
+    pub(crate) max_depth: usize,
+    pub(crate) min_samples_leaf: usize,
+    pub(crate) l2: f64,
+    pub(crate) min_hessian: f64,
+    pub(crate) learning_rate: f64,
+}
+
+/// Work below this many (samples × features) is done on the calling thread.
+const PAR_WORK: usize = 40_000;
+
+#[derive(Clone, Debug)]
+struct SplitInfo {
+    gain: f64,
+    feature: usize,
+    bin: u8,
+    missing_left: bool,
+    n_left: u32,
+    g_left: f64,
+    h_left: f64,
+}
+
+struct GNode {
+    start: usize,
+    end: usize,
+    g: f64,
+    h: f64,
+    depth: usize,
+    split: Option<SplitInfo>,
+    hist: Option<Vec<HistBin>>,
+    children: Option<(usize, usize)>,
+    feature_split: Option<SplitInfo>,
+}
+
+impl GNode {
+    fn n(&self) -> usize {
+        self.end - self.start
+    }
+}
+
+/// Buffers reused across trees.
+pub(crate) struct Workspace {
+    partition: Vec<u32>,
+    scratch: Vec<u32>,
+    scratch_right: Vec<u32>,
+    og: Vec<f32>,
+    oh: Vec<f32>,
+    pool: Vec<Vec<HistBin>>,
+    nodes: Vec<GNode>,
+    candidates: Vec<usize>,
+    p: usize,
+}
+
+impl Workspace {
+    pub(crate) fn new(n: usize, p: usize) -> Self {
+        Self {
+            partition: Vec::with_capacity(n),
+            scratch: vec![0; n + 1],
+            scratch_right: vec![0; n + 1],
+            og: vec![0.0; n],
+            oh: vec![0.0; n],
+            pool: Vec::new(),
+            nodes: Vec::new(),
+            candidates: Vec::new(),
+            p,
+        }
+    }
+
+    fn take_hist(&mut self) -> Vec<HistBin> {
+        self.pool
+            .pop()
+            .unwrap_or_else(|| vec![HistBin::default(); self.p * HIST_BINS])
+    }
+
+    fn release(&mut self, h: Option<Vec<HistBin>>) {
+        if let Some(h) = h {
+            self.pool.push(h);
+        }
+    }
+}
+
+/// Inputs shared by all nodes of one tree.
+struct Ctx<'a> {
+    data: &'a BinnedData,
+    nbins: &'a [usize],
+    g: &'a [f32],
+    h: &'a [f32],
+    const_h: bool,
+    params: &'a GrowParams,
+}
+
+/// Grow one tree on gradients `g` / hessians `h` (hessians unused when `const_h`), add its
+/// leaf values to `raw` (training raw predictions of this output) and return it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn grow_tree(
+    ws: &mut Workspace,
+    data: &BinnedData,
+    mapper: &BinMapper,
+    nbins: &[usize],
+    g: &[f32],
+    h: &[f32],
+    const_h: bool,
+    params: &GrowParams,
+    raw: &mut [f64],
+) -> Tree {
+    let n = data.n;
+    let ctx = Ctx {
+        data,
+        nbins,
+        g,
+        h,
+        const_h,
+        params,
+    };
+    ws.partition.clear();
+    ws.partition.extend(0..n as u32);
+    ws.nodes.clear();
+    ws.candidates.clear();
+
+    let sum_g: f64 = g.iter().map(|&v| v as f64).sum();
+    let sum_h: f64 = if const_h {
+        n as f64
+    } else {
+        h.iter().map(|&v| v as f64).sum()
+    };
+    ws.nodes.push(GNode {
+        start: 0,
+        end: n,
+        g: sum_g,
+        h: sum_h,
+        depth: 0,
+        split: None,
+        hist: None,
+        children: None,
+        feature_split: None,
+    });
+    if can_split(&ws.nodes[0], params) && params.max_leaf_nodes > 1 {
+        let mut hist = ws.take_hist();
+        build_hist(&ctx, &mut hist, None, &mut ws.og, &mut ws.oh);
+        let root = &ws.nodes[0];
+        match find_split(&ctx, &hist, root.g, root.h, root.n()) {
+            Some(s) => {
+                ws.nodes[0].split = Some(s);
+                ws.nodes[0].hist = Some(hist);
+                ws.candidates.push(0);
+            }
+            None => ws.pool.push(hist),
+        }
+    }
+
+    let mut n_leaves = 1usize;
+    while n_leaves < params.max_leaf_nodes && !ws.candidates.is_empty() {
+        // Best candidate: highest gain, ties to the lowest node id.
+        let mut best_pos = 0;
+        for (pos, &id) in ws.candidates.iter().enumerate().skip(1) {
+            let (a, b) = (
+                ws.nodes[id].split.as_ref().map_or(0.0, |s| s.gain),
+                ws.nodes[ws.candidates[best_pos]]
+                    .split
+                    .as_ref()
+                    .map_or(0.0, |s| s.gain),
+            );
+            if a > b || (a == b && id < ws.candidates[best_pos]) {
+                best_pos = pos;
+            }
+        }
+        let id = ws.candidates.swap_remove(best_pos);
+        n_leaves += 1;
+        split_node(ws, &ctx, id, n_leaves < params.max_leaf_nodes);
+    }
+    for pos in 0..ws.candidates.len() {
+        let id = ws.candidates[pos];
+        let h = ws.nodes[id].hist.take();
+        ws.release(h);
+        ws.nodes[id].split = None;
+    }
+
+    // Finalise: predictor nodes (same ids) and raw-prediction update from leaf ranges.
+    let lr = params.learning_rate;
+    let l2 = params.l2;
+    let mut out = Vec::with_capacity(ws.nodes.len());
+    for nd in &ws.nodes {
+        match (&nd.children, &nd.feature_split) {
+            (Some((l, r)), Some(s)) => out.push(Node {
+                threshold: mapper.raw_threshold(s.feature, s.bin),
+                value: 0.0,
+                feature: s.feature as u32,
+                left: *l as u32,
+                right: *r as u32,
+                bin_threshold: s.bin,
+                missing_left: s.missing_left,
+                is_leaf: false,
+            }),
+            _ => {
+                let value = -lr * nd.g / (nd.h + l2 + 1e-15);
+                for &i in &ws.partition[nd.start..nd.end] {
+                    raw[i as usize] += value;
+                }
+                out.push(Node {
+                    threshold: 0.0,
+                    value,
+                    feature: 0,
+                    left: 0,
+                    right: 0,
+                    bin_threshold: 0,
+                    missing_left: false,
+                    is_leaf: true,
+                });
+            }
+        }
+    }
+    Tree { nodes: out }
+}
+
+fn can_split(nd: &GNode, params: &GrowParams) -> bool {
+    nd.n() >= 2 * params.min_samples_leaf
+        && nd.depth < params.max_depth
+        && nd.h >= 2.0 * params.min_hessian
+}
+
+/// Split node `id` (which has a split and a histogram), create its children and, if
+/// `may_grow`, compute their histograms and best splits.
+fn split_node(ws: &mut Workspace, ctx: &Ctx<'_>, id: usize, may_grow: bool) {
+    let s = ws.nodes[id]
+        .split
+        .take()
+        .expect("candidates always carry a split");
+    let (start, end) = (ws.nodes[id].start, ws.nodes[id].end);
+    let n_left = s.n_left as usize;
+
+    // Stable, branch-free partition of the node's samples: every sample is written to both
+    // buffers and only the matching cursor advances.
+    {
+        let col = ctx.data.col(s.feature);
+        let m = end - start;
+        let part = &mut ws.partition[start..end];
+        let lb = &mut ws.scratch[..m + 1];
+        let rb = &mut ws.scratch_right[..m + 1];
+        let (mut l, mut r) = (0usize, 0usize);
+        let (bin, ml) = (s.bin, s.missing_left);
+        for &i in part.iter() {
+            let b = col[i as usize];
+            let go_left = (b <= bin) & (b != MISSING_BIN) | (b == MISSING_BIN) & ml;
+            lb[l] = i;
+            rb[r] = i;
+            l += go_left as usize;
+            r += !go_left as usize;
+        }
+        debug_assert_eq!(l, n_left);
+        part[..l].copy_from_slice(&lb[..l]);
+        part[l..].copy_from_slice(&rb[..r]);
+    }
+
+    let parent = &ws.nodes[id];
+    let depth = parent.depth + 1;
+    let (pg, ph) = (parent.g, parent.h);
+    let left_id = ws.nodes.len();
+    let mk = |start, end, g, h| GNode {
+        start,
+        end,
+        g,
+        h,
+        depth,
+        split: None,
+        hist: None,
+        children: None,
+        feature_split: None,
+    };
+    ws.nodes.push(mk(start, start + n_left, s.g_left, s.h_left));
+    ws.nodes
+        .push(mk(start + n_left, end, pg - s.g_left, ph - s.h_left));
+    let parent_hist = ws.nodes[id].hist.take();
+    ws.nodes[id].children = Some((left_id, left_id + 1));
+    ws.nodes[id].feature_split = Some(s);
+
+    let left_can = may_grow && can_split(&ws.nodes[left_id], ctx.params);
+    let right_can = may_grow && can_split(&ws.nodes[left_id + 1], ctx.params);
+    if !(left_can || right_can) {
+        ws.release(parent_hist);
+        return;
+    }
+    let mut large_hist = parent_hist.expect("candidates always carry a histogram");
+    let (small, large) = if ws.nodes[left_id].n() <= ws.nodes[left_id + 1].n() {
+        (left_id, left_id + 1)
+    } else {
+        (left_id + 1, left_id)
+    };
+    let mut small_hist = ws.take_hist();
+    {
+        let nd = &ws.nodes[small];
+        let idx = &ws.partition[nd.start..nd.end];
+        build_hist(ctx, &mut small_hist, Some(idx), &mut ws.og, &mut ws.oh);
+    }
+    subtract_hist(ctx, &mut large_hist, &small_hist);
+
+    for (child, hist) in [(small, small_hist), (large, large_hist)] {
+        let can = if child == left_id {
+            left_can
+        } else {
+            right_can
+        };
+        let split = if can {
+            let nd = &ws.nodes[child];
+            find_split(ctx, &hist, nd.g, nd.h, nd.n())
+        } else {
+            None
+        };
+        match split {
+            Some(sp) => {
+                ws.nodes[child].split = Some(sp);
+                ws.nodes[child].hist = Some(hist);
+                ws.candidates.push(child);
+            }
+            None => ws.pool.push(hist),
+        }
+    }
+}
+
+/// Build the histogram of the samples `idx` (`None` = all rows, the root).
+fn build_hist(
+    ctx: &Ctx<'_>,
+    hist: &mut [HistBin],
+    idx: Option<&[u32]>,
+    og: &mut [f32],
+    oh: &mut [f32],
+) {
+    let data = ctx.data;
+    let m = idx.map_or(data.n, |v| v.len());
+    // Gather gradients into node order so the per-feature loops read them sequentially.
+    let (gs, hs): (&[f32], &[f32]) = match idx {
+        None => (ctx.g, ctx.h),
+        Some(idx) => {
+            let gather = |out: &mut [f32], src: &[f32]| {
+                const CHUNK: usize = 16_384;
+                if m >= 2 * CHUNK {
+                    out[..m]
+                        .par_chunks_mut(CHUNK)
+                        .zip(idx.par_chunks(CHUNK))
+                        .for_each(|(o, ix)| {
+                            for (o, &i) in o.iter_mut().zip(ix) {
+                                *o = src[i as usize];
+                            }
+                        });
+                } else {
+                    for (o, &i) in out[..m].iter_mut().zip(idx) {
+                        *o = src[i as usize];
+                    }
+                }
+            };
+            gather(og, ctx.g);
+            if !ctx.const_h {
+                gather(oh, ctx.h);
+            }
+            (&og[..m], &oh[..m])
+        }
+    };
+    let const_h = ctx.const_h;
+    let one = |(f, hf): (usize, &mut [HistBin])| {
+        let nb = ctx.nbins[f];
+        hf[..nb].fill(HistBin::default());
+        hf[MISSING_BIN as usize] = HistBin::default();
+        let col = data.col(f);
+        match (idx, const_h) {
+            (None, true) => {
+                for (&b, &g) in col.iter().zip(gs) {
+                    let e = &mut hf[b as usize];
+                    e.g += g as f64;
+                    e.n += 1;
+                }
+            }
+            (None, false) => {
+                for ((&b, &g), &h) in col.iter().zip(gs).zip(hs) {
+                    let e = &mut hf[b as usize];
+                    e.g += g as f64;
+                    e.h += h as f64;
+                    e.n += 1;
+                }
+            }
+            (Some(idx), true) => {
+                for (&i, &g) in idx.iter().zip(gs) {
+                    let e = &mut hf[col[i as usize] as usize];
+                    e.g += g as f64;
+                    e.n += 1;
+                }
+            }
+            (Some(idx), false) => {
+                for ((&i, &g), &h) in idx.iter().zip(gs).zip(hs) {
+                    let e = &mut hf[col[i as usize] as usize];
+                    e.g += g as f64;
+                    e.h += h as f64;
+                    e.n += 1;
+                }
+            }
+        }
+    };
+    if m * data.p >= PAR_WORK {
+        hist.par_chunks_mut(HIST_BINS).enumerate().for_each(one);
+    } else {
+        hist.chunks_mut(HIST_BINS).enumerate().for_each(one);
+    }
+}
+
+/// `large -= small` on the bins in use.
+fn subtract_hist(ctx: &Ctx<'_>, large: &mut [HistBin], small: &[HistBin]) {
+    for f in 0..ctx.data.p {
+        let nb = ctx.nbins[f];
+        let base = f * HIST_BINS;
+        for b in (0..nb).chain(std::iter::once(MISSING_BIN as usize)) {
+            let (l, s) = (&mut large[base + b], &small[base + b]);
+            l.g -= s.g;
+            l.h -= s.h;
+            l.n -= s.n;
+        }
+    }
+}
+
+/// Best split over all features, or `None` if no split has positive gain.
+fn find_split(ctx: &Ctx<'_>, hist: &[HistBin], g: f64, h: f64, n: usize) -> Option<SplitInfo> {
+    let p = ctx.data.p;
+    let best =
+        |f: usize| best_split_feature(ctx, f, &hist[f * HIST_BINS..(f + 1) * HIST_BINS], g, h, n);
+    let better = |a: SplitInfo, b: SplitInfo| {
+        if b.gain > a.gain || (b.gain == a.gain && b.feature < a.feature) {
+            b
+        } else {
+            a
+        }
+    };
+    if p >= 8 {
+        (0..p)
+            .into_par_iter()
+            .with_min_len(4)
+            .filter_map(best)
+            .reduce_with(better)
+    } else {
+        (0..p).filter_map(best).reduce(better)
+    }
+}
+
+/// Best split of one feature: a left-to-right scan with missing values going right, then (if the
+/// node has missing values) a right-to-left scan with missing values going left.
+fn best_split_feature(
+    ctx: &Ctx<'_>,
+    f: usize,
+    hf: &[HistBin],
+    g: f64,
+    h: f64,
+    n: usize,
+) -> Option<SplitInfo> {
+    let prm = ctx.params;
+    let const_h = ctx.const_h;
+    let nb = ctx.nbins[f];
+    let l2 = prm.l2;
+    let msl = prm.min_samples_leaf;
+    let min_h = prm.min_hessian;
+    let hb = |e: &HistBin| if const_h { e.n as f64 } else { e.h };
+    let parent = g * g / (h + l2);
+    let missing = &hf[MISSING_BIN as usize];
+    let has_missing = missing.n > 0;
+
+    let mut best: Option<SplitInfo> = None;
+    let mut best_gain = 0.0f64;
+
+    // Left to right: bins 0..=b left, rest (and missing) right.
+    let end = nb - 1 + has_missing as usize;
+    let (mut gl, mut hl, mut nl) = (0.0f64, 0.0f64, 0usize);
+    for (b, e) in hf[..end].iter().enumerate() {
+        gl += e.g;
+        hl += hb(e);
+        nl += e.n as usize;
+        let nr = n - nl;
+        if nl < msl {
+            continue;
+        }
+        if nr < msl {
+            break;
+        }
+        let hr = h - hl;
+        if hl < min_h {
+            continue;
+        }
+        if hr < min_h {
+            break;
+        }
+        let gr = g - gl;
+        let gain = gl * gl / (hl + l2) + gr * gr / (hr + l2) - parent;
+        if gain > best_gain {
+            best_gain = gain;
+            best = Some(SplitInfo {
+                gain,
+                feature: f,
+                bin: b as u8,
+                // Without missing values in the node, unseen NaN follows the larger child.
+                missing_left: !has_missing && nl >= nr,
+                n_left: nl as u32,
+                g_left: gl,
+                h_left: hl,
+            });
+        }
+    }
+
+    if has_missing && nb >= 2 {
+        // Right to left: bins b+1.. right, bins 0..=b and missing left.
+        let (mut gr, mut hr, mut nr) = (0.0f64, 0.0f64, 0usize);
+        for b in (0..nb - 1).rev() {
+            let e = &hf[b + 1];
+            gr += e.g;
+            hr += hb(e);
+            nr += e.n as usize;
+            let nl = n - nr;
+            if nr < msl {
+                continue;
+            }
+            if nl < msl {
+                break;
+            }
+            let hl = h - hr;
+            if hr < min_h {
+                continue;
+            }
+            if hl < min_h {
+                break;
+            }
+            let gl = g - gr;
+            let gain = gl * gl / (hl + l2) + gr * gr / (hr + l2) - parent;
+            if gain > best_gain {
+                best_gain = gain;
+                best = Some(SplitInfo {
+                    gain,
+                    feature: f,
+                    bin: b as u8,
+                    missing_left: true,
+                    n_left: nl as u32,
+                    g_left: gl,
+                    h_left: hl,
+                });
+            }
+        }
+    }
+    best
+}

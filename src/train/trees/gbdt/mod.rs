@@ -1,0 +1,593 @@
+//! Histogram-based gradient-boosted trees (like scikit-learn's `HistGradientBoosting*`).
+
+mod binning;
+mod grower;
+mod loss;
+mod tree;
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use rand::seq::SliceRandom;
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use self::binning::BinMapper;
+use self::grower::{GrowParams, Workspace, grow_tree};
+use self::loss::{Loss, sigmoid, softmax_row};
+use self::tree::{FlatForest, Tree};
+use super::common::{NanPolicy, argmax, check_predict_shape, check_training_data, exact_f64_vec};
+use super::{ProgressHook, TrainProgress, TreeTask};
+use crate::{Error, Result};
+
+/// When to use early stopping.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EarlyStopping {
+    /// On when the training set has more than 10,000 rows (scikit-learn's `'auto'`).
+    #[default]
+    Auto,
+    /// Always on.
+    Enabled,
+    /// Always off: exactly `max_iter` iterations.
+    Disabled,
+}
+
+/// Unchecked gradient-boosting hyper-parameters (builder). Call [`GbdtParams::check`].
+///
+/// Defaults follow scikit-learn's `HistGradientBoosting*`: learning rate 0.1, 100 iterations,
+/// 31 leaves, no depth limit, 20 samples per leaf, no L2, 255 bins, early stopping `Auto` on a
+/// 10 % (stratified for classification) validation split with patience 10 and tolerance 1e-7.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GbdtParams {
+    learning_rate: f64,
+    max_iter: usize,
+    max_leaf_nodes: Option<usize>,
+    max_depth: Option<usize>,
+    min_samples_leaf: usize,
+    l2_regularization: f64,
+    max_bins: usize,
+    early_stopping: EarlyStopping,
+    validation_fraction: Option<f64>,
+    n_iter_no_change: usize,
+    tol: f64,
+}
+
+impl Default for GbdtParams {
+    fn default() -> Self {
+        Self {
+            learning_rate: 0.1,
+            max_iter: 100,
+            max_leaf_nodes: Some(31),
+            max_depth: None,
+            min_samples_leaf: 20,
+            l2_regularization: 0.0,
+            max_bins: 255,
+            early_stopping: EarlyStopping::Auto,
+            validation_fraction: Some(0.1),
+            n_iter_no_change: 10,
+            tol: 1e-7,
+        }
+    }
+}
+
+impl GbdtParams {
+    /// Shrinkage applied to every leaf value (default 0.1, must be finite and > 0).
+    pub fn learning_rate(mut self, v: f64) -> Self {
+        self.learning_rate = v;
+        self
+    }
+    /// Maximum number of boosting iterations (default 100, must be ≥ 1). Multiclass
+    /// classification grows one tree per class per iteration.
+    pub fn max_iter(mut self, v: usize) -> Self {
+        self.max_iter = v;
+        self
+    }
+    /// Maximum leaves per tree (default `Some(31)`, must be ≥ 2; `None` = unlimited).
+    pub fn max_leaf_nodes(mut self, v: Option<usize>) -> Self {
+        self.max_leaf_nodes = v;
+        self
+    }
+    /// Maximum tree depth (default `None` = unlimited; must be ≥ 1).
+    pub fn max_depth(mut self, v: Option<usize>) -> Self {
+        self.max_depth = v;
+        self
+    }
+    /// Minimum samples per leaf (default 20, must be ≥ 1).
+    pub fn min_samples_leaf(mut self, v: usize) -> Self {
+        self.min_samples_leaf = v;
+        self
+    }
+    /// L2 penalty on leaf values (default 0, must be finite and ≥ 0).
+    pub fn l2_regularization(mut self, v: f64) -> Self {
+        self.l2_regularization = v;
+        self
+    }
+    /// Maximum bins per feature for non-missing values (default 255, 2 ..= 255).
+    pub fn max_bins(mut self, v: usize) -> Self {
+        self.max_bins = v;
+        self
+    }
+    /// Early-stopping mode (default [`EarlyStopping::Auto`]).
+    pub fn early_stopping(mut self, v: EarlyStopping) -> Self {
+        self.early_stopping = v;
+        self
+    }
+    /// Fraction of rows held out (stratified for classification) to monitor the loss for early
+    /// stopping (default `Some(0.1)`, in (0, 1)); `None` monitors the training loss instead.
+    pub fn validation_fraction(mut self, v: Option<f64>) -> Self {
+        self.validation_fraction = v;
+        self
+    }
+    /// Stop when the monitored loss has not improved by more than `tol` for this many
+    /// iterations (default 10, must be ≥ 1).
+    pub fn n_iter_no_change(mut self, v: usize) -> Self {
+        self.n_iter_no_change = v;
+        self
+    }
+    /// Minimum loss improvement that counts for early stopping (default 1e-7, ≥ 0).
+    pub fn tol(mut self, v: f64) -> Self {
+        self.tol = v;
+        self
+    }
+
+    /// Validate the parameters.
+    pub fn check(self) -> Result<CheckedGbdtParams> {
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(Error::invalid(
+                "learning_rate",
+                format!("must be finite and > 0, got {}", self.learning_rate),
+            ));
+        }
+        if self.max_iter == 0 {
+            return Err(Error::invalid("max_iter", "must be at least 1"));
+        }
+        if let Some(m) = self.max_leaf_nodes
+            && m < 2
+        {
+            return Err(Error::invalid(
+                "max_leaf_nodes",
+                format!("must be at least 2 (or None for unlimited), got {m}"),
+            ));
+        }
+        if self.max_depth == Some(0) {
+            return Err(Error::invalid(
+                "max_depth",
+                "must be at least 1 (or None for unlimited)",
+            ));
+        }
+        if self.min_samples_leaf == 0 {
+            return Err(Error::invalid(
+                "min_samples_leaf",
+                "must be at least 1, got 0",
+            ));
+        }
+        if !(self.l2_regularization.is_finite() && self.l2_regularization >= 0.0) {
+            return Err(Error::invalid(
+                "l2_regularization",
+                format!("must be finite and ≥ 0, got {}", self.l2_regularization),
+            ));
+        }
+        if !(2..=255).contains(&self.max_bins) {
+            return Err(Error::invalid(
+                "max_bins",
+                format!("must be in 2..=255, got {}", self.max_bins),
+            ));
+        }
+        if let Some(f) = self.validation_fraction
+            && !(f > 0.0 && f < 1.0)
+        {
+            return Err(Error::invalid(
+                "validation_fraction",
+                format!("must be in (0, 1) (or None to monitor the training loss), got {f}"),
+            ));
+        }
+        if self.n_iter_no_change == 0 {
+            return Err(Error::invalid("n_iter_no_change", "must be at least 1"));
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(Error::invalid(
+                "tol",
+                format!("must be finite and ≥ 0, got {}", self.tol),
+            ));
+        }
+        Ok(CheckedGbdtParams(self))
+    }
+}
+
+/// Validated gradient-boosting parameters; produced by [`GbdtParams::check`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckedGbdtParams(GbdtParams);
+
+impl CheckedGbdtParams {
+    /// The validated parameters.
+    pub fn params(&self) -> &GbdtParams {
+        &self.0
+    }
+
+    /// Fit a model; see [`fit_gbdt`].
+    pub fn fit(
+        &self,
+        x: ArrayView2<f64>,
+        y: ArrayView1<f64>,
+        task: TreeTask,
+        seed: u64,
+        progress: ProgressHook<'_>,
+    ) -> Result<GbdtModel> {
+        fit_gbdt(self, x, y, task, seed, progress)
+    }
+}
+
+/// Fit histogram gradient-boosted trees.
+///
+/// `x` is `n × p`; NaN marks a missing value (each split learns where missing values go),
+/// infinite values are rejected. `y` holds values (regression) or class indices. The loss is
+/// half squared error (regression), binary log loss (2 classes) or multinomial log loss (one
+/// tree per class per iteration). `seed` drives the validation split and the binning subsample.
+/// `progress` is called after every iteration with the validation loss when early stopping is
+/// on.
+pub fn fit_gbdt(
+    params: &CheckedGbdtParams,
+    x: ArrayView2<f64>,
+    y: ArrayView1<f64>,
+    task: TreeTask,
+    seed: u64,
+    mut progress: ProgressHook<'_>,
+) -> Result<GbdtModel> {
+    check_training_data(x, y, task, NanPolicy::AllowNan)?;
+    let prm = &params.0;
+    let (n, p) = x.dim();
+    let loss = match task {
+        TreeTask::Regression => Loss::SquaredError,
+        TreeTask::Classification { n_classes: 2 } => Loss::Binary,
+        TreeTask::Classification { n_classes } => Loss::Multinomial(n_classes),
+    };
+    let early = match prm.early_stopping {
+        EarlyStopping::Auto => n > 10_000,
+        EarlyStopping::Enabled => true,
+        EarlyStopping::Disabled => false,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (train_rows, val_rows) = match (early, prm.validation_fraction) {
+        (true, Some(frac)) => train_val_split(y, task, frac, &mut rng)?,
+        _ => ((0..n).collect(), Vec::new()),
+    };
+    let use_val = !val_rows.is_empty();
+
+    let (mapper, binned) = BinMapper::fit_transform(x, &train_rows, prm.max_bins, rng.next_u64());
+    let val_binned = mapper.transform(x, &val_rows);
+    let nbins: Vec<usize> = (0..p).map(|f| mapper.n_bins_non_missing(f)).collect();
+    let y_train: Vec<f64> = train_rows.iter().map(|&i| y[i]).collect();
+    let y_val: Vec<f64> = val_rows.iter().map(|&i| y[i]).collect();
+    let (nt, nv) = (train_rows.len(), val_rows.len());
+
+    let k = loss.n_outputs();
+    let baseline = loss.baseline(&y_train);
+    let mut raw_train: Vec<f64> = baseline
+        .iter()
+        .flat_map(|&b| std::iter::repeat_n(b, nt))
+        .collect();
+    let mut raw_val: Vec<f64> = baseline
+        .iter()
+        .flat_map(|&b| std::iter::repeat_n(b, nv))
+        .collect();
+    let const_h = loss.constant_hessian();
+    let mut g = vec![0.0f32; k * nt];
+    let mut h = if const_h {
+        Vec::new()
+    } else {
+        vec![0.0f32; k * nt]
+    };
+
+    let gp = GrowParams {
+        max_leaf_nodes: prm.max_leaf_nodes.unwrap_or(usize::MAX),
+        max_depth: prm.max_depth.unwrap_or(usize::MAX),
+        min_samples_leaf: prm.min_samples_leaf,
+        l2: prm.l2_regularization,
+        min_hessian: 1e-3,
+        learning_rate: prm.learning_rate,
+    };
+    let mut ws = Workspace::new(nt, p);
+    let monitored_loss = |raw_train: &[f64], raw_val: &[f64]| {
+        if use_val {
+            loss.loss(&y_val, raw_val)
+        } else {
+            loss.loss(&y_train, raw_train)
+        }
+    };
+    let mut losses = Vec::new();
+    if early {
+        losses.push(monitored_loss(&raw_train, &raw_val));
+    }
+    let mut trees: Vec<Tree> = Vec::with_capacity(prm.max_iter * k);
+    let mut n_iter = 0;
+    for it in 0..prm.max_iter {
+        loss.gradients(&y_train, &raw_train, &mut g, &mut h);
+        for j in 0..k {
+            let hj: &[f32] = if const_h {
+                &[]
+            } else {
+                &h[j * nt..(j + 1) * nt]
+            };
+            let tree = grow_tree(
+                &mut ws,
+                &binned,
+                &mapper,
+                &nbins,
+                &g[j * nt..(j + 1) * nt],
+                hj,
+                const_h,
+                &gp,
+                &mut raw_train[j * nt..(j + 1) * nt],
+            );
+            if use_val {
+                tree.add_binned(&val_binned, &mut raw_val[j * nv..(j + 1) * nv]);
+            }
+            trees.push(tree);
+        }
+        n_iter = it + 1;
+        let monitored = early.then(|| monitored_loss(&raw_train, &raw_val));
+        if let Some(l) = monitored {
+            if !l.is_finite() {
+                return Err(Error::Numerical(format!(
+                    "the monitored loss became {l} at iteration {n_iter}; try a smaller \
+                     learning_rate or rescale the target"
+                )));
+            }
+            losses.push(l);
+        }
+        if let Some(cb) = progress.as_mut() {
+            cb(TrainProgress {
+                done: n_iter,
+                total: prm.max_iter,
+                validation_loss: monitored,
+            });
+        }
+        if early && should_stop(&losses, prm.n_iter_no_change, prm.tol) {
+            break;
+        }
+    }
+    Ok(GbdtModel {
+        task,
+        n_features: p,
+        n_iter,
+        baseline,
+        trees,
+        validation_losses: losses,
+        bin_mapper: mapper,
+    })
+}
+
+/// scikit-learn's rule: stop when none of the last `n_iter_no_change` losses beats the loss
+/// `n_iter_no_change + 1` iterations ago by more than `tol`.
+fn should_stop(losses: &[f64], n_iter_no_change: usize, tol: f64) -> bool {
+    let rp = n_iter_no_change + 1;
+    if losses.len() < rp {
+        return false;
+    }
+    let reference = losses[losses.len() - rp] - tol;
+    !losses[losses.len() - rp + 1..]
+        .iter()
+        .any(|&l| l < reference)
+}
+
+/// Seeded train/validation split, stratified by class for classification. Both parts are
+/// returned in ascending row order.
+fn train_val_split(
+    y: ArrayView1<f64>,
+    task: TreeTask,
+    frac: f64,
+    rng: &mut ChaCha8Rng,
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    let n = y.len();
+    let mut val: Vec<usize> = Vec::new();
+    match task {
+        TreeTask::Regression => {
+            let mut all: Vec<usize> = (0..n).collect();
+            all.shuffle(rng);
+            let n_val = ((frac * n as f64).ceil() as usize).min(n);
+            val.extend_from_slice(&all[..n_val]);
+        }
+        TreeTask::Classification { n_classes } => {
+            let mut groups: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+            for (i, &v) in y.iter().enumerate() {
+                groups[v as usize].push(i);
+            }
+            for grp in &mut groups {
+                grp.shuffle(rng);
+                let n_val = ((frac * grp.len() as f64).round() as usize).min(grp.len());
+                val.extend_from_slice(&grp[..n_val]);
+            }
+        }
+    }
+    if val.is_empty() || val.len() == n {
+        return Err(Error::Data(format!(
+            "cannot hold out a validation set of fraction {frac} from {n} rows; use more data, \
+             change validation_fraction, or disable early stopping"
+        )));
+    }
+    val.sort_unstable();
+    let mut is_val = vec![false; n];
+    for &i in &val {
+        is_val[i] = true;
+    }
+    let train = (0..n).filter(|&i| !is_val[i]).collect();
+    Ok((train, val))
+}
+
+/// A fitted gradient-boosted trees model.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "GbdtModelRepr")]
+pub struct GbdtModel {
+    task: TreeTask,
+    n_features: usize,
+    n_iter: usize,
+    #[serde(with = "exact_f64_vec")]
+    baseline: Vec<f64>,
+    /// Iteration-major: `trees[it * n_outputs + k]`.
+    trees: Vec<Tree>,
+    #[serde(with = "exact_f64_vec")]
+    validation_losses: Vec<f64>,
+    bin_mapper: BinMapper,
+}
+
+/// Unvalidated serde form of [`GbdtModel`].
+#[derive(Deserialize)]
+struct GbdtModelRepr {
+    task: TreeTask,
+    n_features: usize,
+    n_iter: usize,
+    #[serde(with = "exact_f64_vec")]
+    baseline: Vec<f64>,
+    trees: Vec<Tree>,
+    #[serde(with = "exact_f64_vec")]
+    validation_losses: Vec<f64>,
+    bin_mapper: BinMapper,
+}
+
+impl TryFrom<GbdtModelRepr> for GbdtModel {
+    type Error = String;
+
+    fn try_from(r: GbdtModelRepr) -> std::result::Result<Self, String> {
+        let k = match r.task {
+            TreeTask::Regression | TreeTask::Classification { n_classes: 2 } => 1,
+            TreeTask::Classification { n_classes } if n_classes > 2 => n_classes,
+            TreeTask::Classification { n_classes } => {
+                return Err(format!("invalid n_classes {n_classes}"));
+            }
+        };
+        if r.baseline.len() != k || r.trees.len() != r.n_iter * k {
+            return Err(format!(
+                "inconsistent model: {} baseline values and {} trees for {} iterations of {k} \
+                 outputs",
+                r.baseline.len(),
+                r.trees.len(),
+                r.n_iter
+            ));
+        }
+        if r.bin_mapper.n_features() != r.n_features {
+            return Err("bin mapper and model disagree on the number of features".into());
+        }
+        for t in &r.trees {
+            t.validate(r.n_features)?;
+        }
+        Ok(GbdtModel {
+            task: r.task,
+            n_features: r.n_features,
+            n_iter: r.n_iter,
+            baseline: r.baseline,
+            trees: r.trees,
+            validation_losses: r.validation_losses,
+            bin_mapper: r.bin_mapper,
+        })
+    }
+}
+
+impl GbdtModel {
+    /// Number of features the model was trained on.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// The task the model was trained for.
+    pub fn task(&self) -> TreeTask {
+        self.task
+    }
+
+    /// Number of boosting iterations performed (≤ `max_iter`; fewer after early stopping).
+    pub fn n_iter(&self) -> usize {
+        self.n_iter
+    }
+
+    /// Total number of trees (`n_iter`, times `n_classes` for multiclass).
+    pub fn n_trees(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// Total number of leaves over all trees.
+    pub fn n_leaves(&self) -> usize {
+        self.trees.iter().map(Tree::n_leaves).sum()
+    }
+
+    /// Monitored loss before the first and after each iteration (empty without early stopping).
+    pub fn validation_losses(&self) -> &[f64] {
+        &self.validation_losses
+    }
+
+    /// Raw scores (`n × n_outputs`): values for regression, the logit for binary classification,
+    /// one logit per class for multiclass.
+    pub fn decision_function(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        check_predict_shape(x, self.n_features)?;
+        let k = self.baseline.len();
+        let n = x.nrows();
+        let p = self.n_features;
+        let mut out = vec![0.0f64; n * k];
+        let flat = FlatForest::new(&self.trees, p);
+        const BLOCK: usize = 64;
+        let contiguous = x.as_slice();
+        out.par_chunks_mut(BLOCK * k)
+            .enumerate()
+            .for_each(|(c, o)| {
+                let r0 = c * BLOCK;
+                let rows = o.len() / k;
+                let mut buf = Vec::new();
+                let block: &[f64] = match contiguous {
+                    Some(s) => &s[r0 * p..(r0 + rows) * p],
+                    None => {
+                        buf.reserve(rows * p);
+                        for r in 0..rows {
+                            buf.extend(x.row(r0 + r).iter().copied());
+                        }
+                        &buf
+                    }
+                };
+                for r in 0..rows {
+                    o[r * k..(r + 1) * k].copy_from_slice(&self.baseline);
+                }
+                flat.add_block(block, p, k, o);
+            });
+        Ok(Array2::from_shape_vec((n, k), out).expect("shape matches the buffer length"))
+    }
+
+    /// Predict the class index (classification) or value (regression) for each row of `x`
+    /// (NaN = missing).
+    pub fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<f64>> {
+        let raw = self.decision_function(x)?;
+        Ok(match self.task {
+            TreeTask::Regression => raw.column(0).to_owned(),
+            TreeTask::Classification { n_classes: 2 } => {
+                raw.column(0).mapv(|f| if f > 0.0 { 1.0 } else { 0.0 })
+            }
+            TreeTask::Classification { .. } => raw
+                .rows()
+                .into_iter()
+                .map(|r| argmax(r.as_slice().expect("rows of a standard-layout array")) as f64)
+                .collect(),
+        })
+    }
+
+    /// Class probabilities (`n × n_classes`, rows sum to 1); classification only.
+    pub fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        let Some(k) = self.task.n_classes() else {
+            return Err(Error::invalid(
+                "predict_proba",
+                "the model was trained for regression",
+            ));
+        };
+        let mut raw = self.decision_function(x)?;
+        if k == 2 {
+            let n = raw.nrows();
+            let mut out = Array2::zeros((n, 2));
+            for i in 0..n {
+                let p1 = sigmoid(raw[[i, 0]]);
+                out[[i, 0]] = 1.0 - p1;
+                out[[i, 1]] = p1;
+            }
+            Ok(out)
+        } else {
+            for mut r in raw.rows_mut() {
+                softmax_row(r.as_slice_mut().expect("rows of a standard-layout array"));
+            }
+            Ok(raw)
+        }
+    }
+}
