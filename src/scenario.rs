@@ -234,6 +234,8 @@ pub struct ScenarioReport {
     pub audit_records: u64,
     /// A request id served on the last day (for lineage look-ups).
     pub sample_request_id: Option<String>,
+    /// The lineage of that request, from the audit trail, registry and prediction log.
+    pub sample_lineage: Option<crate::audit::PredictionLineage>,
 }
 
 impl ScenarioReport {
@@ -367,9 +369,24 @@ pub async fn run(
         on_day(&rec);
         days.push(rec);
     }
-    stack.deployer.undeploy().await?;
+    stack
+        .lifecycle
+        .undeploy("scenario", "end of the simulated period")
+        .await?;
     let final_version = stack.lifecycle.champion().await?.map(|v| v.version);
     let audit_records = stack.audit.verify().await?;
+    let sample_lineage = match &sample_request_id {
+        Some(id) => Some(
+            crate::audit::LineageQuery::new(
+                stack.audit.as_ref(),
+                stack.registry.as_ref(),
+                stack.prediction_log.as_ref(),
+            )
+            .prediction(id)
+            .await?,
+        ),
+        None => None,
+    };
     Ok(ScenarioReport {
         config,
         initial,
@@ -377,5 +394,6 @@ pub async fn run(
         final_version,
         audit_records,
         sample_request_id,
+        sample_lineage,
     })
 }

@@ -261,15 +261,65 @@ pub fn narrate(r: &ScenarioReport, dir: &Path, kept: bool) {
         "   audit trail: {} records, hash chain verified",
         r.audit_records
     );
-    if let Some(id) = &r.sample_request_id {
+    if let Some(l) = &r.sample_lineage {
+        let v = &l.version;
         println!(
-            "   e.g. request {id} (last request of the run) is in the prediction log with its inputs, output and model version"
+            "   lineage of request {} (the run's last, {}): answered by {}/{}",
+            l.request_id,
+            l.at.format("%Y-%m-%d %H:%M"),
+            v.model_name,
+            v.version
         );
+        for d in &v.training_datasets {
+            println!(
+                "     trained on {} ({}{}) by {}",
+                &d.id[..d.id.len().min(12)],
+                d.source.as_deref().unwrap_or("unknown source"),
+                d.rows.map_or(String::new(), |n| format!(", {n} rows")),
+                v.trainer
+            );
+        }
+        if let Some(h) = &v.validation_dataset {
+            println!(
+                "     validated on {} against v{}",
+                &h.id[..h.id.len().min(12)],
+                v.parent_version.map_or("-".into(), |p| p.to_string())
+            );
+        }
+        if let Some(a) = &v.approval {
+            println!(
+                "     {} by {} on {}: {}",
+                a.status,
+                a.actor,
+                a.at.format("%Y-%m-%d"),
+                a.reason
+            );
+        }
+        if let Some(d) = &l.deployment {
+            println!(
+                "     served by the {} deployment from {} to {}",
+                d.deployer,
+                d.started.format("%Y-%m-%d %H:%M"),
+                d.stopped
+                    .map_or("now".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+            );
+        }
     }
     if kept {
         println!(
-            "   store kept in {} (registry + audit: mlcycle.db, artifacts/, predictions/)",
+            "   store kept in {} (SQLite registry + audit trail, artifacts/, predictions/); inspect it with",
             dir.display()
         );
+        println!(
+            "     mlcycle models versions credit-default --store {}",
+            dir.display()
+        );
+        println!("     mlcycle audit verify --store {}", dir.display());
+        if let Some(id) = &r.sample_request_id {
+            println!(
+                "     mlcycle lineage prediction {id} --store {}",
+                dir.display()
+            );
+        }
     }
 }

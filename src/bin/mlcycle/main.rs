@@ -127,8 +127,16 @@ async fn demo(
     if !json {
         demo_report::intro(&config, store.is_none());
     }
-    let report =
-        scenario::run(config, LifecycleConfig::new("credit-default"), None, |_| {}).await?;
+    let report = scenario::run(
+        config,
+        LifecycleConfig {
+            code_version: Some(format!("mlcycle {} (demo)", env!("CARGO_PKG_VERSION"))),
+            ..LifecycleConfig::new("credit-default")
+        },
+        None,
+        |_| {},
+    )
+    .await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
