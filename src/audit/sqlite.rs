@@ -15,19 +15,7 @@ pub struct SqliteAuditLog {
     clock: Arc<dyn Clock>,
 }
 
-fn row_to_record(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(
-    u64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-)> {
+fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok((
         r.get::<_, i64>(0)? as u64,
         r.get(1)?,

@@ -182,12 +182,12 @@ impl DriftSpec {
 ///
 /// ```
 /// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
-/// let gen = CreditDefault::new(7);
-/// let train = gen.sample(1_000, &DriftSpec::none(), 0).unwrap();
+/// let generator = CreditDefault::new(7);
+/// let train = generator.sample(1_000, &DriftSpec::none(), 0).unwrap();
 /// assert_eq!(train.n_rows(), 1_000);
 /// assert_eq!(train.schema().n_features(), 13);
 /// // Same seed and stream: same data, same id.
-/// assert_eq!(train.id(), gen.sample(1_000, &DriftSpec::none(), 0).unwrap().id());
+/// assert_eq!(train.id(), generator.sample(1_000, &DriftSpec::none(), 0).unwrap().id());
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct CreditDefault {

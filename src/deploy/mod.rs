@@ -1,8 +1,12 @@
 //! Deployment: the [`Deployer`] trait and the in-process deployment (an atomic model slot
 //! with hot swap, recording every scoring call to the prediction log).
 
+#[cfg(feature = "http")]
+pub mod http;
 mod in_process;
 
+#[cfg(feature = "http")]
+pub use http::HttpDeployer;
 pub use in_process::InProcessDeployer;
 
 use crate::Result;

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod demo_report;
+#[cfg(feature = "http")]
+mod serve;
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +47,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve a registered model over HTTP (Open Inference Protocol v2 and MLflow's
+    /// /invocations), following its alias as it moves.
+    #[cfg(feature = "http")]
+    Serve(serve::ServeArgs),
 }
 
 #[tokio::main]
@@ -59,6 +65,8 @@ async fn main() -> ExitCode {
             seed,
             json,
         } => demo(store, days, drift_day, no_drift, seed, json).await,
+        #[cfg(feature = "http")]
+        Command::Serve(args) => serve::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
