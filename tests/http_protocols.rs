@@ -84,6 +84,8 @@ async fn v2_health_and_metadata() {
     assert!(assert_json_error(s, &h, &b, 404).contains("version `7`"));
     let (s, h, b) = f.get("/no/such/route").await;
     assert_json_error(s, &h, &b, 404);
+    let (s, h, b) = f.get("/v2/models/credit/infer").await;
+    assert_json_error(s, &h, &b, 405);
 }
 
 #[tokio::test]
@@ -461,6 +463,10 @@ async fn v2_signature_enforcement_errors() {
     req["inputs"][k]["data"] = json!(["z".repeat(5000)]);
     let (s, h, b) = f.post(infer, None, req.to_string()).await;
     assert_json_error(s, &h, &b, 400);
+    let body = json!({"inputs": "z".repeat(5000)});
+    let (s, h, b) = f.post(infer, None, body.to_string()).await;
+    let msg = assert_json_error(s, &h, &b, 400);
+    assert!(msg.contains("invalid type") && msg.len() < 200, "{msg}");
 }
 
 #[tokio::test]

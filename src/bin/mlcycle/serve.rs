@@ -11,9 +11,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Capacity of the prediction-log channel.
-const COLLECTOR_CAPACITY: usize = 65_536;
-
 /// Arguments of `mlcycle serve`.
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -56,6 +53,10 @@ pub struct ServeArgs {
     /// Do not record requests to the prediction log.
     #[arg(long)]
     no_collect: bool,
+    /// Requests the prediction-log channel holds before further records are dropped
+    /// (and counted): bounds the memory a slow disk can take.
+    #[arg(long, default_value_t = 1_024)]
+    collect_capacity: usize,
 }
 
 /// Run the server until SIGTERM or Ctrl-C, then stop gracefully.
@@ -67,7 +68,7 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
         None
     } else {
         let log = JsonlPredictionLog::open(args.store.join("predictions"))?;
-        Some(Collector::spawn(Arc::new(log), COLLECTOR_CAPACITY)?)
+        Some(Collector::spawn(Arc::new(log), args.collect_capacity)?)
     };
     let config = HttpConfig {
         addr: args.addr,

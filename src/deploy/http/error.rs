@@ -81,8 +81,40 @@ impl ApiError {
     }
 }
 
+/// Longest error message sent (a guard: messages never carry a whole payload).
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// A JSON parse error without the (possibly long) input values it quotes.
+pub(super) fn json_error_message(e: &serde_json::Error) -> String {
+    let mut out = String::new();
+    let mut quoted = 0usize;
+    let mut inside = false;
+    for c in e.to_string().chars() {
+        if c == '"' {
+            if inside && quoted > 40 {
+                out.push('…');
+            }
+            inside = !inside;
+            quoted = 0;
+            out.push(c);
+        } else if inside {
+            quoted += 1;
+            if quoted <= 40 {
+                out.push(c);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        if let Some((cut, _)) = self.message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            self.message.truncate(cut);
+            self.message.push('…');
+        }
         let body = match self.flavor {
             Flavor::V2 => serde_json::json!({ "error": self.message }),
             Flavor::Mlflow => serde_json::json!({

@@ -242,7 +242,8 @@ async fn invocations_inner(
     let json = match format {
         Format::Json => Some(serde_json::from_slice::<Value>(&bytes).map_err(|e| {
             ApiError::bad_request(format!(
-                "Invalid input. Ensure that input is a valid JSON formatted string: {e}"
+                "Invalid input. Ensure that input is a valid JSON formatted string: {}",
+                super::error::json_error_message(&e)
             ))
         })?),
         Format::Csv => None,

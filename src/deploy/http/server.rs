@@ -60,6 +60,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/version", get(mlflow::version))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(shared.clone(), around))
         .with_state(shared)
 }
@@ -79,6 +80,17 @@ async fn not_found(req: Request) -> ApiError {
         req.method(),
         crate::data::truncate_for_message(req.uri().path())
     ))
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} is not allowed on {}",
+            req.method(),
+            crate::data::truncate_for_message(req.uri().path())
+        ),
+    )
 }
 
 fn endpoint_of(path: &str) -> &'static str {

@@ -742,7 +742,8 @@ async fn infer_inner(
     let (json_part, binary) = split_body(&headers, &bytes)?;
     let req: InferRequest = serde_json::from_slice(json_part).map_err(|e| {
         ApiError::bad_request(format!(
-            "the request is not a valid V2 inference request: {e}"
+            "the request is not a valid V2 inference request: {}",
+            super::error::json_error_message(&e)
         ))
     })?;
     if req.inputs.is_empty() {
