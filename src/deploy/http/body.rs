@@ -16,12 +16,11 @@ pub(super) async fn read_limited(
             "the request body is larger than the limit of {limit} bytes"
         ))
     };
-    if let Some(len) = headers
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        && len > limit as u64
-    {
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
         return Err(too_large());
     }
     match Limited::new(body, limit).collect().await {

@@ -46,7 +46,18 @@
 //! [`Collector`]: the request path never waits, drops are counted and exposed on
 //! `/metrics` (`mlcycle_prediction_log_dropped`), and the log is flushed on graceful stop.
 //! With [`crate::collect::JsonlPredictionLog`] the records land in hourly JSON-lines files
-//! `<dir>/YYYY/MM/DD/HH.jsonl` (one [`crate::collect::PredictionRecord`] per line).
+//! `<dir>/YYYY/MM/DD/HH.jsonl` (UTC; `mlcycle serve` uses `<store>/predictions`), one
+//! [`crate::collect::PredictionRecord`] per line, inputs being the encoded rows in the
+//! signature's column order (categoricals as level indices, missing as `null`) and outputs
+//! the predicted class index or value per row:
+//!
+//! ```text
+//! {"request_id":"req-42","at":"2026-03-01T12:00:00Z","model_name":"credit","model_version":3,"inputs":[[41.0,52000.0,0.31,2.0]],"outputs":[1.0],"latency_us":38,"error":null}
+//! ```
+//!
+//! A shadow challenger's record carries the same request id and the challenger's version.
+//! Requests refused before scoring (bad input, limits) are counted on `/metrics` but not
+//! recorded, since they have no encoded rows.
 //!
 //! ```no_run
 //! use mlcycle::deploy::{Deployer, DeployRequest};

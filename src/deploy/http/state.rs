@@ -308,9 +308,9 @@ impl Shared {
         let served = selection.answer;
         let x = Arc::new(encode(&served, &self.encoding())?);
         // A shadow with another input signature cannot score these encoded rows.
-        if let Some(shadow) = selection.shadow
-            && shadow.model.signature().inputs == served.model.signature().inputs
-        {
+        let same_inputs =
+            |s: &Arc<Served>| s.model.signature().inputs == served.model.signature().inputs;
+        if let Some(shadow) = selection.shadow.filter(same_inputs) {
             self.shadow(shadow, x.clone(), request_id);
         }
         let p = self.score(&served, x, request_id).await?;

@@ -73,8 +73,10 @@ fn model_metadata(shared: &Shared, served: &Served) -> Value {
         None => outputs.push(json!({ "name": "predict", "datatype": "FP64", "shape": [-1] })),
     }
     let mut versions = vec![served.version_str.clone()];
-    if let Some(c) = shared.challenger.load().as_ref()
-        && c.served.version_str != served.version_str
+    let challenger = shared.challenger.load_full();
+    if let Some(c) = challenger
+        .as_ref()
+        .filter(|c| c.served.version_str != served.version_str)
     {
         versions.push(c.served.version_str.clone());
     }
@@ -516,9 +518,11 @@ fn kind_name(values: &Values) -> &'static str {
 fn to_matrix(served: &Served, tensors: &[Tensor], enc: &Encoding) -> Result<Array2<f64>, ApiError> {
     let features = &served.model.signature().inputs.features;
     let n_features = features.len();
-    if let [t] = tensors
-        && !served.columns.contains_key(&t.name)
-    {
+    let matrix = match tensors {
+        [t] if !served.columns.contains_key(&t.name) => Some(t),
+        _ => None,
+    };
+    if let Some(t) = matrix {
         // One tensor that is not a feature: the whole matrix in signature order.
         if t.shape.len() != 2 || t.shape[1] != n_features {
             return Err(ApiError::bad_request(format!(
