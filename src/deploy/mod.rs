@@ -2,11 +2,15 @@
 //! with hot swap, recording every scoring call to the prediction log).
 
 pub mod batch;
+#[cfg(feature = "http")]
+pub mod http;
 mod in_process;
 
 pub use batch::{
     BatchDeployer, BatchJob, BatchOptions, BatchOutcome, BatchProgress, BatchSummary, score_csv,
 };
+#[cfg(feature = "http")]
+pub use http::HttpDeployer;
 pub use in_process::InProcessDeployer;
 
 use crate::Result;

@@ -10,6 +10,8 @@ mod audit;
 mod demo_report;
 mod models;
 mod score;
+#[cfg(feature = "http")]
+mod serve;
 
 #[derive(Parser)]
 #[command(
@@ -57,6 +59,10 @@ enum Command {
     Lineage(audit::LineageArgs),
     /// Inspect and change the model registry: list, versions, show, alias, tag, status, gc.
     Models(models::ModelsArgs),
+    /// Serve a registered model over HTTP (Open Inference Protocol v2 and MLflow's
+    /// /invocations), following its alias as it moves.
+    #[cfg(feature = "http")]
+    Serve(serve::ServeArgs),
 }
 
 #[tokio::main]
@@ -79,6 +85,8 @@ async fn main() -> ExitCode {
         Command::Audit(args) => audit::run_audit(args).await,
         Command::Lineage(args) => audit::run_lineage(args).await,
         Command::Models(args) => models::run(args).await,
+        #[cfg(feature = "http")]
+        Command::Serve(args) => serve::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

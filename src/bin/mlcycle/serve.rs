@@ -1,0 +1,149 @@
+//! `mlcycle serve`: the HTTP inference server over an embedded store, following an alias.
+
+use mlcycle::clock::{Clock, SystemClock};
+use mlcycle::collect::{Collector, JsonlPredictionLog};
+use mlcycle::data::UnknownLevel;
+use mlcycle::deploy::Deployer;
+use mlcycle::deploy::http::{FollowSpec, HttpConfig, HttpDeployer, Limits, TrafficSplit};
+use mlcycle::registry::SqliteRegistry;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Arguments of `mlcycle serve`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The embedded store directory (registry database, artifacts, prediction log).
+    #[arg(long)]
+    store: PathBuf,
+    /// The model to serve: NAME@ALIAS (followed as it moves), NAME/VERSION or NAME@latest.
+    #[arg(long)]
+    model: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// A challenger alias of the same model (e.g. `challenger`) sharing traffic.
+    #[arg(long)]
+    challenger: Option<String>,
+    /// Share of traffic (0–1) the challenger answers (canary) or receives a copy of (shadow).
+    #[arg(long, default_value_t = 0.1)]
+    challenger_weight: f64,
+    /// Shadow mode: the challenger scores copies and is only logged.
+    #[arg(long)]
+    shadow: bool,
+    /// Refuse input columns that are not in the model signature.
+    #[arg(long)]
+    strict: bool,
+    /// Encode unknown categorical levels as missing instead of refusing them.
+    #[arg(long)]
+    unknown_as_missing: bool,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = Limits::default().max_body_bytes)]
+    max_body_bytes: usize,
+    /// Most rows per request.
+    #[arg(long, default_value_t = Limits::default().max_rows)]
+    max_rows: usize,
+    /// Request time limit in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    timeout_ms: u64,
+    /// How often to poll the registry for alias moves, in milliseconds.
+    #[arg(long, default_value_t = 1_000)]
+    poll_ms: u64,
+    /// Do not record requests to the prediction log.
+    #[arg(long)]
+    no_collect: bool,
+    /// Requests the prediction-log channel holds before further records are dropped
+    /// (and counted): bounds the memory a slow disk can take.
+    #[arg(long, default_value_t = 1_024)]
+    collect_capacity: usize,
+}
+
+/// Run the server until SIGTERM or Ctrl-C, then stop gracefully.
+pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
+    let started = Instant::now();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let registry = Arc::new(SqliteRegistry::open(&args.store, clock.clone())?);
+    let collector = if args.no_collect {
+        None
+    } else {
+        let log = JsonlPredictionLog::open(args.store.join("predictions"))?;
+        Some(Collector::spawn(Arc::new(log), args.collect_capacity)?)
+    };
+    let config = HttpConfig {
+        addr: args.addr,
+        limits: Limits {
+            max_body_bytes: args.max_body_bytes,
+            max_rows: args.max_rows,
+            request_timeout: Duration::from_millis(args.timeout_ms),
+        },
+        strict: args.strict,
+        unknown_level: if args.unknown_as_missing {
+            UnknownLevel::AsMissing
+        } else {
+            UnknownLevel::Error
+        },
+        ..HttpConfig::default()
+    };
+    let server = HttpDeployer::start(config, clock, collector).await?;
+    let mut spec =
+        FollowSpec::new(&args.model).with_poll_interval(Duration::from_millis(args.poll_ms));
+    if let Some(alias) = &args.challenger {
+        let name = args
+            .model
+            .split(['@', '/'])
+            .next()
+            .unwrap_or(&args.model)
+            .trim_start_matches("models:");
+        let split = if args.shadow {
+            TrafficSplit::shadow(args.challenger_weight)
+        } else {
+            TrafficSplit::canary(args.challenger_weight)
+        };
+        spec = spec.with_challenger(format!("{name}@{alias}"), split);
+    }
+    if let Err(e) = server.follow(registry, spec).await {
+        let _ = server.undeploy().await;
+        return Err(e);
+    }
+    let info = server.current().await;
+    eprintln!(
+        "mlcycle serving {} version {} on {} (ready in {} ms); Ctrl-C or SIGTERM stops",
+        info.as_ref().map_or("?", |i| i.model_name.as_str()),
+        info.as_ref().map_or(0, |i| i.version),
+        server.endpoint(),
+        started.elapsed().as_millis()
+    );
+    shutdown_signal().await;
+    eprintln!("stopping: finishing in-flight requests and flushing the prediction log");
+    server.undeploy().await?;
+    if let Some(c) = server.collector() {
+        let s = c.stats();
+        eprintln!(
+            "prediction log: {} records written, {} dropped, {} write errors",
+            s.accepted, s.dropped, s.write_errors
+        );
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

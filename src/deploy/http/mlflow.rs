@@ -1,0 +1,265 @@
+//! The MLflow scoring protocol: `POST /invocations` (JSON `dataframe_split`,
+//! `dataframe_records`, `instances`, `inputs`, or `text/csv`), `/ping`, `/health`,
+//! `/version`.
+
+use super::body::read_limited;
+use super::error::ApiError;
+use super::server::{RequestId, served_response};
+use super::state::{Served, Shared};
+use super::tabular::{self, Encoding};
+use crate::model::Prediction;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ndarray::Array2;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+const INPUT_FIELDS: [&str; 4] = [
+    "dataframe_split",
+    "dataframe_records",
+    "instances",
+    "inputs",
+];
+
+pub(super) async fn ping(State(shared): State<Arc<Shared>>) -> Response {
+    let status = if shared.champion.load().is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    let mut r = (status, "\n").into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+pub(super) async fn version() -> Response {
+    env!("CARGO_PKG_VERSION").into_response()
+}
+
+enum Format {
+    Json,
+    Csv,
+}
+
+fn content_format(headers: &HeaderMap) -> Result<Format, ApiError> {
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(Format::Json);
+    };
+    let ct = ct
+        .to_str()
+        .map_err(|_| ApiError::unsupported_media("the Content-Type header is not text"))?;
+    let mut parts = ct.split(';');
+    let mime = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let format = match mime.as_str() {
+        "application/json" => Format::Json,
+        "text/csv" => Format::Csv,
+        _ => {
+            return Err(ApiError::unsupported_media(
+                "This predictor only supports the following content types: application/json, text/csv",
+            ));
+        }
+    };
+    let unknown: Vec<String> = parts
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let (k, v) = (k.trim(), v.trim().trim_matches('"'));
+            (!(k.eq_ignore_ascii_case("charset") && v.eq_ignore_ascii_case("utf-8")))
+                .then(|| crate::data::truncate_for_message(k))
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::unsupported_media(format!(
+            "Unrecognized content type parameters: {}; only charset=utf-8 is allowed",
+            unknown.join(", ")
+        )));
+    }
+    Ok(format)
+}
+
+/// The encoded rows of a JSON scoring request.
+fn json_rows(served: &Served, body: &Value, enc: &Encoding) -> Result<Array2<f64>, ApiError> {
+    let obj = body.as_object().ok_or_else(input_shape_error)?;
+    let present: Vec<&str> = INPUT_FIELDS
+        .into_iter()
+        .filter(|k| obj.contains_key(*k))
+        .collect();
+    let [field] = present.as_slice() else {
+        return Err(input_shape_error());
+    };
+    let v = &obj[*field];
+    match *field {
+        "dataframe_split" => {
+            let split = v.as_object().ok_or_else(|| {
+                ApiError::bad_request(
+                    "`dataframe_split` must be an object with `columns` and `data`",
+                )
+            })?;
+            let columns: Option<Vec<String>> = match split.get("columns") {
+                None | Some(Value::Null) => None,
+                Some(Value::Array(a)) => Some(
+                    a.iter()
+                        .map(|c| match c {
+                            Value::String(s) => Ok(s.clone()),
+                            other => Ok(other.to_string()),
+                        })
+                        .collect::<Result<_, ApiError>>()?,
+                ),
+                Some(_) => {
+                    return Err(ApiError::bad_request(
+                        "`dataframe_split.columns` must be an array of column names",
+                    ));
+                }
+            };
+            let data = split.get("data").and_then(Value::as_array).ok_or_else(|| {
+                ApiError::bad_request("`dataframe_split.data` must be an array of rows")
+            })?;
+            tabular::from_rows(served, columns.as_deref(), data, enc)
+        }
+        "dataframe_records" => {
+            let records = v.as_array().ok_or_else(|| {
+                ApiError::bad_request(
+                    "`dataframe_records` must be an array of {column: value} objects",
+                )
+            })?;
+            tabular::from_records(served, records, enc)
+        }
+        _ => match v {
+            Value::Array(items) => match items.first() {
+                Some(Value::Object(_)) => tabular::from_records(served, items, enc),
+                Some(Value::Array(_)) => tabular::from_rows(served, None, items, enc),
+                None => Err(ApiError::bad_request("the request has no rows to score")),
+                Some(_) if served.model.signature().inputs.n_features() == 1 => {
+                    let rows: Vec<Value> = items
+                        .iter()
+                        .map(|x| Value::Array(vec![x.clone()]))
+                        .collect();
+                    tabular::from_rows(served, None, &rows, enc)
+                }
+                Some(_) => Err(ApiError::bad_request(format!(
+                    "`{field}` must be a list of rows (arrays or {{column: value}} objects) or an object of columns"
+                ))),
+            },
+            Value::Object(cols) => tabular::from_columns(served, cols, enc),
+            _ => Err(ApiError::bad_request(format!(
+                "`{field}` must be a list of rows or an object of columns"
+            ))),
+        },
+    }
+}
+
+fn input_shape_error() -> ApiError {
+    ApiError::bad_request(
+        "The input must be a JSON dictionary with exactly one of the input fields {'dataframe_split', 'dataframe_records', 'instances', 'inputs'}",
+    )
+}
+
+fn wants_probabilities(body: Option<&Value>) -> bool {
+    body.and_then(|b| b.get("params"))
+        .and_then(|p| p.get("probabilities").or_else(|| p.get("predict_proba")))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+#[derive(Serialize)]
+struct Predictions<T: Serialize> {
+    predictions: T,
+}
+
+#[derive(Serialize)]
+struct WithProbabilities<'a> {
+    prediction: &'a Value,
+    probabilities: Map<String, Value>,
+}
+
+fn respond(served: &Served, p: &Prediction, probabilities: bool) -> Result<Response, ApiError> {
+    let body = match (&served.label_json, served.classes()) {
+        (Some(labels), Some(classes)) => {
+            let null = Value::Null;
+            let label = |v: f64| labels.get(v as usize).unwrap_or(&null);
+            if probabilities {
+                let proba = p
+                    .probabilities
+                    .as_ref()
+                    .ok_or_else(|| ApiError::internal("the model returned no probabilities"))?;
+                let rows: Vec<WithProbabilities<'_>> = p
+                    .values
+                    .iter()
+                    .zip(proba.outer_iter())
+                    .map(|(&v, row)| WithProbabilities {
+                        prediction: label(v),
+                        probabilities: classes
+                            .iter()
+                            .zip(row.iter())
+                            .map(|(c, &q)| (c.clone(), Value::from(q)))
+                            .collect(),
+                    })
+                    .collect();
+                serde_json::to_vec(&Predictions { predictions: rows })
+            } else {
+                let rows: Vec<&Value> = p.values.iter().map(|&v| label(v)).collect();
+                serde_json::to_vec(&Predictions { predictions: rows })
+            }
+        }
+        _ => serde_json::to_vec(&Predictions {
+            predictions: p.values.as_slice().unwrap_or(&[]),
+        }),
+    }
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut r = (StatusCode::OK, Bytes::from(body)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
+}
+
+pub(super) async fn invocations(
+    State(shared): State<Arc<Shared>>,
+    rid: axum::Extension<RequestId>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    invocations_inner(shared, &rid.0.0, headers, body)
+        .await
+        .map_err(ApiError::mlflow)
+}
+
+async fn invocations_inner(
+    shared: Arc<Shared>,
+    request_id: &str,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let champion = shared.champion_or_503()?;
+    let format = content_format(&headers)?;
+    let bytes = read_limited(&headers, body, shared.config.limits.max_body_bytes).await?;
+    let json = match format {
+        Format::Json => Some(serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+            ApiError::bad_request(format!(
+                "Invalid input. Ensure that input is a valid JSON formatted string: {}",
+                super::error::json_error_message(&e)
+            ))
+        })?),
+        Format::Csv => None,
+    };
+    let (served, p) = shared
+        .route_and_score(
+            champion,
+            false,
+            &headers,
+            request_id,
+            |served, enc| match &json {
+                Some(v) => json_rows(served, v, enc),
+                None => tabular::from_csv(served, &bytes, enc),
+            },
+        )
+        .await?;
+    let r = respond(&served, &p, wants_probabilities(json.as_ref()))?;
+    Ok(served_response(r, &served))
+}

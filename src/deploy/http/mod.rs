@@ -1,0 +1,426 @@
+//! The HTTP inference server: [`HttpDeployer`] serves the deployed model over HTTP with
+//! the **Open Inference Protocol v2** (KServe / Triton REST, including the binary tensor
+//! data extension) and the **MLflow scoring protocol** (`POST /invocations`), so clients
+//! written for either work unchanged.
+//!
+//! # Routes
+//!
+//! | Route | Answer |
+//! |---|---|
+//! | `GET /v2/health/live` | `{"live": true}` |
+//! | `GET /v2/health/ready` | `{"ready": bool}` (503 while no model is deployed) |
+//! | `GET /v2` | `{"name", "version", "extensions": ["binary_tensor_data"]}` |
+//! | `GET /v2/models/{m}[/versions/{v}]` | model metadata (one input tensor per feature, outputs) |
+//! | `GET /v2/models/{m}[/versions/{v}]/ready` | `{"name", "ready"}` |
+//! | `POST /v2/models/{m}[/versions/{v}]/infer` | V2 inference (JSON or binary tensors) |
+//! | `POST /invocations` | MLflow scoring: `dataframe_split`, `dataframe_records`, `instances`, `inputs`, `text/csv` |
+//! | `GET /ping`, `GET /health` | 200 `"\n"` when a model is served (MLflow) |
+//! | `GET /version` | the crate version, raw (MLflow) |
+//! | `GET /metrics` | Prometheus metrics (OpenMetrics text) |
+//!
+//! # Inputs
+//! V2 requests send either one tensor per feature (named like the feature, shape `[n]` or
+//! `[n, 1]`; numeric features take FP16/FP32/FP64/INT*/UINT*/BOOL, categorical features
+//! take BYTES level names), or a single 2-D tensor of shape `[n, features]` whose name is
+//! not a feature name (the whole matrix, in the signature's column order; categorical
+//! columns as BYTES level names or as level indices). MLflow requests name columns as in
+//! the signature. Missing columns, wrong types and unknown categorical levels are refused
+//! with 400 and a message naming the column; extra columns are ignored unless
+//! [`HttpConfig::strict`] is set.
+//!
+//! # Outputs
+//! `predict`: the class label (BYTES) for classifiers or the value (FP64) for regressors;
+//! `predict_proba`: class probabilities (FP64, `[n, classes]`, in the order of the
+//! signature's classes) for classifiers. MLflow answers `{"predictions": [label, ...]}`
+//! (labels that read as numbers are sent as numbers); with `"params": {"probabilities": true}`
+//! each prediction is `{"prediction": label, "probabilities": {class: p, ...}}`.
+//!
+//! Every response carries `x-request-id` (the caller's, or a fresh UUID); scoring
+//! responses also carry `x-model-name` and `x-model-version` (the one version that
+//! answered). V2 errors are `{"error": "..."}`; MLflow errors are
+//! `{"error_code", "message", "error"}`; both with `Content-Type: application/json`.
+//!
+//! # Data collection
+//! Every scored request (inputs as encoded rows, outputs, model name and version, request
+//! id, time from the [`Clock`]) goes to the prediction log through the bounded
+//! [`Collector`]: the request path never waits, drops are counted and exposed on
+//! `/metrics` (`mlcycle_prediction_log_dropped`), and the log is flushed on graceful stop.
+//! With [`crate::collect::JsonlPredictionLog`] the records land in hourly JSON-lines files
+//! `<dir>/YYYY/MM/DD/HH.jsonl` (UTC; `mlcycle serve` uses `<store>/predictions`), one
+//! [`crate::collect::PredictionRecord`] per line, inputs being the encoded rows in the
+//! signature's column order (categoricals as level indices, missing as `null`) and outputs
+//! the predicted class index or value per row:
+//!
+//! ```text
+//! {"request_id":"req-42","at":"2026-03-01T12:00:00Z","model_name":"credit","model_version":3,"inputs":[[41.0,52000.0,0.31,2.0]],"outputs":[1.0],"latency_us":38,"error":null}
+//! ```
+//!
+//! A shadow challenger's record carries the same request id and the challenger's version.
+//! Requests refused before scoring (bad input, limits) are counted on `/metrics` but not
+//! recorded, since they have no encoded rows.
+//!
+//! ```no_run
+//! use mlcycle::deploy::{Deployer, DeployRequest};
+//! use mlcycle::deploy::http::{HttpConfig, HttpDeployer};
+//! use mlcycle::clock::SystemClock;
+//! use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+//! use mlcycle::train::{fit_logistic, LogisticParams};
+//! use std::sync::Arc;
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let data = CreditDefault::new(1).sample(300, &DriftSpec::none(), 0).unwrap();
+//! let model = Arc::new(fit_logistic(&data, &LogisticParams::default().check().unwrap()).unwrap());
+//! let server = HttpDeployer::start(HttpConfig::default(), Arc::new(SystemClock), None).await.unwrap();
+//! server.deploy(DeployRequest { model_name: "credit".into(), version: 1, model }).await.unwrap();
+//! println!("serving on {}", server.endpoint());
+//! server.undeploy().await.unwrap(); // graceful stop
+//! # });
+//! ```
+
+mod body;
+mod error;
+mod follow;
+mod metrics;
+mod mlflow;
+mod server;
+mod state;
+mod tabular;
+mod v2;
+
+pub use follow::{AliasFollower, FollowSpec};
+
+use super::{DeployRequest, Deployer, DeploymentInfo, ScoreRequest, ScoreResponse};
+use crate::clock::Clock;
+use crate::collect::{Collector, PredictionRecord};
+use crate::data::UnknownLevel;
+use crate::registry::Registry;
+use crate::{Error, Result};
+use async_trait::async_trait;
+use state::Shared;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Limits applied to every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted request body in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// Most rows scored in one request (more: 400).
+    pub max_rows: usize,
+    /// Longest time a request may take, reading the body included (longer: 503).
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_rows: 100_000,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How a challenger shares traffic with the champion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitMode {
+    /// The challenger answers its share of requests (its answers are returned).
+    Canary,
+    /// The champion answers every request; the challenger scores a copy of its share,
+    /// and its answer is only logged.
+    Shadow,
+}
+
+/// A traffic split between the champion and a challenger.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrafficSplit {
+    /// Canary or shadow.
+    pub mode: SplitMode,
+    /// Share of requests (0–1) routed (canary) or copied (shadow) to the challenger.
+    pub weight: f64,
+}
+
+impl TrafficSplit {
+    /// A canary taking `weight` (0–1) of the traffic.
+    pub fn canary(weight: f64) -> Self {
+        TrafficSplit {
+            mode: SplitMode::Canary,
+            weight,
+        }
+    }
+
+    /// A shadow receiving a copy of `weight` (0–1) of the traffic.
+    pub fn shadow(weight: f64) -> Self {
+        TrafficSplit {
+            mode: SplitMode::Shadow,
+            weight,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.weight) {
+            return Err(Error::invalid(
+                "traffic split weight",
+                format!("{} is outside 0–1", self.weight),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Server configuration.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Address to listen on (port 0 picks a free port; see [`HttpDeployer::local_addr`]).
+    pub addr: SocketAddr,
+    /// Request limits.
+    pub limits: Limits,
+    /// Refuse input columns that are not in the model signature (default: ignore them).
+    pub strict: bool,
+    /// What to do with a categorical value outside the signature's levels (default: 400).
+    pub unknown_level: UnknownLevel,
+    /// Header whose value pins a caller to one side of a traffic split (sticky routing).
+    pub route_key_header: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            limits: Limits::default(),
+            strict: false,
+            unknown_level: UnknownLevel::Error,
+            route_key_header: "x-route-key".into(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The default configuration listening on `addr`.
+    pub fn with_addr(addr: SocketAddr) -> Self {
+        HttpConfig {
+            addr,
+            ..HttpConfig::default()
+        }
+    }
+}
+
+/// A deployment served over HTTP (see the module docs for routes and formats).
+///
+/// `deploy` hot-swaps the served model atomically (every request is answered by exactly
+/// one version, and none fails because of a swap); `predict` scores in-process through the
+/// same slot; `undeploy` stops the server gracefully (stops accepting, finishes in-flight
+/// requests, flushes the prediction log).
+#[derive(Debug)]
+pub struct HttpDeployer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    server: tokio::sync::Mutex<Option<JoinHandle<std::io::Result<()>>>>,
+    followers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl HttpDeployer {
+    /// Bind `config.addr` and start serving (with no model until [`Deployer::deploy`]).
+    /// `collector` receives a record of every scored request. Must be called inside a
+    /// tokio runtime.
+    pub async fn start(
+        config: HttpConfig,
+        clock: Arc<dyn Clock>,
+        collector: Option<Collector>,
+    ) -> Result<HttpDeployer> {
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| Error::io(config.addr.to_string(), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io(config.addr.to_string(), e))?;
+        let shared = Arc::new(Shared::new(
+            config,
+            clock,
+            collector,
+            format!("http://{addr}"),
+        ));
+        let app = server::router(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Ok(HttpDeployer {
+            shared,
+            addr,
+            stop: Mutex::new(Some(tx)),
+            server: tokio::sync::Mutex::new(Some(server)),
+            followers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:8080`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Serve `request.model` as challenger next to the champion, sharing traffic by `split`.
+    /// The model is checked (it must score a probe row) before it receives traffic.
+    pub async fn set_challenger(
+        &self,
+        request: DeployRequest,
+        split: TrafficSplit,
+    ) -> Result<DeploymentInfo> {
+        split.check()?;
+        self.shared.install_challenger(request, split)
+    }
+
+    /// Stop sending traffic to the challenger.
+    pub fn clear_challenger(&self) {
+        self.shared.clear_challenger();
+    }
+
+    /// The challenger and its split, if any.
+    pub fn challenger(&self) -> Option<(DeploymentInfo, TrafficSplit)> {
+        self.shared.challenger_info()
+    }
+
+    /// Follow registry aliases: serve what `spec.reference` resolves to (and a challenger,
+    /// if configured), load and check new versions in the background when the registry
+    /// reports a change, and swap them in atomically. Resolves and deploys once before
+    /// returning, then polls the registry's events every `spec.poll_interval`.
+    pub async fn follow(
+        &self,
+        registry: Arc<dyn Registry>,
+        spec: FollowSpec,
+    ) -> Result<Arc<AliasFollower>> {
+        let follower = Arc::new(AliasFollower::new(registry, self.shared.clone(), spec)?);
+        follower.sync().await?;
+        let handle = follower.clone().spawn_polling();
+        self.followers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(handle);
+        Ok(follower)
+    }
+
+    /// The Prometheus metrics text, as served on `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        self.shared.metrics.render()
+    }
+
+    /// The collector, if any.
+    pub fn collector(&self) -> Option<&Collector> {
+        self.shared.collector.as_ref()
+    }
+}
+
+#[async_trait]
+impl Deployer for HttpDeployer {
+    fn kind(&self) -> &str {
+        "http"
+    }
+
+    async fn deploy(&self, request: DeployRequest) -> Result<DeploymentInfo> {
+        self.shared.install_champion(request)
+    }
+
+    async fn current(&self) -> Option<DeploymentInfo> {
+        self.shared.champion.load().as_ref().map(|s| s.info.clone())
+    }
+
+    async fn predict(&self, request: ScoreRequest) -> Result<ScoreResponse> {
+        let served = self.shared.champion.load_full().ok_or_else(|| {
+            Error::Conflict("no model is deployed; deploy a version first".into())
+        })?;
+        let request_id = request
+            .request_id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let at = self.shared.clock.now();
+        let started = std::time::Instant::now();
+        let result = served.model.predict(request.rows.view());
+        let latency_us = started.elapsed().as_micros() as u64;
+        if let Some(c) = &self.shared.collector {
+            c.record(PredictionRecord {
+                request_id: request_id.clone(),
+                at,
+                model_name: served.name.clone(),
+                model_version: served.version,
+                inputs: request.rows.outer_iter().map(|r| r.to_vec()).collect(),
+                outputs: result
+                    .as_ref()
+                    .map(|p| p.values.to_vec())
+                    .unwrap_or_default(),
+                latency_us,
+                error: result.as_ref().err().map(ToString::to_string),
+            });
+        }
+        Ok(ScoreResponse {
+            request_id,
+            model_name: served.name.clone(),
+            model_version: served.version,
+            prediction: result?,
+        })
+    }
+
+    async fn undeploy(&self) -> Result<()> {
+        for h in self
+            .followers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            h.abort();
+        }
+        if let Some(tx) = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.lock().await.take() {
+            match h.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(Error::io(self.addr.to_string(), e)),
+                Err(e) => {
+                    return Err(Error::Backend {
+                        backend: "http server",
+                        source: Box::new(e),
+                    });
+                }
+            }
+        }
+        self.shared.drain_shadows().await;
+        self.shared.champion.store(None);
+        self.shared.challenger.store(None);
+        if let Some(c) = &self.shared.collector {
+            c.flush().await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for HttpDeployer {
+    fn drop(&mut self) {
+        for h in self
+            .followers
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            h.abort();
+        }
+        if let Some(tx) = self
+            .stop
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = tx.send(());
+        }
+    }
+}

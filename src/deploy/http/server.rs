@@ -1,0 +1,166 @@
+//! The router and the layer around every request: request id, time limit, metrics.
+
+use super::error::ApiError;
+use super::metrics::{EndpointLabels, RequestLabels};
+use super::state::{Served, Shared};
+use super::{mlflow, v2};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The request id of the request being served (the caller's `x-request-id` or a UUID).
+#[derive(Debug, Clone)]
+pub(super) struct RequestId(pub String);
+
+/// Which version answered (a response extension read by the metrics layer).
+#[derive(Debug, Clone)]
+struct ServedBy(Arc<Served>);
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// Mark a scoring response with the version that answered.
+pub(super) fn served_response(mut r: Response, served: &Arc<Served>) -> Response {
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&served.name) {
+        h.insert("x-model-name", v);
+    }
+    h.insert("x-model-version", HeaderValue::from(served.version));
+    r.extensions_mut().insert(ServedBy(served.clone()));
+    r
+}
+
+pub(super) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v2/health/live", get(v2::live))
+        .route("/v2/health/ready", get(v2::ready))
+        .route("/v2", get(v2::server_metadata))
+        .route("/v2/models/{name}", get(v2::metadata))
+        .route("/v2/models/{name}/ready", get(v2::model_ready))
+        .route("/v2/models/{name}/infer", post(v2::infer))
+        .route(
+            "/v2/models/{name}/versions/{version}",
+            get(v2::metadata_version),
+        )
+        .route(
+            "/v2/models/{name}/versions/{version}/ready",
+            get(v2::model_ready_version),
+        )
+        .route(
+            "/v2/models/{name}/versions/{version}/infer",
+            post(v2::infer_version),
+        )
+        .route("/invocations", post(mlflow::invocations))
+        .route("/ping", get(mlflow::ping))
+        .route("/health", get(mlflow::ping))
+        .route("/version", get(mlflow::version))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(shared.clone(), around))
+        .with_state(shared)
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let mut r = shared.metrics.render().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    r
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        crate::data::truncate_for_message(req.uri().path())
+    ))
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} is not allowed on {}",
+            req.method(),
+            crate::data::truncate_for_message(req.uri().path())
+        ),
+    )
+}
+
+fn endpoint_of(path: &str) -> &'static str {
+    if path.starts_with("/v2/models/") {
+        if path.ends_with("/infer") {
+            "v2_infer"
+        } else {
+            "v2_model"
+        }
+    } else if path.starts_with("/v2") {
+        "v2_server"
+    } else {
+        match path {
+            "/invocations" => "invocations",
+            "/ping" | "/health" | "/version" => "mlflow_health",
+            "/metrics" => "metrics",
+            _ => "other",
+        }
+    }
+}
+
+async fn around(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let rid = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty() && s.len() <= 256)
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    req.extensions_mut().insert(RequestId(rid.clone()));
+    let endpoint = endpoint_of(req.uri().path());
+    let limit = shared.config.limits.request_timeout;
+    let mut resp = match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => {
+            let e = ApiError::unavailable(format!(
+                "the request took longer than the limit of {} ms",
+                limit.as_millis()
+            ));
+            if endpoint == "invocations" {
+                e.mlflow().into_response()
+            } else {
+                e.into_response()
+            }
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
+    let (model, version) = match resp.extensions().get::<ServedBy>() {
+        Some(ServedBy(s)) => (s.name.clone(), s.version_str.clone()),
+        None => (String::new(), String::new()),
+    };
+    let status = resp.status();
+    shared
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            endpoint,
+            model,
+            version,
+            status: status.as_u16(),
+        })
+        .inc();
+    if status != StatusCode::NOT_FOUND || endpoint != "other" {
+        shared
+            .metrics
+            .latency
+            .get_or_create(&EndpointLabels { endpoint })
+            .observe(started.elapsed().as_secs_f64());
+    }
+    resp
+}

@@ -1,0 +1,400 @@
+//! What the server shares between requests: the model slots, configuration, metrics and
+//! the collector; model selection (version, canary, shadow) and the scoring core.
+
+use super::error::ApiError;
+use super::metrics::Metrics;
+use super::tabular::Encoding;
+use super::{HttpConfig, SplitMode, TrafficSplit};
+use crate::clock::Clock;
+use crate::collect::{Collector, PredictionRecord};
+use crate::deploy::{DeployRequest, DeploymentInfo};
+use crate::model::{Model, Prediction};
+use crate::{Error, Result};
+use arc_swap::ArcSwapOption;
+use axum::http::HeaderMap;
+use ndarray::Array2;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Batches at least this large are scored on the blocking pool.
+const BLOCKING_ROWS: usize = 2_048;
+
+/// One model version in service, with what the request path needs precomputed.
+#[derive(Debug)]
+pub(super) struct Served {
+    pub name: String,
+    pub version: u32,
+    pub version_str: String,
+    pub model: Arc<dyn Model>,
+    pub info: DeploymentInfo,
+    /// Feature name → column index.
+    pub columns: HashMap<String, usize>,
+    /// Class labels as JSON (numbers when the label reads as one), for classifiers.
+    pub label_json: Option<Vec<serde_json::Value>>,
+}
+
+impl Served {
+    fn new(request: DeployRequest, deployer: &str, endpoint: &str, clock: &dyn Clock) -> Self {
+        let sig = request.model.signature();
+        let columns = sig
+            .inputs
+            .features
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect();
+        let label_json = sig.target.kind.classes().map(|cs| {
+            cs.iter()
+                .map(|c| match c.parse::<i64>() {
+                    Ok(i) if i.to_string() == *c => serde_json::Value::from(i),
+                    _ => serde_json::Value::from(c.as_str()),
+                })
+                .collect()
+        });
+        Served {
+            version_str: request.version.to_string(),
+            info: DeploymentInfo {
+                deployer: deployer.into(),
+                endpoint: endpoint.into(),
+                model_name: request.model_name.clone(),
+                version: request.version,
+                since: clock.now(),
+            },
+            name: request.model_name,
+            version: request.version,
+            model: request.model,
+            columns,
+            label_json,
+        }
+    }
+
+    /// Class labels, for classifiers.
+    pub fn classes(&self) -> Option<&[String]> {
+        self.model.signature().target.kind.classes()
+    }
+}
+
+/// Check that a model scores a probe row (zeros, first levels) before it gets traffic.
+pub(super) fn verify(model: &dyn Model) -> Result<()> {
+    let sig = model.signature();
+    let n = sig.inputs.n_features();
+    if n == 0 {
+        return Err(Error::invalid(
+            "model",
+            "its signature has no input features",
+        ));
+    }
+    let probe = Array2::<f64>::zeros((1, n));
+    let p = model
+        .predict(probe.view())
+        .map_err(|e| Error::invalid("model", format!("it failed to score a probe row: {e}")))?;
+    let ok = p.values.len() == 1
+        && p.values.iter().all(|v| v.is_finite())
+        && match (&p.probabilities, sig.n_classes()) {
+            (Some(pr), k) if k > 0 => pr.dim() == (1, k),
+            (None, 0) => true,
+            _ => false,
+        };
+    if !ok {
+        return Err(Error::invalid(
+            "model",
+            "its probe prediction does not match its signature",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug)]
+pub(super) struct Challenger {
+    pub served: Arc<Served>,
+    pub split: TrafficSplit,
+}
+
+/// Which version answers a request, and which (if any) gets a shadow copy.
+pub(super) struct Selection {
+    pub answer: Arc<Served>,
+    pub shadow: Option<Arc<Served>>,
+}
+
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub champion: ArcSwapOption<Served>,
+    pub challenger: ArcSwapOption<Challenger>,
+    pub config: HttpConfig,
+    pub clock: Arc<dyn Clock>,
+    pub collector: Option<Collector>,
+    pub metrics: Metrics,
+    pub endpoint: String,
+    route_counter: AtomicU64,
+    /// Held (read) by every shadow scoring task; taken (write) to wait for all of them.
+    shadow_gate: Arc<tokio::sync::RwLock<()>>,
+    shadow_closed: tokio::sync::Mutex<Option<tokio::sync::OwnedRwLockWriteGuard<()>>>,
+}
+
+impl Shared {
+    pub fn new(
+        config: HttpConfig,
+        clock: Arc<dyn Clock>,
+        collector: Option<Collector>,
+        endpoint: String,
+    ) -> Self {
+        Shared {
+            champion: ArcSwapOption::empty(),
+            challenger: ArcSwapOption::empty(),
+            config,
+            clock,
+            metrics: Metrics::new(collector.clone()),
+            collector,
+            endpoint,
+            route_counter: AtomicU64::new(0),
+            shadow_gate: Arc::new(tokio::sync::RwLock::new(())),
+            shadow_closed: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    fn served(&self, request: DeployRequest) -> Result<Arc<Served>> {
+        verify(request.model.as_ref())?;
+        Ok(Arc::new(Served::new(
+            request,
+            "http",
+            &self.endpoint,
+            self.clock.as_ref(),
+        )))
+    }
+
+    pub fn install_champion(&self, request: DeployRequest) -> Result<DeploymentInfo> {
+        let served = self.served(request)?;
+        let info = served.info.clone();
+        self.champion.store(Some(served));
+        self.metrics.swaps.inc();
+        Ok(info)
+    }
+
+    pub fn install_challenger(
+        &self,
+        request: DeployRequest,
+        split: TrafficSplit,
+    ) -> Result<DeploymentInfo> {
+        let served = self.served(request)?;
+        let info = served.info.clone();
+        self.challenger
+            .store(Some(Arc::new(Challenger { served, split })));
+        self.metrics.swaps.inc();
+        Ok(info)
+    }
+
+    pub fn clear_challenger(&self) {
+        if self.challenger.swap(None).is_some() {
+            self.metrics.swaps.inc();
+        }
+    }
+
+    pub fn challenger_info(&self) -> Option<(DeploymentInfo, TrafficSplit)> {
+        self.challenger
+            .load()
+            .as_ref()
+            .map(|c| (c.served.info.clone(), c.split))
+    }
+
+    /// The champion, or 503 when nothing is deployed.
+    pub fn champion_or_503(&self) -> std::result::Result<Arc<Served>, ApiError> {
+        self.champion
+            .load_full()
+            .ok_or_else(|| ApiError::unavailable("no model is deployed yet"))
+    }
+
+    /// The served version for a V2 path: `name` must be the served model; `version`, if
+    /// given, must be the champion's or the challenger's.
+    pub fn lookup(
+        &self,
+        name: &str,
+        version: Option<&str>,
+    ) -> std::result::Result<Arc<Served>, ApiError> {
+        let champion = self.champion_or_503()?;
+        if name != champion.name {
+            return Err(ApiError::not_found(format!(
+                "model `{}` does not exist on this server",
+                crate::data::truncate_for_message(name)
+            )));
+        }
+        match version {
+            None => Ok(champion),
+            Some(v) if v == champion.version_str => Ok(champion),
+            Some(v) => match self.challenger.load_full() {
+                Some(c) if c.served.version_str == v => Ok(c.served.clone()),
+                _ => Err(ApiError::not_found(format!(
+                    "model `{}` version `{}` is not served here (serving version {})",
+                    champion.name,
+                    crate::data::truncate_for_message(v),
+                    champion.version
+                ))),
+            },
+        }
+    }
+
+    /// Pick the version that answers (and a shadow) for a request without an explicit
+    /// version. `route_key` makes the choice sticky.
+    pub fn select(&self, champion: Arc<Served>, route_key: Option<&str>) -> Selection {
+        let Some(ch) = self.challenger.load_full() else {
+            return Selection {
+                answer: champion,
+                shadow: None,
+            };
+        };
+        let bucket = match route_key {
+            Some(k) => {
+                // FNV-1a: stable across processes and releases.
+                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+                for b in k.as_bytes() {
+                    h ^= u64::from(*b);
+                    h = h.wrapping_mul(0x0100_0000_01b3);
+                }
+                unit(h)
+            }
+            None => {
+                // A Weyl sequence: exact long-run proportions without a random source.
+                let n = self.route_counter.fetch_add(1, Ordering::Relaxed);
+                unit(n.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            }
+        };
+        let picked = bucket < ch.split.weight;
+        match (ch.split.mode, picked) {
+            (SplitMode::Canary, true) => Selection {
+                answer: ch.served.clone(),
+                shadow: None,
+            },
+            (SplitMode::Shadow, true) => Selection {
+                answer: champion,
+                shadow: Some(ch.served.clone()),
+            },
+            (_, false) => Selection {
+                answer: champion,
+                shadow: None,
+            },
+        }
+    }
+
+    /// Encoding options from the configuration.
+    pub fn encoding(&self) -> Encoding {
+        Encoding {
+            strict: self.config.strict,
+            unknown: self.config.unknown_level,
+            max_rows: self.config.limits.max_rows,
+        }
+    }
+
+    /// Route a request (explicit version, or canary / shadow split sticky by the route-key
+    /// header), encode its rows for the answering version and score them.
+    pub async fn route_and_score(
+        self: &Arc<Self>,
+        looked_up: Arc<Served>,
+        explicit_version: bool,
+        headers: &HeaderMap,
+        request_id: &str,
+        encode: impl FnOnce(&Served, &Encoding) -> std::result::Result<Array2<f64>, ApiError>,
+    ) -> std::result::Result<(Arc<Served>, Prediction), ApiError> {
+        let selection = if explicit_version {
+            Selection {
+                answer: looked_up,
+                shadow: None,
+            }
+        } else {
+            let key = headers
+                .get(self.config.route_key_header.as_str())
+                .and_then(|v| v.to_str().ok());
+            self.select(looked_up, key)
+        };
+        let served = selection.answer;
+        let x = Arc::new(encode(&served, &self.encoding())?);
+        // A shadow with another input signature cannot score these encoded rows.
+        let same_inputs =
+            |s: &Arc<Served>| s.model.signature().inputs == served.model.signature().inputs;
+        if let Some(shadow) = selection.shadow.filter(same_inputs) {
+            self.shadow(shadow, x.clone(), request_id);
+        }
+        let p = self.score(&served, x, request_id).await?;
+        Ok((served, p))
+    }
+
+    /// Score `rows` with `served`, record the request, count rows. Errors of the model
+    /// (bad codes, non-finite values) become 400.
+    pub async fn score(
+        self: &Arc<Self>,
+        served: &Arc<Served>,
+        rows: Arc<Array2<f64>>,
+        request_id: &str,
+    ) -> std::result::Result<Prediction, ApiError> {
+        let at = self.clock.now();
+        let started = std::time::Instant::now();
+        let result = if rows.nrows() >= BLOCKING_ROWS {
+            let model = served.model.clone();
+            let r = rows.clone();
+            tokio::task::spawn_blocking(move || model.predict(r.view()))
+                .await
+                .map_err(|e| ApiError::internal(format!("scoring task failed: {e}")))?
+        } else {
+            served.model.predict(rows.view())
+        };
+        let latency_us = started.elapsed().as_micros() as u64;
+        self.record(served, &rows, &result, request_id, at, latency_us);
+        if result.is_ok() {
+            self.metrics
+                .rows_scored(&served.name, &served.version_str, rows.nrows());
+        }
+        result.map_err(ApiError::from_model)
+    }
+
+    /// Score a shadow copy in the background: logged, never returned.
+    pub fn shadow(self: &Arc<Self>, served: Arc<Served>, rows: Arc<Array2<f64>>, request_id: &str) {
+        let Ok(guard) = self.shadow_gate.clone().try_read_owned() else {
+            return; // shutting down
+        };
+        let this = self.clone();
+        let request_id = request_id.to_string();
+        self.metrics.shadow_requests.inc();
+        tokio::spawn(async move {
+            let _ = this.score(&served, rows, &request_id).await;
+            drop(guard);
+        });
+    }
+
+    /// Wait until every shadow scoring task has finished (and refuse new ones).
+    pub async fn drain_shadows(&self) {
+        let mut closed = self.shadow_closed.lock().await;
+        if closed.is_none() {
+            *closed = Some(self.shadow_gate.clone().write_owned().await);
+        }
+    }
+
+    fn record(
+        &self,
+        served: &Served,
+        rows: &Array2<f64>,
+        result: &Result<Prediction>,
+        request_id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        latency_us: u64,
+    ) {
+        if let Some(c) = &self.collector {
+            c.record(PredictionRecord {
+                request_id: request_id.to_string(),
+                at,
+                model_name: served.name.clone(),
+                model_version: served.version,
+                inputs: rows.outer_iter().map(|r| r.to_vec()).collect(),
+                outputs: result
+                    .as_ref()
+                    .map(|p| p.values.to_vec())
+                    .unwrap_or_default(),
+                latency_us,
+                error: result.as_ref().err().map(ToString::to_string),
+            });
+        }
+    }
+}
+
+/// Map a hash to [0, 1).
+fn unit(h: u64) -> f64 {
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
