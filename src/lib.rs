@@ -38,6 +38,7 @@
 //! | feature       | default | what it adds                                                        |
 //! |---------------|---------|---------------------------------------------------------------------|
 //! | `sqlite`      | yes     | [`registry::SqliteRegistry`] and [`audit::SqliteAuditLog`] (the embedded store) |
+//! | `http`        | yes     | [`deploy::http::HttpDeployer`]: Open Inference Protocol v2 + MLflow scoring over HTTP |
 //! | `cli`         | yes     | the `mlcycle` binary                                                |
 //! | `conformance` | no      | conformance suites for users' own backends                          |
 //!
