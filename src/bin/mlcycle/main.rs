@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod demo_report;
+mod drift;
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +46,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compare two CSV files column by column for data drift (KS, Wasserstein, PSI,
+    /// Jensen–Shannon, chi-square, ...), with a per-column and a dataset verdict.
+    Drift(drift::DriftArgs),
 }
 
 #[tokio::main]
@@ -59,6 +63,7 @@ async fn main() -> ExitCode {
             seed,
             json,
         } => demo(store, days, drift_day, no_drift, seed, json).await,
+        Command::Drift(args) => drift::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -62,7 +62,7 @@ pub use rank::{
     Alternative, AndersonResult, TestResult, anderson_ksamp, cramer_von_mises, mann_whitney_u,
     t_test,
 };
-pub use sample::{Distinct, DroppedCounts, SortedSample};
+pub use sample::{Distinct, DroppedCounts, SortedSample, distinct_union_count};
 pub use select::{
     ColumnKind, ColumnPair, Correction, CorrectionResult, DriftDirection, DriftScore, EvalOptions,
     Method, correct, evaluate, select_method,
