@@ -545,3 +545,32 @@ fn report_serialises_to_the_json_contract() {
             .is_nan()
     );
 }
+
+#[test]
+fn fused_ks_and_wasserstein_equal_the_separate_functions() {
+    for (n, m, shift) in [
+        (1usize, 1usize, 0.0),
+        (5, 3, 0.5),
+        (4_000, 2_500, 0.1),
+        (300, 300, 0.0),
+    ] {
+        let mut r = normal(n, 1, 0.0);
+        let c = normal(m, 2, shift);
+        if n > 4 {
+            // ties within and across the samples
+            r[0] = c[0];
+            r[1] = r[2];
+        }
+        let (rs, cs) = (SortedSample::new(&r), SortedSample::new(&c));
+        let (d, w) = stats::ks_statistic_and_wasserstein(&rs, &cs).unwrap();
+        assert_eq!(
+            d.to_bits(),
+            stats::ks_statistic(&rs, &cs).unwrap().to_bits()
+        );
+        assert_eq!(w.to_bits(), stats::wasserstein(&rs, &cs).unwrap().to_bits());
+        assert_eq!(
+            stats::ks_from_statistic(d, n, m),
+            stats::ks(&rs, &cs).unwrap()
+        );
+    }
+}

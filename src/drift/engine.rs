@@ -10,8 +10,8 @@ use super::report::{TestOutcome, Tests};
 use super::stats::{
     AlignedCounts, Alternative, BinnedShares, Binning, CategoricalProfile, ColumnKind, Method,
     NumericProfile, SortedSample, anderson_ksamp, chisquare, cramer_von_mises, empirical_mmd,
-    energy_distance, hellinger_evidently_numeric, ks, l_infinity, mann_whitney_u, select_method,
-    t_test, tvd_permutation, wasserstein, z_test,
+    energy_distance, hellinger_evidently_numeric, ks_from_statistic, ks_statistic_and_wasserstein,
+    l_infinity, mann_whitney_u, select_method, t_test, tvd_permutation, z_test,
 };
 use crate::{Error, Result};
 
@@ -111,10 +111,11 @@ pub(crate) fn prepare<'a>(input: &ColumnInput<'_>) -> Result<Prepared<'a>> {
     let name = input.name;
     match (&input.reference, &input.current) {
         (ColumnValues::Numeric(r), ColumnValues::Numeric(c)) => {
-            let (reference, current) = rayon::join(
-                || SortedSample::from_values(r.iter().copied()),
-                || SortedSample::from_values(c.iter().copied()),
-            );
+            let sort = |v: &ArrayView1<'_, f64>| match v.as_slice() {
+                Some(s) => SortedSample::from_slice(s),
+                None => SortedSample::from_values(v.iter().copied()),
+            };
+            let (reference, current) = rayon::join(|| sort(r), || sort(c));
             for (s, side) in [(&reference, "reference"), (&current, "current")] {
                 if s.is_empty() {
                     return Err(Error::Data(format!(
@@ -233,6 +234,7 @@ pub(crate) fn evaluate_column(
         seed: config.seed,
         shares: None,
         counts: None,
+        ks_w: None,
     };
     // the deciding method
     let auto = || -> Result<Method> {
@@ -335,6 +337,8 @@ struct Ctx<'p, 'a> {
     seed: u64,
     shares: Option<BinnedShares>,
     counts: Option<AlignedCounts>,
+    /// KS statistic and W1, from one merge.
+    ks_w: Option<(f64, f64)>,
 }
 
 impl Ctx<'_, '_> {
@@ -380,6 +384,13 @@ impl Ctx<'_, '_> {
             self.counts = Some(c);
         }
         Ok(self.counts.as_ref().expect("just built"))
+    }
+
+    fn ks_w(&mut self, r: &SortedSample, c: &SortedSample) -> Result<(f64, f64)> {
+        if self.ks_w.is_none() {
+            self.ks_w = Some(ks_statistic_and_wasserstein(r, c)?);
+        }
+        Ok(self.ks_w.expect("just built"))
     }
 
     fn run(&mut self, method: Method) -> Result<TestOutcome> {
@@ -429,11 +440,12 @@ impl Ctx<'_, '_> {
                 };
                 match numeric {
                     Method::Ks => {
-                        let t = ks(r, c)?;
+                        let (d, _) = self.ks_w(r, c)?;
+                        let t = ks_from_statistic(d, r.len(), c.len());
                         TestOutcome::test(t.statistic, t.p_value)
                     }
                     Method::Wasserstein => {
-                        let w = wasserstein(r, c)?;
+                        let (_, w) = self.ks_w(r, c)?;
                         let sd = r.std_pop().unwrap_or(0.0);
                         TestOutcome {
                             statistic: w / sd.max(0.001),

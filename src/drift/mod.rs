@@ -27,9 +27,10 @@
 //! * **Binning** ([`stats::Binning`]) of PSI / KL / Jensen–Shannon / Hellinger: Evidently's
 //!   (edges from reference + current) or reference-fixed edges (NannyML's; the monitoring
 //!   default).
-//! * **Cost**: each numeric column is sorted once (an LSD radix sort) and every numeric
-//!   method works on the sorted values by linear merges; binned shares are built once per
-//!   column and shared by PSI, KL, JS and Hellinger.
+//! * **Cost**: each numeric column is sorted once (as integer keys with the order of
+//!   [`f64::total_cmp`]) and every numeric method works on the sorted values by linear
+//!   merges — the KS statistic and the Wasserstein distance share one merge; binned shares
+//!   are built once per column and shared by PSI, KL, JS and Hellinger.
 //!
 //! # Profiles: drift without the raw reference
 //! A [`DatasetProfile`] summarises each column of a dataset (histogram on fixed edges,

@@ -52,7 +52,10 @@ pub use categorical::{
 };
 pub use distance::{energy_distance, wasserstein, wasserstein_normed};
 pub use kolmogorov::{kolmogorov_sf, smirnov_sf};
-pub use ks::{KS_MAX_EXACT_N, KsMethod, KsResult, ks, ks_statistic};
+pub use ks::{
+    KS_MAX_EXACT_N, KsMethod, KsResult, ks, ks_from_statistic, ks_statistic,
+    ks_statistic_and_wasserstein,
+};
 pub use mmd::{MMD_MAX_POOLED, empirical_mmd, mmd_sigma};
 pub use profile::{
     CategoricalProfile, DEFAULT_SKETCH_ALPHA, NumericProfile, QuantileSketch,

@@ -38,24 +38,17 @@ pub struct SortedSample {
 impl SortedSample {
     /// Clean and sort a slice (the slice itself is not modified).
     pub fn new(data: &[f64]) -> Self {
-        Self::from_values(data.iter().copied())
+        Self::from_slice(data)
     }
 
     /// Clean and sort an owned vector, reusing its allocation.
     pub fn from_vec(mut data: Vec<f64>) -> Self {
         let mut dropped = DroppedCounts::default();
         data.retain(|&x| keep_finite(x, &mut dropped));
-        if data.len() < RADIX_MIN_LEN {
-            data.sort_unstable_by(f64::total_cmp);
-            return SortedSample {
-                values: data,
-                dropped,
-            };
-        }
         // reinterpret the finite values as order-preserving keys, in place
         let keys: Vec<u64> = data.into_iter().map(order_key).collect();
         SortedSample {
-            values: radix_sort_keys(keys),
+            values: sort_keys(keys),
             dropped,
         }
     }
@@ -63,32 +56,37 @@ impl SortedSample {
     /// Clean and sort the values of an iterator (e.g. a strided column of a matrix,
     /// `array.column(j).iter().copied()`), without an intermediate copy of the raw data.
     ///
-    /// The result is identical to [`SortedSample::new`] on the same values: the sort is an
-    /// LSD radix sort on the IEEE-754 bit patterns mapped to an order-preserving integer key,
-    /// which is exactly [`f64::total_cmp`]'s order (so `-0.0` sorts before `0.0`).
+    /// The result is identical to [`SortedSample::new`] on the same values: the values are
+    /// sorted as integers after mapping their IEEE-754 bit patterns to an order-preserving
+    /// key, which is exactly [`f64::total_cmp`]'s order (so `-0.0` sorts before `0.0`) and
+    /// about twice as fast as sorting the floats with `total_cmp`.
     pub fn from_values(values: impl IntoIterator<Item = f64>) -> Self {
+        Self::from_keys_iter(values.into_iter())
+    }
+
+    /// Like [`SortedSample::new`], with a fast path for slices without non-finite values.
+    pub fn from_slice(data: &[f64]) -> Self {
+        if data.iter().all(|x| x.is_finite()) {
+            let keys: Vec<u64> = data.iter().map(|&x| order_key(x)).collect();
+            return SortedSample {
+                values: sort_keys(keys),
+                dropped: DroppedCounts::default(),
+            };
+        }
+        Self::from_keys_iter(data.iter().copied())
+    }
+
+    fn from_keys_iter(values: impl Iterator<Item = f64>) -> Self {
         let it = values.into_iter();
         let mut dropped = DroppedCounts::default();
-        let (lo, _) = it.size_hint();
-        if lo < RADIX_MIN_LEN {
-            let data: Vec<f64> = it.filter(|&x| keep_finite(x, &mut dropped)).collect();
-            let mut s = Self::from_vec(data);
-            s.dropped = dropped;
-            return s;
-        }
-        let mut keys = Vec::with_capacity(lo);
+        let mut keys = Vec::with_capacity(it.size_hint().0);
         for x in it {
             if keep_finite(x, &mut dropped) {
                 keys.push(order_key(x));
             }
         }
-        if keys.len() < RADIX_MIN_LEN {
-            let mut values: Vec<f64> = keys.into_iter().map(key_value).collect();
-            values.sort_unstable_by(f64::total_cmp);
-            return SortedSample { values, dropped };
-        }
         SortedSample {
-            values: radix_sort_keys(keys),
+            values: sort_keys(keys),
             dropped,
         }
     }
@@ -212,9 +210,6 @@ impl Iterator for Distinct<'_> {
     }
 }
 
-/// Below this length a comparison sort is faster than the radix sort.
-const RADIX_MIN_LEN: usize = 2048;
-
 fn keep_finite(x: f64, dropped: &mut DroppedCounts) -> bool {
     if x.is_finite() {
         true
@@ -247,43 +242,9 @@ fn key_value(k: u64) -> f64 {
     }
 }
 
-const DIGIT_BITS: u32 = 11;
-const N_BUCKETS: usize = 1 << DIGIT_BITS;
-const N_DIGITS: usize = 64usize.div_ceil(DIGIT_BITS as usize);
-
-/// LSD radix sort of order keys (11-bit digits, 6 passes at most; a pass whose digit is
-/// the same for every key is skipped), then the keys are turned back into floats in place.
-fn radix_sort_keys(mut keys: Vec<u64>) -> Vec<f64> {
-    let n = keys.len();
-    let mut hist = vec![[0usize; N_BUCKETS]; N_DIGITS];
-    for &k in &keys {
-        for (d, h) in hist.iter_mut().enumerate() {
-            h[((k >> (d as u32 * DIGIT_BITS)) as usize) & (N_BUCKETS - 1)] += 1;
-        }
-    }
-    let mut scratch: Vec<u64> = Vec::new();
-    for (d, h) in hist.iter().enumerate() {
-        if h.contains(&n) {
-            continue; // every key has the same digit here
-        }
-        if scratch.is_empty() {
-            scratch = vec![0u64; n];
-        }
-        let mut offsets = [0usize; N_BUCKETS];
-        let mut acc = 0usize;
-        for (o, &c) in offsets.iter_mut().zip(h.iter()) {
-            *o = acc;
-            acc += c;
-        }
-        let shift = d as u32 * DIGIT_BITS;
-        for &k in &keys {
-            let b = ((k >> shift) as usize) & (N_BUCKETS - 1);
-            scratch[offsets[b]] = k;
-            offsets[b] += 1;
-        }
-        std::mem::swap(&mut keys, &mut scratch);
-    }
-    drop(scratch);
+/// Sort order keys as integers and turn them back into floats, in place.
+fn sort_keys(mut keys: Vec<u64>) -> Vec<f64> {
+    keys.sort_unstable();
     keys.into_iter().map(key_value).collect()
 }
 
@@ -364,7 +325,7 @@ mod tests {
     }
 
     #[test]
-    fn radix_sort_matches_total_order() {
+    fn key_sort_matches_total_order() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let specials = [
             0.0,
@@ -410,7 +371,7 @@ mod tests {
     }
 
     #[test]
-    fn radix_sort_skips_constant_digits() {
+    fn key_sort_handles_many_ties() {
         let v: Vec<f64> = (0..10_000).map(|i| (i % 3) as f64).collect();
         let s = SortedSample::from_vec(v);
         assert_eq!(s.n_unique(), 3);
