@@ -1,65 +1,80 @@
-//! Drift detection: statistical tests (pure functions) and the [`DriftDetector`] trait with
-//! its default, per-feature [`StatisticalDriftDetector`].
+//! Drift detection: statistical tests (pure functions, [`stats`]) and the [`DriftDetector`]
+//! trait with its default, per-column [`StatisticalDriftDetector`].
+//!
+//! # The engine
+//! [`StatisticalDriftDetector`] compares a reference sample with a current one column by
+//! column, in parallel (rayon), and reports every requested method in one
+//! [`DriftReport`]:
+//!
+//! * **Methods** ([`MethodSelection`]): `auto` is Evidently's default selection
+//!   ([`stats::select_method`]: reference ≤ 1000 rows → `ks` / `chisquare` / `z` by column
+//!   kind and number of distinct values; larger references → `wasserstein` for numeric
+//!   columns with more than 5 distinct values, `jensenshannon` otherwise); or a list of
+//!   methods, the first one that applies to a column deciding it; or one method per column
+//!   ([`StatisticalDriftConfig::column_methods`]). Every requested method that applies to a
+//!   column's kind is computed and reported under [`ColumnDrift::tests`].
+//! * **Thresholds**: Evidently's per-method defaults (0.05 for the `ks`, `chisquare`, `z`,
+//!   `mannw`, `t_test` p-values, 0.1 for distances and the other p-values), global
+//!   overrides for p-value and distance methods, and per-column thresholds.
+//! * **Multiple testing** ([`stats::Correction`]): none, Bonferroni or Benjamini–Hochberg
+//!   over the columns decided by a p-value, with alibi-detect's semantics (`p < α/F`, or the
+//!   BH step-up threshold).
+//! * **Dataset drift**: when the share of drifted columns is at least `drift_share`
+//!   (Evidently's rule, 0.5 by default).
+//! * **Missing values**: NaN and ±inf are dropped per column and counted in the report
+//!   (`missing_reference`, `missing_current`); a column left empty on either side is an
+//!   error naming it.
+//! * **Binning** ([`stats::Binning`]) of PSI / KL / Jensen–Shannon / Hellinger: Evidently's
+//!   (edges from reference + current) or reference-fixed edges (NannyML's; the monitoring
+//!   default).
+//! * **Cost**: each numeric column is sorted once (as integer keys with the order of
+//!   [`f64::total_cmp`]) and every numeric method works on the sorted values by linear
+//!   merges — the KS statistic and the Wasserstein distance share one merge; binned shares
+//!   are built once per column and shared by PSI, KL, JS and Hellinger.
+//!
+//! # Profiles: drift without the raw reference
+//! A [`DatasetProfile`] summarises each column of a dataset (histogram on fixed edges,
+//! moments, quantile sketch; category counts). Profiles of disjoint batches merge exactly,
+//! so a reference profile can be stored once with a model version and each monitoring
+//! window (or each serving replica) contributes a profile on the same edges.
+//! [`StatisticalDriftDetector::detect_profiles`] runs the binned methods (PSI, KL,
+//! Jensen–Shannon, Hellinger with reference binning) and the categorical tests from two
+//! profiles and gives the same numbers as the raw-data path.
+//!
+//! # The default for the lifecycle
+//! [`StatisticalDriftConfig::default`] — used by [`StatisticalDriftDetector::default`],
+//! and so by the lifecycle's monitoring cycle — decides numeric columns with the
+//! two-sample Kolmogorov–Smirnov test and categorical ones with the chi-square test
+//! (p < 0.05 as Evidently compares them, no correction, dataset drift when half the columns
+//! drift), and also reports the Wasserstein distance, PSI and Jensen–Shannon distance of
+//! every column, with reference-fixed bins.
+//!
+//! It does not use `auto`: with a training reference larger than 1000 rows, `auto` decides
+//! by Wasserstein / Jensen–Shannon distances against a fixed 0.1, which ignores how much
+//! evidence a window holds. Measured on the credit-default scenario (13 columns, 7-day
+//! windows of 2,800 rows against a 15,000-row reference, 30 seeds each): on the first
+//! evening after a downturn starts (1/7 of the window drifted) the p-value rule calls
+//! dataset drift in 29 of 30 windows, `auto` in none (it needs two drifted days: 29 of 30);
+//! without drift the p-value rule flagged at most 3 of 13 columns (mean 1.0), far from the
+//! half-of-the-columns rule, and neither raised a dataset alarm. So the p-value rule finds
+//! drift a day earlier at no cost in false alarms. `auto` is one constructor away
+//! ([`StatisticalDriftConfig::evidently`]) and is what the `mlcycle drift` command uses.
 
 mod detector;
+mod engine;
+mod profile;
+mod report;
 pub mod stats;
 
-pub use detector::{StatisticalDriftConfig, StatisticalDriftDetector};
+pub use detector::{MethodSelection, StatisticalDriftConfig, StatisticalDriftDetector};
+pub use engine::{ColumnInput, ColumnValues};
+pub use profile::{ColumnProfile, ColumnSummary, DatasetProfile};
+pub use report::{ColumnDrift, DriftReport, TestOutcome, Tests};
 
 use crate::Result;
 use crate::data::Dataset;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
-
-/// The drift result of one column.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ColumnDrift {
-    /// Column name.
-    pub name: String,
-    /// `numeric` or `categorical`.
-    pub kind: String,
-    /// Non-missing reference values used.
-    pub n_reference: usize,
-    /// Non-missing current values used.
-    pub n_current: usize,
-    /// Missing (NaN) reference values dropped.
-    pub missing_reference: usize,
-    /// Missing (NaN) current values dropped: a surge is a data-quality signal.
-    pub missing_current: usize,
-    /// The test used.
-    pub method: String,
-    /// The test statistic.
-    pub statistic: f64,
-    /// The p-value, for tests that have one.
-    pub p_value: Option<f64>,
-    /// The threshold the decision used.
-    pub threshold: f64,
-    /// Whether the column drifted.
-    pub drift: bool,
-}
-
-/// The drift result of a dataset.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DriftReport {
-    /// Per-column results, in schema order.
-    pub columns: Vec<ColumnDrift>,
-    /// Number of drifted columns.
-    pub drifted_columns: usize,
-    /// `drifted_columns / columns`.
-    pub share_drifted: f64,
-    /// The share of drifted columns at which the dataset counts as drifted.
-    pub drift_share: f64,
-    /// Whether the dataset drifted.
-    pub dataset_drift: bool,
-}
-
-impl DriftReport {
-    /// The drifted columns.
-    pub fn drifted(&self) -> impl Iterator<Item = &ColumnDrift> {
-        self.columns.iter().filter(|c| c.drift)
-    }
-}
 
 /// Compares production data against a reference (usually the training data).
 ///

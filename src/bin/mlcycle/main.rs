@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 mod audit;
 mod demo_report;
+mod drift;
 mod models;
 mod score;
 #[cfg(feature = "http")]
@@ -63,6 +64,9 @@ enum Command {
     /// /invocations), following its alias as it moves.
     #[cfg(feature = "http")]
     Serve(serve::ServeArgs),
+    /// Compare two CSV files column by column for data drift (KS, Wasserstein, PSI,
+    /// Jensen–Shannon, chi-square, ...), with a per-column and a dataset verdict.
+    Drift(drift::DriftArgs),
 }
 
 #[tokio::main]
@@ -87,6 +91,7 @@ async fn main() -> ExitCode {
         Command::Models(args) => models::run(args).await,
         #[cfg(feature = "http")]
         Command::Serve(args) => serve::run(args).await,
+        Command::Drift(args) => drift::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -52,7 +52,10 @@ pub use categorical::{
 };
 pub use distance::{energy_distance, wasserstein, wasserstein_normed};
 pub use kolmogorov::{kolmogorov_sf, smirnov_sf};
-pub use ks::{KS_MAX_EXACT_N, KsMethod, KsResult, ks, ks_statistic};
+pub use ks::{
+    KS_MAX_EXACT_N, KsMethod, KsResult, ks, ks_from_statistic, ks_statistic,
+    ks_statistic_and_wasserstein,
+};
 pub use mmd::{MMD_MAX_POOLED, empirical_mmd, mmd_sigma};
 pub use profile::{
     CategoricalProfile, DEFAULT_SKETCH_ALPHA, NumericProfile, QuantileSketch,
@@ -62,7 +65,7 @@ pub use rank::{
     Alternative, AndersonResult, TestResult, anderson_ksamp, cramer_von_mises, mann_whitney_u,
     t_test,
 };
-pub use sample::{Distinct, DroppedCounts, SortedSample};
+pub use sample::{Distinct, DroppedCounts, SortedSample, distinct_union_count};
 pub use select::{
     ColumnKind, ColumnPair, Correction, CorrectionResult, DriftDirection, DriftScore, EvalOptions,
     Method, correct, evaluate, select_method,

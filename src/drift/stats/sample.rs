@@ -38,29 +38,55 @@ pub struct SortedSample {
 impl SortedSample {
     /// Clean and sort a slice (the slice itself is not modified).
     pub fn new(data: &[f64]) -> Self {
-        Self::from_vec(data.to_vec())
+        Self::from_slice(data)
     }
 
     /// Clean and sort an owned vector, reusing its allocation.
     pub fn from_vec(mut data: Vec<f64>) -> Self {
         let mut dropped = DroppedCounts::default();
-        data.retain(|&x| {
-            if x.is_nan() {
-                dropped.nan += 1;
-                false
-            } else if x == f64::INFINITY {
-                dropped.pos_inf += 1;
-                false
-            } else if x == f64::NEG_INFINITY {
-                dropped.neg_inf += 1;
-                false
-            } else {
-                true
-            }
-        });
-        data.sort_unstable_by(f64::total_cmp);
+        data.retain(|&x| keep_finite(x, &mut dropped));
+        // reinterpret the finite values as order-preserving keys, in place
+        let keys: Vec<u64> = data.into_iter().map(order_key).collect();
         SortedSample {
-            values: data,
+            values: sort_keys(keys),
+            dropped,
+        }
+    }
+
+    /// Clean and sort the values of an iterator (e.g. a strided column of a matrix,
+    /// `array.column(j).iter().copied()`), without an intermediate copy of the raw data.
+    ///
+    /// The result is identical to [`SortedSample::new`] on the same values: the values are
+    /// sorted as integers after mapping their IEEE-754 bit patterns to an order-preserving
+    /// key, which is exactly [`f64::total_cmp`]'s order (so `-0.0` sorts before `0.0`) and
+    /// about twice as fast as sorting the floats with `total_cmp`.
+    pub fn from_values(values: impl IntoIterator<Item = f64>) -> Self {
+        Self::from_keys_iter(values.into_iter())
+    }
+
+    /// Like [`SortedSample::new`], with a fast path for slices without non-finite values.
+    pub fn from_slice(data: &[f64]) -> Self {
+        if data.iter().all(|x| x.is_finite()) {
+            let keys: Vec<u64> = data.iter().map(|&x| order_key(x)).collect();
+            return SortedSample {
+                values: sort_keys(keys),
+                dropped: DroppedCounts::default(),
+            };
+        }
+        Self::from_keys_iter(data.iter().copied())
+    }
+
+    fn from_keys_iter(values: impl Iterator<Item = f64>) -> Self {
+        let it = values.into_iter();
+        let mut dropped = DroppedCounts::default();
+        let mut keys = Vec::with_capacity(it.size_hint().0);
+        for x in it {
+            if keep_finite(x, &mut dropped) {
+                keys.push(order_key(x));
+            }
+        }
+        SortedSample {
+            values: sort_keys(keys),
             dropped,
         }
     }
@@ -184,6 +210,51 @@ impl Iterator for Distinct<'_> {
     }
 }
 
+fn keep_finite(x: f64, dropped: &mut DroppedCounts) -> bool {
+    if x.is_finite() {
+        true
+    } else {
+        if x.is_nan() {
+            dropped.nan += 1;
+        } else if x > 0.0 {
+            dropped.pos_inf += 1;
+        } else {
+            dropped.neg_inf += 1;
+        }
+        false
+    }
+}
+
+/// Map a float to an unsigned key whose integer order is [`f64::total_cmp`]'s order.
+#[inline]
+fn order_key(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 { !b } else { b | (1 << 63) }
+}
+
+/// Inverse of [`order_key`].
+#[inline]
+fn key_value(k: u64) -> f64 {
+    if k >> 63 == 1 {
+        f64::from_bits(k & !(1 << 63))
+    } else {
+        f64::from_bits(!k)
+    }
+}
+
+/// Sort order keys as integers and turn them back into floats, in place.
+fn sort_keys(mut keys: Vec<u64>) -> Vec<f64> {
+    keys.sort_unstable();
+    keys.into_iter().map(key_value).collect()
+}
+
+/// Number of distinct values of the union of two sorted samples, counting stops at `cap`
+/// (enough for [`select_method`](super::select_method), which only needs to know whether
+/// there are more than 5).
+pub fn distinct_union_count(a: &SortedSample, b: &SortedSample, cap: usize) -> usize {
+    merge_distinct(a.values(), b.values()).take(cap).count()
+}
+
 /// One step of a merge over two sorted samples: a distinct pooled value and how many
 /// copies of it each sample holds, plus the counts of values strictly below it.
 #[derive(Debug, Clone, Copy)]
@@ -234,4 +305,77 @@ pub(crate) fn merge_distinct<'a>(
             c2: j - b2,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, RngCore, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn reference_sort(v: &[f64]) -> (Vec<f64>, DroppedCounts) {
+        let mut d = DroppedCounts::default();
+        let mut out: Vec<f64> = v
+            .iter()
+            .copied()
+            .filter(|&x| keep_finite(x, &mut d))
+            .collect();
+        out.sort_unstable_by(f64::total_cmp);
+        (out, d)
+    }
+
+    #[test]
+    fn key_sort_matches_total_order() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let specials = [
+            0.0,
+            -0.0,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            5e-324,
+            -5e-324,
+            f64::MAX,
+            f64::MIN,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1.0,
+            -1.0,
+        ];
+        for n in [0usize, 1, 100, 2047, 2048, 5000, 50_000] {
+            let v: Vec<f64> = (0..n)
+                .map(|i| match i % 7 {
+                    0 => specials[rng.random_range(0..specials.len())],
+                    1 => (rng.random_range(0..10) as f64) - 5.0,
+                    2 => f64::from_bits(rng.next_u64()),
+                    _ => rng.random::<f64>() * 1e6 - 5e5,
+                })
+                .collect();
+            let (want, want_d) = reference_sort(&v);
+            for got in [
+                SortedSample::new(&v),
+                SortedSample::from_vec(v.clone()),
+                SortedSample::from_values(v.iter().copied()),
+            ] {
+                assert_eq!(got.dropped(), want_d);
+                assert_eq!(got.len(), want.len());
+                assert!(
+                    got.values()
+                        .iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "n = {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn key_sort_handles_many_ties() {
+        let v: Vec<f64> = (0..10_000).map(|i| (i % 3) as f64).collect();
+        let s = SortedSample::from_vec(v);
+        assert_eq!(s.n_unique(), 3);
+        assert_eq!(s.values()[0], 0.0);
+        assert_eq!(s.values()[9_999], 2.0);
+    }
 }

@@ -1,0 +1,301 @@
+//! `mlcycle drift` end to end: the JSON contract, the text table, options, exit codes and
+//! error messages.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn mlcycle(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlcycle"))
+        .args(args)
+        .output()
+        .expect("run mlcycle")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// A CSV with numeric `x` (shifted by `shift`), integer `n`, text `city` and a few
+/// missing values.
+fn sample_csv(rows: usize, shift: f64, seed: u64) -> String {
+    let mut s = String::from("x,n,city\n");
+    let mut state = seed.wrapping_add(1);
+    for i in 0..rows {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+        let x = if i % 97 == 5 {
+            "NA".to_string()
+        } else {
+            format!("{}", u * 10.0 + shift)
+        };
+        let n = (state >> 40) % 7;
+        let city = ["Lyon", "Oslo", "Pune", "Lima"][((state >> 20) % 4) as usize];
+        let city = if i % 101 == 7 { "" } else { city };
+        writeln!(s, "{x},{n},{city}").unwrap();
+    }
+    s
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn fails_with(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "expected failure, got success");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert!(err.contains(needle), "`{needle}` not in: {err}");
+}
+
+#[test]
+fn json_report_follows_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = write(dir.path(), "ref.csv", &sample_csv(3_000, 0.0, 1));
+    let c = write(dir.path(), "cur.csv", &sample_csv(2_000, 2.0, 2));
+    let out = dir.path().join("report.json");
+    let o = mlcycle(&[
+        "drift",
+        "--reference",
+        r.to_str().unwrap(),
+        "--current",
+        c.to_str().unwrap(),
+        "--methods",
+        "ks,wasserstein,psi,jensenshannon,chisquare",
+        "--format",
+        "json",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "--output writes the file, not stdout");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let cols = v["columns"].as_array().unwrap();
+    assert_eq!(cols.len(), 3);
+    let x = &cols[0];
+    assert_eq!(x["name"], "x");
+    assert_eq!(x["kind"], "numeric");
+    assert_eq!(x["n_reference"], 3_000 - 31);
+    assert_eq!(x["missing_reference"], 31);
+    assert_eq!(x["method"], "ks");
+    assert_eq!(x["drift"], true);
+    assert!(x["p_value"].is_f64() && x["threshold"] == 0.05);
+    let tests: Vec<&str> = x["tests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(tests.len(), 4);
+    for m in ["ks", "wasserstein", "psi", "jensenshannon"] {
+        assert!(tests.contains(&m), "{m}");
+    }
+    assert!(x["tests"]["ks"]["statistic"].is_f64());
+    assert!(x["tests"]["ks"]["p_value"].is_f64());
+    assert!(x["tests"]["wasserstein"]["raw"].is_f64());
+    assert!(x["tests"]["psi"]["statistic"].is_f64());
+    // `n` holds integers: numeric
+    assert_eq!(cols[1]["kind"], "numeric");
+    let city = &cols[2];
+    assert_eq!(city["kind"], "categorical");
+    assert_eq!(city["missing_reference"], 30);
+    let ct: Vec<&str> = city["tests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(ct.len(), 3);
+    for m in ["chisquare", "psi", "jensenshannon"] {
+        assert!(ct.contains(&m), "{m}");
+    }
+    assert!(city["tests"]["chisquare"]["p_value"].is_f64());
+    for k in [
+        "drifted_columns",
+        "share_drifted",
+        "drift_share",
+        "dataset_drift",
+    ] {
+        assert!(v.get(k).is_some(), "{k}");
+    }
+    assert_eq!(v["drift_share"], 0.5);
+}
+
+#[test]
+fn text_table_and_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = write(dir.path(), "ref.csv", &sample_csv(800, 0.0, 1));
+    let c = write(dir.path(), "cur.csv", &sample_csv(600, 0.0, 3));
+    let (r, c) = (r.to_str().unwrap(), c.to_str().unwrap());
+    let o = mlcycle(&["drift", "--reference", r, "--current", c]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("column") && text.contains("p-value"),
+        "{text}"
+    );
+    assert!(text.contains("Dataset drift: no"), "{text}");
+    // auto with a small reference: ks for x, chisquare for city
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(line("x").contains("ks"), "{text}");
+    assert!(line("city").contains("chisquare"), "{text}");
+
+    // --categorical, --binning, --correction, --drift-share, per-column settings
+    let o = mlcycle(&[
+        "drift",
+        "--reference",
+        r,
+        "--current",
+        c,
+        "--categorical",
+        "n",
+        "--binning",
+        "reference",
+        "--correction",
+        "bonferroni",
+        "--drift-share",
+        "0.3",
+        "--threshold",
+        "city=0.2",
+        "--column-method",
+        "x=psi",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["drift_share"], 0.3);
+    assert_eq!(v["columns"][0]["method"], "psi");
+    assert_eq!(v["columns"][1]["kind"], "categorical");
+    // two p-value columns (n, city): Bonferroni halves their thresholds
+    assert_eq!(v["columns"][1]["threshold"], 0.025);
+    assert_eq!(v["columns"][2]["threshold"], 0.1);
+
+    let o = mlcycle(&[
+        "drift",
+        "--reference",
+        r,
+        "--current",
+        c,
+        "--methods",
+        "all",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["columns"][0]["tests"].as_object().unwrap().len() > 5);
+}
+
+#[test]
+fn missing_values_and_late_text_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = write(
+        dir.path(),
+        "ref.csv",
+        "a,b,c\n1,10,x\n2,11,\n NaN ,12,y\ninf,1,NA\n3,a,x\n4,b,y\n",
+    );
+    let c = write(
+        dir.path(),
+        "cur.csv",
+        "c,a,b\nx,5,10\ny,,c\n,6,d\nx,-inf,10\n",
+    );
+    let o = mlcycle(&[
+        "drift",
+        "--reference",
+        r.to_str().unwrap(),
+        "--current",
+        c.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let col = |n: &str| {
+        v["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    let a = col("a");
+    assert_eq!(a["kind"], "numeric");
+    assert_eq!(
+        (a["n_reference"].clone(), a["missing_reference"].clone()),
+        (4.into(), 2.into())
+    );
+    assert_eq!(
+        (a["n_current"].clone(), a["missing_current"].clone()),
+        (2.into(), 2.into())
+    );
+    // `b` starts with numbers and turns to text: every value becomes a category
+    let b = col("b");
+    assert_eq!(b["kind"], "categorical");
+    assert_eq!(b["n_reference"], 6);
+    assert_eq!(b["n_current"], 4);
+    let c = col("c");
+    assert_eq!(
+        (c["missing_reference"].clone(), c["missing_current"].clone()),
+        (2.into(), 1.into())
+    );
+}
+
+#[test]
+fn bad_input_gives_a_clear_error_and_a_failure_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(dir.path(), "good.csv", "x,k\n1,a\n2,b\n3,a\n");
+    let g = good.to_str().unwrap();
+    let run = |r: &str, c: &str, extra: &[&str]| {
+        let mut a = vec!["drift", "--reference", r, "--current", c];
+        a.extend_from_slice(extra);
+        mlcycle(&a)
+    };
+    let missing = dir.path().join("nope.csv");
+    fails_with(&run(missing.to_str().unwrap(), g, &[]), "nope.csv");
+    let other = write(dir.path(), "other.csv", "y,z\n1,2\n");
+    fails_with(
+        &run(g, other.to_str().unwrap(), &[]),
+        "no column names in common",
+    );
+    let text = write(dir.path(), "text.csv", "x,k\nlow,a\nhigh,b\n");
+    let o = run(g, text.to_str().unwrap(), &[]);
+    fails_with(&o, "column `x` is numeric");
+    fails_with(&o, "--categorical x");
+    // ... and the suggested fix works
+    let o = run(g, text.to_str().unwrap(), &["--categorical", "x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let empty_col = write(dir.path(), "emptycol.csv", "x,k\n,a\nNA,b\n");
+    fails_with(
+        &run(g, empty_col.to_str().unwrap(), &[]),
+        "column `x` has no finite values in the current data",
+    );
+    let empty = write(dir.path(), "empty.csv", "");
+    fails_with(&run(g, empty.to_str().unwrap(), &[]), "empty");
+    let header_only = write(dir.path(), "header.csv", "x,k\n");
+    fails_with(&run(g, header_only.to_str().unwrap(), &[]), "no data rows");
+    let ragged = write(dir.path(), "ragged.csv", "x,k\n1,a\n2\n");
+    fails_with(&run(g, ragged.to_str().unwrap(), &[]), "fields");
+    fails_with(
+        &run(g, g, &["--methods", "ks,bogus"]),
+        "unknown method `bogus`",
+    );
+    fails_with(&run(g, g, &["--drift-share", "2"]), "drift share");
+    fails_with(&run(g, g, &["--categorical", "nothere"]), "nothere");
+    fails_with(&run(g, g, &["--threshold", "x"]), "COLUMN=VALUE");
+    fails_with(&run(g, g, &["--column-method", "k=ks"]), "column `k`");
+    let o = run(g, g, &["--binning", "weird"]);
+    assert!(!o.status.success());
+}
