@@ -171,6 +171,21 @@ pub struct TrainingOutcome {
     pub decision: TrainingDecision,
 }
 
+/// What the release pipeline did with one version registered elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseOutcome {
+    /// The run's trace id.
+    pub trace_id: String,
+    /// The version (as it was when the pipeline picked it up).
+    pub version: ModelVersion,
+    /// The champion it was compared with.
+    pub champion_version: Option<u32>,
+    /// The validation report.
+    pub validation: ValidationReport,
+    /// How it ended.
+    pub decision: TrainingDecision,
+}
+
 /// What the monitoring cycle decided.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
@@ -645,7 +660,25 @@ impl Lifecycle {
             decision,
         };
 
-        // 5. Approve.
+        // 5.–7. Approve, deploy, move the alias.
+        let decision = self
+            .gate_and_deploy(trace, &version, &validation, trigger, &train)
+            .await?;
+        Ok(base(decision))
+    }
+
+    /// Steps 5–7 for a registered, validated version: reject it if validation failed, else ask
+    /// the approval gate and, when approved, deploy it and move the serving alias.
+    /// `reference` becomes the drift baseline if it is deployed.
+    async fn gate_and_deploy(
+        &self,
+        trace: &str,
+        version: &ModelVersion,
+        validation: &ValidationReport,
+        trigger: Trigger,
+        reference: &Dataset,
+    ) -> Result<TrainingDecision> {
+        let cfg = &self.config;
         if !validation.promote {
             let reason = validation
                 .first_failure()
@@ -661,7 +694,7 @@ impl Lifecycle {
             .map_err(|e| e.in_stage(Stage::Approve))?;
             self.observer
                 .stage_finished(Stage::Approve, trace, &format!("rejected: {reason}"));
-            return Ok(base(TrainingDecision::Rejected { reason }));
+            return Ok(TrainingDecision::Rejected { reason });
         }
         let decision = self
             .stage(
@@ -679,7 +712,7 @@ impl Lifecycle {
                 self.lock().pending.insert(
                     version.version,
                     Candidate {
-                        training_data: train.clone(),
+                        training_data: reference.clone(),
                     },
                 );
                 self.record(
@@ -692,7 +725,7 @@ impl Lifecycle {
                 .map_err(|e| e.in_stage(Stage::Approve))?;
                 self.observer
                     .stage_finished(Stage::Approve, trace, "waiting for a human decision");
-                Ok(base(TrainingDecision::AwaitingApproval))
+                Ok(TrainingDecision::AwaitingApproval)
             }
             ApprovalDecision::Rejected { actor, reason } => {
                 self.set_status(
@@ -709,7 +742,7 @@ impl Lifecycle {
                     trace,
                     &format!("rejected by {actor}: {reason}"),
                 );
-                Ok(base(TrainingDecision::Rejected { reason }))
+                Ok(TrainingDecision::Rejected { reason })
             }
             ApprovalDecision::Approved { actor, reason } => {
                 self.observer.stage_finished(
@@ -718,13 +751,13 @@ impl Lifecycle {
                     &format!("approved by {actor}: {reason}"),
                 );
                 let deployment = self
-                    .promote(trace, version.version, &actor, &reason, train.clone())
+                    .promote(trace, version.version, &actor, &reason, reference.clone())
                     .await?;
-                Ok(base(TrainingDecision::Promoted {
+                Ok(TrainingDecision::Promoted {
                     deployment,
                     approved_by: actor,
                     reason,
-                }))
+                })
             }
         }
     }
@@ -787,6 +820,94 @@ impl Lifecycle {
         })?;
         self.set_status(&trace, version, VersionStatus::Rejected, actor, reason)
             .await
+    }
+
+    /// The release pipeline for versions registered outside this lifecycle (by `mlcycle
+    /// train`, another process or another team's trainer): for every `VersionCreated` event
+    /// of this lifecycle's model after `cursor` whose version is still `pending_approval`,
+    /// validate it against the champion on `holdout`, ask the approval gate, and deploy it
+    /// when approved. Returns the cursor to pass next time (events are replayable, so a
+    /// restarted pipeline misses nothing) and what happened to each version.
+    ///
+    /// The lifecycle does not have the training data of such a version, so when it is
+    /// deployed `holdout` (recent labelled data) becomes its drift baseline.
+    pub async fn release_registered(
+        &self,
+        cursor: u64,
+        holdout: &Dataset,
+    ) -> Result<(u64, Vec<ReleaseOutcome>)> {
+        let cfg = &self.config;
+        let mut next = cursor;
+        let mut outcomes = Vec::new();
+        for event in self.registry.events_since(cursor).await? {
+            next = next.max(event.seq);
+            let crate::registry::RegistryEventKind::VersionCreated { name, version } = &event.kind
+            else {
+                continue;
+            };
+            if *name != cfg.model_name || self.lock().pending.contains_key(version) {
+                continue;
+            }
+            let mv = match self.registry.get_version(name, *version).await {
+                Ok(mv) => mv,
+                Err(Error::NotFound { .. }) => continue, // deleted since
+                Err(e) => return Err(e),
+            };
+            if mv.status != VersionStatus::PendingApproval {
+                continue;
+            }
+            let trace = self.new_trace("release");
+            let champion = self
+                .champion()
+                .await
+                .map_err(|e| e.in_stage(Stage::Validate))?;
+            let validation = self
+                .stage(Stage::Validate, &trace, async {
+                    let candidate = self
+                        .registry
+                        .load_artifact(name, *version)
+                        .await?
+                        .into_model()?;
+                    let champ_model = match &champion {
+                        Some(c) => Some(
+                            self.registry
+                                .load_artifact(&c.name, c.version)
+                                .await?
+                                .into_model()?,
+                        ),
+                        None => None,
+                    };
+                    let r = self
+                        .validator
+                        .validate(candidate, champ_model, holdout)
+                        .await?;
+                    self.record(
+                        &trace,
+                        "validation.completed",
+                        vec![self.version_ref(*version), holdout.id().to_string()],
+                        json!({
+                            "model_name": cfg.model_name, "version": version,
+                            "champion": champion.as_ref().map(|c| c.version),
+                            "decision": if r.promote { "pass" } else { "fail" },
+                            "trigger": Trigger::RegistryEvent, "report": r,
+                        }),
+                    )
+                    .await?;
+                    Ok(r)
+                })
+                .await?;
+            let decision = self
+                .gate_and_deploy(&trace, &mv, &validation, Trigger::RegistryEvent, holdout)
+                .await?;
+            outcomes.push(ReleaseOutcome {
+                trace_id: trace,
+                version: mv,
+                champion_version: champion.map(|c| c.version),
+                validation,
+                decision,
+            });
+        }
+        Ok((next, outcomes))
     }
 
     async fn promote(
