@@ -7,7 +7,7 @@ use mlcycle::deploy::Deployer;
 use mlcycle::embedded::Stack;
 use mlcycle::lifecycle::{LifecycleConfig, TrainingDecision, Trigger};
 use mlcycle::model::Model;
-use mlcycle::registry::{Lineage, NewVersion, Registry, RegistryExt, VersionStatus};
+use mlcycle::registry::{Lineage, NewVersion, RegistryExt, VersionStatus};
 use mlcycle::train::{LogisticParams, fit_logistic};
 use std::sync::Arc;
 
