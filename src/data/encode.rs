@@ -68,10 +68,27 @@ impl CellEncoder {
         }
     }
 
+    /// Encode the raw bytes of feature `col` (numeric cells are parsed without a UTF-8
+    /// pass; categorical cells must be UTF-8).
+    #[inline]
+    pub fn encode_bytes(&self, col: usize, raw: &[u8]) -> Result<f64, CellError> {
+        let raw = raw.trim_ascii();
+        match &self.columns[col] {
+            ColumnEncoder::Numeric if !raw.is_empty() && raw[0] != b'N' && raw[0] != b'n' => {
+                match fast_float2::parse::<f64, _>(raw) {
+                    Ok(v) if v.is_infinite() => Err(CellError::Infinite),
+                    Ok(v) => Ok(v),
+                    Err(_) => self.encode(col, &String::from_utf8_lossy(raw)),
+                }
+            }
+            _ => self.encode(col, &String::from_utf8_lossy(raw)),
+        }
+    }
+
     /// Encode the raw text of feature `col`.
     #[inline]
     pub fn encode(&self, col: usize, raw: &str) -> Result<f64, CellError> {
-        let raw = raw.trim();
+        let raw = raw.trim_ascii();
         if is_missing(raw) {
             return if self.allow_missing {
                 Ok(f64::NAN)

@@ -525,8 +525,7 @@ fn score_chunk(job: &BatchJob<'_>, plan: &Plan, run_id: &str, chunk: Chunk) -> R
         }
         let start = values.len();
         for (k, &j) in plan.feature_cols.iter().enumerate() {
-            let cell = std::str::from_utf8(&rec[j]).unwrap_or("\u{fffd}");
-            match plan.encoder.encode(k, cell) {
+            match plan.encoder.encode_bytes(k, &rec[j]) {
                 Ok(v) => values.push(v),
                 Err(e) => {
                     values.truncate(start);
