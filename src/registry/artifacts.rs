@@ -84,6 +84,8 @@ impl ArtifactStore {
     /// Returns how many were removed.
     pub fn remove_stale_temp_files(&self, age: std::time::Duration) -> Result<usize> {
         let mut removed = 0;
+        // File modification times are wall-clock times, so this compares against the OS
+        // clock rather than an injected one.
         let now = std::time::SystemTime::now();
         for sub in std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))? {
             let sub = sub.map_err(|e| Error::io(&self.dir, e))?.path();
