@@ -3,7 +3,7 @@
 //! SQLite backend, in the same run.
 //!
 //! `cargo bench --bench registry` (set `MLFLOW_PYTHON` to a Python with mlflow installed,
-//! e.g. `/work/venv-registry/bin/python`; without it MLflow is skipped).
+//! e.g. `.venv-registry/bin/python`; without it MLflow is skipped).
 
 use mlcycle::clock::SystemClock;
 use mlcycle::data::synthetic::{CreditDefault, DriftSpec};

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP serving benchmark: `mlcycle serve` (release) on 127.0.0.1 with data collection on,
 # loaded by wrk (2 threads x 16 connections, POST /invocations dataframe_split) from a
-# separate process; then, if /work/venv-http has mlflow, the same load on
+# separate process; then, if the venv in $MLFLOW_VENV (default .venv-http) has mlflow, the same load on
 # `mlflow models serve` with a scikit-learn LogisticRegression of the same shape.
 #
 # Usage: scripts/bench_http.sh [DURATION_S]   (needs wrk: apt-get install -y wrk)
@@ -59,7 +59,7 @@ run "mlcycle-nocollect 100-rows" "$STORE/body_100.json" $PID
 echo "mlcycle (no collection): $(rss $PID)"
 kill -TERM $PID; wait $PID || true; PID=""
 
-VENV=/work/venv-http
+VENV=${MLFLOW_VENV:-.venv-http}
 if [ -x "$VENV/bin/mlflow" ]; then
   PORT=15055
   "$VENV/bin/python" - "$STORE" <<'PY'

@@ -5,9 +5,9 @@ The expected numbers come from the reference tools themselves (scipy 1.17, Evide
 NannyML 0.13), called on deterministic data (fixed seeds). The Rust tests read the JSON
 and never call Python.
 
-    python3 -m venv /work/venv-drift
-    /work/venv-drift/bin/pip install -r scripts/requirements-drift.txt
-    /work/venv-drift/bin/python scripts/drift_fixtures.py
+    python3 -m venv .venv-drift
+    .venv-drift/bin/pip install -r scripts/requirements-drift.txt
+    .venv-drift/bin/python scripts/drift_fixtures.py
 
 Non-finite floats are written as the strings "nan", "inf" and "-inf". A method that
 raised in the reference tool is recorded as {"error": "<message>"}.
