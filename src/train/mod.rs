@@ -4,9 +4,17 @@
 //! [`trees`] learners); the trait implementations wrap them in `spawn_blocking` so an
 //! async caller is never stalled by a long fit.
 
+mod algorithm;
 mod linalg;
 mod linear;
+mod search;
 pub mod trees;
+
+pub use algorithm::{Algorithm, AlgorithmTrainer};
+pub use search::{
+    CvResult, Distribution, MAX_TRIALS, SearchOutcome, SearchSpace, SearchTrainer, Trial,
+    cross_validate, kfold, stratified_kfold,
+};
 
 pub use linear::{
     CheckedLogisticParams, CheckedRidgeParams, LogisticParams, RidgeParams, fit_logistic, fit_ridge,
@@ -25,12 +33,44 @@ use std::sync::Arc;
 pub struct TrainContext {
     /// Seed for any randomness in the algorithm (splits, bootstraps, ...).
     pub seed: u64,
+    /// Where progress goes (`None`: nowhere).
+    pub progress: Option<ProgressFn>,
 }
 
 impl TrainContext {
     /// A context with the given seed.
     pub fn with_seed(seed: u64) -> Self {
-        TrainContext { seed }
+        TrainContext {
+            seed,
+            progress: None,
+        }
+    }
+
+    /// This context with a progress callback, called with `(what, done, total)`: `what` is
+    /// `"fit"` (boosting iterations or trees of one fit), `"fold"` (cross-validation folds)
+    /// or `"trial"` (search trials).
+    pub fn with_progress(mut self, f: impl Fn(&str, usize, usize) + Send + Sync + 'static) -> Self {
+        self.progress = Some(ProgressFn(Arc::new(f)));
+        self
+    }
+}
+
+/// A progress callback: `(what, done, total)`. See [`TrainContext::with_progress`].
+#[derive(Clone)]
+pub struct ProgressFn(Arc<ProgressCallback>);
+
+type ProgressCallback = dyn Fn(&str, usize, usize) + Send + Sync;
+
+impl ProgressFn {
+    /// Report that `done` of `total` units of `what` are finished.
+    pub fn report(&self, what: &str, done: usize, total: usize) {
+        (self.0)(what, done, total)
+    }
+}
+
+impl Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn(..)")
     }
 }
 
