@@ -6,8 +6,8 @@ use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::model::Model;
 use mlcycle::train::{AlgorithmTrainer, TrainContext};
 use mlcycle::validate::{
-    ChampionChallenger, ChampionChallengerConfig, FairnessConfig, MetricThreshold, ProfileConfig,
-    SignificanceConfig, ValidationReport, Validator,
+    ChampionChallenger, ChampionChallengerConfig, FairnessConfig, McNemarPolicy, MetricThreshold,
+    ProfileConfig, SignificanceConfig, ValidationReport, Validator,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -239,6 +239,7 @@ fn significance() -> ChampionChallengerConfig {
     ChampionChallengerConfig {
         significance: Some(SignificanceConfig {
             n_resamples: 300,
+            mcnemar: McNemarPolicy::Require,
             ..Default::default()
         }),
         ..Default::default()
@@ -261,6 +262,21 @@ fn significance_promotes_a_clearly_better_challenger_only() {
     assert!(!r.promote);
     assert!(!check(&r, "significance:mcnemar").passed);
     assert!(!check(&r, "significance:bootstrap:roc_auc").passed);
+    // By default McNemar (a test of errors) only blocks for label metrics; with ROC AUC as
+    // primary it is reported and the bootstrap interval decides.
+    let mut auto = significance();
+    auto.significance.as_mut().unwrap().mcnemar = McNemarPolicy::Auto;
+    let r = run(auto.clone(), &f.good, Some(&f.good));
+    assert!(!r.promote);
+    assert!(check(&r, "significance:mcnemar").passed);
+    assert!(
+        check(&r, "significance:mcnemar")
+            .detail
+            .contains("reported only")
+    );
+    auto.primary_metric = Some("accuracy".into());
+    let r = run(auto, &f.good, Some(&f.good));
+    assert!(!check(&r, "significance:mcnemar").passed);
     // Seeded: the same report twice (apart from timings).
     let a = run(significance(), &f.good, Some(&f.weak)).significance;
     assert_eq!(a, run(significance(), &f.good, Some(&f.weak)).significance);

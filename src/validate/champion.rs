@@ -49,10 +49,30 @@ pub struct SignificanceConfig {
     pub n_resamples: usize,
     /// Bootstrap seed (default 0).
     pub seed: u64,
-    /// Also require McNemar's test on the paired classification errors (classifiers only;
-    /// default true). McNemar tests accuracy, so with a ranking metric (ROC AUC) as primary a
-    /// challenger that ranks better without changing many predicted labels can fail it.
-    pub mcnemar: bool,
+    /// When McNemar's test on the paired classification errors blocks a promotion (see
+    /// [`McNemarPolicy`]; default `Auto`).
+    pub mcnemar: McNemarPolicy,
+}
+
+/// When McNemar's test (on paired errors, i.e. predicted labels) blocks a promotion.
+///
+/// McNemar tests whether the candidate makes fewer *errors*. With a ranking or probability
+/// metric as primary (ROC AUC, log loss, Brier, average precision) a challenger can rank far
+/// better without changing enough predicted labels for McNemar to notice, so there the
+/// bootstrap interval of the primary metric decides and McNemar is only reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum McNemarPolicy {
+    /// Required when the primary metric is computed from labels (accuracy, balanced
+    /// accuracy, precision, recall, F1), reported otherwise.
+    #[default]
+    Auto,
+    /// Always required (classifiers).
+    Require,
+    /// Reported, never blocks.
+    Report,
+    /// Not run.
+    Off,
 }
 
 impl Default for SignificanceConfig {
@@ -61,7 +81,7 @@ impl Default for SignificanceConfig {
             alpha: 0.05,
             n_resamples: 1000,
             seed: 0,
-            mcnemar: true,
+            mcnemar: McNemarPolicy::Auto,
         }
     }
 }
@@ -694,29 +714,49 @@ fn significance_checks(
         mcnemar: None,
         bootstrap: None,
     };
-    if sc.mcnemar && cand_pred.probabilities.is_some() {
+    if sc.mcnemar != McNemarPolicy::Off && cand_pred.probabilities.is_some() {
         let m = mcnemar(
             y.view(),
             cand_pred.values.view(),
             champ_pred.values.view(),
             McNemarMethod::Auto,
         )?;
-        let ok = m.b > m.c && m.p_value < sc.alpha;
+        let significant = m.b > m.c && m.p_value < sc.alpha;
+        let label_metric = matches!(
+            primary,
+            "accuracy"
+                | "balanced_accuracy"
+                | "precision"
+                | "recall"
+                | "f1"
+                | "f1_macro"
+                | "f1_weighted"
+        );
+        let blocks = match sc.mcnemar {
+            McNemarPolicy::Require => true,
+            McNemarPolicy::Auto => label_metric,
+            McNemarPolicy::Report | McNemarPolicy::Off => false,
+        };
         checks.push(check(
             "significance:mcnemar",
-            ok,
+            significant || !blocks,
             format!(
-                "McNemar's test on paired errors: candidate right where the champion is wrong on {} rows, the reverse on {} rows, p = {:.4} ({} test); {}",
+                "McNemar's test on paired errors: candidate right where the champion is wrong on {} rows, the reverse on {} rows, p = {:.4} ({} test); {}{}",
                 m.b,
                 m.c,
                 m.p_value,
                 if m.exact { "exact" } else { "chi-square" },
-                if ok {
+                if significant {
                     format!("the candidate makes significantly fewer errors (p < {})", sc.alpha)
                 } else if m.b <= m.c {
                     "the candidate does not make fewer errors".to_string()
                 } else {
                     format!("the difference in errors could be noise (p ≥ {})", sc.alpha)
+                },
+                if blocks {
+                    ""
+                } else {
+                    " (reported only: the primary metric's bootstrap interval decides)"
                 }
             ),
         ));

@@ -6,7 +6,7 @@ mod profile;
 
 pub use champion::{
     ChampionChallenger, ChampionChallengerConfig, FairnessConfig, FairnessSummary, FitGap,
-    MetricThreshold, SignificanceConfig, SignificanceSummary,
+    McNemarPolicy, MetricThreshold, SignificanceConfig, SignificanceSummary,
 };
 pub use profile::{Profile, ProfileConfig, profile_model};
 

@@ -10,6 +10,8 @@ mod audit;
 mod demo_report;
 mod models;
 mod score;
+mod train;
+mod validate;
 
 #[derive(Parser)]
 #[command(
@@ -57,6 +59,13 @@ enum Command {
     Lineage(audit::LineageArgs),
     /// Inspect and change the model registry: list, versions, show, alias, tag, status, gc.
     Models(models::ModelsArgs),
+    /// Train a model on a CSV file (gbdt, logistic, linear, tree or forest; optional
+    /// cross-validation and grid/random search), measure it on a holdout split and register
+    /// it with its lineage.
+    Train(train::TrainArgs),
+    /// Validate a registered candidate against a champion on a labelled holdout file and print
+    /// the report; exits with status 2 when the candidate should not be promoted.
+    Validate(validate::ValidateArgs),
 }
 
 #[tokio::main]
@@ -79,6 +88,12 @@ async fn main() -> ExitCode {
         Command::Audit(args) => audit::run_audit(args).await,
         Command::Lineage(args) => audit::run_lineage(args).await,
         Command::Models(args) => models::run(args).await,
+        Command::Train(args) => train::run(args).await,
+        Command::Validate(args) => match validate::run(args).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(2),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
