@@ -3,6 +3,33 @@
 //! The fitting routines are pure functions ([`fit_logistic`], [`fit_ridge`], the
 //! [`trees`] learners); the trait implementations wrap them in `spawn_blocking` so an
 //! async caller is never stalled by a long fit.
+//!
+//! - [`LinearModelTrainer`]: logistic regression for classes, ridge regression for values.
+//! - [`AlgorithmTrainer`]: one algorithm chosen by name — `gbdt`, `logistic`, `linear`,
+//!   `tree`, `forest` — with its parameters as a JSON object (unknown names and bad values
+//!   are errors). Tree models are stored as the `gbdt`, `decision_tree` and `random_forest`
+//!   artifact flavors (see [`crate::model::TreeModel`] for their preprocessing).
+//! - [`SearchTrainer`]: seeded k-fold cross-validation (stratified for classes) of every
+//!   parameter set of a [`SearchSpace`], the best picked by a named metric and refitted on
+//!   all the data; every trial is returned in the params under `"search"`.
+//! - Progress: [`TrainContext::with_progress`] receives `(what, done, total)`; the lifecycle
+//!   forwards it to [`crate::lifecycle::Observer::progress`].
+//!
+//! # Search space format (`SPACE.json`)
+//!
+//! ```json
+//! {"grid": {"learning_rate": [0.05, 0.1], "max_iter": [100, 200]}}
+//! ```
+//! tries every combination (names in lexicographic order, at most 10,000), and
+//! ```json
+//! {"random": {"n_trials": 10, "space": {
+//!     "learning_rate": {"log_uniform": [0.01, 0.3]},
+//!     "max_leaf_nodes": {"int": [8, 64]},
+//!     "l2_regularization": {"uniform": [0.0, 1.0]},
+//!     "early_stopping": ["Enabled", "Disabled"]}}}
+//! ```
+//! draws `n_trials` sets from a generator seeded by the training seed (a list means a
+//! uniform choice among its values).
 
 mod algorithm;
 mod linalg;

@@ -1,4 +1,22 @@
 //! Validation: holdout metrics and the champion/challenger decision.
+//!
+//! [`ChampionChallenger`] scores the candidate (and the champion) on the same holdout and
+//! makes a list of [`Check`]s, each explained in words; the candidate is promoted only if all
+//! pass. Configured by [`ChampionChallengerConfig`]:
+//!
+//! | check | default | blocks when |
+//! |---|---|---|
+//! | `beats_champion:<primary>` | on | the primary metric does not beat the champion by `min_improvement` (0.002) |
+//! | `threshold:<m>`, `min_absolute_change:<m>`, `min_relative_change:<m>` | none | an MLflow-style [`MetricThreshold`] is missed (or its metric is missing) |
+//! | `significance:bootstrap:<primary>`, `significance:mcnemar` | off | the paired bootstrap interval of the primary-metric difference does not exclude 0 / McNemar's p ≥ alpha (see [`McNemarPolicy`]) |
+//! | `fairness:*` | off | a limit on demographic parity, equalized odds or disparate impact across a sensitive column's groups is exceeded |
+//! | `profile:*` | measured, no budgets | artifact size, single-row p99 latency or batch throughput misses its budget |
+//! | `fit_gap:<primary>` | reported when training data is given | the training score beats the holdout score by more than `max_train_holdout_gap` |
+//!
+//! Significance is opt-in: a default that suddenly required statistical significance would
+//! change the decisions of existing setups, and small holdouts (a few hundred rows) often
+//! cannot show a real but modest gain to be significant. Turn it on where the holdout is large
+//! enough for the test to have power.
 
 mod champion;
 pub mod metrics;
