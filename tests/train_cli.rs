@@ -131,6 +131,11 @@ fn train_then_validate_from_the_command_line() {
     assert!(mv.metrics.contains_key("profile_latency_p99_us"));
     drop(rt);
 
+    // The audit trail knows where v2 came from.
+    let out = ok(&mlcycle(&store, &["lineage", "version", "credit/2"]));
+    assert!(out.contains("logistic_regression"), "{out}");
+    ok(&mlcycle(&store, &["audit", "verify"]));
+
     // Validate v2 against v1 on a fresh holdout: promoted, with fairness by region.
     let h = holdout_csv.to_str().unwrap();
     let out = ok(&mlcycle(

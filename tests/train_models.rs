@@ -358,3 +358,24 @@ fn random_search_is_seeded_and_validated() {
     let space = SearchSpace::from_json(br#"{"grid": {"nope": [1]}}"#).unwrap();
     assert!(SearchTrainer::new(Algorithm::Gbdt, &Value::Null, Some(space), 3, None).is_err());
 }
+
+#[test]
+fn search_on_a_regression_target_uses_rmse_and_plain_folds() {
+    let data = regression(240);
+    let space = SearchSpace::from_json(br#"{"grid": {"max_depth": [1, 6]}}"#).unwrap();
+    let t = SearchTrainer::new(Algorithm::Tree, &Value::Null, Some(space), 4, None).unwrap();
+    let (trained, outcome) = t.fit(&data, &TrainContext::with_seed(5)).unwrap();
+    assert_eq!(outcome.metric, "rmse");
+    assert!(!outcome.greater_is_better);
+    // A depth-1 tree cannot fit 2·a − b: the deeper one wins on RMSE.
+    assert_eq!(outcome.best_trial, 1);
+    assert!(outcome.trials[1].cv.mean < outcome.trials[0].cv.mean);
+    assert_eq!(trained.params["max_depth"], 6);
+    // Cross-validation alone (no space): one trial of the base parameters.
+    let t =
+        SearchTrainer::new(Algorithm::Linear, &Value::Null, None, 3, Some("r2".into())).unwrap();
+    let (_, outcome) = t.fit(&data, &TrainContext::with_seed(5)).unwrap();
+    assert_eq!((outcome.kind.as_str(), outcome.trials.len()), ("none", 1));
+    assert!(outcome.trials[0].cv.mean > 0.9);
+    assert!(SearchTrainer::new(Algorithm::Linear, &Value::Null, None, 1, None).is_err());
+}

@@ -132,7 +132,15 @@ impl ValidationReport {
             }
         }
         if let Some(f) = &self.fairness {
-            let _ = writeln!(s, "fairness by `{}`:", f.sensitive);
+            let _ = writeln!(
+                s,
+                "fairness by `{}`: demographic parity difference {:.4}, equalized odds difference {:.4}, disparate-impact ratio {}",
+                f.sensitive,
+                f.demographic_parity_difference,
+                f.equalized_odds_difference,
+                f.disparate_impact_ratio
+                    .map_or("undefined".to_string(), |v| format!("{v:.4}"))
+            );
             for (g, m) in &f.by_group {
                 let _ = writeln!(
                     s,

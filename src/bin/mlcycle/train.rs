@@ -3,7 +3,8 @@
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use mlcycle::clock::SystemClock;
+use mlcycle::audit::{AuditEntry, AuditLog, SqliteAuditLog, actions};
+use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::data::{CsvOptions, read_csv};
 use mlcycle::registry::{Lineage, NewVersion, Registry, SqliteRegistry};
 use mlcycle::train::{
@@ -130,14 +131,64 @@ pub async fn run(args: TrainArgs) -> Result<()> {
     let report = ChampionChallenger::default()
         .validate_with_training(trained.model.clone(), None, &holdout, &train)
         .await?;
-    let registry = SqliteRegistry::open(&args.store, Arc::new(SystemClock))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let registry = SqliteRegistry::open(&args.store, clock.clone())?;
+    let audit = SqliteAuditLog::open(&args.store, clock)?;
     let actor = args
         .actor
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
         .unwrap_or_else(|| "cli".into());
+    let trace = format!("train-{}", uuid::Uuid::new_v4());
+    let record = |action: &str, subjects: Vec<String>, payload: Value| {
+        audit.append(AuditEntry {
+            actor: actor.clone(),
+            action: action.to_string(),
+            subjects,
+            payload,
+            trace_id: trace.clone(),
+        })
+    };
+    let source = args.data.display().to_string();
+    record(
+        actions::DATASET_REGISTERED,
+        vec![data.id().to_string()],
+        json!({"source": source, "hash": data.id(), "rows": data.n_rows(),
+               "features": data.schema().n_features(), "model_name": args.name}),
+    )
+    .await?;
+    for (split, role, share) in [
+        (&train, "train", 1.0 - args.holdout),
+        (&holdout, "holdout", args.holdout),
+    ] {
+        record(
+            actions::DATASET_REGISTERED,
+            vec![split.id().to_string()],
+            json!({
+                "source": format!("{role} split ({:.0}%, seed {}) of {source}", 100.0 * share, args.seed),
+                "hash": split.id(), "rows": split.n_rows(), "features": split.schema().n_features(),
+                "role": role, "derived_from": data.id(), "model_name": args.name,
+            }),
+        )
+        .await?;
+    }
+    record(
+        actions::TRAINING_FINISHED,
+        vec![train.id().to_string()],
+        json!({"algorithm": trained.algorithm, "params": trained.params, "seed": args.seed,
+               "model_name": args.name}),
+    )
+    .await?;
+    record(
+        actions::VALIDATION_COMPLETED,
+        vec![holdout.id().to_string()],
+        json!({"champion": null, "decision": if report.promote { "pass" } else { "fail" },
+               "report": report, "model_name": args.name}),
+    )
+    .await?;
     let mut tags = BTreeMap::new();
-    tags.insert("source".to_string(), args.data.display().to_string());
+    tags.insert("source".to_string(), source.clone());
     tags.insert("seed".to_string(), args.seed.to_string());
+    tags.insert("trace_id".to_string(), trace.clone());
     let mv = registry
         .register(
             &args.name,
@@ -150,7 +201,7 @@ pub async fn run(args: TrainArgs) -> Result<()> {
                     code_version: None,
                     trainer: trained.algorithm.clone(),
                     params: trained.params.clone(),
-                    created_by: actor,
+                    created_by: actor.clone(),
                 },
                 metrics: report.version_metrics(),
                 tags,
@@ -164,6 +215,18 @@ pub async fn run(args: TrainArgs) -> Result<()> {
             },
         )
         .await?;
+    record(
+        actions::VERSION_REGISTERED,
+        vec![
+            format!("{}/{}", mv.name, mv.version),
+            data.id().to_string(),
+            train.id().to_string(),
+            holdout.id().to_string(),
+        ],
+        json!({"artifact_sha256": mv.artifact_sha256, "flavor": mv.flavor, "lineage": mv.lineage,
+               "model_name": mv.name, "version": mv.version}),
+    )
+    .await?;
     if args.json {
         println!(
             "{}",
