@@ -192,6 +192,46 @@ pub struct FitGap {
 /// The default validator: holdout metrics, a champion/challenger rule on the primary metric,
 /// MLflow-style metric thresholds, and optional significance, fairness, profiling budgets and
 /// an overfitting limit. Every check explains itself in words.
+///
+/// ```
+/// use mlcycle::validate::{
+///     ChampionChallenger, ChampionChallengerConfig, FairnessConfig, MetricThreshold,
+///     ProfileConfig, SignificanceConfig,
+/// };
+/// use mlcycle::train::{AlgorithmTrainer, TrainContext};
+/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use std::collections::BTreeMap;
+///
+/// let data = CreditDefault::new(3).sample(2_000, &DriftSpec::none(), 0)?;
+/// let (train, holdout) = data.split(0.3, 7)?;
+/// let fit = |name: &str| -> mlcycle::Result<_> {
+///     Ok(AlgorithmTrainer::from_name(name, &serde_json::Value::Null)?
+///         .fit(&train, &TrainContext::with_seed(1))?
+///         .model)
+/// };
+/// let (candidate, champion) = (fit("logistic")?, fit("tree")?);
+/// let validator = ChampionChallenger::new(ChampionChallengerConfig {
+///     metric_thresholds: BTreeMap::from([(
+///         "roc_auc".to_string(),
+///         MetricThreshold { threshold: Some(0.6), min_absolute_change: Some(0.01), ..Default::default() },
+///     )]),
+///     significance: Some(SignificanceConfig::default()),
+///     fairness: Some(FairnessConfig {
+///         sensitive: "region".into(),
+///         min_disparate_impact_ratio: Some(0.0),
+///         ..Default::default()
+///     }),
+///     profile: Some(ProfileConfig { max_artifact_bytes: Some(1 << 20), ..Default::default() }),
+///     max_train_holdout_gap: Some(0.5),
+///     ..Default::default()
+/// })?;
+/// let report = validator.validate_sync(candidate, Some(champion), &holdout, Some(&train))?;
+/// for check in &report.checks {
+///     println!("[{}] {}: {}", if check.passed { "pass" } else { "FAIL" }, check.name, check.detail);
+/// }
+/// assert!(report.significance.is_some() && report.fairness.is_some() && report.fit.is_some());
+/// # Ok::<(), mlcycle::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct ChampionChallenger {
     config: ChampionChallengerConfig,
