@@ -535,10 +535,12 @@ impl Lifecycle {
                     }),
                 )
                 .await?;
-                let t = self
-                    .trainer
-                    .train(&train, &TrainContext::with_seed(cfg.seed))
-                    .await?;
+                let observer = self.observer.clone();
+                let progress_trace = trace.to_string();
+                let ctx = TrainContext::with_seed(cfg.seed).with_progress(move |what, done, total| {
+                    observer.progress(Stage::Train, &progress_trace, what, done, total)
+                });
+                let t = self.trainer.train(&train, &ctx).await?;
                 self.record(
                     trace,
                     "training.finished",
@@ -575,7 +577,7 @@ impl Lifecycle {
                 };
                 let r = self
                     .validator
-                    .validate(trained.model.clone(), champ_model, &holdout)
+                    .validate_with_training(trained.model.clone(), champ_model, &holdout, &train)
                     .await?;
                 self.record(
                     trace,
@@ -627,7 +629,7 @@ impl Lifecycle {
                         params: trained.params.clone(),
                         created_by: cfg.actor.clone(),
                     },
-                    metrics: validation.candidate.clone(),
+                    metrics: validation.version_metrics(),
                     tags,
                     description: format!("trained on {} ({} rows)", data.source(), train.n_rows()),
                 }).await?;

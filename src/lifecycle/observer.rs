@@ -69,6 +69,9 @@ pub trait Observer: Send + Sync + Debug {
     fn stage_failed(&self, _stage: Stage, _trace_id: &str, _error: &crate::Error) {}
     /// An alert was raised.
     fn alert(&self, _alert: &Alert) {}
+    /// Progress within a stage: `done` of `total` units of `what` (for training: `"fit"`
+    /// iterations or trees, cross-validation `"fold"`s, search `"trial"`s).
+    fn progress(&self, _stage: Stage, _trace_id: &str, _what: &str, _done: usize, _total: usize) {}
 }
 
 /// An observer that does nothing.

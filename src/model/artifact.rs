@@ -1,4 +1,7 @@
-use super::{LinearModel, LogisticModel, Model, Signature};
+use super::{
+    DecisionTreeTreeModel, GbdtTreeModel, LinearModel, LogisticModel, Model, RandomForestTreeModel,
+    Signature,
+};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -15,6 +18,12 @@ pub enum ModelArtifact {
     Logistic(LogisticModel),
     /// Linear / ridge regression.
     Linear(LinearModel),
+    /// Histogram gradient-boosted trees.
+    Gbdt(GbdtTreeModel),
+    /// A single decision tree.
+    DecisionTree(DecisionTreeTreeModel),
+    /// A random forest.
+    RandomForest(RandomForestTreeModel),
 }
 
 impl ModelArtifact {
@@ -23,6 +32,9 @@ impl ModelArtifact {
         match self {
             ModelArtifact::Logistic(_) => "logistic",
             ModelArtifact::Linear(_) => "linear",
+            ModelArtifact::Gbdt(_) => "gbdt",
+            ModelArtifact::DecisionTree(_) => "decision_tree",
+            ModelArtifact::RandomForest(_) => "random_forest",
         }
     }
 
@@ -31,6 +43,9 @@ impl ModelArtifact {
         match self {
             ModelArtifact::Logistic(m) => &m.signature,
             ModelArtifact::Linear(m) => &m.signature,
+            ModelArtifact::Gbdt(m) => &m.signature,
+            ModelArtifact::DecisionTree(m) => &m.signature,
+            ModelArtifact::RandomForest(m) => &m.signature,
         }
     }
 
@@ -42,6 +57,18 @@ impl ModelArtifact {
                 Arc::new(m)
             }
             ModelArtifact::Linear(m) => {
+                m.check()?;
+                Arc::new(m)
+            }
+            ModelArtifact::Gbdt(m) => {
+                m.check()?;
+                Arc::new(m)
+            }
+            ModelArtifact::DecisionTree(m) => {
+                m.check()?;
+                Arc::new(m)
+            }
+            ModelArtifact::RandomForest(m) => {
                 m.check()?;
                 Arc::new(m)
             }

@@ -5,11 +5,16 @@ mod artifact;
 mod linear;
 mod preprocess;
 mod signature;
+mod trees;
 
 pub use artifact::ModelArtifact;
 pub use linear::{LinearModel, LogisticModel};
 pub use preprocess::{ColumnTransform, Preprocessor};
 pub use signature::{OutputKind, Signature};
+pub use trees::{
+    DecisionTreeTreeModel, GbdtTreeModel, RandomForestTreeModel, TreeColumn, TreeLearner,
+    TreeModel, TreePreprocessor,
+};
 
 use crate::Result;
 use ndarray::{Array1, Array2, ArrayView2};

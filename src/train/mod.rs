@@ -3,10 +3,45 @@
 //! The fitting routines are pure functions ([`fit_logistic`], [`fit_ridge`], the
 //! [`trees`] learners); the trait implementations wrap them in `spawn_blocking` so an
 //! async caller is never stalled by a long fit.
+//!
+//! - [`LinearModelTrainer`]: logistic regression for classes, ridge regression for values.
+//! - [`AlgorithmTrainer`]: one algorithm chosen by name — `gbdt`, `logistic`, `linear`,
+//!   `tree`, `forest` — with its parameters as a JSON object (unknown names and bad values
+//!   are errors). Tree models are stored as the `gbdt`, `decision_tree` and `random_forest`
+//!   artifact flavors (see [`crate::model::TreeModel`] for their preprocessing).
+//! - [`SearchTrainer`]: seeded k-fold cross-validation (stratified for classes) of every
+//!   parameter set of a [`SearchSpace`], the best picked by a named metric and refitted on
+//!   all the data; every trial is returned in the params under `"search"`.
+//! - Progress: [`TrainContext::with_progress`] receives `(what, done, total)`; the lifecycle
+//!   forwards it to [`crate::lifecycle::Observer::progress`].
+//!
+//! # Search space format (`SPACE.json`)
+//!
+//! ```json
+//! {"grid": {"learning_rate": [0.05, 0.1], "max_iter": [100, 200]}}
+//! ```
+//! tries every combination (names in lexicographic order, at most 10,000), and
+//! ```json
+//! {"random": {"n_trials": 10, "space": {
+//!     "learning_rate": {"log_uniform": [0.01, 0.3]},
+//!     "max_leaf_nodes": {"int": [8, 64]},
+//!     "l2_regularization": {"uniform": [0.0, 1.0]},
+//!     "early_stopping": ["Enabled", "Disabled"]}}}
+//! ```
+//! draws `n_trials` sets from a generator seeded by the training seed (a list means a
+//! uniform choice among its values).
 
+mod algorithm;
 mod linalg;
 mod linear;
+mod search;
 pub mod trees;
+
+pub use algorithm::{Algorithm, AlgorithmTrainer};
+pub use search::{
+    CvResult, Distribution, MAX_TRIALS, SearchOutcome, SearchSpace, SearchTrainer, Trial,
+    cross_validate, kfold, stratified_kfold,
+};
 
 pub use linear::{
     CheckedLogisticParams, CheckedRidgeParams, LogisticParams, RidgeParams, fit_logistic, fit_ridge,
@@ -25,12 +60,44 @@ use std::sync::Arc;
 pub struct TrainContext {
     /// Seed for any randomness in the algorithm (splits, bootstraps, ...).
     pub seed: u64,
+    /// Where progress goes (`None`: nowhere).
+    pub progress: Option<ProgressFn>,
 }
 
 impl TrainContext {
     /// A context with the given seed.
     pub fn with_seed(seed: u64) -> Self {
-        TrainContext { seed }
+        TrainContext {
+            seed,
+            progress: None,
+        }
+    }
+
+    /// This context with a progress callback, called with `(what, done, total)`: `what` is
+    /// `"fit"` (boosting iterations or trees of one fit), `"fold"` (cross-validation folds)
+    /// or `"trial"` (search trials).
+    pub fn with_progress(mut self, f: impl Fn(&str, usize, usize) + Send + Sync + 'static) -> Self {
+        self.progress = Some(ProgressFn(Arc::new(f)));
+        self
+    }
+}
+
+/// A progress callback: `(what, done, total)`. See [`TrainContext::with_progress`].
+#[derive(Clone)]
+pub struct ProgressFn(Arc<ProgressCallback>);
+
+type ProgressCallback = dyn Fn(&str, usize, usize) + Send + Sync;
+
+impl ProgressFn {
+    /// Report that `done` of `total` units of `what` are finished.
+    pub fn report(&self, what: &str, done: usize, total: usize) {
+        (self.0)(what, done, total)
+    }
+}
+
+impl Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn(..)")
     }
 }
 

@@ -1,9 +1,32 @@
 //! Validation: holdout metrics and the champion/challenger decision.
+//!
+//! [`ChampionChallenger`] scores the candidate (and the champion) on the same holdout and
+//! makes a list of [`Check`]s, each explained in words; the candidate is promoted only if all
+//! pass. Configured by [`ChampionChallengerConfig`]:
+//!
+//! | check | default | blocks when |
+//! |---|---|---|
+//! | `beats_champion:<primary>` | on | the primary metric does not beat the champion by `min_improvement` (0.002) |
+//! | `threshold:<m>`, `min_absolute_change:<m>`, `min_relative_change:<m>` | none | an MLflow-style [`MetricThreshold`] is missed (or its metric is missing) |
+//! | `significance:bootstrap:<primary>`, `significance:mcnemar` | off | the paired bootstrap interval of the primary-metric difference does not exclude 0 / McNemar's p ≥ alpha (see [`McNemarPolicy`]) |
+//! | `fairness:*` | off | a limit on demographic parity, equalized odds or disparate impact across a sensitive column's groups is exceeded |
+//! | `profile:*` | measured, no budgets | artifact size, single-row p99 latency or batch throughput misses its budget |
+//! | `fit_gap:<primary>` | reported when training data is given | the training score beats the holdout score by more than `max_train_holdout_gap` |
+//!
+//! Significance is opt-in: a default that suddenly required statistical significance would
+//! change the decisions of existing setups, and small holdouts (a few hundred rows) often
+//! cannot show a real but modest gain to be significant. Turn it on where the holdout is large
+//! enough for the test to have power.
 
 mod champion;
 pub mod metrics;
+mod profile;
 
-pub use champion::{ChampionChallenger, ChampionChallengerConfig};
+pub use champion::{
+    ChampionChallenger, ChampionChallengerConfig, FairnessConfig, FairnessSummary, FitGap,
+    McNemarPolicy, MetricThreshold, SignificanceConfig, SignificanceSummary,
+};
+pub use profile::{Profile, ProfileConfig, profile_model};
 
 use crate::Result;
 use crate::data::{Dataset, DatasetId};
@@ -42,12 +65,116 @@ pub struct ValidationReport {
     pub checks: Vec<Check>,
     /// Whether the candidate should be promoted (all checks passed).
     pub promote: bool,
+    /// Paired significance tests of candidate vs champion, when enabled and there is a champion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub significance: Option<SignificanceSummary>,
+    /// Group fairness of the candidate, when a sensitive column was configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fairness: Option<FairnessSummary>,
+    /// Size, latency and throughput of the candidate, when profiling is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    /// Training vs holdout score of the candidate, when the training data was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<FitGap>,
 }
 
 impl ValidationReport {
     /// The first failed check, if any.
     pub fn first_failure(&self) -> Option<&Check> {
         self.checks.iter().find(|c| !c.passed)
+    }
+
+    /// The metrics to record on the registered version: the candidate's holdout metrics plus
+    /// `profile_artifact_bytes`, `profile_latency_p50_us`, `profile_latency_p99_us`,
+    /// `profile_throughput_rows_per_s` (when profiled) and `train_<primary metric>` (when the
+    /// training data was given).
+    pub fn version_metrics(&self) -> BTreeMap<String, f64> {
+        let mut m = self.candidate.clone();
+        if let Some(p) = &self.profile {
+            m.extend(p.metrics());
+        }
+        if let Some(f) = &self.fit {
+            m.insert(format!("train_{}", f.metric), f.train);
+        }
+        m
+    }
+
+    /// The report in words, one line per check, for people.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{} on holdout {} ({} rows), primary metric {}",
+            if self.promote { "PROMOTE" } else { "REJECT" },
+            self.holdout.short(),
+            self.holdout_rows,
+            self.primary_metric
+        );
+        let _ = writeln!(
+            s,
+            "metrics (candidate{}):",
+            if self.champion.is_some() {
+                " | champion"
+            } else {
+                ""
+            }
+        );
+        for (k, v) in &self.candidate {
+            match self.champion.as_ref().and_then(|c| c.get(k)) {
+                Some(c) => {
+                    let _ = writeln!(s, "  {k:<20} {v:>12.6} | {c:>12.6}");
+                }
+                None => {
+                    let _ = writeln!(s, "  {k:<20} {v:>12.6}");
+                }
+            }
+        }
+        if let Some(f) = &self.fairness {
+            let _ = writeln!(
+                s,
+                "fairness by `{}`: demographic parity difference {:.4}, equalized odds difference {:.4}, disparate-impact ratio {}",
+                f.sensitive,
+                f.demographic_parity_difference,
+                f.equalized_odds_difference,
+                f.disparate_impact_ratio
+                    .map_or("undefined".to_string(), |v| format!("{v:.4}"))
+            );
+            for (g, m) in &f.by_group {
+                let _ = writeln!(
+                    s,
+                    "  {g:<16} n={:<6} selection={:.4} accuracy={:.4} tpr={:.4} fpr={:.4}",
+                    m.count,
+                    m.selection_rate,
+                    m.accuracy,
+                    m.true_positive_rate,
+                    m.false_positive_rate
+                );
+            }
+        }
+        if let Some(p) = &self.profile {
+            let _ = writeln!(
+                s,
+                "profile: artifact {} bytes, single-row latency p50 {:.1} µs / p99 {:.1} µs ({} rows), batch {:.0} rows/s",
+                p.artifact_bytes,
+                p.latency_p50_us,
+                p.latency_p99_us,
+                p.latency_samples,
+                p.throughput_rows_per_s
+            );
+        }
+        let _ = writeln!(s, "checks:");
+        for c in &self.checks {
+            let _ = writeln!(
+                s,
+                "  [{}] {}: {}",
+                if c.passed { "pass" } else { "FAIL" },
+                c.name,
+                c.detail
+            );
+        }
+        s
     }
 }
 
@@ -84,4 +211,18 @@ pub trait Validator: Send + Sync + Debug {
         champion: Option<Arc<dyn Model>>,
         holdout: &Dataset,
     ) -> Result<ValidationReport>;
+
+    /// Like [`Validator::validate`], also given the candidate's training data so that the
+    /// report can compare training and holdout scores (over/underfitting). The default ignores
+    /// `training` and calls `validate`.
+    async fn validate_with_training(
+        &self,
+        candidate: Arc<dyn Model>,
+        champion: Option<Arc<dyn Model>>,
+        holdout: &Dataset,
+        training: &Dataset,
+    ) -> Result<ValidationReport> {
+        let _ = training;
+        self.validate(candidate, champion, holdout).await
+    }
 }

@@ -13,6 +13,8 @@ mod models;
 mod score;
 #[cfg(feature = "http")]
 mod serve;
+mod train;
+mod validate;
 
 #[derive(Parser)]
 #[command(
@@ -67,6 +69,13 @@ enum Command {
     /// Compare two CSV files column by column for data drift (KS, Wasserstein, PSI,
     /// Jensen–Shannon, chi-square, ...), with a per-column and a dataset verdict.
     Drift(drift::DriftArgs),
+    /// Train a model on a CSV file (gbdt, logistic, linear, tree or forest; optional
+    /// cross-validation and grid/random search), measure it on a holdout split and register
+    /// it with its lineage.
+    Train(train::TrainArgs),
+    /// Validate a registered candidate against a champion on a labelled holdout file and print
+    /// the report; exits with status 2 when the candidate should not be promoted.
+    Validate(validate::ValidateArgs),
 }
 
 #[tokio::main]
@@ -92,6 +101,12 @@ async fn main() -> ExitCode {
         #[cfg(feature = "http")]
         Command::Serve(args) => serve::run(args).await,
         Command::Drift(args) => drift::run(args),
+        Command::Train(args) => train::run(args).await,
+        Command::Validate(args) => match validate::run(args).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(2),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,125 @@
+//! Training through the public `Trainer` / `Model` path (logistic regression and gradient
+//! boosting) against scikit-learn on the tree benchmark's data (100,000 × 30, binary).
+//!
+//! 1. `python scripts/bench_train.py` (writes target/bench_trees/{train,test}.csv if missing
+//!    and sklearn_train.json with scikit-learn's figures),
+//! 2. `cargo bench --bench train` (prints our figures next to scikit-learn's).
+//!
+//! Environment: `BENCH_TREES_DIR` (default target/bench_trees), `BENCH_TRAIN_REPEATS`
+//! (default 3).
+
+use mlcycle::data::{CsvOptions, TargetHint, read_csv};
+use mlcycle::train::{AlgorithmTrainer, TrainContext};
+use mlcycle::validate::metrics::{accuracy, roc_auc};
+use serde_json::Value;
+use std::time::Instant;
+
+fn best_of<T>(repeats: usize, mut f: impl FnMut() -> T) -> (f64, f64, T) {
+    let mut times = Vec::new();
+    let mut out = None;
+    for _ in 0..repeats {
+        let t = Instant::now();
+        out = Some(f());
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    (times[0], times[times.len() / 2], out.expect("repeats ≥ 1"))
+}
+
+fn main() {
+    let dir = std::env::var("BENCH_TREES_DIR").unwrap_or_else(|_| "target/bench_trees".into());
+    let repeats: usize = std::env::var("BENCH_TRAIN_REPEATS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let opts = CsvOptions {
+        target: Some("y".into()),
+        target_hint: TargetHint::Classification,
+        ..CsvOptions::default()
+    };
+    let (train, test) = match (
+        read_csv(format!("{dir}/train.csv"), &opts),
+        read_csv(format!("{dir}/test.csv"), &opts),
+    ) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            println!("no benchmark data ({e}); run `python scripts/bench_train.py` first");
+            return;
+        }
+    };
+    let sk: Option<Value> = std::fs::read_to_string(format!("{dir}/sklearn_train.json"))
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok());
+    println!(
+        "data: {} train × {} features, {} test; rayon threads: {}; repeats: {repeats}",
+        train.n_rows(),
+        train.schema().n_features(),
+        test.n_rows(),
+        rayon::current_num_threads()
+    );
+    let y = test.target().expect("labelled").clone();
+    for name in ["logistic", "gbdt"] {
+        let trainer = AlgorithmTrainer::from_name(name, &Value::Null).expect("valid");
+        let ctx = TrainContext::with_seed(0);
+        let (fit_best, fit_med, trained) =
+            best_of(repeats, || trainer.fit(&train, &ctx).expect("fit"));
+        let model = trained.model;
+        let (pred_best, pred_med, pred) =
+            best_of(repeats, || model.predict(test.features()).expect("predict"));
+        let x = test.features();
+        model
+            .predict(x.slice(ndarray::s![0..1, ..]))
+            .expect("predict");
+        let mut lat: Vec<f64> = (0..200)
+            .map(|i| {
+                let t = Instant::now();
+                model
+                    .predict(x.slice(ndarray::s![i..i + 1, ..]))
+                    .expect("predict");
+                t.elapsed().as_secs_f64() * 1e6
+            })
+            .collect();
+        lat.sort_by(f64::total_cmp);
+        let proba = pred.probabilities.expect("classifier");
+        let acc = accuracy(y.view(), pred.values.view()).expect("accuracy");
+        let auc = roc_auc(y.view(), proba.column(1)).expect("auc");
+        let skv = |k: &str| sk.as_ref().and_then(|v| v[name][k].as_f64());
+        println!("\n== {name} ==");
+        println!(
+            "{:<26}{:>14}{:>14}{:>10}",
+            "", "mlcycle", "scikit-learn", "ratio"
+        );
+        let row = |label: &str, ours: f64, theirs: Option<f64>, time: bool| {
+            let t = theirs.map_or("-".to_string(), |t| format!("{t:.4}"));
+            let ratio = match theirs {
+                Some(t) if time && ours > 0.0 => format!("{:.2}x", t / ours),
+                Some(t) if !time => format!("{:+.4}", ours - t),
+                _ => "-".into(),
+            };
+            println!("{label:<26}{ours:>14.4}{t:>14}{ratio:>10}");
+        };
+        row("fit s (best)", fit_best, skv("fit_s_best"), true);
+        row("fit s (median)", fit_med, skv("fit_s_median"), true);
+        row(
+            "predict 20k s (best)",
+            pred_best,
+            skv("predict_20k_s_best"),
+            true,
+        );
+        row(
+            "predict 20k s (median)",
+            pred_med,
+            skv("predict_20k_s_median"),
+            true,
+        );
+        row(
+            "single row p50 µs",
+            lat[100],
+            skv("single_row_p50_us"),
+            true,
+        );
+        row("accuracy", acc, skv("accuracy"), false);
+        row("AUC", auc, skv("auc"), false);
+    }
+}

@@ -1,0 +1,116 @@
+//! `mlcycle validate`: compare a candidate version with a champion on a labelled holdout file.
+
+use clap::{Args, ValueEnum};
+use mlcycle::clock::SystemClock;
+use mlcycle::data::{Schema, UnknownLevel, read_csv_with_schema};
+use mlcycle::registry::{RegistryExt, SqliteRegistry};
+use mlcycle::validate::{
+    ChampionChallenger, ChampionChallengerConfig, FairnessConfig, SignificanceConfig, Validator,
+};
+use mlcycle::{Error, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Output format.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    /// Words, one line per check.
+    Text,
+    /// The full report as JSON.
+    Json,
+}
+
+/// Arguments of `mlcycle validate`.
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// Store directory.
+    #[arg(long, env = "MLCYCLE_HOME", default_value = "./mlcycle-store")]
+    store: PathBuf,
+    /// The candidate: NAME/VERSION, NAME@ALIAS or models:/NAME@ALIAS.
+    #[arg(long)]
+    candidate: String,
+    /// The champion to beat (same forms); without it only the thresholds apply.
+    #[arg(long)]
+    champion: Option<String>,
+    /// Labelled holdout CSV with the candidate's feature columns and target.
+    #[arg(long)]
+    data: PathBuf,
+    /// A sensitive feature column: report per-group metrics and fairness differences.
+    #[arg(long)]
+    sensitive: Option<String>,
+    /// With --sensitive: block when the demographic parity difference exceeds this.
+    #[arg(long)]
+    max_demographic_parity_difference: Option<f64>,
+    /// With --sensitive: block when the disparate-impact ratio is below this (e.g. 0.8).
+    #[arg(long)]
+    min_disparate_impact_ratio: Option<f64>,
+    /// Require the improvement to be statistically significant at this level (McNemar's test
+    /// and a paired bootstrap interval), e.g. 0.05.
+    #[arg(long)]
+    significance: Option<f64>,
+    /// Validator settings as a JSON file (a ChampionChallengerConfig; the flags above
+    /// override it).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+/// Run `mlcycle validate`; returns whether the candidate should be promoted.
+pub async fn run(args: ValidateArgs) -> Result<bool> {
+    if !SqliteRegistry::is_store(&args.store) {
+        return Err(Error::not_found(
+            "store",
+            args.store.display(),
+            "pass --store DIR (or set MLCYCLE_HOME) to a directory written by mlcycle",
+        ));
+    }
+    let mut cfg: ChampionChallengerConfig = match &args.config {
+        Some(p) => serde_json::from_slice(&std::fs::read(p).map_err(|e| Error::io(p, e))?)
+            .map_err(|e| Error::invalid("--config", format!("not a validator config: {e}")))?,
+        None => ChampionChallengerConfig::default(),
+    };
+    if let Some(col) = &args.sensitive {
+        let f = cfg.fairness.get_or_insert_with(FairnessConfig::default);
+        f.sensitive = col.clone();
+        if args.max_demographic_parity_difference.is_some() {
+            f.max_demographic_parity_difference = args.max_demographic_parity_difference;
+        }
+        if args.min_disparate_impact_ratio.is_some() {
+            f.min_disparate_impact_ratio = args.min_disparate_impact_ratio;
+        }
+    } else if args.max_demographic_parity_difference.is_some()
+        || args.min_disparate_impact_ratio.is_some()
+    {
+        return Err(Error::invalid(
+            "fairness limits",
+            "need --sensitive COL to say which groups to compare",
+        ));
+    }
+    if let Some(alpha) = args.significance {
+        cfg.significance = Some(SignificanceConfig {
+            alpha,
+            ..cfg.significance.unwrap_or_default()
+        });
+    }
+    let validator = ChampionChallenger::new(cfg)?;
+    let registry = SqliteRegistry::open(&args.store, Arc::new(SystemClock))?;
+    let (_, candidate) = registry.load_model(&args.candidate).await?;
+    let champion = match &args.champion {
+        Some(r) => Some(registry.load_model(r).await?.1),
+        None => None,
+    };
+    let sig = candidate.signature();
+    let schema = Schema {
+        features: sig.inputs.features.clone(),
+        target: Some(sig.target.clone()),
+    };
+    let holdout = read_csv_with_schema(&args.data, &schema, None, UnknownLevel::Error)?;
+    let report = validator.validate(candidate, champion, &holdout).await?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Text => print!("{}", report.to_text()),
+    }
+    Ok(report.promote)
+}

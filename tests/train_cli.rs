@@ -1,0 +1,245 @@
+//! `mlcycle train` → `mlcycle validate`, end to end through the binary.
+
+use mlcycle::clock::SystemClock;
+use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+use mlcycle::data::write_csv;
+use mlcycle::registry::{Registry, SqliteRegistry};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+fn mlcycle(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlcycle"))
+        .args(args)
+        .env("MLCYCLE_HOME", store)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn train_then_validate_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let generator = CreditDefault::new(21);
+    let train_csv = dir.path().join("train.csv");
+    let holdout_csv = dir.path().join("holdout.csv");
+    write_csv(
+        &generator.sample(1_200, &DriftSpec::none(), 0).unwrap(),
+        &train_csv,
+    )
+    .unwrap();
+    write_csv(
+        &generator.sample(600, &DriftSpec::none(), 1).unwrap(),
+        &holdout_csv,
+    )
+    .unwrap();
+    let space = dir.path().join("space.json");
+    std::fs::write(&space, r#"{"grid": {"l2": [0.1, 1000.0]}}"#).unwrap();
+    let t = train_csv.to_str().unwrap();
+
+    // v1: a plain stump-like tree.
+    let out = ok(&mlcycle(
+        &store,
+        &[
+            "train",
+            "--data",
+            t,
+            "--target",
+            "default",
+            "--name",
+            "credit",
+            "--algorithm",
+            "tree",
+            "--params",
+            r#"{"max_depth": 1}"#,
+            "--seed",
+            "3",
+        ],
+    ));
+    assert!(out.contains("registered credit/1"), "{out}");
+    // v2: logistic regression with a grid search and 3-fold CV.
+    let out = ok(&mlcycle(
+        &store,
+        &[
+            "train",
+            "--data",
+            t,
+            "--target",
+            "default",
+            "--name",
+            "credit",
+            "--algorithm",
+            "logistic",
+            "--search",
+            space.to_str().unwrap(),
+            "--cv",
+            "3",
+            "--seed",
+            "3",
+        ],
+    ));
+    assert!(out.contains("registered credit/2"), "{out}");
+    assert!(out.contains("grid search: 2 trial(s), 3-fold"), "{out}");
+    // v3: gradient boosting, JSON output.
+    let out = ok(&mlcycle(
+        &store,
+        &[
+            "train",
+            "--data",
+            t,
+            "--target",
+            "default",
+            "--name",
+            "credit",
+            "--params",
+            r#"{"max_iter": 20}"#,
+            "--json",
+        ],
+    ));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["flavor"], "gbdt");
+    assert!(v["metrics"]["roc_auc"].as_f64().unwrap() > 0.6);
+
+    // The lineage holds the dataset, the params and every trial.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mv = rt.block_on(async {
+        let reg = SqliteRegistry::open(&store, Arc::new(SystemClock)).unwrap();
+        reg.get_version("credit", 2).await.unwrap()
+    });
+    assert_eq!(mv.lineage.trainer, "logistic_regression");
+    assert_eq!(mv.lineage.training_datasets.len(), 2);
+    assert!(mv.lineage.validation_dataset.is_some());
+    let trials = mv.lineage.params["search"]["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 2);
+    assert_eq!(trials[0]["cv"]["fold_scores"].as_array().unwrap().len(), 3);
+    assert!(mv.metrics.contains_key("roc_auc"));
+    assert!(mv.metrics.contains_key("profile_latency_p99_us"));
+    drop(rt);
+
+    // The audit trail knows where v2 came from.
+    let out = ok(&mlcycle(&store, &["lineage", "version", "credit/2"]));
+    assert!(out.contains("logistic_regression"), "{out}");
+    ok(&mlcycle(&store, &["audit", "verify"]));
+
+    // Validate v2 against v1 on a fresh holdout: promoted, with fairness by region.
+    let h = holdout_csv.to_str().unwrap();
+    let out = ok(&mlcycle(
+        &store,
+        &[
+            "validate",
+            "--candidate",
+            "credit/2",
+            "--champion",
+            "credit/1",
+            "--data",
+            h,
+            "--sensitive",
+            "region",
+        ],
+    ));
+    assert!(out.starts_with("PROMOTE"), "{out}");
+    assert!(out.contains("beats_champion:roc_auc"), "{out}");
+    assert!(out.contains("fairness by `region`"), "{out}");
+    // JSON, with significance.
+    let out = ok(&mlcycle(
+        &store,
+        &[
+            "validate",
+            "--candidate",
+            "credit/2",
+            "--champion",
+            "credit/1",
+            "--data",
+            h,
+            "--format",
+            "json",
+            "--significance",
+            "0.05",
+        ],
+    ));
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["promote"], true);
+    assert!(r["significance"]["bootstrap"]["lower"].as_f64().unwrap() > 0.0);
+    // The reverse is rejected: exit status 2.
+    let o = mlcycle(
+        &store,
+        &[
+            "validate",
+            "--candidate",
+            "credit/1",
+            "--champion",
+            "credit/2",
+            "--data",
+            h,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("REJECT"));
+    // A fairness limit nobody can meet blocks too.
+    let o = mlcycle(
+        &store,
+        &[
+            "validate",
+            "--candidate",
+            "credit/2",
+            "--data",
+            h,
+            "--sensitive",
+            "region",
+            "--min-disparate-impact-ratio",
+            "1.01",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+
+    // Bad input: errors, not panics.
+    for args in [
+        vec![
+            "train",
+            "--data",
+            t,
+            "--target",
+            "default",
+            "--name",
+            "x",
+            "--algorithm",
+            "svm",
+        ],
+        vec!["train", "--data", t, "--target", "nope", "--name", "x"],
+        vec![
+            "train", "--data", t, "--target", "default", "--name", "x", "--params", "{",
+        ],
+        vec!["validate", "--candidate", "credit/9", "--data", h],
+        vec![
+            "validate",
+            "--candidate",
+            "credit/2",
+            "--data",
+            h,
+            "--sensitive",
+            "nope",
+        ],
+    ] {
+        let o = mlcycle(&store, &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("error"),
+            "{args:?}"
+        );
+    }
+}
