@@ -354,6 +354,7 @@ pub fn fit_gbdt(
         trees,
         validation_losses: losses,
         bin_mapper: mapper,
+        flat: std::sync::OnceLock::new(),
     })
 }
 
@@ -428,6 +429,9 @@ pub struct GbdtModel {
     #[serde(with = "exact_f64_vec")]
     validation_losses: Vec<f64>,
     bin_mapper: BinMapper,
+    /// The trees in the prediction layout, built on first use (not serialised).
+    #[serde(skip)]
+    flat: std::sync::OnceLock<std::sync::Arc<FlatForest>>,
 }
 
 /// Unvalidated serde form of [`GbdtModel`].
@@ -478,6 +482,7 @@ impl TryFrom<GbdtModelRepr> for GbdtModel {
             trees: r.trees,
             validation_losses: r.validation_losses,
             bin_mapper: r.bin_mapper,
+            flat: std::sync::OnceLock::new(),
         })
     }
 }
@@ -521,7 +526,9 @@ impl GbdtModel {
         let n = x.nrows();
         let p = self.n_features;
         let mut out = vec![0.0f64; n * k];
-        let flat = FlatForest::new(&self.trees, p);
+        let flat = self
+            .flat
+            .get_or_init(|| std::sync::Arc::new(FlatForest::new(&self.trees, p)));
         const BLOCK: usize = 64;
         let contiguous = x.as_slice();
         out.par_chunks_mut(BLOCK * k)

@@ -97,6 +97,7 @@ struct FlatNode {
 }
 
 /// All trees of a model in the prediction layout.
+#[derive(Debug)]
 pub(crate) struct FlatForest {
     nodes: Vec<FlatNode>,
     values: Vec<f64>,
