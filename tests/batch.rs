@@ -323,7 +323,7 @@ async fn batch_deployer_feeds_the_prediction_log() {
         ..Default::default()
     };
     assert!(
-        d.score_file(&f.input, &out, &opts).await.is_err(),
+        d.score_file(&f.input, &out, &opts, None).await.is_err(),
         "nothing deployed yet"
     );
     d.deploy(DeployRequest {
@@ -333,7 +333,7 @@ async fn batch_deployer_feeds_the_prediction_log() {
     })
     .await
     .unwrap();
-    let s = d.score_file(&f.input, &out, &opts).await.unwrap();
+    let s = d.score_file(&f.input, &out, &opts, None).await.unwrap();
     assert_eq!(s.rows_scored, 500);
     let recs = log
         .read_window(

@@ -686,12 +686,14 @@ impl BatchDeployer {
         }
     }
 
-    /// Score `input` into `output` with the deployed version.
+    /// Score `input` into `output` with the deployed version. `progress` is called after each
+    /// chunk is written (from the job's writer thread).
     pub async fn score_file(
         &self,
         input: &Path,
         output: &Path,
         options: &BatchOptions,
+        progress: Option<Arc<dyn Fn(BatchProgress) + Send + Sync>>,
     ) -> Result<BatchSummary> {
         let serving = self.slot.load_full().ok_or_else(|| {
             Error::Conflict("no model is deployed for batch scoring; deploy a version first".into())
@@ -713,7 +715,9 @@ impl BatchDeployer {
                 output: &output,
                 options: &options,
                 clock: clock.as_ref(),
-                progress: None,
+                progress: progress
+                    .as_deref()
+                    .map(|p| p as &(dyn Fn(BatchProgress) + Sync)),
                 collect: collector
                     .as_ref()
                     .map(|_| &collect as &(dyn Fn(PredictionRecord) -> Result<()> + Sync)),

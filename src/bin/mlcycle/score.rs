@@ -6,7 +6,9 @@ use mlcycle::audit::{AuditEntry, AuditLog, SqliteAuditLog};
 use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::collect::{Collector, JsonlPredictionLog};
 use mlcycle::data::UnknownLevel;
-use mlcycle::deploy::{BatchJob, BatchOptions, BatchOutcome, BatchProgress, score_csv};
+use mlcycle::deploy::{
+    BatchDeployer, BatchOptions, BatchOutcome, BatchProgress, DeployRequest, Deployer,
+};
 use mlcycle::registry::{RegistryExt, SqliteRegistry};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -86,41 +88,22 @@ pub async fn run(args: ScoreArgs) -> mlcycle::Result<bool> {
         ..BatchOptions::default()
     };
     let reporter = Reporter::new(args.quiet);
-    let summary = {
-        let (input, output) = (args.input.clone(), args.output.clone());
-        let (clock, collector2) = (clock.clone(), collector.clone());
-        let name = mv.name.clone();
-        let version = mv.version;
-        let reporter = reporter.clone();
-        tokio::task::spawn_blocking(move || {
-            let collect = |r| match &collector2 {
-                Some(c) => c.record_blocking(r),
-                None => Ok(()),
-            };
-            let progress = |p: BatchProgress| reporter.update(p);
-            score_csv(&BatchJob {
-                model: model.as_ref(),
-                model_name: &name,
-                model_version: version,
-                input: &input,
-                output: &output,
-                options: &options,
-                clock: clock.as_ref(),
-                progress: Some(&progress),
-                collect: if collector2.is_some() {
-                    Some(&collect)
-                } else {
-                    None
-                },
-            })
+    let deployer = BatchDeployer::new(clock.clone(), collector);
+    deployer
+        .deploy(DeployRequest {
+            model_name: mv.name.clone(),
+            version: mv.version,
+            model,
         })
-        .await
-        .map_err(|e| mlcycle::Error::Numerical(format!("batch job failed: {e}")))??
+        .await?;
+    let progress = {
+        let reporter = reporter.clone();
+        Arc::new(move |p: BatchProgress| reporter.update(p))
     };
+    let summary = deployer
+        .score_file(&args.input, &args.output, &options, Some(progress))
+        .await?;
     reporter.finish();
-    if let Some(c) = &collector {
-        c.flush().await?;
-    }
     let audit = SqliteAuditLog::open(&args.store, clock)?;
     audit
         .append(AuditEntry {
