@@ -17,7 +17,7 @@ pub use approval::{
 pub use observer::{Alert, AlertKind, NoopObserver, Observer, Severity};
 pub use stage::Stage;
 
-use crate::audit::{AuditEntry, AuditLog};
+use crate::audit::{AuditEntry, AuditLog, in_trace};
 use crate::clock::Clock;
 use crate::collect::PredictionLog;
 use crate::data::{Dataset, DatasetId, QualityReport};
@@ -25,7 +25,7 @@ use crate::deploy::{DeployRequest, Deployer, DeploymentInfo};
 use crate::drift::DriftDetector;
 use crate::monitor::{Monitor, MonitorConfig, MonitorReport};
 use crate::registry::{
-    Change, Lineage, ModelVersion, NewVersion, Registry, RegistryExt, VersionStatus,
+    Change, Lineage, ModelVersion, NewVersion, Registry, RegistryExt, VersionStatus, audit_records,
 };
 use crate::train::{TrainContext, Trainer};
 use crate::validate::{ValidationReport, Validator};
@@ -270,6 +270,8 @@ pub struct Lifecycle {
     detector: Arc<dyn DriftDetector>,
     prediction_log: Arc<dyn PredictionLog>,
     audit: Arc<dyn AuditLog>,
+    /// Whether the registry appends the records of its own changes (atomically with them).
+    registry_audits: bool,
     clock: Arc<dyn Clock>,
     observer: Arc<dyn Observer>,
     approval: Arc<dyn ApprovalGate>,
@@ -319,6 +321,11 @@ impl LifecycleBuilder {
     setter!(data_source, dyn TrainingDataSource);
 
     /// Build; every component except observer, approval gate and data source is required.
+    ///
+    /// The audit log may be left out when the registry records its own changes
+    /// ([`Registry::audit_log`]): the lifecycle then appends everything else to that same
+    /// log, so the whole run is one chain. Giving both is refused, since the lifecycle
+    /// cannot tell whether they are the same log.
     pub fn build(self, config: LifecycleConfig) -> Result<Lifecycle> {
         fn need<T: ?Sized>(v: Option<Arc<T>>, what: &str) -> Result<Arc<T>> {
             v.ok_or_else(|| {
@@ -333,14 +340,30 @@ impl LifecycleBuilder {
         if config.retrain_window_days < 1 {
             return Err(Error::invalid("retrain_window_days", "must be at least 1"));
         }
+        let registry = need(self.registry, "registry")?;
+        let registry_log = registry.audit_log();
+        let registry_audits = registry_log.is_some();
+        let audit = match (self.audit, registry_log) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "lifecycle",
+                    "the registry records its changes in its own audit log and an audit log \
+                     was also given; leave the builder's audit log unset so that every record \
+                     of a run goes into the registry's log",
+                ));
+            }
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => need(None, "audit log")?,
+        };
         Ok(Lifecycle {
             trainer: need(self.trainer, "trainer")?,
             validator: need(self.validator, "validator")?,
-            registry: need(self.registry, "registry")?,
+            registry,
             deployer: need(self.deployer, "deployer")?,
             detector: need(self.detector, "drift detector")?,
             prediction_log: need(self.prediction_log, "prediction log")?,
-            audit: need(self.audit, "audit log")?,
+            audit,
+            registry_audits,
             clock: need(self.clock, "clock")?,
             observer: self.observer.unwrap_or_else(|| Arc::new(NoopObserver)),
             approval: self.approval.unwrap_or_else(|| Arc::new(AutoApprove)),
@@ -416,6 +439,19 @@ impl Lifecycle {
             })
             .await
             .map(|_| ())
+    }
+
+    /// Append the record of a registry change, unless the registry already appended it
+    /// (atomically with the change).
+    async fn record_change(
+        &self,
+        entry: impl FnOnce(String) -> AuditEntry,
+        trace: &str,
+    ) -> Result<()> {
+        if !self.registry_audits {
+            self.audit.append(entry(trace.to_string())).await?;
+        }
+        Ok(())
     }
 
     async fn stage<T, F>(&self, stage: Stage, trace: &str, fut: F) -> Result<T>
@@ -616,29 +652,42 @@ impl Lifecycle {
         let version = self
             .stage(Stage::Register, trace, async {
                 let mut tags = BTreeMap::new();
-                tags.insert("trigger".to_string(), serde_json::to_value(trigger)?.as_str().unwrap_or_default().to_string());
+                tags.insert(
+                    "trigger".to_string(),
+                    serde_json::to_value(trigger)?
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
                 tags.insert("trace_id".to_string(), trace.to_string());
-                let mv = self.registry.register(&cfg.model_name, NewVersion {
-                    artifact: trained.model.to_artifact()?,
-                    lineage: Lineage {
-                        training_datasets: vec![data.id().clone(), train.id().clone()],
-                        validation_dataset: Some(holdout.id().clone()),
-                        parent_version: champion.as_ref().map(|c| c.version),
-                        code_version: cfg.code_version.clone(),
-                        trainer: trained.algorithm.clone(),
-                        params: trained.params.clone(),
-                        created_by: cfg.actor.clone(),
-                    },
-                    metrics: validation.version_metrics(),
-                    tags,
-                    description: format!("trained on {} ({} rows)", data.source(), train.n_rows()),
-                }).await?;
-                self.record(trace, "version.registered", vec![
-                    self.version_ref(mv.version), data.id().to_string(), train.id().to_string(), holdout.id().to_string(),
-                ], json!({
-                    "artifact_sha256": mv.artifact_sha256, "flavor": mv.flavor, "lineage": mv.lineage,
-                    "model_name": cfg.model_name, "version": mv.version,
-                })).await?;
+                let mv = in_trace(
+                    trace,
+                    self.registry.register(
+                        &cfg.model_name,
+                        NewVersion {
+                            artifact: trained.model.to_artifact()?,
+                            lineage: Lineage {
+                                training_datasets: vec![data.id().clone(), train.id().clone()],
+                                validation_dataset: Some(holdout.id().clone()),
+                                parent_version: champion.as_ref().map(|c| c.version),
+                                code_version: cfg.code_version.clone(),
+                                trainer: trained.algorithm.clone(),
+                                params: trained.params.clone(),
+                                created_by: cfg.actor.clone(),
+                            },
+                            metrics: validation.version_metrics(),
+                            tags,
+                            description: format!(
+                                "trained on {} ({} rows)",
+                                data.source(),
+                                train.n_rows()
+                            ),
+                        },
+                    ),
+                )
+                .await?;
+                self.record_change(|t| audit_records::version_registered(&mv, t), trace)
+                    .await?;
                 Ok(mv)
             })
             .await?;
@@ -772,28 +821,18 @@ impl Lifecycle {
         actor: &str,
         reason: &str,
     ) -> Result<()> {
-        let c = self
-            .registry
-            .set_status(
+        let c = in_trace(
+            trace,
+            self.registry.set_status(
                 &self.config.model_name,
                 version,
                 status,
                 Change::new(actor, reason),
-            )
-            .await?;
-        self.audit
-            .append(AuditEntry {
-                actor: actor.into(),
-                action: "version.status_changed".into(),
-                subjects: vec![self.version_ref(version)],
-                payload: json!({
-                    "status": c.status, "reason": reason,
-                    "model_name": self.config.model_name, "version": version,
-                }),
-                trace_id: trace.into(),
-            })
-            .await?;
-        Ok(())
+            ),
+        )
+        .await?;
+        self.record_change(|t| audit_records::status_changed(&c, t), trace)
+            .await
     }
 
     /// Approve a pending version (a human decision): it is deployed and the serving alias moves.
@@ -978,27 +1017,18 @@ impl Lifecycle {
             ),
         );
         self.stage(Stage::Promote, trace, async {
-            let c = self
-                .registry
-                .set_alias(
+            let c = in_trace(
+                trace,
+                self.registry.set_alias(
                     &cfg.model_name,
                     &cfg.serving_alias,
                     version,
                     Change::new(actor, reason),
-                )
-                .await?;
-            self.record_as(
-                actor,
-                trace,
-                "alias.moved",
-                vec![self.version_ref(version)],
-                json!({
-                    "model_name": cfg.model_name, "alias": cfg.serving_alias,
-                    "from": c.previous, "to": version, "reason": reason,
-                }),
+                ),
             )
             .await?;
-            Ok(())
+            self.record_change(|t| audit_records::alias_changed(&c, t), trace)
+                .await
         })
         .await?;
         self.observer.stage_finished(
