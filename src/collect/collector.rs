@@ -45,7 +45,7 @@ impl Default for CollectorLimits {
     fn default() -> Self {
         CollectorLimits {
             max_records: 16_384,
-            max_bytes: 8 * 1024 * 1024,
+            max_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -264,9 +264,10 @@ fn write_on_thread(mut rx: mpsc::Receiver<Msg>, mut writer: Box<dyn BatchWriter>
         c.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
         let waited_on = !flushes.is_empty();
         acknowledge(&mut flushes, &result);
-        if drained < BATCH_MESSAGES && !waited_on {
-            // Let records gather for a moment instead of being woken by each one: under
-            // load that turns one wake-up per request into one per batch.
+        if drained < BATCH_MESSAGES && !waited_on && rx.is_empty() {
+            // Nothing waiting: let records gather for a moment instead of being woken by
+            // each one (under light load that turns one wake-up per request into one per
+            // batch); when records are waiting, go on at once.
             std::thread::sleep(LINGER);
         }
     }

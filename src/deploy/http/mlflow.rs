@@ -221,17 +221,14 @@ fn respond(served: &Served, p: &Prediction, probabilities: bool) -> Result<Respo
         }
         _ => {
             let mut out = Vec::with_capacity(20 + p.values.len() * 20);
-            let mut fmt = ryu::Buffer::new();
             out.extend_from_slice(b"{\"predictions\":[");
             for (i, &v) in p.values.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                if v.is_finite() {
-                    out.extend_from_slice(fmt.format_finite(v).as_bytes());
-                } else {
-                    out.extend_from_slice(b"null");
-                }
+                // As serde_json writes an f64 (NaN and infinities as null); into a Vec it
+                // cannot fail.
+                let _ = serde_json::to_writer(&mut out, &v);
             }
             out.extend_from_slice(b"]}");
             Ok(out)
