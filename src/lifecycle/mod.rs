@@ -1094,6 +1094,13 @@ impl Lifecycle {
     }
 
     /// Run a monitoring cycle over the prediction-log window `[from, to)`.
+    ///
+    /// The drift baseline is the serving version's training data when the lifecycle holds
+    /// it (after a promotion in this process, or [`Lifecycle::set_reference`]); otherwise
+    /// the reference profile stored in the serving version's artifact (every version this
+    /// lifecycle trains has one), so a restarted process resumes monitoring by itself. The
+    /// `drift.checked` audit record names the baseline used. With neither, the cycle is
+    /// skipped with the reason.
     pub async fn run_monitoring(
         &self,
         from: DateTime<Utc>,
