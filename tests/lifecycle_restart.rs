@@ -129,11 +129,16 @@ async fn a_restarted_lifecycle_monitors_from_the_stored_profile() {
             .without_target();
         serve(&stack, &clock, &clean, day(1) + Duration::hours(12)).await;
         serve(&stack, &clock, &drifted, day(2) + Duration::hours(12)).await;
+        let broken = g
+            .sample(3_000, &DriftSpec::missing_surge("income", 0.5), 3)
+            .unwrap()
+            .without_target();
+        serve(&stack, &clock, &broken, day(3) + Duration::hours(12)).await;
         v
     }; // the process state is gone
 
     // Second process on the same store: nothing is set by hand.
-    clock.set(day(3));
+    clock.set(day(4));
     let stack = Stack::open(dir.path(), clock.clone(), config).unwrap();
     let lc = &stack.lifecycle;
 
@@ -169,6 +174,17 @@ async fn a_restarted_lifecycle_monitors_from_the_stored_profile() {
         assert_eq!(c.method, want, "column {}", c.name);
         assert!(c.tests.get("ks").is_none());
     }
+    // the missing-value triage works from the profile's missing counts
+    let fault = lc.run_monitoring(day(3), day(4)).await.unwrap();
+    match &fault.decision {
+        MonitoringDecision::DataQualityFault { reason } => {
+            assert!(reason.contains("`income`"), "{reason}")
+        }
+        other => panic!("expected a data-quality fault, got {other:?}"),
+    }
+    let faults = fault.report.unwrap().quality_faults;
+    assert_eq!(faults.len(), 1, "{faults:?}");
+
     // the audit trail says which baseline was used
     let checked = stack
         .audit
