@@ -20,9 +20,9 @@ pub use stage::Stage;
 use crate::audit::{AuditEntry, AuditLog, in_trace};
 use crate::clock::Clock;
 use crate::collect::PredictionLog;
-use crate::data::{Dataset, DatasetId, QualityReport};
+use crate::data::{Dataset, DatasetId, QualityReport, Schema};
 use crate::deploy::{DeployRequest, Deployer, DeploymentInfo};
-use crate::drift::DriftDetector;
+use crate::drift::{DatasetProfile, DriftDetector};
 use crate::monitor::{Monitor, MonitorConfig, MonitorReport};
 use crate::registry::{
     Change, Lineage, ModelVersion, NewVersion, Registry, RegistryExt, VersionStatus, audit_records,
@@ -232,10 +232,29 @@ struct Candidate {
     training_data: Dataset,
 }
 
+/// A serving version's drift baseline as stored in its artifact.
+#[derive(Debug)]
+struct StoredReference {
+    profile: DatasetProfile,
+    /// The model's input columns.
+    inputs: Schema,
+}
+
+/// What the monitoring cycle compares a window with.
+enum Baseline {
+    /// The raw training data (full method set).
+    Data(Dataset),
+    /// The reference profile stored with the version (binned methods).
+    Profile(Arc<StoredReference>),
+}
+
 #[derive(Debug, Default)]
 struct State {
     /// The training data of the version in production (the drift baseline).
     reference: Option<(u32, Dataset)>,
+    /// The stored reference profile of the serving version, when there is no `reference`
+    /// (loaded from its artifact, e.g. after a restart).
+    stored_reference: Option<(u32, Arc<StoredReference>)>,
     /// Pending candidates' training data, by version.
     pending: BTreeMap<u32, Candidate>,
     last_deploy: Option<DateTime<Utc>>,
@@ -489,10 +508,44 @@ impl Lifecycle {
         }
     }
 
-    /// Set the drift baseline of the serving version (e.g. after a restart, with the
-    /// training data named in the version's lineage).
+    /// Set the drift baseline of the serving version to its raw training data (named in the
+    /// version's lineage). Without it, the monitoring cycle uses the reference profile
+    /// stored in the serving version's artifact, which every version trained by the
+    /// lifecycle has; the raw data allows the full method set (e.g. the KS test).
     pub fn set_reference(&self, version: u32, training_data: Dataset) {
         self.lock().reference = Some((version, training_data));
+    }
+
+    /// The reference profile stored with the serving version, or why there is none.
+    async fn stored_reference(
+        &self,
+    ) -> Result<std::result::Result<(u32, Arc<StoredReference>), String>> {
+        let Some(champion) = self.champion().await? else {
+            return Ok(Err("no deployed version with a training baseline".into()));
+        };
+        let v = champion.version;
+        if let Some((cached, r)) = &self.lock().stored_reference
+            && *cached == v
+        {
+            return Ok(Ok((v, r.clone())));
+        }
+        let artifact = self
+            .registry
+            .load_artifact(&self.config.model_name, v)
+            .await?;
+        let Some(profile) = artifact.reference_profile() else {
+            return Ok(Err(format!(
+                "{} has no stored reference profile; give the lifecycle its training data with \
+                 `set_reference`",
+                self.version_ref(v)
+            )));
+        };
+        let stored = Arc::new(StoredReference {
+            profile: profile.clone(),
+            inputs: artifact.signature().inputs.clone(),
+        });
+        self.lock().stored_reference = Some((v, stored.clone()));
+        Ok(Ok((v, stored)))
     }
 
     /// Run a training cycle on labelled `data`.
@@ -665,7 +718,10 @@ impl Lifecycle {
                     self.registry.register(
                         &cfg.model_name,
                         NewVersion {
-                            artifact: trained.model.to_artifact()?,
+                            artifact: trained
+                                .model
+                                .to_artifact()?
+                                .with_reference_profile(DatasetProfile::reference(&train)?),
                             lineage: Lineage {
                                 training_datasets: vec![data.id().clone(), train.id().clone()],
                                 validation_dataset: Some(holdout.id().clone()),
@@ -1071,6 +1127,13 @@ impl Lifecycle {
     }
 
     /// Run a monitoring cycle over the prediction-log window `[from, to)`.
+    ///
+    /// The drift baseline is the serving version's training data when the lifecycle holds
+    /// it (after a promotion in this process, or [`Lifecycle::set_reference`]); otherwise
+    /// the reference profile stored in the serving version's artifact (every version this
+    /// lifecycle trains has one), so a restarted process resumes monitoring by itself. The
+    /// `drift.checked` audit record names the baseline used. With neither, the cycle is
+    /// skipped with the reason.
     pub async fn run_monitoring(
         &self,
         from: DateTime<Utc>,
@@ -1078,15 +1141,25 @@ impl Lifecycle {
     ) -> Result<MonitoringOutcome> {
         let trace = self.new_trace("monitor");
         let cfg = &self.config;
-        let reference = self.lock().reference.clone();
-        let Some((ref_version, reference)) = reference else {
-            let reason = "no deployed version with a training baseline".to_string();
-            return Ok(MonitoringOutcome {
-                trace_id: trace,
-                report: None,
-                alerts: vec![],
-                decision: MonitoringDecision::Skipped { reason },
-            });
+        let in_memory = self.lock().reference.clone();
+        let baseline = match in_memory {
+            Some((v, data)) => Ok((v, Baseline::Data(data))),
+            None => self
+                .stored_reference()
+                .await
+                .map_err(|e| e.in_stage(Stage::Monitor))?
+                .map(|(v, p)| (v, Baseline::Profile(p))),
+        };
+        let (ref_version, baseline) = match baseline {
+            Ok(b) => b,
+            Err(reason) => {
+                return Ok(MonitoringOutcome {
+                    trace_id: trace,
+                    report: None,
+                    alerts: vec![],
+                    decision: MonitoringDecision::Skipped { reason },
+                });
+            }
         };
         let monitor = Monitor::new(
             self.prediction_log.clone(),
@@ -1094,10 +1167,23 @@ impl Lifecycle {
             cfg.monitor.clone(),
         );
         let report = self
-            .stage(Stage::Monitor, &trace, monitor.check(&reference, from, to))
+            .stage(Stage::Monitor, &trace, async {
+                match &baseline {
+                    Baseline::Data(d) => monitor.check(d, from, to).await,
+                    Baseline::Profile(p) => {
+                        monitor
+                            .check_against_profile(&p.profile, &p.inputs, from, to)
+                            .await
+                    }
+                }
+            })
             .await?;
+        let baseline_name = match baseline {
+            Baseline::Data(_) => "training data",
+            Baseline::Profile(_) => "stored reference profile",
+        };
         self.record(&trace, "drift.checked", vec![self.version_ref(ref_version)], json!({
-            "from": from, "to": to, "health": report.health,
+            "from": from, "to": to, "baseline": baseline_name, "health": report.health,
             "dataset_drift": report.drift.as_ref().map(|d| d.dataset_drift),
             "drifted_columns": report.drift.as_ref().map(|d| d.drifted().map(|c| c.name.clone()).collect::<Vec<_>>()),
             "quality_faults": report.quality_faults, "skipped": report.skipped,
