@@ -158,7 +158,7 @@ pub(crate) fn minimize(
                 .for_each(|(d, sv)| *d += (a - b) * sv);
         }
         let mut dg0 = dot(&g, &dir);
-        if !(dg0 < 0.0) {
+        if dg0.is_nan() || dg0 >= 0.0 {
             // Not a descent direction (lost positive definiteness): restart from −g.
             n_pairs = 0;
             dir.iter_mut().zip(&g).for_each(|(d, gi)| *d = -gi);
@@ -268,7 +268,7 @@ struct LineSearch {
 fn cubic_min(p: Point, q: Point) -> Option<f64> {
     let d1 = p.d + q.d - 3.0 * (p.f - q.f) / (p.a - q.a);
     let disc = d1 * d1 - p.d * q.d;
-    if !(disc >= 0.0) {
+    if disc.is_nan() || disc < 0.0 {
         return None;
     }
     let d2 = (q.a - p.a).signum() * disc.sqrt();
@@ -276,12 +276,15 @@ fn cubic_min(p: Point, q: Point) -> Option<f64> {
     t.is_finite().then_some(t)
 }
 
+/// `phi(a, x_out, g_out) = (f(x + a·d), ∇f(x + a·d)·d)`, writing the point and gradient.
+type LineFn<'a> = dyn FnMut(f64, &mut [f64], &mut [f64]) -> (f64, f64) + 'a;
+
 /// Strong-Wolfe line search along `phi(a) = (f(x + a·d), ∇f(x + a·d)·d)`.
 ///
 /// `phi` writes the trial point and its gradient into the two buffers it is given; the
 /// accepted step is always the last one evaluated, so the buffers hold it on success.
 fn strong_wolfe(
-    phi: &mut dyn FnMut(f64, &mut [f64], &mut [f64]) -> (f64, f64),
+    phi: &mut LineFn<'_>,
     f0: f64,
     d0: f64,
     alpha0: f64,
