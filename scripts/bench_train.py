@@ -7,6 +7,11 @@ Writes, into OUT (default target/bench_trees):
   sklearn_train.json    -- scikit-learn's figures
 
 Usage: python scripts/bench_train.py [--out DIR] [--repeats 3]
+
+On a loaded machine, scikit-learn's OpenMP threads (gradient boosting) can spin against other
+processes; `OMP_NUM_THREADS=1 python scripts/bench_train.py` with `RAYON_NUM_THREADS=1 cargo
+bench --bench train` compares one thread against one thread. The thread settings are recorded
+in the JSON.
 """
 
 import argparse
@@ -48,10 +53,11 @@ def main():
         write_csv(os.path.join(args.out, "train.csv"), xtr, ytr)
         write_csv(os.path.join(args.out, "test.csv"), xte, yte)
 
-    res = {"cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg()}
+    res = {"cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg(),
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
     models = {
-        # Our logistic regression standardises its inputs and uses an L2 penalty of 1
-        # (C = 1 on standardised features); the same here.
+        # Our logistic regression standardises its inputs and minimises the same objective
+        # (L2 penalty 1, i.e. C = 1 on standardised features, tol 1e-4) by L-BFGS.
         "logistic": lambda: make_pipeline(
             StandardScaler(), LogisticRegression(C=1.0, solver="lbfgs", max_iter=1000)),
         "gbdt": lambda: HistGradientBoostingClassifier(random_state=SEED),

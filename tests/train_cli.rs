@@ -1,10 +1,11 @@
 //! `mlcycle train` → `mlcycle validate`, end to end through the binary.
 
+use mlcycle::audit::{AuditLog, AuditQuery, SqliteAuditLog, actions};
 use mlcycle::clock::SystemClock;
 use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::data::write_csv;
 use mlcycle::registry::{Registry, SqliteRegistry};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -117,10 +118,18 @@ fn train_then_validate_from_the_command_line() {
         .enable_all()
         .build()
         .unwrap();
-    let mv = rt.block_on(async {
+    let (mv, artifact) = rt.block_on(async {
         let reg = SqliteRegistry::open(&store, Arc::new(SystemClock)).unwrap();
-        reg.get_version("credit", 2).await.unwrap()
+        (
+            reg.get_version("credit", 2).await.unwrap(),
+            reg.load_artifact("credit", 2).await.unwrap(),
+        )
     });
+    // The drift baseline is stored with the version: the training split's profile.
+    let profile = artifact
+        .reference_profile()
+        .expect("a reference profile is stored with the version");
+    assert!(profile.columns.len() > 1);
     assert_eq!(mv.lineage.trainer, "logistic_regression");
     assert_eq!(mv.lineage.training_datasets.len(), 2);
     assert!(mv.lineage.validation_dataset.is_some());
@@ -242,4 +251,61 @@ fn train_then_validate_from_the_command_line() {
             "{args:?}"
         );
     }
+
+    // Every completed `validate` left a `validation.completed` record (the failed runs above
+    // did not), in order, with the decision and the versions compared.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let records = rt.block_on(async {
+        let log = SqliteAuditLog::open(&store, Arc::new(SystemClock)).unwrap();
+        log.query(&AuditQuery {
+            action: Some(actions::VALIDATION_COMPLETED.into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+    });
+    let from_validate: Vec<_> = records
+        .iter()
+        .filter(|r| r.entry.trace_id.starts_with("validate-"))
+        .collect();
+    let summary: Vec<(Value, Value, &str)> = from_validate
+        .iter()
+        .map(|r| {
+            let p = &r.entry.payload;
+            (
+                p["candidate"].clone(),
+                p["champion"].clone(),
+                p["decision"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (json!(2), json!(1), "pass"),
+            (json!(2), json!(1), "pass"),
+            (json!(1), json!(2), "fail"),
+            (json!(2), Value::Null, "fail"),
+        ]
+    );
+    let first = &from_validate[0].entry;
+    assert_eq!(first.payload["model_name"], "credit");
+    assert_eq!(first.payload["champion_model"], "credit");
+    assert_eq!(first.payload["report"]["promote"], true);
+    assert!(first.payload["report"]["fairness"].is_object(), "{first:?}");
+    // The subject is the holdout's dataset id, the same for every run on the same file.
+    assert_eq!(first.subjects.len(), 1);
+    assert!(
+        from_validate
+            .iter()
+            .all(|r| r.entry.subjects == first.subjects)
+    );
+    // One trace per run.
+    let traces: std::collections::BTreeSet<_> =
+        from_validate.iter().map(|r| &r.entry.trace_id).collect();
+    assert_eq!(traces.len(), from_validate.len());
+    ok(&mlcycle(&store, &["audit", "verify"]));
 }

@@ -18,9 +18,32 @@ pub struct LogisticModel {
     pub weights: Array2<f64>,
     /// Intercepts, one per non-reference class.
     pub intercepts: Array1<f64>,
+    /// How the solver ended (`None` in artifacts written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convergence: Option<LogisticConvergence>,
+}
+
+/// How the L-BFGS fit of a [`LogisticModel`] ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogisticConvergence {
+    /// Whether the stopping tolerance was met (as SciPy counts it: the gradient tolerance, or
+    /// a negligible relative reduction of the loss).
+    pub converged: bool,
+    /// Iterations run.
+    pub n_iter: usize,
+    /// The largest gradient component of the (row-averaged) objective at the solution.
+    pub max_gradient: f64,
+    /// When not converged: what happened and what to change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 impl LogisticModel {
+    /// How the fit ended, if recorded; `Some` with `converged: false` carries a warning.
+    pub fn convergence(&self) -> Option<&LogisticConvergence> {
+        self.convergence.as_ref()
+    }
+
     pub(crate) fn check(&self) -> Result<()> {
         self.preprocessor.check_schema(&self.signature.inputs)?;
         let k = self.signature.n_classes();

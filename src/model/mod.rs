@@ -8,7 +8,7 @@ mod signature;
 mod trees;
 
 pub use artifact::{ArtifactBundle, ModelArtifact};
-pub use linear::{LinearModel, LogisticModel};
+pub use linear::{LinearModel, LogisticConvergence, LogisticModel};
 pub use preprocess::{ColumnTransform, Preprocessor};
 pub use signature::{OutputKind, Signature};
 pub use trees::{

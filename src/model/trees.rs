@@ -117,6 +117,14 @@ impl TreePreprocessor {
         })
     }
 
+    /// Whether no column imputes anything (then [`TreePreprocessor::transform`] is the
+    /// identity).
+    pub fn keeps_missing_everywhere(&self) -> bool {
+        self.columns.iter().all(|c| match c {
+            TreeColumn::Numeric { fill } | TreeColumn::Ordinal { fill, .. } => fill.is_none(),
+        })
+    }
+
     /// Transform encoded rows (already validated against the schema).
     pub fn transform(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
         let mut out = x.to_owned();
@@ -297,14 +305,21 @@ impl<L: TreeLearner> Model for TreeModel<L> {
 
     fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Prediction> {
         validate_features(&self.signature.inputs, x)?;
-        let z = self.preprocessor.transform(x);
+        // Without anything to impute the preprocessing is the identity: skip the copy.
+        let filled;
+        let z = if self.preprocessor.keeps_missing_everywhere() {
+            x.view()
+        } else {
+            filled = self.preprocessor.transform(x);
+            filled.view()
+        };
         if self.signature.n_classes() == 0 {
             return Ok(Prediction {
-                values: self.learner.predict_values(z.view())?,
+                values: self.learner.predict_values(z)?,
                 probabilities: None,
             });
         }
-        let p = self.learner.predict_probabilities(z.view())?;
+        let p = self.learner.predict_probabilities(z)?;
         let values = p
             .axis_iter(Axis(0))
             .map(|r| {

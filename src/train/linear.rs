@@ -1,32 +1,46 @@
 //! Logistic and ridge regression: pure fitting routines.
+//!
+//! Logistic regression is solved by L-BFGS ([`super::lbfgs`]) on scikit-learn's objective,
+//! so that `LogisticParams { l2, max_iter, tol }` behaves like
+//! `LogisticRegression(C=1/l2, solver="lbfgs", max_iter=max_iter, tol=tol)` on the same
+//! (preprocessed) inputs.
 
+use super::lbfgs::{LbfgsOptions, Objective, Stop, minimize};
 use super::linalg::cholesky_solve;
 use crate::data::{Dataset, TargetKind};
-use crate::model::{LinearModel, LogisticModel, Preprocessor, Signature};
+use crate::model::{LinearModel, LogisticConvergence, LogisticModel, Preprocessor, Signature};
 use crate::{Error, Result};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Unchecked logistic-regression parameters; call [`LogisticParams::check`] to use them.
 ///
-/// The objective is the summed log loss plus `l2/2 · ‖w‖²` (intercepts unpenalised), i.e.
-/// scikit-learn's `C = 1/l2`.
+/// The objective is the summed log loss plus `l2/2 · ‖w‖²` over every class's weights
+/// (intercepts unpenalised), i.e. scikit-learn's `LogisticRegression` with `C = 1/l2`: one
+/// weight vector for two classes, the full multinomial (softmax) parametrisation for more.
+/// It is minimised by L-BFGS with SciPy's stopping rules, as scikit-learn's `lbfgs` solver
+/// does, on the loss divided by the row count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogisticParams {
-    /// L2 penalty strength (≥ 0; 0 is unpenalised and fails on separable data).
+    /// L2 penalty strength `1/C` (≥ 0; 0 is unpenalised, and on separable data then does not
+    /// converge).
     pub l2: f64,
-    /// Maximum Newton iterations.
+    /// Maximum L-BFGS iterations (scikit-learn's `max_iter`).
     pub max_iter: usize,
-    /// Convergence tolerance on the largest gradient component, relative to the row count.
+    /// Convergence tolerance: the fit stops when the largest gradient component of the mean
+    /// loss (plus penalty / n) is at most `tol` (scikit-learn's `tol`, SciPy's `gtol`), or when
+    /// an iteration lowers the objective by a relative `64 ε` or less.
     pub tol: f64,
 }
 
 impl Default for LogisticParams {
+    /// scikit-learn's defaults: `l2 = 1` (`C = 1`), `max_iter = 100`, `tol = 1e-4`.
     fn default() -> Self {
         LogisticParams {
             l2: 1.0,
             max_iter: 100,
-            tol: 1e-8,
+            tol: 1e-4,
         }
     }
 }
@@ -51,6 +65,11 @@ impl LogisticParams {
     /// Set the iteration cap.
     pub fn max_iter(mut self, n: usize) -> Self {
         self.max_iter = n;
+        self
+    }
+    /// Set the convergence tolerance.
+    pub fn tol(mut self, tol: f64) -> Self {
+        self.tol = tol;
         self
     }
     /// Validate.
@@ -123,6 +142,11 @@ fn check_training_data(data: &Dataset) -> Result<(Signature, &Array1<f64>)> {
 }
 
 /// Fit a logistic regression (binary or multinomial) on labelled data.
+///
+/// The inputs are preprocessed first (see [`Preprocessor`]). When the solver stops before
+/// converging (`max_iter` reached, or no acceptable step), the model is still returned, with
+/// [`LogisticModel::convergence`] saying so and why (scikit-learn warns in that case); errors
+/// are kept for unusable data and numerical breakdown.
 pub fn fit_logistic(data: &Dataset, params: &CheckedLogisticParams) -> Result<LogisticModel> {
     let (signature, y) = check_training_data(data)?;
     let k = match &signature.target.kind {
@@ -145,152 +169,257 @@ pub fn fit_logistic(data: &Dataset, params: &CheckedLogisticParams) -> Result<Lo
     }
     let preprocessor = Preprocessor::fit(data)?;
     let z = preprocessor.transform(data.features());
-    let (weights, intercepts) = newton_softmax(z.view(), y.view(), k, params.get())?;
+    let classes: Vec<u32> = y.iter().map(|&v| v as u32).collect();
+    let (weights, intercepts, convergence) = lbfgs_logistic(z.view(), &classes, k, params.get())?;
     Ok(LogisticModel {
         signature,
         preprocessor,
         weights,
         intercepts,
+        convergence: Some(convergence),
     })
 }
 
-/// Penalised multinomial logistic regression with class 0 as reference, by Newton's
-/// method with step halving. Parameters per non-reference class: `d` weights + 1 intercept.
-fn newton_softmax(
-    z: ArrayView2<'_, f64>,
-    y: ArrayView1<'_, f64>,
+/// Rows per chunk of the loss/gradient pass. Chunks are evaluated in parallel and their
+/// partial sums added in chunk order, so the result does not depend on the thread count.
+const CHUNK_ROWS: usize = 2048;
+
+/// The penalised logistic loss, scaled as scikit-learn's `lbfgs` solver scales it:
+///
+/// `f(θ) = (1/n) Σᵢ loss(yᵢ, ηᵢ) + l2/(2n) · Σ_c ‖w_c‖²`, intercepts unpenalised,
+///
+/// which is scikit-learn's `C · Σᵢ loss + ½‖w‖²` divided by `C · n` with `C = 1/l2`. Binary
+/// targets use one weight vector (`η = b + z·w`, log loss); three or more classes use the
+/// full multinomial parametrisation (one weight vector per class, softmax, every class's
+/// weights penalised), as scikit-learn does. `θ` holds, per output `c`, the `d` weights then
+/// the intercept.
+struct LogisticObjective<'a> {
+    /// Preprocessed inputs, row-major `n × d`.
+    z: &'a [f64],
+    /// Class index per row.
+    y: &'a [u32],
+    n: usize,
+    d: usize,
+    /// Outputs: 1 (binary) or the class count.
     k: usize,
-    p: &LogisticParams,
-) -> Result<(Array2<f64>, Array1<f64>)> {
-    let (n, d) = z.dim();
-    let m = k - 1;
-    let q = d + 1; // per-class block: weights then intercept
-    let dim = m * q;
-    let mut theta = vec![0.0; dim];
-    let objective = |theta: &[f64]| -> f64 {
-        let mut loss = 0.0;
-        for i in 0..n {
-            let row = z.row(i);
-            let mut eta = vec![0.0; k];
-            for c in 0..m {
-                let b = &theta[c * q..(c + 1) * q];
-                eta[c + 1] = b[d] + row.iter().zip(b).map(|(x, w)| x * w).sum::<f64>();
-            }
-            let mx = eta.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-            let lse = mx + eta.iter().map(|e| (e - mx).exp()).sum::<f64>().ln();
-            loss += lse - eta[y[i] as usize];
+    l2: f64,
+    /// Per chunk: the loss, then the gradient (`k · (d + 1)`), then `k` scratch slots.
+    partials: Vec<f64>,
+}
+
+impl<'a> LogisticObjective<'a> {
+    fn new(z: &'a [f64], y: &'a [u32], d: usize, k: usize, l2: f64) -> Self {
+        let n = y.len();
+        let n_chunks = n.div_ceil(CHUNK_ROWS);
+        LogisticObjective {
+            z,
+            y,
+            n,
+            d,
+            k,
+            l2,
+            partials: vec![0.0; n_chunks * Self::stride(d, k)],
         }
-        let pen: f64 = (0..m)
-            .map(|c| theta[c * q..c * q + d].iter().map(|w| w * w).sum::<f64>())
-            .sum();
-        loss + 0.5 * p.l2 * pen
-    };
-    let mut f = objective(&theta);
-    for _ in 0..p.max_iter {
-        let mut grad = vec![0.0; dim];
-        let mut hess = vec![0.0; dim * dim];
-        let mut xi = vec![0.0; q];
-        let mut prob = vec![0.0; k];
-        for i in 0..n {
-            for (t, v) in xi.iter_mut().zip(z.row(i).iter()) {
-                *t = *v;
-            }
-            xi[d] = 1.0;
-            prob[0] = 0.0;
-            for c in 0..m {
-                let b = &theta[c * q..(c + 1) * q];
-                prob[c + 1] = xi.iter().zip(b).map(|(x, w)| x * w).sum::<f64>();
-            }
-            let mx = prob.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-            let s: f64 = prob
-                .iter_mut()
-                .map(|e| {
-                    *e = (*e - mx).exp();
-                    *e
-                })
-                .sum();
-            prob.iter_mut().for_each(|e| *e /= s);
-            let yi = y[i] as usize;
-            for a in 0..m {
-                let r = prob[a + 1] - if yi == a + 1 { 1.0 } else { 0.0 };
-                for (u, x) in xi.iter().enumerate() {
-                    grad[a * q + u] += r * x;
-                }
-                for b in 0..=a {
-                    let w = prob[a + 1] * (if a == b { 1.0 } else { 0.0 } - prob[b + 1]);
-                    if w == 0.0 {
-                        continue;
-                    }
-                    for u in 0..q {
-                        let wu = w * xi[u];
-                        let row = (a * q + u) * dim + b * q;
-                        for v in 0..q {
-                            hess[row + v] += wu * xi[v];
-                        }
-                    }
-                }
-            }
+    }
+
+    fn stride(d: usize, k: usize) -> usize {
+        1 + k * (d + 1) + k
+    }
+}
+
+/// `Σ a_i b_i` with four independent accumulators (lets the compiler use SIMD lanes; the
+/// summation order is fixed, so results are reproducible).
+#[inline]
+fn dot4(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
         }
-        // Symmetrise (only blocks b ≤ a were filled) and add the penalty.
-        for a in 0..m {
-            for b in 0..a {
-                for u in 0..q {
-                    for v in 0..q {
-                        hess[(b * q + v) * dim + a * q + u] = hess[(a * q + u) * dim + b * q + v];
-                    }
-                }
-            }
-            for u in 0..d {
-                let idx = a * q + u;
-                grad[idx] += p.l2 * theta[idx];
-                hess[idx * dim + idx] += p.l2;
-            }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += x * y;
+    }
+    (acc[0] + acc[2]) + (acc[1] + acc[3]) + tail
+}
+
+/// `acc += r · x`.
+#[inline]
+fn axpy(acc: &mut [f64], r: f64, x: &[f64]) {
+    for (a, v) in acc.iter_mut().zip(x) {
+        *a += r * v;
+    }
+}
+
+/// Loss and gradient (unscaled sums) of one chunk of rows into `out`
+/// (`[loss, gradient…, scratch…]`, see [`LogisticObjective::partials`]).
+fn chunk_loss_grad(theta: &[f64], z: &[f64], y: &[u32], d: usize, k: usize, out: &mut [f64]) {
+    let q = d + 1;
+    let (head, scratch) = out.split_at_mut(1 + k * q);
+    head.fill(0.0);
+    let (loss_slot, grad) = head.split_at_mut(1);
+    let mut loss = 0.0;
+    if k == 1 {
+        let (w, b) = (&theta[..d], theta[d]);
+        let (gw, gb) = grad.split_at_mut(d);
+        let mut sum_r = 0.0;
+        for (i, &yi) in y.iter().enumerate() {
+            let x = &z[i * d..(i + 1) * d];
+            let eta = b + dot4(x, w);
+            let yi = yi as f64;
+            // softplus(η) − y·η and σ(η), without overflow.
+            let (softplus, p) = if eta > 0.0 {
+                let e = (-eta).exp();
+                (eta + e.ln_1p(), 1.0 / (1.0 + e))
+            } else {
+                let e = eta.exp();
+                (e.ln_1p(), e / (1.0 + e))
+            };
+            loss += softplus - yi * eta;
+            let r = p - yi;
+            axpy(gw, r, x);
+            sum_r += r;
         }
-        let gmax = grad.iter().fold(0.0_f64, |acc, g| acc.max(g.abs()));
-        if gmax <= p.tol * n as f64 {
-            return Ok(unpack(&theta, d, m));
-        }
-        // A tiny ridge keeps the system solvable when l2 = 0 and a column is constant.
-        for idx in 0..dim {
-            hess[idx * dim + idx] += 1e-10;
-        }
-        let step = cholesky_solve(&hess, &grad, dim).ok_or_else(|| {
-            Error::Numerical(
-                "logistic regression: the Hessian is singular; add an L2 penalty (l2 > 0)".into(),
-            )
-        })?;
-        let mut t = 1.0;
-        loop {
-            let cand: Vec<f64> = theta.iter().zip(&step).map(|(a, s)| a - t * s).collect();
-            let fc = objective(&cand);
-            if fc.is_finite() && fc <= f + 1e-12 * f.abs().max(1.0) {
-                theta = cand;
-                f = fc;
-                break;
+        gb[0] = sum_r;
+    } else {
+        let eta = &mut scratch[..k];
+        for (i, &yi) in y.iter().enumerate() {
+            let x = &z[i * d..(i + 1) * d];
+            let mut mx = f64::NEG_INFINITY;
+            for (c, e) in eta.iter_mut().enumerate() {
+                let t = &theta[c * q..(c + 1) * q];
+                *e = t[d] + dot4(x, &t[..d]);
+                mx = mx.max(*e);
             }
-            t *= 0.5;
-            if t < 1e-10 {
-                return Ok(unpack(&theta, d, m));
+            let mut s = 0.0;
+            for e in eta.iter() {
+                s += (e - mx).exp();
+            }
+            let lse = mx + s.ln();
+            loss += lse - eta[yi as usize];
+            for (c, e) in eta.iter().enumerate() {
+                let r = (e - lse).exp() - if c == yi as usize { 1.0 } else { 0.0 };
+                let g = &mut grad[c * q..(c + 1) * q];
+                axpy(&mut g[..d], r, x);
+                g[d] += r;
             }
         }
     }
-    Err(Error::Numerical(format!(
-        "logistic regression did not converge in {} iterations; the classes may be separable — increase l2 or max_iter",
-        p.max_iter
-    )))
+    loss_slot[0] = loss;
 }
 
-fn unpack(theta: &[f64], d: usize, m: usize) -> (Array2<f64>, Array1<f64>) {
+impl Objective for LogisticObjective<'_> {
+    fn eval(&mut self, theta: &[f64], grad: &mut [f64]) -> f64 {
+        let (d, k) = (self.d, self.k);
+        let q = d + 1;
+        let stride = Self::stride(d, k);
+        let (z, y) = (self.z, self.y);
+        let rows = CHUNK_ROWS;
+        self.partials
+            .par_chunks_mut(stride)
+            .enumerate()
+            .for_each(|(c, out)| {
+                let r0 = c * rows;
+                let r1 = (r0 + rows).min(y.len());
+                chunk_loss_grad(theta, &z[r0 * d..r1 * d], &y[r0..r1], d, k, out);
+            });
+        // Reduce in chunk order (deterministic).
+        let mut loss = 0.0;
+        grad.fill(0.0);
+        for part in self.partials.chunks_exact(stride) {
+            loss += part[0];
+            for (g, p) in grad.iter_mut().zip(&part[1..1 + k * q]) {
+                *g += p;
+            }
+        }
+        let inv_n = 1.0 / self.n as f64;
+        let lam = self.l2 * inv_n;
+        let mut penalty = 0.0;
+        for (i, g) in grad.iter_mut().enumerate() {
+            *g *= inv_n;
+            if i % q != d {
+                *g += lam * theta[i];
+                penalty += theta[i] * theta[i];
+            }
+        }
+        loss * inv_n + 0.5 * lam * penalty
+    }
+}
+
+/// Minimise [`LogisticObjective`] by L-BFGS; returns the model coefficients in the
+/// reference-class form of [`LogisticModel`] and how the solver ended.
+fn lbfgs_logistic(
+    z: ArrayView2<'_, f64>,
+    y: &[u32],
+    n_classes: usize,
+    p: &LogisticParams,
+) -> Result<(Array2<f64>, Array1<f64>, LogisticConvergence)> {
+    let d = z.ncols();
+    let z = z.as_standard_layout();
+    let zs = z.as_slice().expect("a standard-layout array is contiguous");
+    let k = if n_classes == 2 { 1 } else { n_classes };
     let q = d + 1;
+    let mut obj = LogisticObjective::new(zs, y, d, k, p.l2);
+    let opts = LbfgsOptions {
+        max_iter: p.max_iter,
+        gtol: p.tol,
+        ..LbfgsOptions::default()
+    };
+    let r = minimize(&mut obj, vec![0.0; k * q], &opts)?;
+    if !r.f.is_finite() || r.x.iter().any(|v| !v.is_finite()) {
+        return Err(Error::Numerical(
+            "logistic regression diverged (non-finite coefficients); standardise extreme \
+             inputs or increase l2"
+                .into(),
+        ));
+    }
+    let m = n_classes - 1;
     let mut w = Array2::<f64>::zeros((d, m));
     let mut b = Array1::<f64>::zeros(m);
     for c in 0..m {
-        for u in 0..d {
-            w[[u, c]] = theta[c * q + u];
+        // Binary: the single vector is class 1's. Multinomial: class c+1 minus class 0
+        // (softmax is unchanged by subtracting one class's scores from all).
+        let (t, base) = if k == 1 {
+            (&r.x[..q], None)
+        } else {
+            (&r.x[(c + 1) * q..(c + 2) * q], Some(&r.x[..q]))
+        };
+        for u in 0..=d {
+            let v = t[u] - base.map_or(0.0, |b0| b0[u]);
+            if u < d {
+                w[[u, c]] = v;
+            } else {
+                b[c] = v;
+            }
         }
-        b[c] = theta[c * q + d];
     }
-    (w, b)
+    let converged = r.stop.converged();
+    let warning = (!converged).then(|| match r.stop {
+        Stop::MaxIter => format!(
+            "logistic regression did not converge in {} iterations (largest gradient component \
+             {:.3e} > tol {:.1e}); increase max_iter, increase l2, or loosen tol",
+            r.n_iter, r.max_gradient, p.tol
+        ),
+        _ => format!(
+            "logistic regression stopped after {} iterations: no step along the search \
+             direction lowered the loss (largest gradient component {:.3e} > tol {:.1e}); the \
+             classes may be separable or the inputs badly scaled — increase l2 or loosen tol",
+            r.n_iter, r.max_gradient, p.tol
+        ),
+    });
+    Ok((
+        w,
+        b,
+        LogisticConvergence {
+            converged,
+            n_iter: r.n_iter,
+            max_gradient: r.max_gradient,
+            warning,
+        },
+    ))
 }
 
 /// Fit a ridge (or ordinary least squares) regression on labelled data.

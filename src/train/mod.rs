@@ -32,6 +32,7 @@
 //! uniform choice among its values).
 
 mod algorithm;
+mod lbfgs;
 mod linalg;
 mod linear;
 mod search;

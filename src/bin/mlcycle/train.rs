@@ -6,6 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mlcycle::audit::{AuditEntry, AuditLog, SqliteAuditLog, actions, in_trace};
 use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::data::{CsvOptions, read_csv};
+use mlcycle::model::ModelArtifact;
 use mlcycle::registry::{Lineage, NewVersion, Registry, SqliteRegistry};
 use mlcycle::train::{
     Algorithm, AlgorithmTrainer, SearchSpace, SearchTrainer, TrainContext, Trainer,
@@ -127,6 +128,13 @@ pub async fn run(args: TrainArgs) -> Result<()> {
     });
     let trained = trainer.train(&train, &ctx).await?;
     bar.finish_and_clear();
+    if trained.algorithm == "logistic_regression" {
+        if let Ok(ModelArtifact::Logistic(m)) = trained.model.to_artifact() {
+            if let Some(warning) = m.convergence().and_then(|c| c.warning.as_deref()) {
+                eprintln!("warning: {warning}");
+            }
+        }
+    }
 
     let report = ChampionChallenger::default()
         .validate_with_training(trained.model.clone(), None, &holdout, &train)
@@ -195,7 +203,10 @@ pub async fn run(args: TrainArgs) -> Result<()> {
         registry.register(
             &args.name,
             NewVersion {
-                artifact: trained.model.to_artifact()?,
+                artifact: trained
+                    .model
+                    .to_artifact()?
+                    .with_reference_profile(mlcycle::drift::DatasetProfile::reference(&train)?),
                 lineage: Lineage {
                     training_datasets: vec![data.id().clone(), train.id().clone()],
                     validation_dataset: Some(holdout.id().clone()),

@@ -1,13 +1,16 @@
-//! `mlcycle validate`: compare a candidate version with a champion on a labelled holdout file.
+//! `mlcycle validate`: compare a candidate version with a champion on a labelled holdout file,
+//! and record the outcome in the store's audit trail (`validation.completed`).
 
 use clap::{Args, ValueEnum};
-use mlcycle::clock::SystemClock;
+use mlcycle::audit::{AuditEntry, AuditLog, SqliteAuditLog, actions};
+use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::data::{Schema, UnknownLevel, read_csv_with_schema};
 use mlcycle::registry::{RegistryExt, SqliteRegistry};
 use mlcycle::validate::{
     ChampionChallenger, ChampionChallengerConfig, FairnessConfig, SignificanceConfig, Validator,
 };
 use mlcycle::{Error, Result};
+use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -58,6 +61,11 @@ pub struct ValidateArgs {
 }
 
 /// Run `mlcycle validate`; returns whether the candidate should be promoted.
+///
+/// The report is appended to the store's audit log as a `validation.completed` record
+/// (subject: the holdout's dataset id; payload: `model_name`, `candidate`, `champion`,
+/// `champion_model`, `decision`, `report`, `holdout`) before it is printed, whatever the
+/// decision.
 pub async fn run(args: ValidateArgs) -> Result<bool> {
     if !SqliteRegistry::is_store(&args.store) {
         return Err(Error::not_found(
@@ -95,11 +103,15 @@ pub async fn run(args: ValidateArgs) -> Result<bool> {
         });
     }
     let validator = ChampionChallenger::new(cfg)?;
-    let registry = SqliteRegistry::open(&args.store, Arc::new(SystemClock))?;
-    let (_, candidate) = registry.load_model(&args.candidate).await?;
-    let champion = match &args.champion {
-        Some(r) => Some(registry.load_model(r).await?.1),
-        None => None,
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let registry = SqliteRegistry::open(&args.store, clock.clone())?;
+    let (candidate_mv, candidate) = registry.load_model(&args.candidate).await?;
+    let (champion_mv, champion) = match &args.champion {
+        Some(r) => {
+            let (mv, m) = registry.load_model(r).await?;
+            (Some(mv), Some(m))
+        }
+        None => (None, None),
     };
     let sig = candidate.signature();
     let schema = Schema {
@@ -108,6 +120,27 @@ pub async fn run(args: ValidateArgs) -> Result<bool> {
     };
     let holdout = read_csv_with_schema(&args.data, &schema, None, UnknownLevel::Error)?;
     let report = validator.validate(candidate, champion, &holdout).await?;
+    let audit = SqliteAuditLog::open(&args.store, clock)?;
+    audit
+        .append(AuditEntry {
+            actor: std::env::var("USER")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| "cli".into()),
+            action: actions::VALIDATION_COMPLETED.into(),
+            subjects: vec![holdout.id().to_string()],
+            payload: json!({
+                "model_name": candidate_mv.name,
+                "candidate": candidate_mv.version,
+                "champion": champion_mv.as_ref().map(|c| c.version),
+                "champion_model": champion_mv.as_ref().map(|c| c.name.clone()),
+                "decision": if report.promote { "pass" } else { "fail" },
+                "report": report,
+                "holdout": args.data.display().to_string(),
+            }),
+            trace_id: format!("validate-{}", uuid::Uuid::new_v4()),
+        })
+        .await?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Text => print!("{}", report.to_text()),
