@@ -15,15 +15,20 @@ use crate::data::{CellEncoder, UnknownLevel};
 use crate::model::{Model, OutputKind};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
-use ndarray::Array2;
+use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
+
+#[cfg(feature = "parquet")]
+mod arrow_io;
+mod csv_in;
+mod csv_out;
 
 /// Settings of a batch-scoring job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,32 +136,147 @@ pub struct BatchJob<'a> {
     pub collect: Option<&'a (dyn Fn(PredictionRecord) -> Result<()> + Sync)>,
 }
 
+/// The file format of a batch input or output, chosen by the file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchFormat {
+    /// Comma-separated values with a header row (any extension but `.parquet`).
+    Csv,
+    /// Apache Parquet (`.parquet`); needs the crate's `parquet` feature.
+    Parquet,
+}
+
+impl BatchFormat {
+    /// `.parquet` (any case) is Parquet, anything else CSV.
+    pub fn from_path(path: &Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("parquet") => BatchFormat::Parquet,
+            _ => BatchFormat::Csv,
+        }
+    }
+}
+
+/// A unit of work cut by the reader.
+pub(crate) enum Work {
+    /// Whole CSV records (never a partial one) as raw bytes, and the file line number of
+    /// the first one, and how many records (a hint for sizing buffers).
+    Csv {
+        bytes: Vec<u8>,
+        first_line: u64,
+        rows: usize,
+    },
+    /// A record batch of a Parquet file, and the 1-based row number of its first row.
+    #[cfg(feature = "parquet")]
+    Arrow {
+        batch: arrow_array::RecordBatch,
+        first_row: u64,
+    },
+}
+
 struct Chunk {
     seq: u64,
-    /// Whole CSV records (never a partial one), as raw bytes.
-    bytes: Vec<u8>,
-    /// The file line number of the chunk's first line.
-    first_line: u64,
+    work: Work,
+}
+
+/// Passthrough (`keep`) values of the good rows of a chunk.
+pub(crate) enum Kept {
+    /// Text fields: bytes in an arena, one range per (row, kept column), row-major.
+    Text {
+        arena: Vec<u8>,
+        ranges: Vec<(usize, usize)>,
+    },
+    /// Arrow arrays holding only the good rows, one per kept column.
+    #[cfg(feature = "parquet")]
+    Arrow(Vec<arrow_array::ArrayRef>),
+}
+
+/// A decoded chunk: the feature matrix of its good rows, their kept values, its rejects.
+pub(crate) struct Decoded {
+    /// Rows read (scored + rejected).
+    pub(crate) rows: u64,
+    /// Rows rejected.
+    pub(crate) rejected: u64,
+    /// Rows that go on to scoring.
+    pub(crate) n_good: usize,
+    /// Row-major features of the good rows.
+    pub(crate) values: Vec<f64>,
+    pub(crate) kept: Kept,
+    /// Rejects, already formatted as CSV records.
+    pub(crate) rejects: Vec<u8>,
+}
+
+enum Output {
+    Csv(Vec<u8>),
+    #[cfg(feature = "parquet")]
+    Arrow(Option<arrow_array::RecordBatch>),
 }
 
 struct Scored {
     seq: u64,
     rows: u64,
-    out: Vec<u8>,
+    out: Output,
     rejects: Vec<u8>,
     rejected: u64,
     record: Option<PredictionRecord>,
 }
 
-struct Plan {
-    feature_cols: Vec<usize>,
-    keep_cols: Vec<usize>,
-    n_fields: usize,
-    encoder: CellEncoder,
-    classes: Option<Vec<String>>,
+/// How to read the input.
+pub(crate) enum InputPlan {
+    Csv(csv_in::CsvPlan),
+    #[cfg(feature = "parquet")]
+    Parquet(arrow_io::ParquetPlan),
+}
+
+/// Everything the workers need to know, worked out once before any row is read.
+pub(crate) struct Plan {
+    pub(crate) encoder: CellEncoder,
+    /// Feature names, in the model's order.
+    pub(crate) names: Vec<String>,
+    /// Whether each feature is numeric (else categorical).
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    pub(crate) numeric: Vec<bool>,
+    /// Kept column names.
+    pub(crate) keep: Vec<String>,
+    pub(crate) classes: Option<Vec<String>>,
+    pub(crate) input: InputPlan,
+    pub(crate) output: BatchFormat,
+    /// The output schema (Parquet output).
+    #[cfg(feature = "parquet")]
+    pub(crate) out_schema: Option<arrow_schema::SchemaRef>,
+}
+
+impl Plan {
+    fn n_feat(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Output column names.
+    pub(crate) fn output_columns(&self) -> Vec<String> {
+        let mut cols = self.keep.clone();
+        cols.push("prediction".into());
+        if let Some(classes) = &self.classes {
+            cols.extend(classes.iter().map(|c| format!("proba_{c}")));
+        }
+        cols
+    }
+}
+
+fn no_parquet(path: &Path) -> Error {
+    Error::invalid(
+        "file format",
+        format!(
+            "{} is a Parquet file, but this build of mlcycle has no Parquet support: \
+             rebuild with the `parquet` feature or use CSV",
+            path.display()
+        ),
+    )
 }
 
 /// Run a batch-scoring job (blocking; run it on a blocking thread from async code).
+///
+/// Despite its name this scores any supported input into any supported output: the formats
+/// follow the file extensions (`.parquet` is Parquet with the `parquet` feature, anything
+/// else CSV), so CSV → Parquet and Parquet → CSV work too. Rejects are always CSV.
 pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
     let opts = job.options;
     if !(0.0..=1.0).contains(&opts.max_reject_fraction) {
@@ -168,39 +288,29 @@ pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
     if opts.chunk_rows == 0 {
         return Err(Error::invalid("chunk size", "must be at least 1 row"));
     }
-    let started_at = job.clock.now();
-    let open = || std::fs::File::open(job.input).map_err(|e| Error::io(job.input, e));
-    let (header, data_offset, header_lines) = {
-        let mut rdr = csv::ReaderBuilder::new()
-            .flexible(true)
-            .has_headers(true)
-            .from_reader(BufReader::new(open()?));
-        let header: Vec<String> = rdr
-            .headers()
-            .map_err(|e| {
-                Error::Data(format!(
-                    "{}: cannot read the header: {e}",
-                    job.input.display()
-                ))
-            })?
-            .iter()
-            .map(|h| h.trim().to_string())
-            .collect();
-        let pos = rdr.position();
-        (header, pos.byte(), pos.line().saturating_sub(1))
-    };
-    let mut file = open()?;
-    let bytes_total = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let bytes_read = Arc::new(AtomicU64::new(0));
-    let mut hasher = Sha256::new();
-    {
-        let mut head = vec![0u8; data_offset as usize];
-        file.read_exact(&mut head)
-            .map_err(|e| Error::io(job.input, e))?;
-        hasher.update(&head);
-        bytes_read.store(data_offset, Ordering::Relaxed);
+    let in_fmt = BatchFormat::from_path(job.input);
+    let out_fmt = BatchFormat::from_path(job.output);
+    #[cfg(not(feature = "parquet"))]
+    for (f, p) in [(in_fmt, job.input), (out_fmt, job.output)] {
+        if f == BatchFormat::Parquet {
+            return Err(no_parquet(p));
+        }
     }
-    let plan = plan(job, &header)?;
+    let _ = no_parquet;
+    let started_at = job.clock.now();
+    let bytes_total = std::fs::metadata(job.input)
+        .map_err(|e| Error::io(job.input, e))?
+        .len();
+
+    // Read the header / schema and check the columns before any work.
+    let source = match in_fmt {
+        BatchFormat::Csv => Source::Csv(csv_in::open(job.input)?),
+        #[cfg(feature = "parquet")]
+        BatchFormat::Parquet => Source::Parquet(arrow_io::open(job.input)?),
+        #[cfg(not(feature = "parquet"))]
+        BatchFormat::Parquet => return Err(no_parquet(job.input)),
+    };
+    let plan = plan(job, &source, out_fmt)?;
 
     let out_dir = parent_dir(job.output);
     let rejects_path = opts
@@ -223,8 +333,13 @@ pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
     };
     let in_flight = threads * 2 + 2;
     let run_id = format!("batch-{}", started_at.format("%Y%m%dT%H%M%S%.6fZ"));
+    let bytes_read = AtomicU64::new(0);
+    let stop_hashing = AtomicBool::new(false);
 
-    let (counts, read_result) = std::thread::scope(|s| {
+    let (counts, read_result, hash) = std::thread::scope(|s| {
+        // The input's sha256 (for the audit record) on its own thread, overlapped with
+        // the work.
+        let hasher = s.spawn(|| hash_file(job.input, &stop_hashing));
         let (work_tx, work_rx) = sync_channel::<Chunk>(in_flight);
         let work_rx = Arc::new(Mutex::new(work_rx));
         let (done_tx, done_rx) = sync_channel::<Result<Scored>>(in_flight);
@@ -244,8 +359,8 @@ pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
         let writer = {
             let out = out_tmp.as_file();
             let rej = rej_tmp.as_file();
-            let bytes_read = bytes_read.clone();
             let plan = &plan;
+            let bytes_read = &bytes_read;
             s.spawn(move || {
                 write_in_order(
                     job,
@@ -254,29 +369,49 @@ pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
                     rej,
                     done_rx,
                     token_tx,
-                    &bytes_read,
+                    bytes_read,
                     bytes_total,
                 )
             })
         };
-        let read_result = read_chunks(
-            &mut file,
-            &mut hasher,
-            &bytes_read,
-            header_lines + 1,
-            opts.chunk_rows,
-            &work_tx,
-            &token_rx,
-        );
-        drop(work_tx);
+        let mut seq = 0u64;
+        let mut emit = move |work: Work| -> bool {
+            // Wait for a free slot: bounds the chunks in flight. A closed ring means the
+            // writer stopped (it reports its own error).
+            let ok = token_rx.recv().is_ok() && work_tx.send(Chunk { seq, work }).is_ok();
+            seq += 1;
+            ok
+        };
+        let read_result = match source {
+            Source::Csv(src) => csv_in::read_chunks(src, &bytes_read, opts.chunk_rows, &mut emit)
+                .map_err(|e| Error::io(job.input, e)),
+            #[cfg(feature = "parquet")]
+            Source::Parquet(src) => arrow_io::read_batches(
+                src,
+                &plan,
+                job.input,
+                &bytes_read,
+                bytes_total,
+                opts.chunk_rows,
+                &mut emit,
+            ),
+        };
+        // Closes the work queue: the workers finish, then the writer.
+        drop(emit);
         let counts = writer
             .join()
             .unwrap_or_else(|_| Err(Error::Numerical("the batch writer thread panicked".into())));
-        (counts, read_result)
+        if read_result.is_err() || counts.is_err() {
+            stop_hashing.store(true, Ordering::Relaxed);
+        }
+        let hash = hasher
+            .join()
+            .unwrap_or_else(|_| Err(Error::Numerical("the input hasher thread panicked".into())));
+        (counts, read_result, hash)
     });
-    read_result.map_err(|e| Error::io(job.input, e))?;
+    read_result?;
     let (rows_read, rows_scored, rows_rejected) = counts?;
-    let input_sha256 = hex::encode(hasher.finalize());
+    let input_sha256 = hash?;
 
     rej_tmp
         .as_file()
@@ -315,6 +450,34 @@ pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
     })
 }
 
+/// An opened input, header or schema read.
+enum Source {
+    Csv(csv_in::CsvSource),
+    #[cfg(feature = "parquet")]
+    Parquet(arrow_io::ParquetSource),
+}
+
+/// sha256 of a file's bytes, read on its own (stops early, with an error nobody sees, when
+/// the job has already failed).
+fn hash_file(path: &Path, stop: &AtomicBool) -> Result<String> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut block = vec![0u8; 1 << 20];
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Err(Error::Data("hashing stopped: the job failed".into()));
+        }
+        let n = match file.read(&mut block) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        hasher.update(&block[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
 fn parent_dir(p: &Path) -> PathBuf {
     match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -322,13 +485,18 @@ fn parent_dir(p: &Path) -> PathBuf {
     }
 }
 
-fn plan(job: &BatchJob<'_>, header: &[String]) -> Result<Plan> {
+fn plan(job: &BatchJob<'_>, source: &Source, output: BatchFormat) -> Result<Plan> {
     let sig = job.model.signature();
+    let columns: Vec<&str> = match source {
+        Source::Csv(s) => s.header.iter().map(String::as_str).collect(),
+        #[cfg(feature = "parquet")]
+        Source::Parquet(s) => s.column_names(),
+    };
     let missing: Vec<&str> = sig
         .inputs
         .features
         .iter()
-        .filter(|f| !header.contains(&f.name))
+        .filter(|f| !columns.contains(&f.name.as_str()))
         .map(|f| f.name.as_str())
         .collect();
     if !missing.is_empty() {
@@ -338,113 +506,65 @@ fn plan(job: &BatchJob<'_>, header: &[String]) -> Result<Plan> {
             missing.join(", ")
         )));
     }
-    let find = |name: &str| header.iter().position(|h| h == name);
-    let feature_cols = sig
-        .inputs
-        .features
-        .iter()
-        .filter_map(|f| find(&f.name))
-        .collect();
-    let keep_cols = job
+    if let Some(k) = job
         .options
         .keep
         .iter()
-        .map(|k| {
-            find(k).ok_or_else(|| {
-                Error::not_found(
-                    "column",
-                    k,
-                    format!(
-                        "--keep names a column that {} does not have",
-                        job.input.display()
-                    ),
-                )
-            })
-        })
-        .collect::<Result<_>>()?;
+        .find(|k| !columns.contains(&k.as_str()))
+    {
+        return Err(Error::not_found(
+            "column",
+            k,
+            format!(
+                "--keep names a column that {} does not have",
+                job.input.display()
+            ),
+        ));
+    }
+    let names: Vec<String> = sig.inputs.features.iter().map(|f| f.name.clone()).collect();
+    let numeric: Vec<bool> = sig
+        .inputs
+        .features
+        .iter()
+        .map(|f| !f.is_categorical())
+        .collect();
     let classes = match sig.output() {
         OutputKind::Classes { classes } => Some(classes),
         OutputKind::Value => None,
     };
-    Ok(Plan {
-        feature_cols,
-        keep_cols,
-        n_fields: header.len(),
-        encoder: CellEncoder::new(&sig.inputs, job.options.unknown, job.options.allow_missing),
-        classes,
-    })
-}
-
-/// Cut the input into chunks of whole records (`chunk_rows` records, or what is left), by
-/// scanning for newlines outside quoted fields; the CSV parsing itself happens in the
-/// workers, in parallel.
-#[allow(clippy::too_many_arguments)]
-fn read_chunks(
-    file: &mut std::fs::File,
-    hasher: &mut Sha256,
-    bytes_read: &AtomicU64,
-    mut line: u64,
-    chunk_rows: usize,
-    work_tx: &SyncSender<Chunk>,
-    tokens: &Receiver<()>,
-) -> std::io::Result<()> {
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 21);
-    let mut block = vec![0u8; 1 << 20];
-    let (mut scan, mut in_quotes, mut rows, mut lines, mut eof, mut seq) =
-        (0usize, false, 0usize, 0u64, false, 0u64);
-    let mut emit = |bytes: Vec<u8>, first_line: u64| -> bool {
-        // Wait for a free slot: bounds the chunks in flight. A closed ring means the writer
-        // stopped (it reports its own error).
-        let ok = tokens.recv().is_ok()
-            && work_tx
-                .send(Chunk {
-                    seq,
-                    bytes,
-                    first_line,
-                })
-                .is_ok();
-        seq += 1;
-        ok
+    let input = match source {
+        Source::Csv(s) => InputPlan::Csv(csv_in::CsvPlan::new(
+            &s.header,
+            &names,
+            &numeric,
+            &job.options.keep,
+        )),
+        #[cfg(feature = "parquet")]
+        Source::Parquet(s) => InputPlan::Parquet(arrow_io::ParquetPlan::new(
+            s,
+            job.input,
+            &names,
+            &numeric,
+            &job.options.keep,
+            output,
+        )?),
     };
-    loop {
-        while let Some(i) = memchr::memchr2(b'"', b'\n', &buf[scan..]) {
-            let p = scan + i;
-            scan = p + 1;
-            if buf[p] == b'"' {
-                in_quotes = !in_quotes;
-                continue;
-            }
-            lines += 1;
-            if in_quotes {
-                continue;
-            }
-            rows += 1;
-            if rows == chunk_rows {
-                let rest = buf.split_off(scan);
-                let chunk = std::mem::replace(&mut buf, rest);
-                if !emit(chunk, line) {
-                    return Ok(());
-                }
-                line += lines;
-                (scan, rows, lines) = (0, 0, 0);
-            }
-        }
-        scan = buf.len();
-        if eof {
-            if !buf.is_empty() {
-                emit(std::mem::take(&mut buf), line);
-            }
-            return Ok(());
-        }
-        let n = file.read(&mut block)?;
-        if n == 0 {
-            eof = true;
-        } else {
-            hasher.update(&block[..n]);
-            bytes_read.fetch_add(n as u64, Ordering::Relaxed);
-            buf.extend_from_slice(&block[..n]);
-        }
-    }
+    #[cfg(feature = "parquet")]
+    let out_schema = match output {
+        BatchFormat::Parquet => Some(arrow_io::output_schema(&input, &job.options.keep, &classes)),
+        BatchFormat::Csv => None,
+    };
+    Ok(Plan {
+        encoder: CellEncoder::new(&sig.inputs, job.options.unknown, job.options.allow_missing),
+        names,
+        numeric,
+        keep: job.options.keep.clone(),
+        classes,
+        input,
+        output,
+        #[cfg(feature = "parquet")]
+        out_schema,
+    })
 }
 
 fn worker(
@@ -454,155 +574,90 @@ fn worker(
     rx: Arc<Mutex<Receiver<Chunk>>>,
     tx: SyncSender<Result<Scored>>,
 ) {
+    let mut scratch = csv_in::Scratch::default();
     loop {
         let chunk = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
             Ok(c) => c,
             Err(_) => return,
         };
-        if tx.send(score_chunk(job, plan, run_id, chunk)).is_err() {
+        if tx
+            .send(score_chunk(job, plan, run_id, chunk, &mut scratch))
+            .is_err()
+        {
             return;
         }
     }
 }
 
-fn reject(
-    w: &mut csv::Writer<Vec<u8>>,
-    line: u64,
-    rec: &csv::ByteRecord,
-    reason: &str,
-) -> Result<()> {
-    let raw: Vec<&[u8]> = rec.iter().collect();
-    let joined = raw.join(&b","[..]);
-    w.write_record([line.to_string().as_bytes(), reason.as_bytes(), &joined])
-        .map_err(|e| Error::Data(format!("cannot write a reject: {e}")))
-}
-
-fn score_chunk(job: &BatchJob<'_>, plan: &Plan, run_id: &str, chunk: Chunk) -> Result<Scored> {
-    let n_feat = plan.feature_cols.len();
-    let names = &job.model.signature().inputs.features;
-    let mut rejects = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(Vec::new());
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(chunk.bytes.as_slice());
-    let mut rec = csv::ByteRecord::new();
-    let (mut rows, mut rejected) = (0u64, 0u64);
-    let mut values = Vec::with_capacity(job.options.chunk_rows.min(1 << 16) * n_feat);
-    // Kept passthrough fields of the good rows: bytes in an arena, one range per field.
-    let mut kept = Vec::new();
-    let mut kept_ranges: Vec<(usize, usize)> = Vec::new();
-    'rows: loop {
-        match rdr.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = chunk.first_line + e.position().map_or(1, |p| p.line()) - 1;
-                rejects
-                    .write_record([
-                        line.to_string().as_bytes(),
-                        format!("unreadable CSV: {e}").as_bytes(),
-                        b"",
-                    ])
-                    .map_err(write_err)?;
-                rows += 1;
-                rejected += 1;
-                continue;
-            }
-        }
-        rows += 1;
-        let line = chunk.first_line + rec.position().map_or(1, |p| p.line()) - 1;
-        if rec.len() != plan.n_fields {
-            reject(
-                &mut rejects,
-                line,
-                &rec,
-                &format!("expected {} fields, found {}", plan.n_fields, rec.len()),
-            )?;
-            rejected += 1;
-            continue;
-        }
-        let start = values.len();
-        for (k, &j) in plan.feature_cols.iter().enumerate() {
-            match plan.encoder.encode_bytes(k, &rec[j]) {
-                Ok(v) => values.push(v),
-                Err(e) => {
-                    values.truncate(start);
-                    reject(
-                        &mut rejects,
-                        line,
-                        &rec,
-                        &format!("column `{}`: {e}", names[k].name),
-                    )?;
-                    rejected += 1;
-                    continue 'rows;
-                }
-            }
-        }
-        for &j in &plan.keep_cols {
-            let s = kept.len();
-            kept.extend_from_slice(&rec[j]);
-            kept_ranges.push((s, kept.len()));
-        }
-    }
-    let n_good = values.len() / n_feat.max(1);
-    let x = Array2::from_shape_vec((n_good, n_feat), values)
+fn score_chunk(
+    job: &BatchJob<'_>,
+    plan: &Plan,
+    run_id: &str,
+    chunk: Chunk,
+    scratch: &mut csv_in::Scratch,
+) -> Result<Scored> {
+    let n_feat = plan.n_feat();
+    let d = match chunk.work {
+        Work::Csv {
+            bytes,
+            first_line,
+            rows,
+        } => match &plan.input {
+            InputPlan::Csv(p) => csv_in::decode(plan, p, &bytes, first_line, rows, scratch),
+            #[cfg(feature = "parquet")]
+            InputPlan::Parquet(_) => unreachable!("CSV chunks come only from CSV inputs"),
+        },
+        #[cfg(feature = "parquet")]
+        Work::Arrow { batch, first_row } => arrow_io::decode(plan, &batch, first_row)?,
+    };
+    let x = ArrayView2::from_shape((d.n_good, n_feat), &d.values)
         .map_err(|e| Error::Numerical(format!("batch chunk shape: {e}")))?;
-    let mut out = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(Vec::with_capacity(n_good * 64));
-    let mut fmt = ryu::Buffer::new();
-    let mut outputs = Vec::with_capacity(n_good);
-    if n_good > 0 {
-        let pred = job.model.predict(x.view())?;
-        let n_keep = plan.keep_cols.len();
-        for r in 0..n_good {
-            for &(a, b) in &kept_ranges[r * n_keep..(r + 1) * n_keep] {
-                out.write_field(&kept[a..b]).map_err(write_err)?;
+    let pred = if d.n_good > 0 {
+        Some(job.model.predict(x)?)
+    } else {
+        None
+    };
+    let out = match plan.output {
+        BatchFormat::Csv => {
+            let mut buf = Vec::with_capacity(d.n_good * 64);
+            if let Some(pred) = &pred {
+                csv_out::format_rows(plan, &d, pred, &mut buf)?;
             }
-            let v = pred.values[r];
-            outputs.push(v);
-            match &plan.classes {
-                Some(classes) => out
-                    .write_field(classes.get(v as usize).map_or("", String::as_str))
-                    .map_err(write_err)?,
-                None => out.write_field(fmt.format(v)).map_err(write_err)?,
-            }
-            if let Some(p) = &pred.probabilities {
-                for c in 0..p.ncols() {
-                    out.write_field(fmt.format(p[[r, c]])).map_err(write_err)?;
-                }
-            }
-            out.write_record(None::<&[u8]>).map_err(write_err)?;
+            Output::Csv(buf)
         }
-    }
+        #[cfg(feature = "parquet")]
+        BatchFormat::Parquet => Output::Arrow(match &pred {
+            Some(pred) => Some(arrow_io::output_batch(plan, &d, pred)?),
+            None => None,
+        }),
+        #[cfg(not(feature = "parquet"))]
+        BatchFormat::Parquet => unreachable!("refused before the job starts"),
+    };
     let record = job.collect.map(|_| PredictionRecord {
         request_id: format!("{run_id}-{}", chunk.seq),
         at: job.clock.now(),
         model_name: job.model_name.to_string(),
         model_version: job.model_version,
         inputs: x.outer_iter().map(|r| r.to_vec()).collect(),
-        outputs,
+        outputs: pred.as_ref().map_or_else(Vec::new, |p| p.values.to_vec()),
         latency_us: 0,
         error: None,
     });
     Ok(Scored {
         seq: chunk.seq,
-        rows,
-        out: out
-            .into_inner()
-            .map_err(|e| Error::Data(format!("output buffer: {e}")))?,
-        rejects: rejects
-            .into_inner()
-            .map_err(|e| Error::Data(format!("rejects buffer: {e}")))?,
-        rejected,
+        rows: d.rows,
+        out,
+        rejects: d.rejects,
+        rejected: d.rejected,
         record,
     })
 }
 
-fn write_err(e: csv::Error) -> Error {
-    Error::Data(format!("cannot format an output row: {e}"))
+/// Where the ordered output goes.
+enum Sink<'f> {
+    Csv(BufWriter<&'f std::fs::File>),
+    #[cfg(feature = "parquet")]
+    Parquet(Box<arrow_io::ParquetSink<'f>>),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -617,20 +672,29 @@ fn write_in_order(
     bytes_total: u64,
 ) -> Result<(u64, u64, u64)> {
     let out_path = job.output;
-    let mut out = BufWriter::with_capacity(1 << 20, out);
-    let mut rej = BufWriter::new(rej);
     let io = |e| Error::io(out_path, e);
-    // Headers.
-    let mut h = csv::WriterBuilder::new().from_writer(Vec::new());
-    let mut cols: Vec<String> = job.options.keep.clone();
-    cols.push("prediction".into());
-    if let Some(classes) = &plan.classes {
-        cols.extend(classes.iter().map(|c| format!("proba_{c}")));
-    }
-    h.write_record(&cols).map_err(write_err)?;
-    out.write_all(&h.into_inner().map_err(|e| Error::Data(e.to_string()))?)
+    let mut sink = match plan.output {
+        BatchFormat::Csv => {
+            let mut w = BufWriter::with_capacity(1 << 20, out);
+            w.write_all(&csv_out::header(&plan.output_columns())?)
+                .map_err(io)?;
+            Sink::Csv(w)
+        }
+        #[cfg(feature = "parquet")]
+        BatchFormat::Parquet => {
+            Sink::Parquet(Box::new(arrow_io::ParquetSink::new(out, plan, out_path)?))
+        }
+        #[cfg(not(feature = "parquet"))]
+        BatchFormat::Parquet => unreachable!("refused before the job starts"),
+    };
+    let mut rej = BufWriter::new(rej);
+    let number = match plan.input {
+        InputPlan::Csv(_) => "line",
+        #[cfg(feature = "parquet")]
+        InputPlan::Parquet(_) => "row",
+    };
+    rej.write_all(format!("{number},reason,record\n").as_bytes())
         .map_err(io)?;
-    rej.write_all(b"line,reason,record\n").map_err(io)?;
 
     let (mut read, mut scored, mut rejected) = (0u64, 0u64, 0u64);
     let mut next = 0u64;
@@ -639,7 +703,17 @@ fn write_in_order(
         let s = msg?;
         pending.insert(s.seq, s);
         while let Some(s) = pending.remove(&next) {
-            out.write_all(&s.out).map_err(io)?;
+            match (&mut sink, s.out) {
+                (Sink::Csv(w), Output::Csv(bytes)) => w.write_all(&bytes).map_err(io)?,
+                #[cfg(feature = "parquet")]
+                (Sink::Parquet(w), Output::Arrow(batch)) => {
+                    if let Some(b) = batch {
+                        w.write(b)?;
+                    }
+                }
+                #[cfg(feature = "parquet")]
+                _ => unreachable!("workers produce the sink's format"),
+            }
             rej.write_all(&s.rejects).map_err(io)?;
             read += s.rows;
             rejected += s.rejected;
@@ -660,7 +734,11 @@ fn write_in_order(
             }
         }
     }
-    out.flush().map_err(io)?;
+    match sink {
+        Sink::Csv(mut w) => w.flush().map_err(io)?,
+        #[cfg(feature = "parquet")]
+        Sink::Parquet(w) => w.finish()?,
+    }
     rej.flush().map_err(io)?;
     Ok((read, scored, rejected))
 }
