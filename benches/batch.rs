@@ -35,11 +35,16 @@ fn schema() -> Schema {
 }
 
 fn main() {
-    let dir = std::env::args()
+    let args: Vec<String> = std::env::args()
         .skip(1)
-        .find(|a| !a.starts_with('-'))
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let dir = args
+        .first()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target/bench-batch"));
+    // Which pipelines to time: `csv`, `parquet` or both (default).
+    let only = args.get(1).map(String::as_str).unwrap_or("all");
     std::fs::create_dir_all(&dir).expect("bench dir");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let w: Vec<f64> = (0..FEATURES)
@@ -91,7 +96,7 @@ fn main() {
         keep: vec!["id".into()],
         ..BatchOptions::default()
     };
-    for run in 0..3 {
+    for run in 0..if only == "parquet" { 0 } else { 3 } {
         let t = Instant::now();
         let s = score_csv(&BatchJob {
             model: &model,
@@ -114,7 +119,7 @@ fn main() {
         );
     }
     #[cfg(feature = "parquet")]
-    {
+    if only != "csv" {
         let input_pq = dir.join("input.parquet");
         if !input_pq.exists() {
             csv_to_parquet(&input, &input_pq);
@@ -150,7 +155,7 @@ fn main() {
         u.ru_maxrss
     };
     println!(
-        "mlcycle peak RSS (whole bench process, incl. training): {} MiB",
+        "mlcycle peak RSS ({only}; whole bench process, incl. generating and training): {} MiB",
         rss / 1024
     );
 }

@@ -1,13 +1,16 @@
-//! Batch scoring of large CSV files: streaming, parallel, bounded memory, every row
-//! accounted for.
+//! Batch scoring of large CSV or Parquet files: streaming, parallel, bounded memory, every
+//! row accounted for.
 //!
-//! The input is read in chunks by one thread, chunks are parsed and scored by a pool of
-//! workers, and one writer puts the results back **in input order**. At most a fixed number
-//! of chunks are in flight (a token ring between reader and writer), so memory does not
-//! grow with the file. Rows that cannot be scored are never dropped silently: each goes to
-//! the rejects file with its line number and the reason. The output is written under a
-//! temporary name and renamed only when the job succeeds, so an interrupted job never
-//! leaves a complete-looking `OUT.csv`.
+//! The input is read in chunks by one thread (CSV: cut at line boundaries; Parquet: record
+//! batches decoded from the row groups, only the needed columns), chunks are parsed, scored
+//! and formatted by a pool of workers, and one writer puts the results back **in input
+//! order**. The input's sha256 (for the audit record) is computed on a thread of its own.
+//! At most a fixed number of chunks are in flight (a token ring between reader and
+//! writer), so memory does not grow with the file. Rows that cannot be scored are never
+//! dropped silently: each goes to the rejects file (always CSV) with its line number
+//! (Parquet: row number) and the reason. The output is written under a temporary name and
+//! renamed only when the job succeeds, so an interrupted job never leaves a
+//! complete-looking `OUT.csv`.
 
 use crate::clock::Clock;
 use crate::collect::PredictionRecord;
@@ -122,9 +125,9 @@ pub struct BatchJob<'a> {
     pub model_name: &'a str,
     /// Its version.
     pub model_version: u32,
-    /// Input CSV (header row required).
+    /// Input: CSV with a header row, or Parquet when the name ends in `.parquet`.
     pub input: &'a Path,
-    /// Output CSV.
+    /// Output: CSV, or Parquet when the name ends in `.parquet`.
     pub output: &'a Path,
     /// Settings.
     pub options: &'a BatchOptions,
