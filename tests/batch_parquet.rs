@@ -481,3 +481,60 @@ fn a_missing_column_fails_before_any_work_and_failed_jobs_leave_no_output() {
         );
     }
 }
+
+#[tokio::test]
+async fn cli_scores_parquet_into_parquet_and_records_the_input_hash() {
+    use mlcycle::audit::AuditLog;
+    use mlcycle::registry::{Change, Lineage, NewVersion, Registry, SqliteRegistry};
+    let dir = tempfile::tempdir().unwrap();
+    let m = model();
+    let store = dir.path().join("store");
+    let reg = SqliteRegistry::open(&store, Arc::new(SystemClock)).unwrap();
+    reg.register(
+        "credit",
+        NewVersion {
+            artifact: m.to_artifact().unwrap(),
+            lineage: Lineage::default(),
+            metrics: Default::default(),
+            tags: Default::default(),
+            description: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    reg.set_alias("credit", "production", 1, Change::new("t", "t"))
+        .await
+        .unwrap();
+    let data = rows(300);
+    let input = dir.path().join("in.parquet");
+    write_parquet(&data, &input, 100, &[]);
+    let out = dir.path().join("scored.parquet");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_mlcycle"))
+        .args(["score", "--quiet", "--keep", "id", "--store"])
+        .arg(&store)
+        .args(["--model", "credit@production", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let b = read_parquet(&out);
+    assert_eq!(b.num_rows(), 300);
+    assert_eq!(b.schema().field(0).name(), "id");
+    let audit = mlcycle::audit::SqliteAuditLog::open(&store, Arc::new(SystemClock)).unwrap();
+    let recs = audit
+        .query(&mlcycle::audit::AuditQuery {
+            action: Some("batch.scored".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(recs.len(), 1);
+    let want = hex::encode(Sha256::digest(std::fs::read(&input).unwrap()));
+    assert_eq!(recs[0].entry.subjects[1], format!("sha256:{want}"));
+}
