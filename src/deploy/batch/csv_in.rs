@@ -24,6 +24,13 @@ pub(crate) struct CsvSource {
     first_line: u64,
 }
 
+impl CsvSource {
+    /// Bytes before the first data record (the header).
+    pub(crate) fn data_offset(&self) -> u64 {
+        self.data_offset
+    }
+}
+
 /// Open `path` and read its header.
 pub(crate) fn open(path: &Path) -> Result<CsvSource> {
     let open = || std::fs::File::open(path).map_err(|e| Error::io(path, e));

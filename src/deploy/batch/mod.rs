@@ -340,10 +340,26 @@ pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
     let stop_hashing = AtomicBool::new(false);
 
     let (counts, read_result, hash) = std::thread::scope(|s| {
-        // The input's sha256 (for the audit record) on its own thread, overlapped with
-        // the work.
-        let hasher = s.spawn(|| hash_file(job.input, &stop_hashing));
         let (work_tx, work_rx) = sync_channel::<Chunk>(in_flight);
+        // The input's sha256 (for the audit record) on its own thread, overlapped with
+        // the work. A CSV input is hashed from the chunks the reader cut (they pass
+        // through the hasher on their way to the workers: the file is read once); a
+        // Parquet input, read out of order, by reading the file separately.
+        let (hasher, feed_tx) = match &source {
+            Source::Csv(src) => {
+                let header_len = src.data_offset();
+                let (feed_tx, feed_rx) = sync_channel::<Chunk>(2);
+                let work_tx = work_tx.clone();
+                let h = s.spawn(move || hash_and_forward(job.input, header_len, feed_rx, work_tx));
+                (h, feed_tx)
+            }
+            #[cfg(feature = "parquet")]
+            Source::Parquet(_) => (
+                s.spawn(|| hash_file(job.input, &stop_hashing)),
+                work_tx.clone(),
+            ),
+        };
+        drop(work_tx);
         let work_rx = Arc::new(Mutex::new(work_rx));
         let (done_tx, done_rx) = sync_channel::<Result<Scored>>(in_flight);
         let (token_tx, token_rx) = sync_channel::<()>(in_flight);
@@ -381,7 +397,7 @@ pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
         let mut emit = move |work: Work| -> bool {
             // Wait for a free slot: bounds the chunks in flight. A closed ring means the
             // writer stopped (it reports its own error).
-            let ok = token_rx.recv().is_ok() && work_tx.send(Chunk { seq, work }).is_ok();
+            let ok = token_rx.recv().is_ok() && feed_tx.send(Chunk { seq, work }).is_ok();
             seq += 1;
             ok
         };
@@ -460,6 +476,32 @@ enum Source {
     Parquet(arrow_io::ParquetSource),
 }
 
+/// sha256 of a CSV file: its first `header_len` bytes read here, the rest from the chunks
+/// passing through on their way to the workers (in file order, every byte once).
+fn hash_and_forward(
+    path: &Path,
+    header_len: u64,
+    feed: Receiver<Chunk>,
+    work: SyncSender<Chunk>,
+) -> Result<String> {
+    let mut hasher = Sha256::new();
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(header_len).read_to_end(&mut head))
+        .map_err(|e| Error::io(path, e))?;
+    hasher.update(&head);
+    for chunk in feed {
+        if let Work::Csv { bytes, .. } = &chunk.work {
+            hasher.update(bytes);
+        }
+        if work.send(chunk).is_err() {
+            return Err(Error::Data("hashing stopped: the job failed".into()));
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg_attr(not(feature = "parquet"), allow(dead_code))]
 /// sha256 of a file's bytes, read on its own (stops early, with an error nobody sees, when
 /// the job has already failed).
 fn hash_file(path: &Path, stop: &AtomicBool) -> Result<String> {
