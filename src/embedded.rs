@@ -23,7 +23,8 @@ pub const COLLECTOR_CAPACITY: usize = 65_536;
 pub struct Stack {
     /// The registry.
     pub registry: Arc<dyn Registry>,
-    /// The audit log.
+    /// The audit log (the registry's: each registry change is appended in the same
+    /// transaction as the change).
     pub audit: Arc<dyn AuditLog>,
     /// The prediction log (what monitoring reads).
     pub prediction_log: Arc<dyn PredictionLog>,
@@ -47,11 +48,11 @@ impl Stack {
         config: LifecycleConfig,
         customize: impl FnOnce(LifecycleBuilder) -> LifecycleBuilder,
     ) -> Result<Stack> {
+        let audit = Arc::new(InMemoryAuditLog::new(clock.clone()));
         Self::assemble(
             clock.clone(),
             config,
-            Arc::new(InMemoryRegistry::new(clock.clone())),
-            Arc::new(InMemoryAuditLog::new(clock)),
+            Arc::new(InMemoryRegistry::new(clock).with_audit(audit)),
             Arc::new(InMemoryPredictionLog::default()),
             customize,
         )
@@ -80,18 +81,20 @@ impl Stack {
         Self::assemble(
             clock.clone(),
             config,
-            Arc::new(crate::registry::SqliteRegistry::open(dir, clock.clone())?),
-            Arc::new(crate::audit::SqliteAuditLog::open(dir, clock)?),
+            Arc::new(crate::registry::SqliteRegistry::open_audited(
+                dir, clock, None,
+            )?),
             Arc::new(JsonlPredictionLog::open(dir.join("predictions"))?),
             customize,
         )
     }
 
+    /// Wire the components; `registry` records its own changes, and its audit log is the
+    /// lifecycle's.
     fn assemble(
         clock: Arc<dyn Clock>,
         config: LifecycleConfig,
         registry: Arc<dyn Registry>,
-        audit: Arc<dyn AuditLog>,
         prediction_log: Arc<dyn PredictionLog>,
         customize: impl FnOnce(LifecycleBuilder) -> LifecycleBuilder,
     ) -> Result<Stack> {
@@ -107,9 +110,9 @@ impl Stack {
             .deployer(deployer.clone())
             .detector(Arc::new(StatisticalDriftDetector::default()))
             .prediction_log(prediction_log.clone())
-            .audit(audit.clone())
             .clock(clock);
         let lifecycle = customize(builder).build(config)?;
+        let audit = lifecycle.audit().clone();
         Ok(Stack {
             registry,
             audit,

@@ -68,6 +68,34 @@ async fn a_prediction_traces_back_to_its_training_data() {
     let q = LineageQuery::new(&audit, &registry, &predictions);
     let l = q.prediction(&request_id).await.unwrap();
 
+    // Each registry change of the run was recorded once (by the registry, in the change's
+    // transaction, in the run's trace), never twice.
+    let records = audit.query(&AuditQuery::default()).await.unwrap();
+    for mv in registry.list_versions("credit").await.unwrap() {
+        let vref = format!("credit/{}", mv.version);
+        let regs: Vec<_> = records
+            .iter()
+            .filter(|r| r.entry.action == "version.registered" && r.entry.subjects[0] == vref)
+            .collect();
+        assert_eq!(regs.len(), 1, "{vref} registered once");
+        let trace = &regs[0].entry.trace_id;
+        assert!(
+            records.iter().any(|r| r.entry.action == "training.started"
+                && &r.entry.trace_id == trace
+                && r.seq < regs[0].seq),
+            "{vref}'s registration is in the trace of its training run"
+        );
+    }
+    let moves = records
+        .iter()
+        .filter(|r| r.entry.action == "alias.moved")
+        .count();
+    assert_eq!(
+        moves,
+        registry.alias_history("credit", None).await.unwrap().len(),
+        "one record per alias move"
+    );
+
     assert_eq!(l.request_id, request_id);
     assert_eq!(l.version.model_name, served.model_name);
     assert_eq!(l.version.version, served.model_version);

@@ -574,3 +574,110 @@ fn fused_ks_and_wasserstein_equal_the_separate_functions() {
         );
     }
 }
+
+#[tokio::test]
+async fn detectors_run_from_a_stored_profile_through_the_trait() {
+    use mlcycle::drift::DriftDetector;
+    let g = CreditDefault::new(5);
+    let training = g
+        .sample(5_000, &DriftSpec::none(), 0)
+        .unwrap()
+        .without_target();
+    let window = g
+        .sample(2_000, &DriftSpec::downturn(1.0), 1)
+        .unwrap()
+        .without_target();
+    let stored = DatasetProfile::reference(&training).unwrap();
+
+    // The default detector: chi-square on categorical columns, Jensen–Shannon on numeric
+    // ones at 0.1, PSI too — even though its raw-data methods start with KS, and even with
+    // Evidently binning configured (profiles are reference-binned).
+    for config in [
+        StatisticalDriftConfig::default(),
+        StatisticalDriftConfig {
+            binning: Binning::Evidently,
+            ..StatisticalDriftConfig::default()
+        },
+    ] {
+        let d = detector(config);
+        let r = d.detect_from_profile(&stored, &window).await.unwrap();
+        for c in &r.columns {
+            let (want, threshold) = match c.kind.as_str() {
+                "numeric" => ("jensenshannon", 0.1),
+                _ => ("chisquare", 0.05),
+            };
+            assert_eq!(
+                (c.method.as_str(), c.threshold),
+                (want, threshold),
+                "{}",
+                c.name
+            );
+            assert!(c.tests.get("psi").is_some());
+            assert!(c.tests.get("ks").is_none());
+        }
+        assert!(r.dataset_drift);
+        // the same numbers as the raw data under reference binning
+        let raw = detector(StatisticalDriftConfig {
+            methods: "chisquare,jensenshannon,psi".parse().unwrap(),
+            ..StatisticalDriftConfig::default()
+        })
+        .detect(&training, &window)
+        .await
+        .unwrap();
+        assert_eq!(r, raw);
+    }
+
+    // a custom profile method list, and one that cannot run from profiles
+    let d = detector(StatisticalDriftConfig {
+        profile_methods: "hellinger,kl_div".parse().unwrap(),
+        ..StatisticalDriftConfig::default()
+    });
+    let r = d.detect_from_profile(&stored, &window).await.unwrap();
+    assert!(r.columns.iter().all(|c| c.method == "hellinger"));
+    let e = StatisticalDriftDetector::new(StatisticalDriftConfig {
+        profile_methods: "jensenshannon,ks".parse().unwrap(),
+        ..StatisticalDriftConfig::default()
+    })
+    .unwrap_err();
+    assert!(matches!(e, Error::InvalidInput { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("`ks` needs the raw reference values"),
+        "{e}"
+    );
+
+    // A detector written before profiles existed compiles and says what it needs.
+    #[derive(Debug)]
+    struct RawOnly;
+    #[async_trait::async_trait]
+    impl DriftDetector for RawOnly {
+        async fn detect(
+            &self,
+            reference: &mlcycle::data::Dataset,
+            current: &mlcycle::data::Dataset,
+        ) -> mlcycle::Result<DriftReport> {
+            StatisticalDriftDetector::default().detect_sync(reference, current)
+        }
+    }
+    let e = RawOnly
+        .detect_from_profile(&stored, &window)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidInput { .. }), "{e}");
+    assert!(
+        e.to_string().contains("needs the raw reference data"),
+        "{e}"
+    );
+}
+
+#[test]
+fn configs_without_profile_methods_deserialise_with_the_default() {
+    let mut v = serde_json::to_value(StatisticalDriftConfig::default()).unwrap();
+    v.as_object_mut().unwrap().remove("profile_methods");
+    let c: StatisticalDriftConfig = serde_json::from_value(v).unwrap();
+    assert_eq!(
+        c.profile_methods,
+        StatisticalDriftConfig::default_profile_methods()
+    );
+    assert_eq!(c.profile_methods.to_string(), "chisquare,jensenshannon,psi");
+}

@@ -178,6 +178,29 @@ async fn change_a_store() {
     assert_eq!(mv.tags["reviewed"], "yes");
     let sh = r.status_history("churn", Some(3)).await.unwrap();
     assert_eq!(sh.last().unwrap().change, Change::new("bob", "metrics ok"));
+
+    // Every change made on the command line is in the store's audit trail, with its actor.
+    let log = mlcycle::audit::SqliteAuditLog::open(d, Arc::new(SystemClock)).unwrap();
+    let records = mlcycle::audit::AuditLog::query(&log, &Default::default())
+        .await
+        .unwrap();
+    let seen: Vec<(&str, &str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r.entry.action.as_str(),
+                r.entry.actor.as_str(),
+                r.entry.subjects[0].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(seen[0], ("alias.moved", "ann", "churn/3"));
+    assert_eq!(seen[1].0, "alias.moved");
+    assert_eq!(seen[2].0, "alias.deleted");
+    assert_eq!(seen[3], ("version.status_changed", "bob", "churn/3"));
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert_eq!(records[0].entry.payload["from"], 2);
+    assert_eq!(mlcycle::audit::AuditLog::verify(&log).await.unwrap(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
-//! The action names the lifecycle appends, and what each record holds. Lineage queries
-//! and exports read records by these names; they are part of the stored format.
+//! The action names the lifecycle and the registry append, and what each record holds.
+//! Lineage queries and exports read records by these names; they are part of the stored
+//! format.
 //!
 //! Subjects are ids: dataset ids (content hashes), `name/version` references, request ids.
 //! Every record of one lifecycle run shares its `trace_id`.
@@ -19,11 +20,16 @@ pub const TRAINING_FINISHED: &str = "training.finished";
 /// `decision` (`pass` or `fail`), `report` (metrics, checks).
 pub const VALIDATION_COMPLETED: &str = "validation.completed";
 /// A version was registered. Subjects: `name/version`, then the dataset ids of its
-/// lineage. Payload: `artifact_sha256`, `flavor`, `lineage`.
+/// lineage. Payload: `artifact_sha256`, `flavor`, `lineage`, `metrics`, `model_name`,
+/// `version`.
 pub const VERSION_REGISTERED: &str = "version.registered";
 /// A version's status changed (approval, rejection). Actor: who decided. Subject:
 /// `name/version`. Payload: `status`, `reason`.
 pub const VERSION_STATUS_CHANGED: &str = "version.status_changed";
+/// A version was deleted. Actor: who deleted it. Subject: `name/version`. Payload:
+/// `model_name`, `version`, `artifact_sha256`, `forced`, `aliases` (removed with it),
+/// `reason`.
+pub const VERSION_DELETED: &str = "version.deleted";
 /// A version waits for a human decision. Subject: `name/version`.
 pub const APPROVAL_REQUESTED: &str = "approval.requested";
 /// A version started serving. Subject: `name/version`. Payload: the deployment
@@ -35,6 +41,9 @@ pub const DEPLOYMENT_STOPPED: &str = "deployment.stopped";
 /// An alias moved. Actor: who approved it. Subject: `name/version` (the new target).
 /// Payload: `model_name`, `alias`, `from`, `to`, `reason`.
 pub const ALIAS_MOVED: &str = "alias.moved";
+/// An alias was removed. Actor: who removed it. Subject: `name/version` it pointed to.
+/// Payload: `model_name`, `alias`, `from`, `reason`.
+pub const ALIAS_DELETED: &str = "alias.deleted";
 /// A batch-scoring job ran. Subjects: `name/version` and `sha256:<input file hash>`.
 /// Payload: the job's `BatchSummary` (`model_name`, `model_version`, `input`,
 /// `input_sha256`, `output`, `rejects`, `rows_read`, `rows_scored`, `rows_rejected`,

@@ -65,9 +65,10 @@ fn sign_head(
     Some(cp)
 }
 
-#[async_trait]
-impl AuditLog for InMemoryAuditLog {
-    async fn append(&self, entry: AuditEntry) -> Result<AuditRecord> {
+impl InMemoryAuditLog {
+    /// Append without yielding (an in-memory registry appends while it holds its own lock,
+    /// so a change and its record are visible together).
+    pub(crate) fn append_now(&self, entry: AuditEntry) -> AuditRecord {
         let mut st = self.lock();
         let r = next_after(st.head.as_ref(), self.clock.now(), entry);
         st.records.push(r.clone());
@@ -77,7 +78,14 @@ impl AuditLog for InMemoryAuditLog {
         {
             sign_head(&mut st, &p.key, r.at);
         }
-        Ok(r)
+        r
+    }
+}
+
+#[async_trait]
+impl AuditLog for InMemoryAuditLog {
+    async fn append(&self, entry: AuditEntry) -> Result<AuditRecord> {
+        Ok(self.append_now(entry))
     }
 
     async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {

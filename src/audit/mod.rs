@@ -22,8 +22,12 @@
 //!   [`VerifyOptions::trusted`].
 //!
 //! # Atomic with the change it records
-//! `append_in_transaction` (feature `sqlite`) appends a record inside a caller's SQLite
-//! transaction, so a registry change and its audit record commit or roll back together.
+//! A registry opened with its audit trail (`SqliteRegistry::open_audited`,
+//! `InMemoryRegistry::with_audit`) appends the record of each change in the same
+//! transaction as the change (see `Registry::audit_log`), so a change and its record
+//! commit or roll back together; [`in_trace`] tells it which lifecycle run the change is
+//! part of. `append_in_transaction` (feature `sqlite`) does the same for a caller's own
+//! SQLite transaction.
 //!
 //! # Reading it
 //! [`LineageQuery`] answers "where did this prediction come from" (request → model version
@@ -35,6 +39,7 @@ pub mod actions;
 mod checkpoint;
 #[cfg(feature = "conformance")]
 mod conformance;
+mod context;
 mod export;
 mod lineage;
 mod memory;
@@ -46,6 +51,7 @@ mod verify;
 pub use checkpoint::{ChainHead, Checkpoint, CheckpointKey, CheckpointPolicy};
 #[cfg(feature = "conformance")]
 pub use conformance::audit_conformance;
+pub use context::{current_trace, in_trace, trace_or_new};
 pub use export::{export_jsonl, write_jsonl};
 pub use lineage::{
     AliasInterval, ApprovalInfo, DatasetInfo, DatasetLineage, DatasetUse, DeploymentInterval,

@@ -7,7 +7,7 @@ use crate::registry::sqlite::{open_db, sql_err};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -179,7 +179,8 @@ fn sign_head(
 /// the same store database (e.g. a registry operation and the record of it).
 ///
 /// The record is chained to the stored head, the head is updated and, when `policy` says
-/// a checkpoint is due, one is signed, all within `tx`. Begin `tx` with
+/// a checkpoint is due, one is signed, all within the transaction open on `tx` (a
+/// [`rusqlite::Transaction`] or a connection inside `BEGIN IMMEDIATE`/a savepoint). Begin it with
 /// [`TransactionBehavior::Immediate`]: a deferred transaction that read before another
 /// connection appended fails with `SQLITE_BUSY` when it writes (nothing is corrupted,
 /// but the caller's work is lost).
@@ -203,7 +204,7 @@ fn sign_head(
 /// # });
 /// ```
 pub fn append_in_transaction(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     at: DateTime<Utc>,
     entry: AuditEntry,
     policy: Option<&CheckpointPolicy>,

@@ -1,8 +1,7 @@
-use super::{PredictionLog, PredictionRecord};
+use super::{BatchWriter, PredictionLog, PredictionRecord, RecordInputs, RequestRecord};
 use crate::{Error, Result};
 use async_trait::async_trait;
-use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Timelike, Utc};
-use std::collections::BTreeMap;
+use chrono::{DateTime, Datelike, DurationRound, SecondsFormat, TimeDelta, Timelike, Utc};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -30,28 +29,12 @@ impl JsonlPredictionLog {
     }
 
     fn append_blocking(dir: &Path, records: Vec<PredictionRecord>) -> Result<()> {
-        let this = JsonlPredictionLog {
-            dir: dir.to_path_buf(),
-        };
-        let mut by_file: BTreeMap<PathBuf, Vec<u8>> = BTreeMap::new();
-        for r in &records {
-            let buf = by_file.entry(this.partition(r.at)).or_default();
-            serde_json::to_writer(&mut *buf, r)?;
-            buf.push(b'\n');
-        }
-        for (path, buf) in by_file {
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            }
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| Error::io(&path, e))?;
-            f.write_all(&buf).map_err(|e| Error::io(&path, e))?;
-            f.flush().map_err(|e| Error::io(&path, e))?;
-        }
-        Ok(())
+        let records: Vec<RequestRecord> = records.into_iter().map(RequestRecord::from).collect();
+        Self::append_blocking_compact(dir, &records)
+    }
+
+    fn append_blocking_compact(dir: &Path, records: &[RequestRecord]) -> Result<()> {
+        JsonlBatchWriter::new(dir.to_path_buf()).write(records)
     }
 
     fn read_blocking(
@@ -187,5 +170,278 @@ impl PredictionLog for JsonlPredictionLog {
                 backend: "filesystem",
                 source: Box::new(e),
             })?
+    }
+
+    fn batch_writer(&self) -> Option<Box<dyn BatchWriter>> {
+        Some(Box::new(JsonlBatchWriter::new(self.dir.clone())))
+    }
+}
+
+/// Serialised lines are written once this many bytes are buffered.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// The JSON-lines batch writer: one reusable buffer, the current hour's file kept open,
+/// one `write` per file per chunk of a batch.
+struct JsonlBatchWriter {
+    log: JsonlPredictionLog,
+    buf: Vec<u8>,
+    /// The open partition: its hour (seconds since the epoch / 3600) and file.
+    current: Option<(i64, PathBuf, std::fs::File)>,
+}
+
+impl JsonlBatchWriter {
+    fn new(dir: PathBuf) -> Self {
+        JsonlBatchWriter {
+            log: JsonlPredictionLog { dir },
+            buf: Vec::new(),
+            current: None,
+        }
+    }
+
+    fn open(&mut self, hour: i64, at: DateTime<Utc>) -> Result<()> {
+        let path = self.log.partition(at);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        self.current = Some((hour, path, f));
+        Ok(())
+    }
+
+    fn write_out(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let result = match &mut self.current {
+            Some((_, path, f)) => f.write_all(&self.buf).map_err(|e| Error::io(&*path, e)),
+            None => Ok(()),
+        };
+        self.buf.clear();
+        if result.is_err() {
+            self.current = None;
+        }
+        result
+    }
+
+    fn write_records(&mut self, records: &[RequestRecord]) -> Result<()> {
+        for r in records {
+            let hour = r.at.timestamp().div_euclid(3600);
+            if self.current.as_ref().is_none_or(|(h, _, _)| *h != hour) {
+                self.write_out()?;
+                self.open(hour, r.at)?;
+            }
+            write_line(&mut self.buf, r);
+            if self.buf.len() >= WRITE_CHUNK {
+                self.write_out()?;
+            }
+        }
+        self.write_out()
+    }
+}
+
+impl BatchWriter for JsonlBatchWriter {
+    fn write(&mut self, records: &[RequestRecord]) -> Result<()> {
+        let result = self.write_records(records);
+        if result.is_err() {
+            self.buf.clear();
+            self.current = None;
+        }
+        if self.buf.capacity() > 4 * WRITE_CHUNK {
+            self.buf = Vec::new();
+        }
+        result
+    }
+}
+
+/// Append `s` as a JSON string (escaped exactly as `serde_json` does).
+fn write_str(buf: &mut Vec<u8>, s: &str) {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *buf, s);
+    } else {
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+    }
+}
+
+/// Append a number as `serde_json` writes an `f64` (NaN and infinities as `null`).
+fn write_f64(buf: &mut Vec<u8>, v: f64) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *buf, &v);
+}
+
+fn write_values(buf: &mut Vec<u8>, values: impl IntoIterator<Item = f64>) {
+    buf.push(b'[');
+    for (i, v) in values.into_iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        write_f64(buf, v);
+    }
+    buf.push(b']');
+}
+
+/// Append one record as a JSON line, byte for byte what `serde_json` writes for the
+/// equivalent [`PredictionRecord`].
+fn write_line(buf: &mut Vec<u8>, r: &RequestRecord) {
+    buf.extend_from_slice(b"{\"request_id\":");
+    write_str(buf, &r.request_id);
+    buf.extend_from_slice(b",\"at\":\"");
+    buf.extend_from_slice(r.at.to_rfc3339_opts(SecondsFormat::AutoSi, true).as_bytes());
+    buf.extend_from_slice(b"\",\"model_name\":");
+    write_str(buf, &r.model_name);
+    // Writing into a Vec cannot fail.
+    let _ = write!(buf, ",\"model_version\":{},\"inputs\":[", r.model_version);
+    match &r.inputs {
+        RecordInputs::Matrix(m) => {
+            for (i, row) in m.outer_iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                write_values(buf, row.iter().copied());
+            }
+        }
+        RecordInputs::Rows(rows) => {
+            for (i, row) in rows.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                write_values(buf, row.iter().copied());
+            }
+        }
+    }
+    buf.extend_from_slice(b"],\"outputs\":");
+    write_values(buf, r.outputs.iter().copied());
+    let _ = write!(buf, ",\"latency_us\":{},\"error\":", r.latency_us);
+    match &r.error {
+        Some(e) => write_str(buf, e),
+        None => buf.extend_from_slice(b"null"),
+    }
+    buf.extend_from_slice(b"}\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use ndarray::array;
+    use std::sync::Arc;
+
+    fn record(
+        at: DateTime<Utc>,
+        id: &str,
+        inputs: Vec<Vec<f64>>,
+        error: Option<&str>,
+    ) -> PredictionRecord {
+        PredictionRecord {
+            request_id: id.into(),
+            at,
+            model_name: "cr\"edit\u{1}é".into(),
+            model_version: 7,
+            inputs,
+            outputs: vec![1.0, f64::NAN, -0.0, 1e300, 3.3e-310],
+            latency_us: 12_345,
+            error: error.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn lines_are_byte_for_byte_what_serde_json_writes() {
+        let times = [
+            Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + TimeDelta::milliseconds(120),
+            Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 59).unwrap() + TimeDelta::microseconds(5),
+            Utc.with_ymd_and_hms(2030, 1, 2, 3, 4, 5).unwrap() + TimeDelta::nanoseconds(7),
+        ];
+        let rows = vec![
+            vec![
+                41.0,
+                52_000.0,
+                0.31,
+                f64::NAN,
+                f64::INFINITY,
+                -2.5e-8,
+                0.1 + 0.2,
+            ],
+            vec![],
+            vec![1.0, 123_456_789_012_345_680.0],
+        ];
+        for (i, at) in times.into_iter().enumerate() {
+            for error in [None, Some("bad \"input\"\n\ttab\\ \u{7f}")] {
+                let r = record(at, &format!("req-{i}\u{0}"), rows.clone(), error);
+                let mut line = Vec::new();
+                write_line(&mut line, &RequestRecord::from(r.clone()));
+                let expected = serde_json::to_string(&r).unwrap() + "\n";
+                assert_eq!(String::from_utf8(line).unwrap(), expected);
+            }
+        }
+        // The matrix form writes the same line as the row form.
+        let m = array![[1.5, f64::NAN, -3.0], [0.25, 1e21, 7.0]];
+        let r = record(
+            times[0],
+            "m",
+            m.outer_iter().map(|r| r.to_vec()).collect(),
+            None,
+        );
+        let mut compact = RequestRecord::from(r.clone());
+        compact.inputs = RecordInputs::Matrix(Arc::new(m));
+        let mut line = Vec::new();
+        write_line(&mut line, &compact);
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            serde_json::to_string(&r).unwrap() + "\n"
+        );
+    }
+
+    #[test]
+    fn batch_writer_partitions_by_hour_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = JsonlPredictionLog::open(dir.path()).unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 3, 1, 12, 59, 59).unwrap();
+        let records: Vec<RequestRecord> = (0..5)
+            .map(|i| {
+                let mut r = RequestRecord::from(record(
+                    t + TimeDelta::seconds(i),
+                    &format!("r{i}"),
+                    vec![vec![i as f64]],
+                    None,
+                ));
+                r.inputs = RecordInputs::Matrix(Arc::new(array![[i as f64, 2.0]]));
+                // Outputs are read back as plain numbers (a NaN output is not).
+                r.outputs = vec![1.0];
+                r
+            })
+            .collect();
+        let mut w = log.batch_writer().unwrap();
+        w.write(&records[..3]).unwrap();
+        w.write(&records[3..]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(log.partition(t))
+                .unwrap()
+                .lines()
+                .count(),
+            1
+        );
+        assert_eq!(
+            std::fs::read_to_string(log.partition(t + TimeDelta::seconds(1)))
+                .unwrap()
+                .lines()
+                .count(),
+            4
+        );
+        let back = log.read_blocking(t, t + TimeDelta::hours(2)).unwrap();
+        let expected: Vec<PredictionRecord> =
+            records.iter().map(RequestRecord::to_record).collect();
+        assert_eq!(back.len(), 5);
+        for (b, e) in back.iter().zip(&expected) {
+            assert_eq!(b.request_id, e.request_id);
+            assert_eq!(b.inputs, e.inputs);
+            assert_eq!(b.at, e.at);
+        }
     }
 }

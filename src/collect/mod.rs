@@ -6,19 +6,27 @@
 //! the record's timestamp: `<dir>/YYYY/MM/DD/HH.jsonl` (UTC), like Azure ML's data
 //! collector. Inputs are the encoded feature rows in the model signature's column order
 //! (categoricals as level indices, missing as `null`).
+//!
+//! # Collection path
+//! Servers hand a [`Collector`] compact [`RequestRecord`]s (the encoded matrix the model
+//! scored, shared rather than copied); the collector's writer thread drains them in large
+//! batches and stores them through [`PredictionLog::batch_writer`] when the log offers
+//! one (the JSON-lines log serialises every batch into one reusable buffer and writes it
+//! with one `write` per partition file), else through [`PredictionLog::append`].
 
 mod collector;
 mod jsonl;
 
-pub use collector::{Collector, CollectorStats};
+pub use collector::{Collector, CollectorLimits, CollectorStats};
 pub use jsonl::JsonlPredictionLog;
 
 use crate::Result;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// One scoring request as served in production.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +48,120 @@ pub struct PredictionRecord {
     pub latency_us: u64,
     /// The error message, if the request failed.
     pub error: Option<String>,
+}
+
+/// The input rows of a [`RequestRecord`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordInputs {
+    /// The encoded matrix the model scored (rows × features), shared with the request.
+    Matrix(Arc<Array2<f64>>),
+    /// Rows given one by one (they may differ in length).
+    Rows(Vec<Vec<f64>>),
+}
+
+impl RecordInputs {
+    /// Number of input rows.
+    pub fn n_rows(&self) -> usize {
+        match self {
+            RecordInputs::Matrix(m) => m.nrows(),
+            RecordInputs::Rows(r) => r.len(),
+        }
+    }
+
+    /// Number of input values.
+    pub fn n_values(&self) -> usize {
+        match self {
+            RecordInputs::Matrix(m) => m.len(),
+            RecordInputs::Rows(r) => r.iter().map(Vec::len).sum(),
+        }
+    }
+
+    /// The rows as vectors.
+    pub fn to_rows(&self) -> Vec<Vec<f64>> {
+        match self {
+            RecordInputs::Matrix(m) => m.outer_iter().map(|r| r.to_vec()).collect(),
+            RecordInputs::Rows(r) => r.clone(),
+        }
+    }
+}
+
+/// One scoring request in the compact form a [`Collector`] queues: the same content as a
+/// [`PredictionRecord`], but the inputs can stay the matrix the model scored (no copy on
+/// the request path) and the model name is shared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRecord {
+    /// The request id.
+    pub request_id: String,
+    /// When the request was served.
+    pub at: DateTime<Utc>,
+    /// The model name.
+    pub model_name: Arc<str>,
+    /// The model version that answered.
+    pub model_version: u32,
+    /// Encoded input rows (NaN is stored as `null`).
+    pub inputs: RecordInputs,
+    /// Predicted values (class index or value), one per row; empty on error.
+    pub outputs: Vec<f64>,
+    /// Scoring latency in microseconds.
+    pub latency_us: u64,
+    /// The error message, if the request failed.
+    pub error: Option<String>,
+}
+
+impl RequestRecord {
+    /// The record as a [`PredictionRecord`] (copies the inputs).
+    pub fn to_record(&self) -> PredictionRecord {
+        PredictionRecord {
+            request_id: self.request_id.clone(),
+            at: self.at,
+            model_name: self.model_name.to_string(),
+            model_version: self.model_version,
+            inputs: self.inputs.to_rows(),
+            outputs: self.outputs.clone(),
+            latency_us: self.latency_us,
+            error: self.error.clone(),
+        }
+    }
+
+    /// Approximate memory held by the record while it waits in a queue, in bytes.
+    pub fn queued_bytes(&self) -> usize {
+        let rows_overhead = match &self.inputs {
+            RecordInputs::Matrix(_) => 64,
+            RecordInputs::Rows(r) => r.len() * 24,
+        };
+        160 + self.request_id.len()
+            + 8 * (self.inputs.n_values() + self.outputs.len())
+            + rows_overhead
+            + self.error.as_ref().map_or(0, String::len)
+    }
+}
+
+impl From<PredictionRecord> for RequestRecord {
+    fn from(r: PredictionRecord) -> Self {
+        RequestRecord {
+            request_id: r.request_id,
+            at: r.at,
+            model_name: r.model_name.into(),
+            model_version: r.model_version,
+            inputs: RecordInputs::Rows(r.inputs),
+            outputs: r.outputs,
+            latency_us: r.latency_us,
+            error: r.error,
+        }
+    }
+}
+
+/// A synchronous writer a [`PredictionLog`] may offer to a [`Collector`]: the collector's
+/// writer thread calls it with every batch it drains, so the log can serialise and write
+/// a whole batch at once, reusing its buffers from batch to batch.
+///
+/// # Contract
+/// `write` stores the records (each one as [`RequestRecord::to_record`] would give it to
+/// [`PredictionLog::append`]) or returns an error; after an error, part of the batch may
+/// have been stored.
+pub trait BatchWriter: Send {
+    /// Store a batch of records.
+    fn write(&mut self, records: &[RequestRecord]) -> Result<()>;
 }
 
 mod nan_rows {
@@ -105,6 +227,13 @@ pub trait PredictionLog: Send + Sync + Debug {
             "prediction log",
             "this backend cannot look records up by request id (it must implement `PredictionLog::find_request`)",
         ))
+    }
+
+    /// A synchronous batch writer for a [`Collector`]'s writer thread, if the backend has
+    /// one (the JSON-lines log does). The default is `None`: the collector then stores
+    /// batches through [`PredictionLog::append`].
+    fn batch_writer(&self) -> Option<Box<dyn BatchWriter>> {
+        None
     }
 }
 

@@ -16,7 +16,7 @@ use super::engine::{
 };
 use super::profile::{ColumnSummary, DatasetProfile};
 use super::report::{ColumnDrift, DriftReport};
-use super::stats::{Binning, Correction, Method, correct};
+use super::stats::{Binning, ColumnKind, Correction, Method, correct};
 use crate::data::{Dataset, FeatureKind};
 use crate::{Error, Result};
 
@@ -153,6 +153,19 @@ pub struct StatisticalDriftConfig {
     /// Seed of the permutation-based methods (`empirical_mmd`, `TVD`).
     #[serde(default)]
     pub seed: u64,
+    /// The methods of a comparison against a stored reference profile instead of raw
+    /// reference data ([`DriftDetector::detect_from_profile`], which the lifecycle uses
+    /// after a restart). Only methods that run on counts and reference-fixed histograms
+    /// qualify: `psi`, `kl_div`, `jensenshannon`, `hellinger` on any column, `chisquare`,
+    /// `z`, `tvd`, `l_infinity` on categorical ones. The default,
+    /// [`StatisticalDriftConfig::default_profile_methods`], is `chisquare,jensenshannon,psi`:
+    /// categorical columns are decided by the chi-square test exactly as on raw data,
+    /// numeric columns by the Jensen–Shannon distance (base 2, reference-fixed bins) at
+    /// NannyML's threshold 0.1 — the KS test of the raw path needs the reference values.
+    /// The other settings (thresholds, correction, drift share) apply as on raw data; the
+    /// binning is always [`Binning::Reference`].
+    #[serde(default = "StatisticalDriftConfig::default_profile_methods")]
+    pub profile_methods: MethodSelection,
 }
 
 impl Default for StatisticalDriftConfig {
@@ -177,11 +190,19 @@ impl Default for StatisticalDriftConfig {
             thresholds: BTreeMap::new(),
             drift_share: 0.5,
             seed: 0,
+            profile_methods: StatisticalDriftConfig::default_profile_methods(),
         }
     }
 }
 
 impl StatisticalDriftConfig {
+    /// The default [`profile_methods`](Self::profile_methods): `chisquare` decides
+    /// categorical columns (p < 0.05), `jensenshannon` numeric ones (distance ≥ 0.1), `psi`
+    /// is reported too.
+    pub fn default_profile_methods() -> MethodSelection {
+        MethodSelection::list([Method::ChiSquare, Method::JensenShannon, Method::Psi])
+    }
+
     /// Evidently's defaults: `auto` selection, Evidently binning, no correction,
     /// `drift_share` 0.5.
     pub fn evidently() -> Self {
@@ -245,8 +266,35 @@ impl StatisticalDriftConfig {
         {
             return Err(Error::invalid("drift methods", "the method list is empty"));
         }
+        if let MethodSelection::List { auto, methods } = &self.profile_methods {
+            if !auto && methods.is_empty() {
+                return Err(Error::invalid(
+                    "profile drift methods",
+                    "the method list is empty",
+                ));
+            }
+            if let Some(m) = methods.iter().find(|m| !runs_on_profiles(**m)) {
+                return Err(Error::invalid(
+                    "profile drift methods",
+                    format!(
+                        "`{}` needs the raw reference values; against a stored profile use \
+                         psi, kl_div, jensenshannon, hellinger, chisquare, z, tvd or l_infinity",
+                        m.name()
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
+}
+
+/// Whether `method` can run from profiles on every column kind it applies to.
+fn runs_on_profiles(method: Method) -> bool {
+    !method.supports(ColumnKind::Numerical)
+        || matches!(
+            method,
+            Method::Psi | Method::KlDiv | Method::JensenShannon | Method::Hellinger
+        )
 }
 
 /// The default detector: per-column statistical tests and distances, multiple-testing
@@ -416,6 +464,18 @@ impl StatisticalDriftDetector {
         self.detect_profiles(reference, &window)
     }
 
+    /// The detector of comparisons against stored reference profiles: this one with
+    /// [`StatisticalDriftConfig::profile_methods`] as its methods and reference binning.
+    pub fn for_profiles(&self) -> StatisticalDriftDetector {
+        StatisticalDriftDetector {
+            config: StatisticalDriftConfig {
+                methods: self.config.profile_methods.clone(),
+                binning: Binning::Reference,
+                ..self.config.clone()
+            },
+        }
+    }
+
     /// Apply the correction and the dataset rule.
     fn finish(&self, evals: Vec<ColumnEval>) -> Result<DriftReport> {
         let p_cols: Vec<usize> = (0..evals.len())
@@ -499,6 +559,20 @@ impl DriftDetector for StatisticalDriftDetector {
     async fn detect(&self, reference: &Dataset, current: &Dataset) -> Result<DriftReport> {
         let (this, r, c) = (self.clone(), reference.clone(), current.clone());
         tokio::task::spawn_blocking(move || this.detect_sync(&r, &c))
+            .await
+            .map_err(|e| Error::Numerical(format!("drift task failed: {e}")))?
+    }
+
+    /// Runs [`detect_against_profile`](StatisticalDriftDetector::detect_against_profile)
+    /// with the [profile methods](StatisticalDriftConfig::profile_methods)
+    /// ([`StatisticalDriftDetector::for_profiles`]).
+    async fn detect_from_profile(
+        &self,
+        reference: &DatasetProfile,
+        current: &Dataset,
+    ) -> Result<DriftReport> {
+        let (this, r, c) = (self.for_profiles(), reference.clone(), current.clone());
+        tokio::task::spawn_blocking(move || this.detect_against_profile(&r, &c))
             .await
             .map_err(|e| Error::Numerical(format!("drift task failed: {e}")))?
     }

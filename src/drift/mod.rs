@@ -41,6 +41,16 @@
 //! Jensen–Shannon, Hellinger with reference binning) and the categorical tests from two
 //! profiles and gives the same numbers as the raw-data path.
 //!
+//! The lifecycle stores the reference profile of each version's training data in the
+//! version's artifact ([`crate::model::ModelArtifact::with_reference_profile`]) and, when
+//! it has no raw baseline in memory (after a restart), monitors with
+//! [`DriftDetector::detect_from_profile`]. Tests that need the reference values (KS,
+//! Wasserstein, Anderson, …) cannot run that way, so the profile path has its own method
+//! list, [`StatisticalDriftConfig::profile_methods`]: by default categorical columns are
+//! decided by the chi-square test as on raw data and numeric ones by the Jensen–Shannon
+//! distance (base 2, reference-fixed Doane bins) at NannyML's threshold 0.1, with PSI
+//! reported too. Each column of the report names the method that decided it.
+//!
 //! # The default for the lifecycle
 //! [`StatisticalDriftConfig::default`] — used by [`StatisticalDriftDetector::default`],
 //! and so by the lifecycle's monitoring cycle — decides numeric columns with the
@@ -71,8 +81,8 @@ pub use engine::{ColumnInput, ColumnValues};
 pub use profile::{ColumnProfile, ColumnSummary, DatasetProfile};
 pub use report::{ColumnDrift, DriftReport, TestOutcome, Tests};
 
-use crate::Result;
 use crate::data::Dataset;
+use crate::{Error, Result};
 use async_trait::async_trait;
 use std::fmt::Debug;
 
@@ -102,4 +112,26 @@ use std::fmt::Debug;
 pub trait DriftDetector: Send + Sync + Debug {
     /// Compare `current` against `reference`.
     async fn detect(&self, reference: &Dataset, current: &Dataset) -> Result<DriftReport>;
+
+    /// Compare `current` against a stored reference profile (the [`DatasetProfile::reference`]
+    /// of the training data, kept with the model version) instead of the raw reference.
+    /// The lifecycle calls this when it has no raw baseline in memory, e.g. after a restart.
+    ///
+    /// Only methods that work on counts and reference-fixed histograms can run this way;
+    /// the report names the method that decided each column. The default implementation
+    /// returns [`Error::InvalidInput`] saying that the detector needs the raw reference
+    /// data, so detectors written before profiles existed keep compiling.
+    async fn detect_from_profile(
+        &self,
+        reference: &DatasetProfile,
+        current: &Dataset,
+    ) -> Result<DriftReport> {
+        let _ = (reference, current);
+        Err(Error::invalid(
+            "drift reference",
+            "this drift detector needs the raw reference data and cannot compare against a \
+             stored reference profile; give it the training data (`Lifecycle::set_reference`) \
+             or implement `DriftDetector::detect_from_profile`",
+        ))
+    }
 }

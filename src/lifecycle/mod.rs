@@ -17,15 +17,15 @@ pub use approval::{
 pub use observer::{Alert, AlertKind, NoopObserver, Observer, Severity};
 pub use stage::Stage;
 
-use crate::audit::{AuditEntry, AuditLog};
+use crate::audit::{AuditEntry, AuditLog, in_trace};
 use crate::clock::Clock;
 use crate::collect::PredictionLog;
-use crate::data::{Dataset, DatasetId, QualityReport};
+use crate::data::{Dataset, DatasetId, QualityReport, Schema};
 use crate::deploy::{DeployRequest, Deployer, DeploymentInfo};
-use crate::drift::DriftDetector;
+use crate::drift::{DatasetProfile, DriftDetector};
 use crate::monitor::{Monitor, MonitorConfig, MonitorReport};
 use crate::registry::{
-    Change, Lineage, ModelVersion, NewVersion, Registry, RegistryExt, VersionStatus,
+    Change, Lineage, ModelVersion, NewVersion, Registry, RegistryExt, VersionStatus, audit_records,
 };
 use crate::train::{TrainContext, Trainer};
 use crate::validate::{ValidationReport, Validator};
@@ -232,10 +232,29 @@ struct Candidate {
     training_data: Dataset,
 }
 
+/// A serving version's drift baseline as stored in its artifact.
+#[derive(Debug)]
+struct StoredReference {
+    profile: DatasetProfile,
+    /// The model's input columns.
+    inputs: Schema,
+}
+
+/// What the monitoring cycle compares a window with.
+enum Baseline {
+    /// The raw training data (full method set).
+    Data(Dataset),
+    /// The reference profile stored with the version (binned methods).
+    Profile(Arc<StoredReference>),
+}
+
 #[derive(Debug, Default)]
 struct State {
     /// The training data of the version in production (the drift baseline).
     reference: Option<(u32, Dataset)>,
+    /// The stored reference profile of the serving version, when there is no `reference`
+    /// (loaded from its artifact, e.g. after a restart).
+    stored_reference: Option<(u32, Arc<StoredReference>)>,
     /// Pending candidates' training data, by version.
     pending: BTreeMap<u32, Candidate>,
     last_deploy: Option<DateTime<Utc>>,
@@ -270,6 +289,8 @@ pub struct Lifecycle {
     detector: Arc<dyn DriftDetector>,
     prediction_log: Arc<dyn PredictionLog>,
     audit: Arc<dyn AuditLog>,
+    /// Whether the registry appends the records of its own changes (atomically with them).
+    registry_audits: bool,
     clock: Arc<dyn Clock>,
     observer: Arc<dyn Observer>,
     approval: Arc<dyn ApprovalGate>,
@@ -319,6 +340,11 @@ impl LifecycleBuilder {
     setter!(data_source, dyn TrainingDataSource);
 
     /// Build; every component except observer, approval gate and data source is required.
+    ///
+    /// The audit log may be left out when the registry records its own changes
+    /// ([`Registry::audit_log`]): the lifecycle then appends everything else to that same
+    /// log, so the whole run is one chain. Giving both is refused, since the lifecycle
+    /// cannot tell whether they are the same log.
     pub fn build(self, config: LifecycleConfig) -> Result<Lifecycle> {
         fn need<T: ?Sized>(v: Option<Arc<T>>, what: &str) -> Result<Arc<T>> {
             v.ok_or_else(|| {
@@ -333,14 +359,30 @@ impl LifecycleBuilder {
         if config.retrain_window_days < 1 {
             return Err(Error::invalid("retrain_window_days", "must be at least 1"));
         }
+        let registry = need(self.registry, "registry")?;
+        let registry_log = registry.audit_log();
+        let registry_audits = registry_log.is_some();
+        let audit = match (self.audit, registry_log) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "lifecycle",
+                    "the registry records its changes in its own audit log and an audit log \
+                     was also given; leave the builder's audit log unset so that every record \
+                     of a run goes into the registry's log",
+                ));
+            }
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => need(None, "audit log")?,
+        };
         Ok(Lifecycle {
             trainer: need(self.trainer, "trainer")?,
             validator: need(self.validator, "validator")?,
-            registry: need(self.registry, "registry")?,
+            registry,
             deployer: need(self.deployer, "deployer")?,
             detector: need(self.detector, "drift detector")?,
             prediction_log: need(self.prediction_log, "prediction log")?,
-            audit: need(self.audit, "audit log")?,
+            audit,
+            registry_audits,
             clock: need(self.clock, "clock")?,
             observer: self.observer.unwrap_or_else(|| Arc::new(NoopObserver)),
             approval: self.approval.unwrap_or_else(|| Arc::new(AutoApprove)),
@@ -418,6 +460,19 @@ impl Lifecycle {
             .map(|_| ())
     }
 
+    /// Append the record of a registry change, unless the registry already appended it
+    /// (atomically with the change).
+    async fn record_change(
+        &self,
+        entry: impl FnOnce(String) -> AuditEntry,
+        trace: &str,
+    ) -> Result<()> {
+        if !self.registry_audits {
+            self.audit.append(entry(trace.to_string())).await?;
+        }
+        Ok(())
+    }
+
     async fn stage<T, F>(&self, stage: Stage, trace: &str, fut: F) -> Result<T>
     where
         F: std::future::Future<Output = Result<T>>,
@@ -453,10 +508,44 @@ impl Lifecycle {
         }
     }
 
-    /// Set the drift baseline of the serving version (e.g. after a restart, with the
-    /// training data named in the version's lineage).
+    /// Set the drift baseline of the serving version to its raw training data (named in the
+    /// version's lineage). Without it, the monitoring cycle uses the reference profile
+    /// stored in the serving version's artifact, which every version trained by the
+    /// lifecycle has; the raw data allows the full method set (e.g. the KS test).
     pub fn set_reference(&self, version: u32, training_data: Dataset) {
         self.lock().reference = Some((version, training_data));
+    }
+
+    /// The reference profile stored with the serving version, or why there is none.
+    async fn stored_reference(
+        &self,
+    ) -> Result<std::result::Result<(u32, Arc<StoredReference>), String>> {
+        let Some(champion) = self.champion().await? else {
+            return Ok(Err("no deployed version with a training baseline".into()));
+        };
+        let v = champion.version;
+        if let Some((cached, r)) = &self.lock().stored_reference
+            && *cached == v
+        {
+            return Ok(Ok((v, r.clone())));
+        }
+        let artifact = self
+            .registry
+            .load_artifact(&self.config.model_name, v)
+            .await?;
+        let Some(profile) = artifact.reference_profile() else {
+            return Ok(Err(format!(
+                "{} has no stored reference profile; give the lifecycle its training data with \
+                 `set_reference`",
+                self.version_ref(v)
+            )));
+        };
+        let stored = Arc::new(StoredReference {
+            profile: profile.clone(),
+            inputs: artifact.signature().inputs.clone(),
+        });
+        self.lock().stored_reference = Some((v, stored.clone()));
+        Ok(Ok((v, stored)))
     }
 
     /// Run a training cycle on labelled `data`.
@@ -616,29 +705,45 @@ impl Lifecycle {
         let version = self
             .stage(Stage::Register, trace, async {
                 let mut tags = BTreeMap::new();
-                tags.insert("trigger".to_string(), serde_json::to_value(trigger)?.as_str().unwrap_or_default().to_string());
+                tags.insert(
+                    "trigger".to_string(),
+                    serde_json::to_value(trigger)?
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
                 tags.insert("trace_id".to_string(), trace.to_string());
-                let mv = self.registry.register(&cfg.model_name, NewVersion {
-                    artifact: trained.model.to_artifact()?,
-                    lineage: Lineage {
-                        training_datasets: vec![data.id().clone(), train.id().clone()],
-                        validation_dataset: Some(holdout.id().clone()),
-                        parent_version: champion.as_ref().map(|c| c.version),
-                        code_version: cfg.code_version.clone(),
-                        trainer: trained.algorithm.clone(),
-                        params: trained.params.clone(),
-                        created_by: cfg.actor.clone(),
-                    },
-                    metrics: validation.version_metrics(),
-                    tags,
-                    description: format!("trained on {} ({} rows)", data.source(), train.n_rows()),
-                }).await?;
-                self.record(trace, "version.registered", vec![
-                    self.version_ref(mv.version), data.id().to_string(), train.id().to_string(), holdout.id().to_string(),
-                ], json!({
-                    "artifact_sha256": mv.artifact_sha256, "flavor": mv.flavor, "lineage": mv.lineage,
-                    "model_name": cfg.model_name, "version": mv.version,
-                })).await?;
+                let mv = in_trace(
+                    trace,
+                    self.registry.register(
+                        &cfg.model_name,
+                        NewVersion {
+                            artifact: trained
+                                .model
+                                .to_artifact()?
+                                .with_reference_profile(DatasetProfile::reference(&train)?),
+                            lineage: Lineage {
+                                training_datasets: vec![data.id().clone(), train.id().clone()],
+                                validation_dataset: Some(holdout.id().clone()),
+                                parent_version: champion.as_ref().map(|c| c.version),
+                                code_version: cfg.code_version.clone(),
+                                trainer: trained.algorithm.clone(),
+                                params: trained.params.clone(),
+                                created_by: cfg.actor.clone(),
+                            },
+                            metrics: validation.version_metrics(),
+                            tags,
+                            description: format!(
+                                "trained on {} ({} rows)",
+                                data.source(),
+                                train.n_rows()
+                            ),
+                        },
+                    ),
+                )
+                .await?;
+                self.record_change(|t| audit_records::version_registered(&mv, t), trace)
+                    .await?;
                 Ok(mv)
             })
             .await?;
@@ -772,28 +877,18 @@ impl Lifecycle {
         actor: &str,
         reason: &str,
     ) -> Result<()> {
-        let c = self
-            .registry
-            .set_status(
+        let c = in_trace(
+            trace,
+            self.registry.set_status(
                 &self.config.model_name,
                 version,
                 status,
                 Change::new(actor, reason),
-            )
-            .await?;
-        self.audit
-            .append(AuditEntry {
-                actor: actor.into(),
-                action: "version.status_changed".into(),
-                subjects: vec![self.version_ref(version)],
-                payload: json!({
-                    "status": c.status, "reason": reason,
-                    "model_name": self.config.model_name, "version": version,
-                }),
-                trace_id: trace.into(),
-            })
-            .await?;
-        Ok(())
+            ),
+        )
+        .await?;
+        self.record_change(|t| audit_records::status_changed(&c, t), trace)
+            .await
     }
 
     /// Approve a pending version (a human decision): it is deployed and the serving alias moves.
@@ -978,27 +1073,18 @@ impl Lifecycle {
             ),
         );
         self.stage(Stage::Promote, trace, async {
-            let c = self
-                .registry
-                .set_alias(
+            let c = in_trace(
+                trace,
+                self.registry.set_alias(
                     &cfg.model_name,
                     &cfg.serving_alias,
                     version,
                     Change::new(actor, reason),
-                )
-                .await?;
-            self.record_as(
-                actor,
-                trace,
-                "alias.moved",
-                vec![self.version_ref(version)],
-                json!({
-                    "model_name": cfg.model_name, "alias": cfg.serving_alias,
-                    "from": c.previous, "to": version, "reason": reason,
-                }),
+                ),
             )
             .await?;
-            Ok(())
+            self.record_change(|t| audit_records::alias_changed(&c, t), trace)
+                .await
         })
         .await?;
         self.observer.stage_finished(
@@ -1041,6 +1127,13 @@ impl Lifecycle {
     }
 
     /// Run a monitoring cycle over the prediction-log window `[from, to)`.
+    ///
+    /// The drift baseline is the serving version's training data when the lifecycle holds
+    /// it (after a promotion in this process, or [`Lifecycle::set_reference`]); otherwise
+    /// the reference profile stored in the serving version's artifact (every version this
+    /// lifecycle trains has one), so a restarted process resumes monitoring by itself. The
+    /// `drift.checked` audit record names the baseline used. With neither, the cycle is
+    /// skipped with the reason.
     pub async fn run_monitoring(
         &self,
         from: DateTime<Utc>,
@@ -1048,15 +1141,25 @@ impl Lifecycle {
     ) -> Result<MonitoringOutcome> {
         let trace = self.new_trace("monitor");
         let cfg = &self.config;
-        let reference = self.lock().reference.clone();
-        let Some((ref_version, reference)) = reference else {
-            let reason = "no deployed version with a training baseline".to_string();
-            return Ok(MonitoringOutcome {
-                trace_id: trace,
-                report: None,
-                alerts: vec![],
-                decision: MonitoringDecision::Skipped { reason },
-            });
+        let in_memory = self.lock().reference.clone();
+        let baseline = match in_memory {
+            Some((v, data)) => Ok((v, Baseline::Data(data))),
+            None => self
+                .stored_reference()
+                .await
+                .map_err(|e| e.in_stage(Stage::Monitor))?
+                .map(|(v, p)| (v, Baseline::Profile(p))),
+        };
+        let (ref_version, baseline) = match baseline {
+            Ok(b) => b,
+            Err(reason) => {
+                return Ok(MonitoringOutcome {
+                    trace_id: trace,
+                    report: None,
+                    alerts: vec![],
+                    decision: MonitoringDecision::Skipped { reason },
+                });
+            }
         };
         let monitor = Monitor::new(
             self.prediction_log.clone(),
@@ -1064,10 +1167,23 @@ impl Lifecycle {
             cfg.monitor.clone(),
         );
         let report = self
-            .stage(Stage::Monitor, &trace, monitor.check(&reference, from, to))
+            .stage(Stage::Monitor, &trace, async {
+                match &baseline {
+                    Baseline::Data(d) => monitor.check(d, from, to).await,
+                    Baseline::Profile(p) => {
+                        monitor
+                            .check_against_profile(&p.profile, &p.inputs, from, to)
+                            .await
+                    }
+                }
+            })
             .await?;
+        let baseline_name = match baseline {
+            Baseline::Data(_) => "training data",
+            Baseline::Profile(_) => "stored reference profile",
+        };
         self.record(&trace, "drift.checked", vec![self.version_ref(ref_version)], json!({
-            "from": from, "to": to, "health": report.health,
+            "from": from, "to": to, "baseline": baseline_name, "health": report.health,
             "dataset_drift": report.drift.as_ref().map(|d| d.dataset_drift),
             "drifted_columns": report.drift.as_ref().map(|d| d.drifted().map(|c| c.name.clone()).collect::<Vec<_>>()),
             "quality_faults": report.quality_faults, "skipped": report.skipped,

@@ -2,16 +2,39 @@ use super::{
     DecisionTreeTreeModel, GbdtTreeModel, LinearModel, LogisticModel, Model, RandomForestTreeModel,
     Signature,
 };
+use crate::drift::DatasetProfile;
 use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
 use std::sync::Arc;
 
-/// A serialisable model, tagged with its flavor (the algorithm family that can load it).
+/// A serialisable model, tagged with its flavor (the algorithm family that can load it),
+/// optionally bundled with the reference profile of its training data.
 ///
-/// The JSON form is `{"flavor": "logistic", "model": {...}}`. Loading checks the artifact's
-/// internal consistency, so a damaged artifact is an error, never a wrong model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "flavor", content = "model", rename_all = "snake_case")]
+/// The JSON form is `{"flavor": "logistic", "model": {...}}`, plus
+/// `"reference_profile": {...}` when the artifact carries the drift baseline of the version
+/// ([`ModelArtifact::with_reference_profile`]). The profile is part of the stored bytes, so
+/// it is content-addressed and verified with the model, and round-trips bit for bit.
+/// Artifacts written before profiles existed load unchanged (no profile). Loading checks
+/// the artifact's internal consistency, so a damaged artifact is an error, never a wrong
+/// model.
+///
+/// ```
+/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::drift::DatasetProfile;
+/// use mlcycle::model::{Model, ModelArtifact};
+/// use mlcycle::train::{LogisticParams, fit_logistic};
+/// let data = CreditDefault::new(1).sample(500, &DriftSpec::none(), 0).unwrap();
+/// let model = fit_logistic(&data, &LogisticParams::default().check().unwrap()).unwrap();
+/// let profile = DatasetProfile::reference(&data.without_target()).unwrap();
+/// let art = model.to_artifact().unwrap().with_reference_profile(profile.clone());
+/// let back = ModelArtifact::from_bytes(&art.to_bytes().unwrap()).unwrap();
+/// assert_eq!(back.reference_profile(), Some(&profile));
+/// assert_eq!(back.flavor(), "logistic");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ModelArtifact {
     /// Logistic regression (binary or multinomial).
@@ -24,34 +47,94 @@ pub enum ModelArtifact {
     DecisionTree(DecisionTreeTreeModel),
     /// A random forest.
     RandomForest(RandomForestTreeModel),
+    /// A model of one of the flavors above with the reference profile of its training data
+    /// (build with [`ModelArtifact::with_reference_profile`]).
+    Bundle(Box<ArtifactBundle>),
+}
+
+/// A model artifact with the reference [`DatasetProfile`] of its training data: the drift
+/// baseline that travels with the version (see [`ModelArtifact::with_reference_profile`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtifactBundle {
+    /// Never a `Bundle` itself.
+    model: ModelArtifact,
+    reference_profile: DatasetProfile,
+}
+
+impl ArtifactBundle {
+    /// The model (never a bundle).
+    pub fn model(&self) -> &ModelArtifact {
+        &self.model
+    }
+
+    /// The reference profile of the training data.
+    pub fn reference_profile(&self) -> &DatasetProfile {
+        &self.reference_profile
+    }
 }
 
 impl ModelArtifact {
+    /// The model without any bundled profile.
+    fn plain(&self) -> &ModelArtifact {
+        match self {
+            ModelArtifact::Bundle(b) => &b.model,
+            other => other,
+        }
+    }
+
+    /// This artifact with `profile` (the [`DatasetProfile::reference`] of the training
+    /// data's features) as its drift baseline; replaces a profile it already had.
+    pub fn with_reference_profile(self, profile: DatasetProfile) -> ModelArtifact {
+        ModelArtifact::Bundle(Box::new(ArtifactBundle {
+            model: self.without_reference_profile(),
+            reference_profile: profile,
+        }))
+    }
+
+    /// This artifact without a bundled profile.
+    pub fn without_reference_profile(self) -> ModelArtifact {
+        match self {
+            ModelArtifact::Bundle(b) => b.model,
+            other => other,
+        }
+    }
+
+    /// The bundled reference profile of the training data, if the artifact has one.
+    pub fn reference_profile(&self) -> Option<&DatasetProfile> {
+        match self {
+            ModelArtifact::Bundle(b) => Some(&b.reference_profile),
+            _ => None,
+        }
+    }
+
     /// The flavor name.
     pub fn flavor(&self) -> &'static str {
-        match self {
+        match self.plain() {
             ModelArtifact::Logistic(_) => "logistic",
             ModelArtifact::Linear(_) => "linear",
             ModelArtifact::Gbdt(_) => "gbdt",
             ModelArtifact::DecisionTree(_) => "decision_tree",
             ModelArtifact::RandomForest(_) => "random_forest",
+            ModelArtifact::Bundle(_) => unreachable!("a bundle never holds a bundle"),
         }
     }
 
     /// The model's signature.
     pub fn signature(&self) -> &Signature {
-        match self {
+        match self.plain() {
             ModelArtifact::Logistic(m) => &m.signature,
             ModelArtifact::Linear(m) => &m.signature,
             ModelArtifact::Gbdt(m) => &m.signature,
             ModelArtifact::DecisionTree(m) => &m.signature,
             ModelArtifact::RandomForest(m) => &m.signature,
+            ModelArtifact::Bundle(_) => unreachable!("a bundle never holds a bundle"),
         }
     }
 
-    /// Turn the artifact into a servable model (after checking it).
+    /// Turn the artifact into a servable model (after checking it). A bundled profile is
+    /// dropped (read it first with [`ModelArtifact::reference_profile`]).
     pub fn into_model(self) -> Result<Arc<dyn Model>> {
-        Ok(match self {
+        Ok(match self.without_reference_profile() {
             ModelArtifact::Logistic(m) => {
                 m.check()?;
                 Arc::new(m)
@@ -72,6 +155,7 @@ impl ModelArtifact {
                 m.check()?;
                 Arc::new(m)
             }
+            ModelArtifact::Bundle(_) => unreachable!("a bundle never holds a bundle"),
         })
     }
 
@@ -84,5 +168,128 @@ impl ModelArtifact {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         serde_json::from_slice(bytes)
             .map_err(|e| Error::Serde(format!("not a valid model artifact: {e}")))
+    }
+}
+
+const FLAVORS: &[&str] = &[
+    "logistic",
+    "linear",
+    "gbdt",
+    "decision_tree",
+    "random_forest",
+];
+
+impl Serialize for ModelArtifact {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let profile = self.reference_profile();
+        let mut m = s.serialize_map(Some(if profile.is_some() { 3 } else { 2 }))?;
+        m.serialize_entry("flavor", self.flavor())?;
+        match self.plain() {
+            ModelArtifact::Logistic(x) => m.serialize_entry("model", x)?,
+            ModelArtifact::Linear(x) => m.serialize_entry("model", x)?,
+            ModelArtifact::Gbdt(x) => m.serialize_entry("model", x)?,
+            ModelArtifact::DecisionTree(x) => m.serialize_entry("model", x)?,
+            ModelArtifact::RandomForest(x) => m.serialize_entry("model", x)?,
+            ModelArtifact::Bundle(_) => unreachable!("a bundle never holds a bundle"),
+        }
+        if let Some(p) = profile {
+            m.serialize_entry("reference_profile", p)?;
+        }
+        m.end()
+    }
+}
+
+/// The model of a known flavor, from any deserializer.
+fn model_of<'de, D: Deserializer<'de>>(
+    flavor: &str,
+    d: D,
+) -> std::result::Result<ModelArtifact, D::Error> {
+    Ok(match flavor {
+        "logistic" => ModelArtifact::Logistic(LogisticModel::deserialize(d)?),
+        "linear" => ModelArtifact::Linear(LinearModel::deserialize(d)?),
+        "gbdt" => ModelArtifact::Gbdt(GbdtTreeModel::deserialize(d)?),
+        "decision_tree" => ModelArtifact::DecisionTree(DecisionTreeTreeModel::deserialize(d)?),
+        "random_forest" => ModelArtifact::RandomForest(RandomForestTreeModel::deserialize(d)?),
+        other => return Err(de::Error::unknown_variant(other, FLAVORS)),
+    })
+}
+
+/// Deserialises the model of a flavor read earlier, straight from the input.
+struct ModelSeed<'f>(&'f str);
+
+impl<'de> de::DeserializeSeed<'de> for ModelSeed<'_> {
+    type Value = ModelArtifact;
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<ModelArtifact, D::Error> {
+        model_of(self.0, d)
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelArtifact {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct ArtifactVisitor;
+        impl<'de> Visitor<'de> for ArtifactVisitor {
+            type Value = ModelArtifact;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a model artifact {\"flavor\": ..., \"model\": {...}}")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<ModelArtifact, A::Error> {
+                let mut flavor: Option<String> = None;
+                let mut model: Option<ModelArtifact> = None;
+                // the model, when it comes before its flavor
+                let mut pending: Option<serde_json::Value> = None;
+                let mut profile: Option<DatasetProfile> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "flavor" => {
+                            if flavor.is_some() {
+                                return Err(de::Error::duplicate_field("flavor"));
+                            }
+                            let f = map.next_value::<String>()?;
+                            if !FLAVORS.contains(&f.as_str()) {
+                                return Err(de::Error::unknown_variant(&f, FLAVORS));
+                            }
+                            flavor = Some(f);
+                        }
+                        "model" => {
+                            if model.is_some() || pending.is_some() {
+                                return Err(de::Error::duplicate_field("model"));
+                            }
+                            match &flavor {
+                                Some(f) => model = Some(map.next_value_seed(ModelSeed(f))?),
+                                None => pending = Some(map.next_value()?),
+                            }
+                        }
+                        "reference_profile" => {
+                            if profile.is_some() {
+                                return Err(de::Error::duplicate_field("reference_profile"));
+                            }
+                            profile = map.next_value::<Option<DatasetProfile>>()?;
+                        }
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                let flavor = flavor.ok_or_else(|| de::Error::missing_field("flavor"))?;
+                let model = match (model, pending) {
+                    (Some(m), _) => m,
+                    (None, Some(v)) => model_of(&flavor, v).map_err(de::Error::custom)?,
+                    (None, None) => return Err(de::Error::missing_field("model")),
+                };
+                Ok(match profile {
+                    Some(p) => model.with_reference_profile(p),
+                    None => model,
+                })
+            }
+        }
+        d.deserialize_map(ArtifactVisitor)
     }
 }

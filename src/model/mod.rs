@@ -7,7 +7,7 @@ mod preprocess;
 mod signature;
 mod trees;
 
-pub use artifact::ModelArtifact;
+pub use artifact::{ArtifactBundle, ModelArtifact};
 pub use linear::{LinearModel, LogisticModel};
 pub use preprocess::{ColumnTransform, Preprocessor};
 pub use signature::{OutputKind, Signature};

@@ -1,9 +1,11 @@
 //! Monitoring: health and drift of a time window of collected production data, compared
-//! with the training baseline. Reads the prediction log; never talks to a deployment.
+//! with the training baseline — the raw training data ([`Monitor::check`]) or its stored
+//! reference profile ([`Monitor::check_against_profile`]). Reads the prediction log; never
+//! talks to a deployment.
 
 use crate::collect::{PredictionLog, PredictionRecord};
-use crate::data::Dataset;
-use crate::drift::{DriftDetector, DriftReport};
+use crate::data::{Dataset, Schema};
+use crate::drift::{ColumnSummary, DatasetProfile, DriftDetector, DriftReport};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use ndarray::Array2;
@@ -135,15 +137,49 @@ impl Monitor {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<MonitorReport> {
+        self.check_baseline(Baseline::Data(reference), from, to)
+            .await
+    }
+
+    /// Check the window `[from, to)` against a stored reference profile of the training
+    /// data ([`DatasetProfile::reference`], as kept with a model version) for inputs with
+    /// the feature columns of `schema` (the model signature's inputs). Drift is computed by
+    /// [`DriftDetector::detect_from_profile`]; the missing-value triage uses the missing
+    /// counts of the profile and gives the same faults as the raw training data would.
+    pub async fn check_against_profile(
+        &self,
+        reference: &DatasetProfile,
+        schema: &Schema,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<MonitorReport> {
+        self.check_baseline(Baseline::Profile(reference, schema), from, to)
+            .await
+    }
+
+    async fn check_baseline(
+        &self,
+        baseline: Baseline<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<MonitorReport> {
         if to <= from {
             return Err(Error::invalid(
                 "monitoring window",
                 format!("it ends ({to}) before it starts ({from})"),
             ));
         }
+        let schema = match baseline {
+            Baseline::Data(d) => d.schema(),
+            Baseline::Profile(_, s) => s,
+        };
+        let reference_missing = match baseline {
+            Baseline::Data(d) => missing_shares(d),
+            Baseline::Profile(p, _) => profile_missing_shares(p, schema)?,
+        };
         let records = self.log.read_window(from, to).await?;
         let health = HealthReport::of(&records);
-        let current = window_dataset(reference, &records)?;
+        let current = window_dataset(schema, &records)?;
         let mut report = MonitorReport {
             from,
             to,
@@ -159,16 +195,32 @@ impl Monitor {
             ));
             return Ok(report);
         };
-        report.quality_faults =
-            quality_faults(reference, &current, self.config.max_missing_increase);
-        report.drift = Some(self.detector.detect(reference, &current).await?);
+        report.quality_faults = quality_faults(
+            schema,
+            &reference_missing,
+            &missing_shares(&current),
+            self.config.max_missing_increase,
+        );
+        report.drift = Some(match baseline {
+            Baseline::Data(d) => self.detector.detect(d, &current).await?,
+            Baseline::Profile(p, _) => self.detector.detect_from_profile(p, &current).await?,
+        });
         Ok(report)
     }
 }
 
-/// The successfully scored rows of `records` as a dataset with `reference`'s features.
-fn window_dataset(reference: &Dataset, records: &[PredictionRecord]) -> Result<Option<Dataset>> {
-    let width = reference.schema().n_features();
+/// What a window is compared with.
+#[derive(Clone, Copy)]
+enum Baseline<'a> {
+    /// The raw training data.
+    Data(&'a Dataset),
+    /// A stored profile of it, and the input schema.
+    Profile(&'a DatasetProfile, &'a Schema),
+}
+
+/// The successfully scored rows of `records` as a dataset with the features of `schema`.
+fn window_dataset(schema: &Schema, records: &[PredictionRecord]) -> Result<Option<Dataset>> {
+    let width = schema.n_features();
     let rows: Vec<(&Vec<f64>, DateTime<Utc>)> = records
         .iter()
         .filter(|r| r.error.is_none())
@@ -186,31 +238,59 @@ fn window_dataset(reference: &Dataset, records: &[PredictionRecord]) -> Result<O
     }
     let ts = rows.iter().map(|(_, t)| *t).collect();
     Ok(Some(
-        Dataset::new(reference.schema().without_target(), x, None, Some(ts))?
+        Dataset::new(schema.without_target(), x, None, Some(ts))?
             .with_source("prediction log window"),
     ))
 }
 
-fn quality_faults(reference: &Dataset, current: &Dataset, max_increase: f64) -> Vec<QualityFault> {
-    let miss = |d: &Dataset, j: usize| {
-        d.features().column(j).iter().filter(|v| v.is_nan()).count() as f64
-            / d.n_rows().max(1) as f64
-    };
-    reference
-        .schema()
+/// The share of missing (NaN) values of each feature column.
+fn missing_shares(d: &Dataset) -> Vec<f64> {
+    let n = d.n_rows().max(1) as f64;
+    (0..d.schema().n_features())
+        .map(|j| d.features().column(j).iter().filter(|v| v.is_nan()).count() as f64 / n)
+        .collect()
+}
+
+/// The missing shares recorded in a reference profile (which must describe `schema`'s
+/// feature columns, in order).
+fn profile_missing_shares(p: &DatasetProfile, schema: &Schema) -> Result<Vec<f64>> {
+    let want: Vec<&str> = schema.features.iter().map(|f| f.name.as_str()).collect();
+    let got: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
+    if want != got {
+        return Err(Error::SchemaMismatch(format!(
+            "the reference profile has columns {got:?} but the model's inputs are {want:?}"
+        )));
+    }
+    Ok(p.columns
+        .iter()
+        .map(|c| {
+            let (missing, total) = match &c.summary {
+                ColumnSummary::Numeric(n) => (n.missing, n.count + n.missing + n.infinite),
+                ColumnSummary::Categorical(k) => (k.missing, k.count() + k.missing),
+            };
+            missing as f64 / total.max(1) as f64
+        })
+        .collect())
+}
+
+fn quality_faults(
+    schema: &Schema,
+    reference: &[f64],
+    current: &[f64],
+    max_increase: f64,
+) -> Vec<QualityFault> {
+    schema
         .features
         .iter()
-        .enumerate()
-        .filter_map(|(j, f)| {
-            let (r, c) = (miss(reference, j), miss(current, j));
-            (c - r > max_increase).then(|| QualityFault {
-                column: f.name.clone(),
-                detail: format!(
-                    "{:.1}% missing in production vs {:.1}% in training",
-                    100.0 * c,
-                    100.0 * r
-                ),
-            })
+        .zip(reference.iter().zip(current))
+        .filter(|(_, (r, c))| **c - **r > max_increase)
+        .map(|(f, (r, c))| QualityFault {
+            column: f.name.clone(),
+            detail: format!(
+                "{:.1}% missing in production vs {:.1}% in training",
+                100.0 * c,
+                100.0 * r
+            ),
         })
         .collect()
 }

@@ -85,6 +85,150 @@ pub async fn registry_conformance(registry: &dyn Registry) {
     search(registry).await;
     events(registry, &base).await;
     concurrency(registry, &base).await;
+    if registry.audit_log().is_some() {
+        audit_trail(registry, &base).await;
+    }
+}
+
+/// The (action, first subject) an audited registry records for an event; `None` for the
+/// events it does not record (tags, description).
+fn audited_as(kind: &RegistryEventKind) -> Option<(&'static str, String)> {
+    use crate::audit::actions;
+    match kind {
+        RegistryEventKind::VersionCreated { name, version } => {
+            Some((actions::VERSION_REGISTERED, format!("{name}/{version}")))
+        }
+        RegistryEventKind::StatusChanged { name, version, .. } => {
+            Some((actions::VERSION_STATUS_CHANGED, format!("{name}/{version}")))
+        }
+        RegistryEventKind::AliasSet { name, version, .. } => {
+            Some((actions::ALIAS_MOVED, format!("{name}/{version}")))
+        }
+        RegistryEventKind::AliasDeleted { name, previous, .. } => {
+            Some((actions::ALIAS_DELETED, format!("{name}/{previous}")))
+        }
+        RegistryEventKind::VersionDeleted { name, version } => {
+            Some((actions::VERSION_DELETED, format!("{name}/{version}")))
+        }
+        _ => None,
+    }
+}
+
+/// A registry that records its changes: one record per change, in the order of the
+/// changes, with the change's actor and trace; nothing for a failed change; a valid chain.
+async fn audit_trail(registry: &dyn Registry, base: &ModelArtifact) {
+    use crate::audit::{AuditQuery, actions, in_trace};
+    let log = registry.audit_log().expect("audit log");
+    let all = |log: std::sync::Arc<dyn crate::audit::AuditLog>| async move {
+        log.query(&AuditQuery::default())
+            .await
+            .expect("audit query")
+    };
+
+    // Everything the suite changed so far was recorded, in order, and nothing else.
+    let recorded: Vec<(String, String)> = all(log.clone())
+        .await
+        .into_iter()
+        .map(|r| (r.entry.action, r.entry.subjects[0].clone()))
+        .collect();
+    let expected: Vec<(String, String)> = registry
+        .events_since(0)
+        .await
+        .expect("events")
+        .iter()
+        .filter_map(|e| audited_as(&e.kind))
+        .map(|(a, s)| (a.to_string(), s))
+        .collect();
+    assert_eq!(
+        recorded, expected,
+        "one audit record per registry change, in the order of the changes"
+    );
+
+    // Actor, trace and payload of each kind of change.
+    let before = all(log.clone()).await.len();
+    let mv = in_trace(
+        "trace-a",
+        registry.register("audited", new_version(base, 1, 0.8, "a")),
+    )
+    .await
+    .expect("register");
+    in_trace(
+        "trace-a",
+        registry.set_status(
+            "audited",
+            mv.version,
+            VersionStatus::Approved,
+            Change::new("ann", "looks good"),
+        ),
+    )
+    .await
+    .expect("status");
+    registry
+        .set_alias("audited", "champion", mv.version, Change::new("bob", "go"))
+        .await
+        .expect("alias");
+    expect_err!(
+        registry.set_alias(
+            "audited",
+            "champion",
+            99,
+            Change::new("bob", "no such version")
+        ),
+        Error::NotFound { .. },
+        "alias to a missing version"
+    );
+    registry
+        .delete_version("audited", mv.version, true, Change::new("eve", "retired"))
+        .await
+        .expect("forced delete");
+    let new: Vec<_> = all(log.clone()).await.split_off(before);
+    let seen: Vec<(&str, &str, &str)> = new
+        .iter()
+        .map(|r| {
+            (
+                r.entry.action.as_str(),
+                r.entry.actor.as_str(),
+                r.entry.subjects[0].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (actions::VERSION_REGISTERED, "conformance", "audited/1"),
+            (actions::VERSION_STATUS_CHANGED, "ann", "audited/1"),
+            (actions::ALIAS_MOVED, "bob", "audited/1"),
+            (actions::ALIAS_DELETED, "eve", "audited/1"),
+            (actions::VERSION_DELETED, "eve", "audited/1"),
+        ],
+        "the failed change appended nothing"
+    );
+    assert_eq!(new[0].entry.trace_id, "trace-a");
+    assert_eq!(new[1].entry.trace_id, "trace-a");
+    assert!(
+        new[2].entry.trace_id.starts_with("change-")
+            && new[2].entry.trace_id != new[3].entry.trace_id,
+        "a change outside a trace gets a trace of its own: {:?}",
+        new[2].entry.trace_id
+    );
+    assert_eq!(
+        new[3].entry.trace_id, new[4].entry.trace_id,
+        "one deletion, one trace"
+    );
+    let p = &new[0].entry.payload;
+    assert_eq!(p["artifact_sha256"], serde_json::json!(mv.artifact_sha256));
+    assert_eq!(p["lineage"]["code_version"], "commit-1");
+    assert_eq!(new[1].entry.payload["status"], "approved");
+    assert_eq!(new[1].entry.payload["reason"], "looks good");
+    assert_eq!(new[2].entry.payload["alias"], "champion");
+    assert_eq!(new[2].entry.payload["to"], 1);
+    assert_eq!(new[4].entry.payload["forced"], true);
+    assert_eq!(
+        new[4].entry.payload["aliases"],
+        serde_json::json!(["champion"])
+    );
+    let n = log.verify().await.expect("the chain verifies");
+    assert_eq!(n as usize, before + 5);
 }
 
 async fn names(registry: &dyn Registry, base: &ModelArtifact) {

@@ -1,10 +1,12 @@
 use super::artifacts::sha256_hex;
+use super::audit_records;
 use super::events::LIVE_CHANNEL_CAPACITY;
 use super::types::{validate_alias, validate_name};
 use super::{
     AliasChange, Change, ModelVersion, NewVersion, Registry, RegistryEvent, RegistryEventKind,
     StatusChange, VersionStatus,
 };
+use crate::audit::{AuditEntry, AuditLog, InMemoryAuditLog};
 use crate::clock::Clock;
 use crate::model::ModelArtifact;
 use crate::{Error, Result};
@@ -39,6 +41,7 @@ pub struct InMemoryRegistry {
     clock: Arc<dyn Clock>,
     state: Arc<Mutex<State>>,
     live: broadcast::Sender<RegistryEvent>,
+    audit: Option<Arc<InMemoryAuditLog>>,
 }
 
 impl InMemoryRegistry {
@@ -48,6 +51,31 @@ impl InMemoryRegistry {
             clock,
             state: Arc::new(Mutex::new(State::default())),
             live: broadcast::channel(LIVE_CHANNEL_CAPACITY).0,
+            audit: None,
+        }
+    }
+
+    /// Record every change in `log` (see [`Registry::audit_log`]): the record is appended
+    /// while the change is made, under the same lock, so no reader sees one without the
+    /// other. Records carry the trace of the enclosing [`crate::audit::in_trace`].
+    pub fn with_audit(mut self, log: Arc<InMemoryAuditLog>) -> Self {
+        self.audit = Some(log);
+        self
+    }
+
+    /// The trace of a change that is starting (empty when the registry does not record
+    /// its changes).
+    fn trace(&self) -> String {
+        match self.audit {
+            Some(_) => crate::audit::trace_or_new(),
+            None => String::new(),
+        }
+    }
+
+    /// Append a change's record (when the registry records its changes).
+    fn audit(&self, trace: &str, entry: impl FnOnce(String) -> AuditEntry) {
+        if let Some(log) = &self.audit {
+            log.append_now(entry(trace.to_string()));
         }
     }
 
@@ -118,6 +146,7 @@ impl Registry for InMemoryRegistry {
         validate_name(name)?;
         let bytes = new.artifact.to_bytes()?;
         let sha = sha256_hex(&bytes);
+        let trace = self.trace();
         let at = self.clock.now();
         let (mv, event) = {
             let mut st = self.lock();
@@ -154,6 +183,7 @@ impl Registry for InMemoryRegistry {
                     version,
                 },
             );
+            self.audit(&trace, |t| audit_records::version_registered(&mv, t));
             (mv, e)
         };
         self.publish(vec![event]);
@@ -208,6 +238,7 @@ impl Registry for InMemoryRegistry {
         change: Change,
     ) -> Result<AliasChange> {
         validate_alias(alias)?;
+        let trace = self.trace();
         let at = self.clock.now();
         let (c, e) = {
             let mut st = self.lock();
@@ -222,6 +253,7 @@ impl Registry for InMemoryRegistry {
                 change,
             };
             st.alias_history.push(c.clone());
+            self.audit(&trace, |t| audit_records::alias_changed(&c, t));
             let e = st.push_event(
                 at,
                 RegistryEventKind::AliasSet {
@@ -238,6 +270,7 @@ impl Registry for InMemoryRegistry {
     }
 
     async fn delete_alias(&self, name: &str, alias: &str, change: Change) -> Result<AliasChange> {
+        let trace = self.trace();
         let at = self.clock.now();
         let (c, e) = {
             let mut st = self.lock();
@@ -255,6 +288,7 @@ impl Registry for InMemoryRegistry {
                 change,
             };
             st.alias_history.push(c.clone());
+            self.audit(&trace, |t| audit_records::alias_changed(&c, t));
             let e = st.push_event(
                 at,
                 RegistryEventKind::AliasDeleted {
@@ -296,6 +330,7 @@ impl Registry for InMemoryRegistry {
         status: VersionStatus,
         change: Change,
     ) -> Result<StatusChange> {
+        let trace = self.trace();
         let at = self.clock.now();
         let (c, e) = {
             let mut st = self.lock();
@@ -308,6 +343,7 @@ impl Registry for InMemoryRegistry {
                 change,
             };
             st.status_history.push(c.clone());
+            self.audit(&trace, |t| audit_records::status_changed(&c, t));
             let e = st.push_event(
                 at,
                 RegistryEventKind::StatusChanged {
@@ -381,6 +417,7 @@ impl Registry for InMemoryRegistry {
         force: bool,
         change: Change,
     ) -> Result<ModelVersion> {
+        let trace = self.trace();
         let at = self.clock.now();
         let (mv, events) = {
             let mut st = self.lock();
@@ -396,14 +433,16 @@ impl Registry for InMemoryRegistry {
             let mut events = Vec::new();
             for alias in &mv.aliases {
                 st.aliases.remove(&(name.to_string(), alias.clone()));
-                st.alias_history.push(AliasChange {
+                let c = AliasChange {
                     name: name.into(),
                     alias: alias.clone(),
                     version: None,
                     previous: Some(version),
                     at,
                     change: change.clone(),
-                });
+                };
+                self.audit(&trace, |t| audit_records::alias_changed(&c, t));
+                st.alias_history.push(c);
                 events.push(st.push_event(
                     at,
                     RegistryEventKind::AliasDeleted {
@@ -431,6 +470,9 @@ impl Registry for InMemoryRegistry {
                     version,
                 },
             ));
+            self.audit(&trace, |t| {
+                audit_records::version_deleted(&mv, force, &change, t)
+            });
             (mv, events)
         };
         self.publish(events);
@@ -448,6 +490,10 @@ impl Registry for InMemoryRegistry {
 
     fn live_events(&self) -> Option<broadcast::Receiver<RegistryEvent>> {
         Some(self.live.subscribe())
+    }
+
+    fn audit_log(&self) -> Option<Arc<dyn AuditLog>> {
+        self.audit.clone().map(|l| l as Arc<dyn AuditLog>)
     }
 }
 

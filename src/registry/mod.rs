@@ -5,6 +5,7 @@
 //! resolution and model loading to every backend.
 
 pub mod artifacts;
+pub mod audit_records;
 #[cfg(any(test, feature = "conformance"))]
 mod conformance;
 mod events;
@@ -29,6 +30,7 @@ pub use types::{
     VersionQuery, VersionStatus, is_reserved_alias, validate_alias, validate_name,
 };
 
+use crate::audit::AuditLog;
 use crate::model::{Model, ModelArtifact};
 use crate::{Error, Result};
 use async_trait::async_trait;
@@ -60,6 +62,13 @@ use tokio::sync::broadcast;
 ///   change without its event.
 /// - Unknown names, versions or aliases are [`Error::NotFound`]; deleting an aliased
 ///   version without `force` is [`Error::Conflict`].
+/// - A registry that records its changes ([`audit_log`](Registry::audit_log) is `Some`)
+///   appends, for every `register`, `set_status`, `set_alias`, `delete_alias` and
+///   `delete_version`, the records built by [`audit_records`] (one per alias a forced
+///   deletion removes, then one for the version), in the same atomic step as the change:
+///   a change that fails appends nothing, and an append that fails fails the change. The
+///   records carry the trace of the enclosing [`crate::audit::in_trace`], a fresh trace
+///   outside any.
 ///
 /// ```
 /// use mlcycle::registry::{InMemoryRegistry, Registry, RegistryExt, NewVersion, Lineage, Change};
@@ -156,6 +165,12 @@ pub trait Registry: Send + Sync + Debug {
     /// backend broadcasts them; `None` (the default) means subscribers rely on polling
     /// [`events_since`](Registry::events_since). See [`EventSubscription`].
     fn live_events(&self) -> Option<broadcast::Receiver<RegistryEvent>> {
+        None
+    }
+    /// The audit log this registry records its own changes in, atomically with each change
+    /// (see the contract above); `None` (the default) when it does not, and then whoever
+    /// changes the registry (the lifecycle does) appends the records itself.
+    fn audit_log(&self) -> Option<Arc<dyn AuditLog>> {
         None
     }
 }

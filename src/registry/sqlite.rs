@@ -17,12 +17,14 @@
 //! that [`SqliteRegistry::gc`] removes.
 
 use super::artifacts::ArtifactStore;
+use super::audit_records;
 use super::events::LIVE_CHANNEL_CAPACITY;
 use super::types::{validate_alias, validate_name};
 use super::{
     AliasChange, Change, Lineage, ModelVersion, NewVersion, Registry, RegistryEvent,
     RegistryEventKind, StatusChange, VersionStatus,
 };
+use crate::audit::{AuditEntry, AuditLog, CheckpointPolicy, SqliteAuditLog, append_in_transaction};
 use crate::clock::Clock;
 use crate::model::{ModelArtifact, Signature};
 use crate::{Error, Result};
@@ -171,14 +173,37 @@ fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
 // ---------------------------------------------------------------------------------------
 // The writer thread (group commit)
 
-/// What a change sees while it runs: the connection (inside the batch's transaction) and
-/// the events it appends.
+/// How a registry that records its own changes appends them.
+#[derive(Debug, Clone)]
+struct AuditConfig {
+    checkpoints: Option<CheckpointPolicy>,
+}
+
+/// What a change sees while it runs: the connection (inside the batch's transaction), the
+/// events it appends, and where its audit records go.
 struct WriteCtx<'a> {
     conn: &'a Connection,
     events: Vec<RegistryEvent>,
+    audit: Option<&'a AuditConfig>,
+    /// The trace the change belongs to (set by the change's closure; see `write`).
+    trace: String,
 }
 
 impl WriteCtx<'_> {
+    /// Append the change's audit record in the change's transaction (when the registry
+    /// records its changes): the record commits or rolls back with the change.
+    fn audit(&self, at: DateTime<Utc>, entry: impl FnOnce(String) -> AuditEntry) -> Result<()> {
+        if let Some(cfg) = self.audit {
+            append_in_transaction(
+                self.conn,
+                at,
+                entry(self.trace.clone()),
+                cfg.checkpoints.as_ref(),
+            )?;
+        }
+        Ok(())
+    }
+
     fn push_event(&mut self, at: DateTime<Utc>, kind: RegistryEventKind) -> Result<()> {
         let json = serde_json::to_string(&kind)?;
         self.conn
@@ -238,6 +263,7 @@ fn writer_loop(
     mut conn: Connection,
     rx: mpsc::Receiver<Box<dyn Job>>,
     live: broadcast::Sender<RegistryEvent>,
+    audit: Option<AuditConfig>,
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -247,7 +273,7 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        run_batch(&mut conn, batch, &live);
+        run_batch(&mut conn, batch, &live, audit.as_ref());
     }
 }
 
@@ -255,6 +281,7 @@ fn run_batch(
     conn: &mut Connection,
     batch: Vec<Box<dyn Job>>,
     live: &broadcast::Sender<RegistryEvent>,
+    audit: Option<&AuditConfig>,
 ) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let why = e.to_string();
@@ -273,6 +300,8 @@ fn run_batch(
         let mut ctx = WriteCtx {
             conn,
             events: Vec::new(),
+            audit,
+            trace: String::new(),
         };
         if job.run(&mut ctx) {
             events.append(&mut ctx.events);
@@ -361,6 +390,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     live: broadcast::Sender<RegistryEvent>,
     cache: Mutex<Cache>,
+    /// The audit log the registry records its changes in, if it does.
+    audit: Option<Arc<SqliteAuditLog>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -374,7 +405,28 @@ impl SqliteRegistry {
     /// Open the registry in store directory `dir` (created if missing), upgrading an older
     /// store's schema in place.
     pub fn open(dir: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Self> {
-        let dir = dir.as_ref().to_path_buf();
+        Self::open_inner(dir.as_ref(), clock, None)
+    }
+
+    /// Open the registry in `dir` as [`open`](Self::open) does, recording every change in
+    /// the store's audit trail (the [`SqliteAuditLog`] of the same directory) in the same
+    /// transaction as the change: a change and its record commit together or not at all.
+    /// `checkpoints` signs a checkpoint with every N-th record, as
+    /// [`SqliteAuditLog::with_checkpoints`] does; use the same policy for every handle on
+    /// the store. [`Registry::audit_log`] returns the log.
+    ///
+    /// Records carry the trace of the enclosing [`crate::audit::in_trace`] (a fresh one
+    /// outside any); their shapes are those of [`super::audit_records`].
+    pub fn open_audited(
+        dir: impl AsRef<Path>,
+        clock: Arc<dyn Clock>,
+        checkpoints: Option<CheckpointPolicy>,
+    ) -> Result<Self> {
+        Self::open_inner(dir.as_ref(), clock, Some(AuditConfig { checkpoints }))
+    }
+
+    fn open_inner(dir: &Path, clock: Arc<dyn Clock>, audit: Option<AuditConfig>) -> Result<Self> {
+        let dir = dir.to_path_buf();
         let write = open_db(&dir)?;
         let path = dir.join(DB_FILE);
         let read = connect(&path)?;
@@ -383,9 +435,19 @@ impl SqliteRegistry {
         let live = broadcast::channel(LIVE_CHANNEL_CAPACITY).0;
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
         let live_w = live.clone();
+        let log = match &audit {
+            Some(cfg) => {
+                let log = SqliteAuditLog::open(&dir, clock.clone())?;
+                Some(Arc::new(match &cfg.checkpoints {
+                    Some(p) => log.with_checkpoints(p.clone()),
+                    None => log,
+                }))
+            }
+            None => None,
+        };
         std::thread::Builder::new()
             .name("mlcycle-registry-writer".into())
-            .spawn(move || writer_loop(write, rx, live_w))
+            .spawn(move || writer_loop(write, rx, live_w, audit))
             .map_err(|e| Error::io(&dir, e))?;
         Ok(SqliteRegistry {
             inner: Arc::new(Inner {
@@ -397,6 +459,7 @@ impl SqliteRegistry {
                 clock,
                 live,
                 cache: Mutex::new(Cache::default()),
+                audit: log,
             }),
         })
     }
@@ -466,6 +529,15 @@ impl SqliteRegistry {
         F: FnOnce(&mut WriteCtx<'_>) -> Result<T> + Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
+        // The trace is read here, in the caller's task, not on the writer thread.
+        let trace = match self.inner.audit {
+            Some(_) => crate::audit::trace_or_new(),
+            None => String::new(),
+        };
+        let f = move |ctx: &mut WriteCtx<'_>| {
+            ctx.trace = trace;
+            f(ctx)
+        };
         let job: Box<dyn Job> = Box::new(TypedJob {
             f: Some(f),
             out: None,
@@ -665,7 +737,8 @@ fn record_alias_change(ctx: &mut WriteCtx<'_>, c: &AliasChange) -> Result<()> {
         },
         (None, None) => return Ok(()),
     };
-    ctx.push_event(c.at, kind)
+    ctx.push_event(c.at, kind)?;
+    ctx.audit(c.at, |t| audit_records::alias_changed(c, t))
 }
 
 fn record_status_change(conn: &Connection, c: &StatusChange) -> Result<()> {
@@ -781,6 +854,7 @@ impl Registry for SqliteRegistry {
                     version,
                 },
             )?;
+            ctx.audit(at, |t| audit_records::version_registered(&mv, t))?;
             Ok(mv)
         })
         .await
@@ -1022,6 +1096,7 @@ impl Registry for SqliteRegistry {
                     status,
                 },
             )?;
+            ctx.audit(c.at, |t| audit_records::status_changed(&c, t))?;
             Ok(c)
         })
         .await
@@ -1162,6 +1237,9 @@ impl Registry for SqliteRegistry {
                     version,
                 },
             )?;
+            ctx.audit(at, |t| {
+                audit_records::version_deleted(&mv, force, &change, t)
+            })?;
             Ok(mv)
         })
         .await
@@ -1200,6 +1278,10 @@ impl Registry for SqliteRegistry {
 
     fn live_events(&self) -> Option<broadcast::Receiver<RegistryEvent>> {
         Some(self.inner.live.subscribe())
+    }
+
+    fn audit_log(&self) -> Option<Arc<dyn AuditLog>> {
+        self.inner.audit.clone().map(|l| l as Arc<dyn AuditLog>)
     }
 }
 
@@ -1296,6 +1378,76 @@ mod tests {
         drop(r);
         let r = SqliteRegistry::open(dir.path(), Arc::new(SystemClock)).unwrap();
         assert_eq!(r.status_history("old", None).await.unwrap().len(), 3);
+    }
+
+    fn version_for_tests() -> NewVersion {
+        let data = crate::data::synthetic::CreditDefault::new(1)
+            .sample(100, &crate::data::synthetic::DriftSpec::none(), 0)
+            .unwrap();
+        let model = crate::train::fit_logistic(
+            &data,
+            &crate::train::LogisticParams::default().check().unwrap(),
+        )
+        .unwrap();
+        NewVersion {
+            artifact: crate::model::Model::to_artifact(&model).unwrap(),
+            lineage: Lineage::default(),
+            metrics: Default::default(),
+            tags: Default::default(),
+            description: String::new(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_whose_audit_record_cannot_be_appended_is_not_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = SqliteRegistry::open_audited(dir.path(), Arc::new(SystemClock), None).unwrap();
+        for _ in 0..2 {
+            r.register("m", version_for_tests()).await.unwrap();
+        }
+        r.set_alias("m", "production", 1, Change::new("ann", "first"))
+            .await
+            .unwrap();
+        let log = r.audit_log().unwrap();
+        assert_eq!(log.verify().await.unwrap(), 3);
+        let events = r.events_since(0).await.unwrap().len();
+
+        // A stray row where the next record must go: every append now fails.
+        let raw = connect(&dir.path().join(DB_FILE)).unwrap();
+        raw.execute(
+            "INSERT INTO audit_log (seq, at, actor, action, subjects, payload, trace_id,
+               prev_hash, hash) VALUES (4, 'x', 'x', 'x', '[]', '{}', 'x', 'x', 'x')",
+            [],
+        )
+        .unwrap();
+        let err = r
+            .set_alias("m", "production", 2, Change::new("bob", "second"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::AuditBroken { seq: 4, .. }), "{err:?}");
+        assert!(r.register("m", version_for_tests()).await.is_err());
+        assert!(
+            r.set_status("m", 2, VersionStatus::Approved, Change::new("bob", "ok"))
+                .await
+                .is_err()
+        );
+        // Nothing of the refused changes is stored: not the alias, the version, the status,
+        // the histories nor the events.
+        assert_eq!(r.get_alias("m", "production").await.unwrap(), Some(1));
+        assert_eq!(r.alias_history("m", None).await.unwrap().len(), 1);
+        assert_eq!(r.list_versions("m").await.unwrap().len(), 2);
+        assert_eq!(r.status_history("m", Some(2)).await.unwrap().len(), 1);
+        assert_eq!(r.events_since(0).await.unwrap().len(), events);
+
+        // Once the stray row is gone, changes go through again, numbered as if the refused
+        // registration had never happened.
+        raw.execute("DELETE FROM audit_log WHERE seq = 4", [])
+            .unwrap();
+        assert_eq!(
+            r.register("m", version_for_tests()).await.unwrap().version,
+            3
+        );
+        assert_eq!(log.verify().await.unwrap(), 4);
     }
 
     #[test]

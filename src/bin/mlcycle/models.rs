@@ -134,7 +134,8 @@ pub async fn run(args: ModelsArgs) -> Result<()> {
             "pass --store DIR or set MLCYCLE_HOME",
         ));
     }
-    let registry = SqliteRegistry::open(&dir, Arc::new(SystemClock))?;
+    // Every change is recorded in the store's audit trail, in the change's transaction.
+    let registry = SqliteRegistry::open_audited(&dir, Arc::new(SystemClock), None)?;
     let actor = args
         .actor
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))

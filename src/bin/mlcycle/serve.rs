@@ -1,7 +1,7 @@
 //! `mlcycle serve`: the HTTP inference server over an embedded store, following an alias.
 
 use mlcycle::clock::{Clock, SystemClock};
-use mlcycle::collect::{Collector, JsonlPredictionLog};
+use mlcycle::collect::{Collector, CollectorLimits, JsonlPredictionLog};
 use mlcycle::data::UnknownLevel;
 use mlcycle::deploy::Deployer;
 use mlcycle::deploy::http::{FollowSpec, HttpConfig, HttpDeployer, Limits, TrafficSplit};
@@ -53,10 +53,14 @@ pub struct ServeArgs {
     /// Do not record requests to the prediction log.
     #[arg(long)]
     no_collect: bool,
-    /// Requests the prediction-log channel holds before further records are dropped
-    /// (and counted): bounds the memory a slow disk can take.
-    #[arg(long, default_value_t = 1_024)]
+    /// Requests the prediction-log queue holds before further records are dropped (and
+    /// counted).
+    #[arg(long, default_value_t = CollectorLimits::default().max_records)]
     collect_capacity: usize,
+    /// Bytes of requests the prediction-log queue holds before further records are
+    /// dropped (and counted): bounds the memory a slow disk can take.
+    #[arg(long, default_value_t = CollectorLimits::default().max_bytes)]
+    collect_max_bytes: usize,
 }
 
 /// Run the server until SIGTERM or Ctrl-C, then stop gracefully.
@@ -68,7 +72,13 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
         None
     } else {
         let log = JsonlPredictionLog::open(args.store.join("predictions"))?;
-        Some(Collector::spawn(Arc::new(log), args.collect_capacity)?)
+        Some(Collector::spawn_with_limits(
+            Arc::new(log),
+            CollectorLimits {
+                max_records: args.collect_capacity,
+                max_bytes: args.collect_max_bytes,
+            },
+        )?)
     };
     let config = HttpConfig {
         addr: args.addr,

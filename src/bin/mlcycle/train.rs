@@ -3,7 +3,7 @@
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use mlcycle::audit::{AuditEntry, AuditLog, SqliteAuditLog, actions};
+use mlcycle::audit::{AuditEntry, AuditLog, SqliteAuditLog, actions, in_trace};
 use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::data::{CsvOptions, read_csv};
 use mlcycle::registry::{Lineage, NewVersion, Registry, SqliteRegistry};
@@ -132,7 +132,8 @@ pub async fn run(args: TrainArgs) -> Result<()> {
         .validate_with_training(trained.model.clone(), None, &holdout, &train)
         .await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let registry = SqliteRegistry::open(&args.store, clock.clone())?;
+    // The registry appends `version.registered` in the registration's own transaction.
+    let registry = SqliteRegistry::open_audited(&args.store, clock.clone(), None)?;
     let audit = SqliteAuditLog::open(&args.store, clock)?;
     let actor = args
         .actor
@@ -189,8 +190,9 @@ pub async fn run(args: TrainArgs) -> Result<()> {
     tags.insert("source".to_string(), source.clone());
     tags.insert("seed".to_string(), args.seed.to_string());
     tags.insert("trace_id".to_string(), trace.clone());
-    let mv = registry
-        .register(
+    let mv = in_trace(
+        trace.clone(),
+        registry.register(
             &args.name,
             NewVersion {
                 artifact: trained.model.to_artifact()?,
@@ -213,18 +215,7 @@ pub async fn run(args: TrainArgs) -> Result<()> {
                     holdout.n_rows()
                 ),
             },
-        )
-        .await?;
-    record(
-        actions::VERSION_REGISTERED,
-        vec![
-            format!("{}/{}", mv.name, mv.version),
-            data.id().to_string(),
-            train.id().to_string(),
-            holdout.id().to_string(),
-        ],
-        json!({"artifact_sha256": mv.artifact_sha256, "flavor": mv.flavor, "lineage": mv.lineage,
-               "model_name": mv.name, "version": mv.version}),
+        ),
     )
     .await?;
     if args.json {

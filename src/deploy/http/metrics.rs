@@ -7,6 +7,18 @@ use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::sync::OnceLock;
+
+/// Every endpoint label `around` uses.
+pub(super) const ENDPOINTS: [&str; 7] = [
+    "v2_infer",
+    "v2_model",
+    "v2_server",
+    "invocations",
+    "mlflow_health",
+    "metrics",
+    "other",
+];
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(super) struct RequestLabels {
@@ -81,6 +93,8 @@ pub(super) struct Metrics {
     pub swaps: Counter,
     pub swap_failures: Counter,
     pub shadow_requests: Counter,
+    /// The latency histogram of each of [`ENDPOINTS`], taken from the family on first use.
+    latency_by_endpoint: [OnceLock<Histogram>; ENDPOINTS.len()],
 }
 
 impl Metrics {
@@ -133,16 +147,35 @@ impl Metrics {
             swaps,
             swap_failures,
             shadow_requests,
+            latency_by_endpoint: Default::default(),
         }
     }
 
-    pub fn rows_scored(&self, model: &str, version: &str, n: usize) {
+    /// Record the latency of a request to `endpoint`.
+    pub fn observe_latency(&self, endpoint: &'static str, seconds: f64) {
+        match ENDPOINTS.iter().position(|e| *e == endpoint) {
+            Some(i) => self.latency_by_endpoint[i]
+                .get_or_init(|| {
+                    self.latency
+                        .get_or_create(&EndpointLabels { endpoint })
+                        .clone()
+                })
+                .observe(seconds),
+            None => self
+                .latency
+                .get_or_create(&EndpointLabels { endpoint })
+                .observe(seconds),
+        }
+    }
+
+    /// The rows-scored counter of a model version.
+    pub fn rows_counter(&self, model: &str, version: &str) -> Counter {
         self.rows
             .get_or_create(&ModelLabels {
                 model: model.to_string(),
                 version: version.to_string(),
             })
-            .inc_by(n as u64);
+            .clone()
     }
 
     /// The metrics in OpenMetrics text format.

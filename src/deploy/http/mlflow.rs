@@ -202,13 +202,37 @@ fn respond(served: &Served, p: &Prediction, probabilities: bool) -> Result<Respo
                     .collect();
                 serde_json::to_vec(&Predictions { predictions: rows })
             } else {
-                let rows: Vec<&Value> = p.values.iter().map(|&v| label(v)).collect();
-                serde_json::to_vec(&Predictions { predictions: rows })
+                // `{"predictions":[label,...]}` from the labels serialised once per version.
+                let texts = &served.label_text;
+                let mut out = Vec::with_capacity(20 + p.values.len() * 4);
+                out.extend_from_slice(b"{\"predictions\":[");
+                for (i, &v) in p.values.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    match texts.get(v as usize) {
+                        Some(t) => out.extend_from_slice(t.as_bytes()),
+                        _ => out.extend_from_slice(b"null"),
+                    }
+                }
+                out.extend_from_slice(b"]}");
+                Ok(out)
             }
         }
-        _ => serde_json::to_vec(&Predictions {
-            predictions: p.values.as_slice().unwrap_or(&[]),
-        }),
+        _ => {
+            let mut out = Vec::with_capacity(20 + p.values.len() * 20);
+            out.extend_from_slice(b"{\"predictions\":[");
+            for (i, &v) in p.values.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                // As serde_json writes an f64 (NaN and infinities as null); into a Vec it
+                // cannot fail.
+                let _ = serde_json::to_writer(&mut out, &v);
+            }
+            out.extend_from_slice(b"]}");
+            Ok(out)
+        }
     }
     .map_err(|e| ApiError::internal(e.to_string()))?;
     let mut r = (StatusCode::OK, Bytes::from(body)).into_response();
@@ -239,27 +263,33 @@ async fn invocations_inner(
     let champion = shared.champion_or_503()?;
     let format = content_format(&headers)?;
     let bytes = read_limited(&headers, body, shared.config.limits.max_body_bytes).await?;
-    let json = match format {
-        Format::Json => Some(serde_json::from_slice::<Value>(&bytes).map_err(|e| {
-            ApiError::bad_request(format!(
-                "Invalid input. Ensure that input is a valid JSON formatted string: {}",
-                super::error::json_error_message(&e)
-            ))
-        })?),
-        Format::Csv => None,
-    };
+    let mut probabilities = false;
     let (served, p) = shared
         .route_and_score(
             champion,
             false,
             &headers,
             request_id,
-            |served, enc| match &json {
-                Some(v) => json_rows(served, v, enc),
-                None => tabular::from_csv(served, &bytes, enc),
+            |served, enc| match format {
+                Format::Json => {
+                    // The fast path reads the body straight into the matrix; anything else
+                    // (including every error) goes through the general path.
+                    if let Some(x) = super::fastjson::mlflow_rows(served, &bytes, enc) {
+                        return Ok(x);
+                    }
+                    let json = serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+                        ApiError::bad_request(format!(
+                            "Invalid input. Ensure that input is a valid JSON formatted string: {}",
+                            super::error::json_error_message(&e)
+                        ))
+                    })?;
+                    probabilities = wants_probabilities(Some(&json));
+                    json_rows(served, &json, enc)
+                }
+                Format::Csv => tabular::from_csv(served, &bytes, enc),
             },
         )
         .await?;
-    let r = respond(&served, &p, wants_probabilities(json.as_ref()))?;
+    let r = respond(&served, &p, probabilities)?;
     Ok(served_response(r, &served))
 }

@@ -43,8 +43,11 @@
 //! # Data collection
 //! Every scored request (inputs as encoded rows, outputs, model name and version, request
 //! id, time from the [`Clock`]) goes to the prediction log through the bounded
-//! [`Collector`]: the request path never waits, drops are counted and exposed on
-//! `/metrics` (`mlcycle_prediction_log_dropped`), and the log is flushed on graceful stop.
+//! [`Collector`]: the request path only hands over the encoded matrix it scored (shared,
+//! not copied or serialised) and never waits; the queue is bounded in records and in
+//! bytes ([`crate::collect::CollectorLimits`]), drops are counted and exposed on
+//! `/metrics` (`mlcycle_prediction_log_dropped`), the writer serialises and writes whole
+//! batches off the runtime, and the log is flushed on graceful stop.
 //! With [`crate::collect::JsonlPredictionLog`] the records land in hourly JSON-lines files
 //! `<dir>/YYYY/MM/DD/HH.jsonl` (UTC; `mlcycle serve` uses `<store>/predictions`), one
 //! [`crate::collect::PredictionRecord`] per line, inputs being the encoded rows in the
@@ -78,6 +81,7 @@
 
 mod body;
 mod error;
+mod fastjson;
 mod follow;
 mod metrics;
 mod mlflow;

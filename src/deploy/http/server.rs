@@ -1,7 +1,7 @@
 //! The router and the layer around every request: request id, time limit, metrics.
 
 use super::error::ApiError;
-use super::metrics::{EndpointLabels, RequestLabels};
+use super::metrics::RequestLabels;
 use super::state::{Served, Shared};
 use super::{mlflow, v2};
 use axum::Router;
@@ -26,8 +26,8 @@ const REQUEST_ID: &str = "x-request-id";
 /// Mark a scoring response with the version that answered.
 pub(super) fn served_response(mut r: Response, served: &Arc<Served>) -> Response {
     let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&served.name) {
-        h.insert("x-model-name", v);
+    if let Some(v) = &served.name_header {
+        h.insert("x-model-name", v.clone());
     }
     h.insert("x-model-version", HeaderValue::from(served.version));
     r.extensions_mut().insert(ServedBy(served.clone()));
@@ -112,16 +112,42 @@ fn endpoint_of(path: &str) -> &'static str {
     }
 }
 
+/// A fresh request id: a random (version 4) UUID drawn from a per-thread generator seeded
+/// from the operating system once, so the request path makes no system call for it.
+fn new_request_id() -> String {
+    use rand::{RngCore, SeedableRng};
+    thread_local! {
+        static RNG: std::cell::RefCell<rand_chacha::ChaCha12Rng> = std::cell::RefCell::new({
+            let mut seed = [0u8; 32];
+            seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+            seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+            rand_chacha::ChaCha12Rng::from_seed(seed)
+        });
+    }
+    let mut bytes = [0u8; 16];
+    RNG.with(|r| r.borrow_mut().fill_bytes(&mut bytes));
+    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    id.hyphenated().encode_lower(&mut buf).to_owned()
+}
+
 async fn around(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let rid = req
+    let given = req
         .headers()
         .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| !s.is_empty() && s.len() <= 256)
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-    req.extensions_mut().insert(RequestId(rid.clone()));
+        .filter(|v| v.to_str().is_ok_and(|s| !s.is_empty() && s.len() <= 256))
+        .cloned();
+    let (rid, rid_header) = match given {
+        Some(h) => (h.to_str().unwrap_or_default().to_owned(), Some(h)),
+        None => {
+            let id = new_request_id();
+            let h = HeaderValue::from_str(&id).ok();
+            (id, h)
+        }
+    };
     let endpoint = endpoint_of(req.uri().path());
+    req.extensions_mut().insert(RequestId(rid));
     let limit = shared.config.limits.request_timeout;
     let mut resp = match tokio::time::timeout(limit, next.run(req)).await {
         Ok(r) => r,
@@ -137,30 +163,36 @@ async fn around(State(shared): State<Arc<Shared>>, mut req: Request, next: Next)
             }
         }
     };
-    if let Ok(v) = HeaderValue::from_str(&rid) {
+    let status = resp.status();
+    let served = resp.extensions_mut().remove::<ServedBy>();
+    if let Some(v) = rid_header {
         resp.headers_mut().insert(REQUEST_ID, v);
     }
-    let (model, version) = match resp.extensions().get::<ServedBy>() {
-        Some(ServedBy(s)) => (s.name.clone(), s.version_str.clone()),
-        None => (String::new(), String::new()),
-    };
-    let status = resp.status();
-    shared
-        .metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            endpoint,
-            model,
-            version,
-            status: status.as_u16(),
-        })
-        .inc();
+    match served {
+        Some(ServedBy(s)) if status == StatusCode::OK => {
+            s.ok_requests(&shared.metrics, endpoint).inc();
+        }
+        served => {
+            let (model, version) = match served {
+                Some(ServedBy(s)) => (s.name.clone(), s.version_str.clone()),
+                None => (String::new(), String::new()),
+            };
+            shared
+                .metrics
+                .requests
+                .get_or_create(&RequestLabels {
+                    endpoint,
+                    model,
+                    version,
+                    status: status.as_u16(),
+                })
+                .inc();
+        }
+    }
     if status != StatusCode::NOT_FOUND || endpoint != "other" {
         shared
             .metrics
-            .latency
-            .get_or_create(&EndpointLabels { endpoint })
-            .observe(started.elapsed().as_secs_f64());
+            .observe_latency(endpoint, started.elapsed().as_secs_f64());
     }
     resp
 }

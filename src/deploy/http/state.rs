@@ -2,19 +2,21 @@
 //! the collector; model selection (version, canary, shadow) and the scoring core.
 
 use super::error::ApiError;
-use super::metrics::Metrics;
+use super::metrics::{Metrics, RequestLabels};
 use super::tabular::Encoding;
 use super::{HttpConfig, SplitMode, TrafficSplit};
 use crate::clock::Clock;
-use crate::collect::{Collector, PredictionRecord};
+use crate::collect::{Collector, RecordInputs, RequestRecord};
 use crate::deploy::{DeployRequest, DeploymentInfo};
 use crate::model::{Model, Prediction};
 use crate::{Error, Result};
 use arc_swap::ArcSwapOption;
 use axum::http::HeaderMap;
 use ndarray::Array2;
+use prometheus_client::metrics::counter::Counter;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Batches at least this large are scored on the blocking pool.
@@ -24,6 +26,10 @@ const BLOCKING_ROWS: usize = 2_048;
 #[derive(Debug)]
 pub(super) struct Served {
     pub name: String,
+    /// The name again, shared with the prediction records.
+    pub name_shared: Arc<str>,
+    /// The name as an `x-model-name` header value (if it can be one).
+    pub name_header: Option<axum::http::HeaderValue>,
     pub version: u32,
     pub version_str: String,
     pub model: Arc<dyn Model>,
@@ -32,6 +38,12 @@ pub(super) struct Served {
     pub columns: HashMap<String, usize>,
     /// Class labels as JSON (numbers when the label reads as one), for classifiers.
     pub label_json: Option<Vec<serde_json::Value>>,
+    /// The same labels serialised as JSON (empty for regressors).
+    pub label_text: Vec<String>,
+    /// Metric handles of this version, taken from their families on first use.
+    rows_counter: OnceLock<Counter>,
+    ok_invocations: OnceLock<Counter>,
+    ok_v2_infer: OnceLock<Counter>,
 }
 
 impl Served {
@@ -52,7 +64,16 @@ impl Served {
                 })
                 .collect()
         });
+        let label_text = label_json
+            .iter()
+            .flatten()
+            .map(|v| serde_json::to_string(v).unwrap_or_else(|_| "null".into()))
+            .collect();
         Served {
+            rows_counter: OnceLock::new(),
+            ok_invocations: OnceLock::new(),
+            ok_v2_infer: OnceLock::new(),
+            label_text,
             version_str: request.version.to_string(),
             info: DeploymentInfo {
                 deployer: deployer.into(),
@@ -61,12 +82,41 @@ impl Served {
                 version: request.version,
                 since: clock.now(),
             },
+            name_shared: request.model_name.as_str().into(),
+            name_header: axum::http::HeaderValue::from_str(&request.model_name).ok(),
             name: request.model_name,
             version: request.version,
             model: request.model,
             columns,
             label_json,
         }
+    }
+
+    /// The counter of requests to `endpoint` this version answered with 200.
+    pub fn ok_requests(&self, metrics: &Metrics, endpoint: &'static str) -> Counter {
+        let make = || {
+            metrics
+                .requests
+                .get_or_create(&RequestLabels {
+                    endpoint,
+                    model: self.name.clone(),
+                    version: self.version_str.clone(),
+                    status: 200,
+                })
+                .clone()
+        };
+        match endpoint {
+            "invocations" => self.ok_invocations.get_or_init(make).clone(),
+            "v2_infer" => self.ok_v2_infer.get_or_init(make).clone(),
+            _ => make(),
+        }
+    }
+
+    /// Count `n` rows scored by this version.
+    pub fn rows_scored(&self, metrics: &Metrics, n: usize) {
+        self.rows_counter
+            .get_or_init(|| metrics.rows_counter(&self.name, &self.version_str))
+            .inc_by(n as u64);
     }
 
     /// Class labels, for classifiers.
@@ -337,10 +387,9 @@ impl Shared {
             served.model.predict(rows.view())
         };
         let latency_us = started.elapsed().as_micros() as u64;
-        self.record(served, &rows, &result, request_id, at, latency_us);
+        self.record(served, rows.clone(), &result, request_id, at, latency_us);
         if result.is_ok() {
-            self.metrics
-                .rows_scored(&served.name, &served.version_str, rows.nrows());
+            served.rows_scored(&self.metrics, rows.nrows());
         }
         result.map_err(ApiError::from_model)
     }
@@ -370,19 +419,19 @@ impl Shared {
     fn record(
         &self,
         served: &Served,
-        rows: &Array2<f64>,
+        rows: Arc<Array2<f64>>,
         result: &Result<Prediction>,
         request_id: &str,
         at: chrono::DateTime<chrono::Utc>,
         latency_us: u64,
     ) {
         if let Some(c) = &self.collector {
-            c.record(PredictionRecord {
+            c.record_request(RequestRecord {
                 request_id: request_id.to_string(),
                 at,
-                model_name: served.name.clone(),
+                model_name: served.name_shared.clone(),
                 model_version: served.version,
-                inputs: rows.outer_iter().map(|r| r.to_vec()).collect(),
+                inputs: RecordInputs::Matrix(rows),
                 outputs: result
                     .as_ref()
                     .map(|p| p.values.to_vec())

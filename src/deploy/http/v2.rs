@@ -170,7 +170,106 @@ struct InputTensor {
     #[serde(default)]
     parameters: Option<Map<String, Value>>,
     #[serde(default)]
-    data: Option<Value>,
+    data: Option<FlatData>,
+}
+
+/// One scalar of a tensor's JSON `data`.
+enum Scalar {
+    Num(f64),
+    Bool(bool),
+    Str(String),
+    Null,
+    /// An object (never valid tensor data).
+    Other,
+}
+
+/// A tensor's JSON `data`, flattened (nested arrays in row-major order) while it is read:
+/// no `serde_json::Value` tree.
+struct FlatData(Vec<Scalar>);
+
+impl<'de> Deserialize<'de> for FlatData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut out = Vec::new();
+        d.deserialize_any(Flatten(&mut out))?;
+        Ok(FlatData(out))
+    }
+}
+
+/// Pushes the scalars of one JSON value onto a vector.
+struct Flatten<'o>(&'o mut Vec<Scalar>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Flatten<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Flatten<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("tensor data")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.0.push(Scalar::Bool(v));
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.0.push(Scalar::Num(v as f64));
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.0.push(Scalar::Num(v as f64));
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        self.0.push(Scalar::Num(v));
+        Ok(())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.0.push(Scalar::Str(v.to_owned()));
+        Ok(())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<(), E> {
+        self.0.push(Scalar::Str(v));
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.0.push(Scalar::Null);
+        Ok(())
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.0.push(Scalar::Null);
+        Ok(())
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Flatten(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        self.0.push(Scalar::Other);
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
@@ -361,16 +460,8 @@ fn decode_binary(name: &str, dt: Datatype, bytes: &[u8], count: usize) -> Result
     Ok(Values::Num(v))
 }
 
-fn flatten<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
-    match v {
-        Value::Array(a) => a.iter().for_each(|x| flatten(x, out)),
-        x => out.push(x),
-    }
-}
-
-fn decode_json(name: &str, dt: Datatype, data: &Value) -> Result<Values, ApiError> {
-    let mut flat = Vec::new();
-    flatten(data, &mut flat);
+fn decode_json(name: &str, dt: Datatype, data: &FlatData) -> Result<Values, ApiError> {
+    let flat = &data.0;
     let bad = |what: &str| {
         ApiError::bad_request(format!(
             "input `{}`: {} data must be {what}",
@@ -384,28 +475,28 @@ fn decode_json(name: &str, dt: Datatype, data: &Value) -> Result<Values, ApiErro
     };
     match dt {
         Datatype::Bytes => flat
-            .into_iter()
+            .iter()
             .map(|v| match v {
-                Value::String(s) => Ok(s.clone()),
-                Value::Null => Ok(String::new()),
+                Scalar::Str(s) => Ok(s.clone()),
+                Scalar::Null => Ok(String::new()),
                 _ => Err(bad("strings")),
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Values::Str),
         Datatype::Bool => flat
-            .into_iter()
+            .iter()
             .map(|v| match v {
-                Value::Bool(b) => Ok(f64::from(u8::from(*b))),
-                Value::Number(n) => n.as_f64().ok_or_else(|| bad("booleans")),
+                Scalar::Bool(b) => Ok(f64::from(u8::from(*b))),
+                Scalar::Num(n) => Ok(*n),
                 _ => Err(bad("booleans")),
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Values::Num),
         _ => flat
-            .into_iter()
+            .iter()
             .map(|v| match v {
-                Value::Number(n) => n.as_f64().ok_or_else(|| bad("numbers")),
-                Value::Null => Ok(f64::NAN),
+                Scalar::Num(n) => Ok(*n),
+                Scalar::Null => Ok(f64::NAN),
                 _ => Err(bad("numbers")),
             })
             .collect::<Result<Vec<_>, _>>()
