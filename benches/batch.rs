@@ -3,7 +3,8 @@
 //!
 //! Run through `scripts/bench_batch.sh`, which also times the pandas + scikit-learn
 //! pipeline on the same file. Standalone: `cargo bench --bench batch -- DIR`, which writes
-//! `DIR/input.csv` (if absent) and scores it.
+//! `DIR/input.csv` (if absent) and scores it; with the `parquet` feature it also writes the
+//! same rows to `DIR/input.parquet` and scores that into `DIR/output.parquet`.
 
 use mlcycle::clock::SystemClock;
 use mlcycle::data::{Dataset, Feature, Schema, Target, TargetKind};
@@ -34,11 +35,16 @@ fn schema() -> Schema {
 }
 
 fn main() {
-    let dir = std::env::args()
+    let args: Vec<String> = std::env::args()
         .skip(1)
-        .find(|a| !a.starts_with('-'))
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let dir = args
+        .first()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target/bench-batch"));
+    // Which pipelines to time: `csv`, `parquet` or both (default).
+    let only = args.get(1).map(String::as_str).unwrap_or("all");
     std::fs::create_dir_all(&dir).expect("bench dir");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let w: Vec<f64> = (0..FEATURES)
@@ -90,7 +96,7 @@ fn main() {
         keep: vec!["id".into()],
         ..BatchOptions::default()
     };
-    for run in 0..3 {
+    for run in 0..if only == "parquet" { 0 } else { 3 } {
         let t = Instant::now();
         let s = score_csv(&BatchJob {
             model: &model,
@@ -112,6 +118,36 @@ fn main() {
             s.rows_rejected
         );
     }
+    #[cfg(feature = "parquet")]
+    if only != "csv" {
+        let input_pq = dir.join("input.parquet");
+        if !input_pq.exists() {
+            csv_to_parquet(&input, &input_pq);
+        }
+        let output_pq = dir.join("output.parquet");
+        for run in 0..3 {
+            let t = Instant::now();
+            let s = score_csv(&BatchJob {
+                model: &model,
+                model_name: "bench",
+                model_version: 1,
+                input: &input_pq,
+                output: &output_pq,
+                options: &options,
+                clock: &SystemClock,
+                progress: None,
+                collect: None,
+            })
+            .expect("score parquet");
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "mlcycle parquet run {run}: {} rows in {secs:.3} s = {:.0} rows/s (rejected {})",
+                s.rows_scored,
+                s.rows_read as f64 / secs,
+                s.rows_rejected
+            );
+        }
+    }
     // SAFETY: getrusage only writes into the struct we pass.
     let rss = unsafe {
         let mut u: libc::rusage = std::mem::zeroed();
@@ -119,7 +155,52 @@ fn main() {
         u.ru_maxrss
     };
     println!(
-        "mlcycle peak RSS (whole bench process, incl. training): {} MiB",
+        "mlcycle peak RSS ({only}; whole bench process, incl. generating and training): {} MiB",
         rss / 1024
     );
+}
+
+/// The same rows as Parquet: `id` as int64, the features as float64, Snappy, 65,536-row
+/// row groups.
+#[cfg(feature = "parquet")]
+fn csv_to_parquet(csv_path: &std::path::Path, out: &std::path::Path) {
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
+    use arrow_schema::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let mut fields = vec![Field::new("id", DataType::Int64, false)];
+    fields.extend((0..FEATURES).map(|j| Field::new(format!("f{j}"), DataType::Float64, false)));
+    let schema = Arc::new(Schema::new(fields));
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(65_536))
+        .build();
+    let file = std::fs::File::create(out).expect("parquet input");
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(props))
+        .expect("parquet writer");
+    let mut rdr = csv::Reader::from_path(csv_path).expect("csv input");
+    let mut ids = Vec::new();
+    let mut cols: Vec<Vec<f64>> = vec![Vec::new(); FEATURES];
+    let mut flush = |ids: &mut Vec<i64>, cols: &mut Vec<Vec<f64>>| {
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(std::mem::take(ids)))];
+        arrays.extend(
+            cols.iter_mut()
+                .map(|c| Arc::new(Float64Array::from(std::mem::take(c))) as ArrayRef),
+        );
+        w.write(&RecordBatch::try_new(schema.clone(), arrays).expect("batch"))
+            .expect("write");
+    };
+    for rec in rdr.records() {
+        let rec = rec.expect("record");
+        ids.push(rec[0].parse::<i64>().expect("id"));
+        for j in 0..FEATURES {
+            cols[j].push(rec[j + 1].parse::<f64>().expect("feature"));
+        }
+        if ids.len() == 65_536 {
+            flush(&mut ids, &mut cols);
+        }
+    }
+    if !ids.is_empty() {
+        flush(&mut ids, &mut cols);
+    }
+    w.close().expect("close");
 }

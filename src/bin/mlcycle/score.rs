@@ -1,4 +1,4 @@
-//! `mlcycle score`: batch scoring of a CSV file with a registered model.
+//! `mlcycle score`: batch scoring of a CSV or Parquet file with a registered model.
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -24,16 +24,17 @@ pub struct ScoreArgs {
     /// The model: NAME@ALIAS, NAME/VERSION or models:/NAME@ALIAS.
     #[arg(long)]
     model: String,
-    /// Input CSV (header row required).
+    /// Input file: CSV with a header row, or Parquet when it ends in `.parquet`.
     #[arg(long)]
     input: PathBuf,
-    /// Output CSV (written atomically: it appears only when the job succeeds).
+    /// Output file, CSV or Parquet by its extension (written atomically: it appears only
+    /// when the job succeeds).
     #[arg(long)]
     output: PathBuf,
     /// Input columns copied to the output (comma-separated).
     #[arg(long, value_delimiter = ',')]
     keep: Vec<String>,
-    /// Rejected rows go here (default: OUTPUT.rejects.csv).
+    /// Rejected rows go here, as CSV (default: OUTPUT.rejects.csv).
     #[arg(long)]
     rejects: Option<PathBuf>,
     /// Fail (non-zero exit, no output) when more than this share of rows is rejected.
