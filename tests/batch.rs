@@ -111,6 +111,15 @@ async fn order_rejects_and_determinism() {
     assert_eq!(s.rows_rejected, 4);
     assert_eq!(s.rows_scored, 2_000);
     assert_eq!(s.input_sha256.len(), 64);
+    #[cfg(unix)]
+    {
+        // Published like any new file (umask applies), not with a temporary file's 0600.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let plain = f.dir.path().join("plain");
+        std::fs::write(&plain, "x").unwrap();
+        assert_eq!(mode(&out1), mode(&plain));
+    }
 
     let text = std::fs::read_to_string(&out1).unwrap();
     let mut lines = text.lines();

@@ -53,7 +53,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Score a CSV file with a registered model: streaming, parallel, in input order, with
+    /// Score a CSV or Parquet file with a registered model: streaming, parallel, in input order, with
     /// every rejected row written to a rejects file.
     Score(score::ScoreArgs),
     /// Verify, list, checkpoint and export the audit trail of a store.

@@ -320,13 +320,11 @@ pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
         .rejects
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.rejects.csv", job.output.display())));
-    let out_tmp = tempfile::Builder::new()
-        .prefix(".mlcycle-score-")
+    let out_tmp = published_file_builder(".mlcycle-score-")
         .tempfile_in(&out_dir)
         .map_err(|e| Error::io(&out_dir, e))?;
     let rej_dir = parent_dir(&rejects_path);
-    let rej_tmp = tempfile::Builder::new()
-        .prefix(".mlcycle-rejects-")
+    let rej_tmp = published_file_builder(".mlcycle-rejects-")
         .tempfile_in(&rej_dir)
         .map_err(|e| Error::io(&rej_dir, e))?;
 
@@ -521,6 +519,20 @@ fn hash_file(path: &Path, stop: &AtomicBool) -> Result<String> {
         hasher.update(&block[..n]);
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// A temporary file that is renamed into place on success: created with the permissions
+/// of an ordinary new file (0666 less the umask on Unix), not the private 0600 of a
+/// temporary file, so the published output is readable like any file the user writes.
+fn published_file_builder(prefix: &str) -> tempfile::Builder<'_, 'static> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    b
 }
 
 fn parent_dir(p: &Path) -> PathBuf {
