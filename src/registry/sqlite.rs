@@ -1351,27 +1351,7 @@ mod tests {
         assert_eq!(r.get_alias("old", "production").await.unwrap(), Some(2));
         assert_eq!(r.events_since(0).await.unwrap().len(), 1);
         // Numbering continues after the old versions; events continue after the old ones.
-        let data = crate::data::synthetic::CreditDefault::new(1)
-            .sample(100, &crate::data::synthetic::DriftSpec::none(), 0)
-            .unwrap();
-        let model = crate::train::fit_logistic(
-            &data,
-            &crate::train::LogisticParams::default().check().unwrap(),
-        )
-        .unwrap();
-        let mv = r
-            .register(
-                "old",
-                NewVersion {
-                    artifact: crate::model::Model::to_artifact(&model).unwrap(),
-                    lineage: Lineage::default(),
-                    metrics: Default::default(),
-                    tags: Default::default(),
-                    description: String::new(),
-                },
-            )
-            .await
-            .unwrap();
+        let mv = r.register("old", version_for_tests()).await.unwrap();
         assert_eq!(mv.version, 3);
         assert_eq!(r.events_since(1).await.unwrap()[0].seq, 2);
         // Opening again applies nothing twice.
