@@ -79,6 +79,29 @@ impl InMemoryRegistry {
         }
     }
 
+    /// Record an alias assignment or removal (already applied to `st.aliases`): its history
+    /// entry, its audit record and its event, which is returned for publishing.
+    fn record_alias_change(&self, st: &mut State, trace: &str, c: AliasChange) -> RegistryEvent {
+        self.audit(trace, |t| audit_records::alias_changed(&c, t));
+        let kind = match c.version {
+            Some(version) => RegistryEventKind::AliasSet {
+                name: c.name.clone(),
+                alias: c.alias.clone(),
+                version,
+                previous: c.previous,
+            },
+            None => RegistryEventKind::AliasDeleted {
+                name: c.name.clone(),
+                alias: c.alias.clone(),
+                // A removal always has the version it removed.
+                previous: c.previous.unwrap_or_default(),
+            },
+        };
+        let at = c.at;
+        st.alias_history.push(c);
+        st.push_event(at, kind)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -252,17 +275,7 @@ impl Registry for InMemoryRegistry {
                 at,
                 change,
             };
-            st.alias_history.push(c.clone());
-            self.audit(&trace, |t| audit_records::alias_changed(&c, t));
-            let e = st.push_event(
-                at,
-                RegistryEventKind::AliasSet {
-                    name: name.into(),
-                    alias: alias.into(),
-                    version,
-                    previous,
-                },
-            );
+            let e = self.record_alias_change(&mut st, &trace, c.clone());
             (c, e)
         };
         self.publish(vec![e]);
@@ -287,16 +300,7 @@ impl Registry for InMemoryRegistry {
                 at,
                 change,
             };
-            st.alias_history.push(c.clone());
-            self.audit(&trace, |t| audit_records::alias_changed(&c, t));
-            let e = st.push_event(
-                at,
-                RegistryEventKind::AliasDeleted {
-                    name: name.into(),
-                    alias: alias.into(),
-                    previous,
-                },
-            );
+            let e = self.record_alias_change(&mut st, &trace, c.clone());
             (c, e)
         };
         self.publish(vec![e]);
@@ -441,16 +445,7 @@ impl Registry for InMemoryRegistry {
                     at,
                     change: change.clone(),
                 };
-                self.audit(&trace, |t| audit_records::alias_changed(&c, t));
-                st.alias_history.push(c);
-                events.push(st.push_event(
-                    at,
-                    RegistryEventKind::AliasDeleted {
-                        name: name.into(),
-                        alias: alias.clone(),
-                        previous: version,
-                    },
-                ));
+                events.push(self.record_alias_change(&mut st, &trace, c));
             }
             if let Some(entry) = st.models.get_mut(name) {
                 entry.versions.remove(&version);
