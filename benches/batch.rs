@@ -97,6 +97,7 @@ fn main() {
         ..BatchOptions::default()
     };
     for run in 0..if only == "parquet" { 0 } else { 3 } {
+        let cpu = cpu_seconds();
         let t = Instant::now();
         let s = score_csv(&BatchJob {
             model: &model,
@@ -111,10 +112,13 @@ fn main() {
         })
         .expect("score");
         let secs = t.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - cpu;
         println!(
-            "mlcycle run {run}: {} rows in {secs:.3} s = {:.0} rows/s (rejected {})",
+            "mlcycle run {run}: {} rows in {secs:.3} s = {:.0} rows/s, {cpu:.2} CPU-s \
+             (all threads) = {:.2} CPU-s per million rows (rejected {})",
             s.rows_scored,
             s.rows_read as f64 / secs,
+            cpu * 1e6 / s.rows_read as f64,
             s.rows_rejected
         );
     }
@@ -126,6 +130,7 @@ fn main() {
         }
         let output_pq = dir.join("output.parquet");
         for run in 0..3 {
+            let cpu = cpu_seconds();
             let t = Instant::now();
             let s = score_csv(&BatchJob {
                 model: &model,
@@ -140,8 +145,10 @@ fn main() {
             })
             .expect("score parquet");
             let secs = t.elapsed().as_secs_f64();
+            let cpu = cpu_seconds() - cpu;
             println!(
-                "mlcycle parquet run {run}: {} rows in {secs:.3} s = {:.0} rows/s (rejected {})",
+                "mlcycle parquet run {run}: {} rows in {secs:.3} s = {:.0} rows/s, \
+                 {cpu:.2} CPU-s (all threads) (rejected {})",
                 s.rows_scored,
                 s.rows_read as f64 / secs,
                 s.rows_rejected
@@ -158,6 +165,18 @@ fn main() {
         "mlcycle peak RSS ({only}; whole bench process, incl. generating and training): {} MiB",
         rss / 1024
     );
+}
+
+/// User + system CPU time of the whole process so far (all threads), in seconds.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let u = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 * 1e-6;
+    t(u.ru_utime) + t(u.ru_stime)
 }
 
 /// The same rows as Parquet: `id` as int64, the features as float64, Snappy, 65,536-row

@@ -355,3 +355,129 @@ async fn batch_deployer_feeds_the_prediction_log() {
     assert_eq!(rows, 500, "every scored row reaches the prediction log");
     assert!(recs.iter().all(|r| r.model_version == 1));
 }
+
+/// Every shape of line the CSV reader accepts (CRLF endings, blank lines, quoted fields,
+/// quoted line breaks, exponents, padding, long significands, no final line break) scores
+/// exactly like the same records written plainly, across chunk boundaries; malformed lines
+/// are rejected with their line numbers.
+#[test]
+fn odd_csv_lines_score_like_plain_ones() {
+    use mlcycle::data::{Dataset, Feature, Schema, Target, TargetKind};
+    use ndarray::{Array1, Array2};
+    let dir = tempfile::tempdir().unwrap();
+    let schema = Schema::new(
+        ["a", "b", "c"].map(Feature::numeric).to_vec(),
+        Some(Target {
+            name: "y".into(),
+            kind: TargetKind::Binary {
+                classes: vec!["0".into(), "1".into()],
+            },
+        }),
+    )
+    .unwrap();
+    let value = |i: usize, j: usize| -> f64 {
+        // Six-decimal values of either sign, a few with many digits.
+        let k = (i * 7919 + j * 104_729) % 4_000_001;
+        let v = (k as f64 - 2_000_000.0) / 1e6;
+        if i % 11 == 0 { v * 1e5 } else { v }
+    };
+    let n = 400;
+    let x = Array2::from_shape_fn((n, 3), |(i, j)| value(i, j));
+    let y = Array1::from_shape_fn(n, |i| f64::from(value(i, 0) + value(i, 1) > value(i, 2)));
+    let data = Dataset::new(schema, x, Some(y), None).unwrap();
+    let model = fit_logistic(&data, &LogisticParams::default().check().unwrap()).unwrap();
+
+    let mut clean = String::from("id,a,b,c\n");
+    let mut messy = String::from("id,a,b,c\r\n");
+    let mut line = 2u64;
+    let mut bad_lines = Vec::new();
+    let mut fmt = ryu::Buffer::new();
+    for i in 0..n {
+        let v: Vec<String> = (0..3)
+            .map(|j| fmt.format(value(i, j)).to_string())
+            .collect();
+        let plain_id = format!("r{i}");
+        let (id_clean, id_messy) = match i % 13 {
+            5 => (format!("\"r{i},x\"\"\ny\""), format!("\"r{i},x\"\"\ny\"")),
+            6 => (plain_id.clone(), format!("\"{plain_id}\"")),
+            _ => (plain_id.clone(), plain_id.clone()),
+        };
+        clean.push_str(&format!("{id_clean},{},{},{}\n", v[0], v[1], v[2]));
+        let a = &v[0];
+        let record = match i % 10 {
+            0 => format!("{id_messy},{a},{},{}\r\n", v[1], v[2]),
+            1 => format!("{id_messy},\"{a}\",{},{}\n", v[1], v[2]),
+            2 => format!("{id_messy},{:e},{},{}\n", value(i, 0), v[1], v[2]),
+            3 => format!("{id_messy}, {a} ,{},{}\n", v[1], v[2]),
+            4 if !a.contains('e') => {
+                format!("{id_messy},{a}000000000000000000000,{},{}\n", v[1], v[2])
+            }
+            5 => format!("\n{id_messy},{a},{},{}\n", v[1], v[2]),
+            6 => format!("\r\n{id_messy},{a},{},{}\n", v[1], v[2]),
+            _ => format!("{id_messy},{a},{},{}\n", v[1], v[2]),
+        };
+        messy.push_str(&record);
+        line += record.matches('\n').count() as u64;
+        if i % 37 == 3 {
+            let bad = match (i / 37) % 4 {
+                0 => format!("bad{i},1.5,2,3,4\n"),
+                1 => format!("bad{i},1.5,2\n"),
+                2 => format!("bad{i},1.5,2,x3\n"),
+                _ => format!("bad{i},1.5,2,\n"),
+            };
+            bad_lines.push(line);
+            messy.push_str(&bad);
+            line += 1;
+        }
+    }
+    // No line break after the last record.
+    messy.push_str(&format!("r{n},1,2,3"));
+    clean.push_str(&format!("r{n},1,2,3\n"));
+    let clean_in = dir.path().join("clean.csv");
+    let messy_in = dir.path().join("messy.csv");
+    std::fs::write(&clean_in, &clean).unwrap();
+    std::fs::write(&messy_in, &messy).unwrap();
+
+    let run = |input: &Path, output: &Path, chunk_rows: usize| {
+        let opts = BatchOptions {
+            keep: vec!["id".into()],
+            chunk_rows,
+            threads: 2,
+            max_reject_fraction: 0.5,
+            ..Default::default()
+        };
+        score_csv(&BatchJob {
+            model: &model,
+            model_name: "m",
+            model_version: 1,
+            input,
+            output,
+            options: &opts,
+            clock: &SystemClock,
+            progress: None,
+            collect: None,
+        })
+        .unwrap()
+    };
+    let want_out = dir.path().join("clean-out.csv");
+    let s = run(&clean_in, &want_out, 64);
+    assert_eq!((s.rows_scored, s.rows_rejected), (n as u64 + 1, 0));
+    let want = std::fs::read(&want_out).unwrap();
+    for chunk_rows in [1, 3, 64, 10_000] {
+        let out = dir.path().join(format!("messy-out-{chunk_rows}.csv"));
+        let s = run(&messy_in, &out, chunk_rows);
+        assert_eq!(s.rows_scored, n as u64 + 1, "chunks of {chunk_rows}");
+        assert_eq!(s.rows_rejected, bad_lines.len() as u64);
+        assert!(
+            std::fs::read(&out).unwrap() == want,
+            "chunks of {chunk_rows}: the output differs from the plain file's"
+        );
+        let rej = std::fs::read_to_string(&s.rejects).unwrap();
+        let got: Vec<u64> = rej
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(got, bad_lines, "chunks of {chunk_rows}");
+    }
+}

@@ -176,6 +176,13 @@ pub(crate) struct Scratch {
     out: Vec<u8>,
     ends: Vec<usize>,
     bounds: Vec<(usize, usize)>,
+    /// Separator offsets of the current line (the indexed fast path).
+    seps: Vec<usize>,
+    /// The feature matrix, kept field arena and ranges of the previous chunk, handed back
+    /// by [`Scratch::recycle`] so the next chunk decodes into the same memory.
+    values: Vec<f64>,
+    arena: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
 }
 
 impl Default for Scratch {
@@ -185,6 +192,21 @@ impl Default for Scratch {
             out: vec![0; 1 << 12],
             ends: vec![0; 64],
             bounds: Vec::new(),
+            seps: Vec::new(),
+            values: Vec::new(),
+            arena: Vec::new(),
+            ranges: Vec::new(),
+        }
+    }
+}
+
+impl Scratch {
+    /// Take back the buffers of a decoded chunk that is no longer needed.
+    pub(crate) fn recycle(&mut self, d: Decoded) {
+        self.values = d.values;
+        if let Kept::Text { arena, ranges } = d.kept {
+            self.arena = arena;
+            self.ranges = ranges;
         }
     }
 }
@@ -201,46 +223,58 @@ pub(crate) fn decode(
 ) -> Decoded {
     let n_feat = plan.n_feat();
     let n_keep = p.keep_cols.len();
+    let mut values = std::mem::take(&mut s.values);
+    values.clear();
+    values.reserve(rows_hint * n_feat);
     let mut d = Decoded {
         rows: 0,
         rejected: 0,
         n_good: 0,
-        values: Vec::with_capacity(rows_hint * n_feat),
+        values,
         kept: Kept::Text {
             arena: Vec::new(),
             ranges: Vec::new(),
         },
         rejects: Vec::new(),
     };
-    let mut arena = Vec::new();
-    let mut ranges = Vec::with_capacity(rows_hint * n_keep);
+    let mut arena = std::mem::take(&mut s.arena);
+    arena.clear();
+    let mut ranges = std::mem::take(&mut s.ranges);
+    ranges.clear();
+    ranges.reserve(rows_hint * n_keep);
     s.bounds.clear();
     s.bounds.resize(p.n_fields, (0, 0));
     let (mut pos, mut line) = (0usize, first_line);
     while pos < bytes.len() {
+        let fast = indexed_row(
+            plan,
+            p,
+            &bytes[pos..],
+            &mut d.values,
+            &mut s.bounds,
+            &mut s.seps,
+        )
+        .or_else(|| fast_row(plan, p, &bytes[pos..], &mut d.values, &mut s.bounds));
+        if let Some(used) = fast {
+            for &j in &p.keep_cols {
+                let (a, b) = s.bounds[j];
+                let start = arena.len();
+                arena.extend_from_slice(&bytes[pos + a..pos + b]);
+                ranges.push((start, arena.len()));
+            }
+            d.rows += 1;
+            d.n_good += 1;
+            pos += used;
+            line += 1;
+            continue;
+        }
         let nl = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
         let mut end = nl;
         if end > pos && bytes[end - 1] == b'\r' {
             end -= 1;
         }
-        let l = &bytes[pos..end];
-        if l.is_empty() {
+        if end == pos {
             // A blank line is no record (as in csv-core).
-            pos = nl + 1;
-            line += 1;
-            continue;
-        }
-        if memchr::memchr2(b'"', b'\r', l).is_none()
-            && fast_row(plan, p, l, &mut d.values, &mut s.bounds)
-        {
-            for &j in &p.keep_cols {
-                let (a, b) = s.bounds[j];
-                let start = arena.len();
-                arena.extend_from_slice(&l[a..b]);
-                ranges.push((start, arena.len()));
-            }
-            d.rows += 1;
-            d.n_good += 1;
             pos = nl + 1;
             line += 1;
             continue;
@@ -302,8 +336,12 @@ fn read_record(s: &mut Scratch, input: &[u8]) -> (usize, usize) {
     }
 }
 
-/// The fast path: a line without quotes or carriage returns. Returns false (leaving
-/// `values` as it was) when the line needs the general path.
+/// The fast path for the line at the start of `l`: no quote and no carriage return
+/// (but a CRLF ending), the expected number of fields, every feature encodable. Finds the
+/// separators and parses the features straight into a new row of `values` in one pass over
+/// the bytes, recording the bounds of kept fields (relative to `l`) in `bounds`. Returns
+/// the bytes used including the line ending, or `None` (leaving `values` as it was) when
+/// the line needs the general path (blank lines, quotes, a wrong field count, a bad value).
 #[inline]
 fn fast_row(
     plan: &Plan,
@@ -311,61 +349,250 @@ fn fast_row(
     l: &[u8],
     values: &mut Vec<f64>,
     bounds: &mut [(usize, usize)],
-) -> bool {
+) -> Option<usize> {
+    match l.first() {
+        None | Some(b'\n' | b'\r') => return None,
+        _ => {}
+    }
+    let n_feat = plan.n_feat();
+    let start = values.len();
+    values.resize(start + n_feat, 0.0);
+    let used = fast_fields(plan, p, l, &mut values[start..], bounds);
+    if used.is_none() {
+        values.truncate(start);
+    }
+    used
+}
+
+/// The fast path in two passes, for a line ending in a plain line feed with at least 16
+/// bytes after it in the chunk (all but the last line or so): first the offsets of its
+/// separators, found sixteen bytes at a time, then each field parsed on its own (the
+/// fields do not wait on each other, so the processor overlaps them). Returns what
+/// [`fast_row`] would, or `None` to leave the line to it (or to the general path).
+#[inline]
+fn indexed_row(
+    plan: &Plan,
+    p: &CsvPlan,
+    l: &[u8],
+    values: &mut Vec<f64>,
+    bounds: &mut [(usize, usize)],
+    seps: &mut Vec<usize>,
+) -> Option<usize> {
+    let end = separators(l, p.n_fields, seps)?;
+    if seps.len() + 1 != p.n_fields || end == 0 {
+        return None;
+    }
     let n_feat = plan.n_feat();
     let start = values.len();
     values.resize(start + n_feat, 0.0);
     let row = &mut values[start..];
-    let mut pos = 0usize;
     let mut ok = true;
+    let mut field_start = 0usize;
     for (j, role) in p.roles.iter().enumerate() {
-        if j > 0 {
-            if pos >= l.len() || l[pos] != b',' {
-                ok = false;
-                break;
+        let field_end = seps.get(j).copied().unwrap_or(end);
+        if let Some((k, numeric)) = role.feature {
+            let field = &l[field_start..field_end];
+            let v = if numeric {
+                parse_field(l, field_start, field_end)
+            } else {
+                None
+            };
+            match v.map_or_else(|| plan.encoder.encode_bytes(k, field).ok(), Some) {
+                Some(v) => row[k] = v,
+                None => {
+                    ok = false;
+                    break;
+                }
             }
-            pos += 1;
         }
+        if role.kept {
+            bounds[j] = (field_start, field_end);
+        }
+        field_start = field_end + 1;
+    }
+    if !ok {
+        values.truncate(start);
+        return None;
+    }
+    Some(end + 1)
+}
+
+/// The offsets of the commas of the line at the start of `l` (into `seps`) and of its
+/// line feed, scanning sixteen bytes at a time. `None` when the line has a quote or a
+/// carriage return, more than `n_fields` fields, or is not followed by sixteen bytes.
+#[inline]
+fn separators(l: &[u8], n_fields: usize, seps: &mut Vec<usize>) -> Option<usize> {
+    seps.clear();
+    let mut base = 0usize;
+    loop {
+        let block: &[u8; 16] = l.get(base..base + 16)?.try_into().ok()?;
+        let (mut commas, newlines, specials) = classify(block);
+        let mut stop = 16;
+        if newlines != 0 {
+            stop = newlines.trailing_zeros();
+            let below = (1u32 << stop) - 1;
+            commas &= below;
+            if specials & below != 0 {
+                return None;
+            }
+        } else if specials != 0 {
+            return None;
+        }
+        while commas != 0 {
+            seps.push(base + commas.trailing_zeros() as usize);
+            commas &= commas - 1;
+        }
+        if seps.len() >= n_fields {
+            return None;
+        }
+        if stop < 16 {
+            let end = base + stop as usize;
+            // Room for the word-wide number reads of the last field.
+            return (l.len() >= end + 16).then_some(end);
+        }
+        base += 16;
+    }
+}
+
+/// Bit masks of the commas, line feeds, and quotes or carriage returns in 16 bytes.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn classify(block: &[u8; 16]) -> (u32, u32, u32) {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline, and the load reads exactly the 16
+    // bytes of `block` (unaligned loads allowed).
+    unsafe {
+        let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+        let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+        let mask = |m| _mm_movemask_epi8(m) as u32;
+        (
+            mask(eq(b',')),
+            mask(eq(b'\n')),
+            mask(_mm_or_si128(eq(b'"'), eq(b'\r'))),
+        )
+    }
+}
+
+/// Bit masks of the commas, line feeds, and quotes or carriage returns in 16 bytes.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn classify(block: &[u8; 16]) -> (u32, u32, u32) {
+    let (mut c, mut n, mut q) = (0u32, 0u32, 0u32);
+    for (i, &b) in block.iter().enumerate() {
+        c |= u32::from(b == b',') << i;
+        n |= u32::from(b == b'\n') << i;
+        q |= u32::from(b == b'"' || b == b'\r') << i;
+    }
+    (c, n, q)
+}
+
+/// Parse the plain decimal that is exactly `l[start..end]` (`-?d*.?d*`, at most 7 digits
+/// before the point and 8 after, at least one digit), reading whole words (8 bytes from
+/// `start` and from the point must be inside `l`). Exact like [`parse_plain`]: at most 15
+/// digits, so the significand is below 2^53.
+#[inline(always)]
+fn parse_field(l: &[u8], start: usize, end: usize) -> Option<f64> {
+    let neg = *l.get(start)? == b'-';
+    let i = start + usize::from(neg);
+    let w1 = load8(l, i)?;
+    let n1 = digit_run(w1);
+    if n1 == 8 {
+        return None;
+    }
+    let (mant, frac) = if i + n1 == end {
+        if n1 == 0 {
+            return None;
+        }
+        (digits_value(w1, n1), 0)
+    } else {
+        if l.get(i + n1) != Some(&b'.') {
+            return None;
+        }
+        let j = i + n1 + 1;
+        let w2 = load8(l, j)?;
+        let n2 = digit_run(w2);
+        if j + n2 != end || n1 + n2 == 0 {
+            return None;
+        }
+        (
+            digits_value(w1, n1) * POW10_U64[n2] + digits_value(w2, n2),
+            n2,
+        )
+    };
+    // Below 2^53, so the signed conversion (one instruction) is exact.
+    let v = mant as i64 as f64 / POW10[frac];
+    Some(f64::from_bits(v.to_bits() | (u64::from(neg) << 63)))
+}
+
+/// The separator scan and parse of [`fast_row`], into `row`.
+#[inline(always)]
+fn fast_fields(
+    plan: &Plan,
+    p: &CsvPlan,
+    l: &[u8],
+    row: &mut [f64],
+    bounds: &mut [(usize, usize)],
+) -> Option<usize> {
+    let last = p.roles.len() - 1;
+    let mut pos = 0usize;
+    for (j, role) in p.roles.iter().enumerate() {
         let field_start = pos;
-        let rest = &l[pos..];
-        match role.feature {
-            Some((k, true)) => match parse_plain(rest) {
-                Some((v, n)) if n == rest.len() || rest[n] == b',' => {
+        let parsed = match role.feature {
+            Some((k, true)) => match parse_plain(&l[pos..]) {
+                Some((v, n)) if matches!(l.get(pos + n), None | Some(b',' | b'\n' | b'\r')) => {
                     row[k] = v;
                     pos += n;
+                    true
                 }
-                _ => {
-                    pos += memchr::memchr(b',', rest).unwrap_or(rest.len());
-                    match plan.encoder.encode_bytes(k, &l[field_start..pos]) {
-                        Ok(v) => row[k] = v,
-                        Err(_) => {
-                            ok = false;
-                            break;
-                        }
-                    }
-                }
+                _ => false,
             },
-            Some((k, false)) => {
-                pos += memchr::memchr(b',', rest).unwrap_or(rest.len());
-                match plan.encoder.encode_bytes(k, &l[field_start..pos]) {
-                    Ok(v) => row[k] = v,
-                    Err(_) => {
-                        ok = false;
-                        break;
-                    }
-                }
+            _ => false,
+        };
+        if !parsed {
+            pos = field_end(l, pos)?;
+            if let Some((k, _)) = role.feature {
+                row[k] = plan.encoder.encode_bytes(k, &l[field_start..pos]).ok()?;
             }
-            None => pos += memchr::memchr(b',', rest).unwrap_or(rest.len()),
         }
         if role.kept {
             bounds[j] = (field_start, pos);
         }
+        // `pos` is at a separator, a line ending or the end of the chunk.
+        if j < last {
+            if l.get(pos) != Some(&b',') {
+                return None;
+            }
+            pos += 1;
+        }
     }
-    if !ok || pos != l.len() {
-        values.truncate(start);
-        return false;
+    match l.get(pos) {
+        None => Some(pos),
+        Some(b'\n') => Some(pos + 1),
+        Some(b'\r') => match l.get(pos + 1) {
+            None => Some(pos + 1),
+            Some(b'\n') => Some(pos + 2),
+            _ => None,
+        },
+        _ => None,
     }
-    true
+}
+
+/// Where the unquoted field starting at `from` ends (a comma, a line ending, or the end of
+/// the chunk); `None` when a quote or a lone carriage return comes first.
+#[inline]
+fn field_end(l: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(&c) = l.get(i) {
+        match c {
+            b',' | b'\n' => return Some(i),
+            b'\r' => return matches!(l.get(i + 1), None | Some(b'\n')).then_some(i),
+            b'"' => return None,
+            _ => i += 1,
+        }
+    }
+    Some(i)
 }
 
 /// The general path for one record: Ok (features appended to `values`) or the reason to
@@ -402,13 +629,114 @@ const POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
+/// Powers of ten as integers, up to 10^8 (one word of digits).
+const POW10_U64: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
 /// Parse a plain decimal (`-12.345`: optional minus, digits, optional fraction; at most 19
 /// digits, no exponent) at the start of `b`. Returns the value and the bytes used, or
 /// `None` when the text needs the general parser. Exact: the significand (≤ 2^53) and the
 /// power of ten (≤ 10^22) are both exact doubles, so one IEEE division rounds correctly,
 /// giving the same bits as any correct parser.
+///
+/// Reads the digits eight bytes at a time while eight bytes are there (the common case
+/// inside a chunk), else one at a time.
 #[inline]
 pub(crate) fn parse_plain(b: &[u8]) -> Option<(f64, usize)> {
+    let neg = b.first() == Some(&b'-');
+    let mut i = usize::from(neg);
+    // Digits before the point.
+    let (mut mant, mut nd) = (0u64, 0usize);
+    loop {
+        let Some(w) = load8(b, i) else {
+            return parse_plain_bytewise(b);
+        };
+        let n = digit_run(w);
+        if nd + n > 19 {
+            return None;
+        }
+        if n > 0 {
+            mant = mant * POW10_U64[n] + digits_value(w, n);
+        }
+        nd += n;
+        i += n;
+        if n < 8 {
+            break;
+        }
+    }
+    let mut frac = 0usize;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        loop {
+            let Some(w) = load8(b, i) else {
+                return parse_plain_bytewise(b);
+            };
+            let n = digit_run(w);
+            if nd + n > 19 {
+                return None;
+            }
+            if n > 0 {
+                mant = mant * POW10_U64[n] + digits_value(w, n);
+            }
+            nd += n;
+            frac += n;
+            i += n;
+            if n < 8 {
+                break;
+            }
+        }
+    }
+    if nd == 0 || mant > (1u64 << 53) {
+        return None;
+    }
+    // Below 2^53, so the signed conversion (one instruction) is exact.
+    let v = mant as i64 as f64 / POW10[frac];
+    Some((if neg { -v } else { v }, i))
+}
+
+/// The eight bytes at `i` as a little-endian word (first byte lowest), if there are eight.
+#[inline(always)]
+fn load8(b: &[u8], i: usize) -> Option<u64> {
+    let w: [u8; 8] = b.get(i..i + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(w))
+}
+
+/// How many of the word's bytes, from the first, are ASCII digits (0..=8).
+#[inline(always)]
+fn digit_run(w: u64) -> usize {
+    const LO: u64 = 0x3030_3030_3030_3030;
+    const ADD: u64 = 0x4646_4646_4646_4646;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // A byte's top bit is set when it is below '0' (the subtraction wraps) or above '9'
+    // (the addition reaches 0x80). Borrows and carries only move towards later bytes,
+    // so every byte up to the first non-digit is flagged exactly.
+    let flags = (w.wrapping_sub(LO) | w.wrapping_add(ADD)) & HI;
+    (flags.trailing_zeros() / 8) as usize
+}
+
+/// The value of the first `n` (0..=8) bytes of `w`, all ASCII digits.
+#[inline(always)]
+fn digits_value(w: u64, n: usize) -> u64 {
+    // Shift the digits to the top of the word (dropping the bytes after them): the
+    // emptied low bytes become leading zeros (all of them when `n` is 0).
+    let d = (u128::from(w.wrapping_sub(0x3030_3030_3030_3030)) << (8 * (8 - n))) as u64;
+    // Combine pairs, then pairs of pairs, then the two halves.
+    let d = (d.wrapping_mul(10) + (d >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let d = (d.wrapping_mul(100) + (d >> 16)) & 0x0000_FFFF_0000_FFFF;
+    d.wrapping_mul(10_000).wrapping_add(d >> 32) & 0xFFFF_FFFF
+}
+
+/// [`parse_plain`] one byte at a time (near the end of a chunk).
+fn parse_plain_bytewise(b: &[u8]) -> Option<(f64, usize)> {
     let mut i = 0usize;
     let neg = b.first() == Some(&b'-');
     if neg {
@@ -442,13 +770,15 @@ pub(crate) fn parse_plain(b: &[u8]) -> Option<(f64, usize)> {
     if nd == 0 || nd > 19 || mant > (1u64 << 53) {
         return None;
     }
-    let v = mant as f64 / POW10[frac];
+    // Below 2^53, so the signed conversion (one instruction) is exact.
+    let v = mant as i64 as f64 / POW10[frac];
     Some((if neg { -v } else { v }, i))
 }
 
 #[cfg(test)]
 mod tests {
     use super::parse_plain;
+    use rand::{Rng, SeedableRng};
 
     #[test]
     fn plain_decimals_parse_to_the_correctly_rounded_double() {
@@ -488,5 +818,146 @@ mod tests {
         }
         // An exponent stops the plain parse; the caller then sees a non-separator.
         assert_eq!(parse_plain(b"1e5").map(|p| p.1), Some(1));
+        // The same with room for word-wide reads after the number.
+        assert_eq!(parse_plain(b"1e5,1,2,3,4,5,6,7,8").map(|p| p.1), Some(1));
+        assert_eq!(parse_plain(b"9007199254740993,00000000").map(|p| p.1), None);
+        assert_eq!(parse_plain(b"12345678901234567890,0000").map(|p| p.1), None);
+    }
+
+    #[test]
+    fn word_digit_helpers_agree_with_a_byte_loop() {
+        use super::{digit_run, digits_value};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..200_000 {
+            let mut b = [0u8; 8];
+            for x in &mut b {
+                *x = match rng.random_range(0..4) {
+                    0 => rng.random::<u8>(),
+                    _ => b'0' + rng.random_range(0..10u8),
+                };
+            }
+            let w = u64::from_le_bytes(b);
+            let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+            assert_eq!(digit_run(w), n, "{b:?}");
+            if n > 0 {
+                let want = b[..n]
+                    .iter()
+                    .fold(0u64, |a, &c| a * 10 + u64::from(c - b'0'));
+                assert_eq!(digits_value(w, n), want, "{b:?}");
+            }
+        }
+    }
+
+    /// Random plain decimals of every shape, followed by a separator and more text (the
+    /// word-wide path) or alone (the byte path): the same bits as `str::parse`, or `None`
+    /// only where the fast path does not apply (more than 19 digits or a significand
+    /// above 2^53).
+    #[test]
+    fn random_plain_decimals_match_the_standard_parser() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let digits = |rng: &mut rand_chacha::ChaCha8Rng, n: usize| -> String {
+            (0..n)
+                .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+                .collect()
+        };
+        let (mut fast, mut field_fast) = (0usize, 0usize);
+        for case in 0..300_000 {
+            let int_len = rng.random_range(0..=20usize);
+            let frac_len = rng.random_range(0..=20usize);
+            let mut s = String::new();
+            if rng.random::<bool>() {
+                s.push('-');
+            }
+            s.push_str(&digits(&mut rng, int_len));
+            let point = frac_len > 0 || rng.random::<bool>();
+            if point {
+                s.push('.');
+                s.push_str(&digits(&mut rng, frac_len));
+            }
+            let n_digits = int_len + frac_len;
+            let want = if n_digits > 0 {
+                Some(s.parse::<f64>().unwrap())
+            } else {
+                None
+            };
+            let sig: u128 = s
+                .bytes()
+                .filter(u8::is_ascii_digit)
+                .fold(0u128, |a, c| a * 10 + u128::from(c - b'0'));
+            let applies = n_digits > 0 && n_digits <= 19 && sig <= 1u128 << 53;
+            let tail = if case % 2 == 0 { ",1.5,2,3\n" } else { "" };
+            let text = format!("{s}{tail}");
+            let padded = format!("{s},000000000000000");
+            if let Some(v) = super::parse_field(padded.as_bytes(), 0, s.len()) {
+                assert!(applies, "{s}");
+                assert_eq!(v.to_bits(), want.unwrap().to_bits(), "{s}");
+                field_fast += 1;
+            }
+            match parse_plain(text.as_bytes()) {
+                Some((v, n)) => {
+                    assert!(applies, "{s} should need the general parser");
+                    assert_eq!(n, s.len(), "{s}");
+                    assert_eq!(v.to_bits(), want.unwrap().to_bits(), "{s}");
+                    fast += 1;
+                }
+                None => assert!(!applies, "{s} should parse on the fast path"),
+            }
+        }
+        assert!(fast > 50_000, "too few cases took the fast path: {fast}");
+        assert!(
+            field_fast > 5_000,
+            "too few took the indexed path: {field_fast}"
+        );
+    }
+
+    /// Six-decimal values like the benchmark's, near powers of ten and halfway cases.
+    #[test]
+    fn typical_and_edge_values_round_trip() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let mut cases: Vec<String> = (0..100_000)
+            .map(|_| {
+                let v = (rng.random::<f64>() * 4.0 - 2.0) * 1e6;
+                format!("{}", v.round() / 1e6)
+            })
+            .collect();
+        cases.extend(
+            [
+                "4503599627370495.5",
+                "9007199254740991",
+                "9007199254740992",
+                "0.1000000000000000",
+                "999999999999999999",
+                "0.000000000000000001",
+                "1.7976931348623157",
+                "2.2250738585072014",
+                "00000000000000000001",
+                "-0.0",
+                "12345678.12345678",
+                "1234567812345678",
+                "0.123456789012345678",
+            ]
+            .map(String::from),
+        );
+        for (i, s) in cases.into_iter().enumerate() {
+            let text = format!("{s},0,0,0,0\n");
+            let got = parse_plain(text.as_bytes());
+            assert!(
+                i >= 100_000 || got.is_some(),
+                "{s} should parse on the fast path"
+            );
+            let padded = format!("{text}000000000000000");
+            let field = super::parse_field(padded.as_bytes(), 0, s.len());
+            assert!(
+                i >= 100_000 || field.is_some(),
+                "{s} should parse on the indexed path"
+            );
+            if let Some(v) = field {
+                assert_eq!(v.to_bits(), s.parse::<f64>().unwrap().to_bits(), "{s}");
+            }
+            if let Some((v, n)) = got {
+                assert_eq!(n, s.len(), "{s}");
+                assert_eq!(v.to_bits(), s.parse::<f64>().unwrap().to_bits(), "{s}");
+            }
+        }
     }
 }

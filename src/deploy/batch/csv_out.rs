@@ -52,6 +52,17 @@ pub(crate) fn format_rows(
 ) -> Result<()> {
     let n_keep = plan.keep.len();
     let mut fmt = ryu::Buffer::new();
+    // Class labels as CSV fields, formatted once per chunk.
+    let labels: Vec<Vec<u8>> = plan.classes.as_ref().map_or_else(Vec::new, |classes| {
+        classes
+            .iter()
+            .map(|c| {
+                let mut f = Vec::new();
+                write_field(&mut f, c.as_bytes());
+                f
+            })
+            .collect()
+    });
     #[cfg(feature = "parquet")]
     let mut cell = Vec::new();
     for r in 0..d.n_good {
@@ -74,13 +85,7 @@ pub(crate) fn format_rows(
         }
         let v = pred.values[r];
         match &plan.classes {
-            Some(classes) => write_field(
-                out,
-                classes
-                    .get(v as usize)
-                    .map_or("", String::as_str)
-                    .as_bytes(),
-            ),
+            Some(_) => out.extend_from_slice(labels.get(v as usize).map_or(&[][..], Vec::as_slice)),
             None => out.extend_from_slice(fmt.format(v).as_bytes()),
         }
         if let Some(p) = &pred.probabilities {

@@ -654,7 +654,7 @@ fn score_chunk(
     scratch: &mut csv_in::Scratch,
 ) -> Result<Scored> {
     let n_feat = plan.n_feat();
-    let d = match chunk.work {
+    let mut d = match chunk.work {
         Work::Csv {
             bytes,
             first_line,
@@ -690,6 +690,8 @@ fn score_chunk(
         #[cfg(not(feature = "parquet"))]
         BatchFormat::Parquet => unreachable!("refused before the job starts"),
     };
+    let rejects = std::mem::take(&mut d.rejects);
+    let (rows, rejected) = (d.rows, d.rejected);
     let record = job.collect.map(|_| PredictionRecord {
         request_id: format!("{run_id}-{}", chunk.seq),
         at: job.clock.now(),
@@ -700,12 +702,14 @@ fn score_chunk(
         latency_us: 0,
         error: None,
     });
+    drop(pred);
+    scratch.recycle(d);
     Ok(Scored {
         seq: chunk.seq,
-        rows: d.rows,
+        rows,
         out,
-        rejects: d.rejects,
-        rejected: d.rejected,
+        rejects,
+        rejected,
         record,
     })
 }
