@@ -880,10 +880,9 @@ mod tests {
             } else {
                 None
             };
-            let sig: u128 = s
-                .bytes()
-                .filter(u8::is_ascii_digit)
-                .fold(0u128, |a, c| a * 10 + u128::from(c - b'0'));
+            let sig: u128 = s.bytes().filter(u8::is_ascii_digit).fold(0u128, |a, c| {
+                a.saturating_mul(10).saturating_add(u128::from(c - b'0'))
+            });
             let applies = n_digits > 0 && n_digits <= 19 && sig <= 1u128 << 53;
             let tail = if case % 2 == 0 { ",1.5,2,3\n" } else { "" };
             let text = format!("{s}{tail}");
