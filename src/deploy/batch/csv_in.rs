@@ -2,11 +2,13 @@
 //! boundaries; the workers tokenise and parse them.
 //!
 //! Workers take a fast path for the common line — no quote, no carriage return inside,
-//! the expected number of fields, every numeric feature a plain decimal — which finds the
-//! separators and parses the numbers straight into the chunk's feature matrix in one pass
-//! over the bytes. Any other line (quoted fields, odd numbers, wrong field count, a bad
-//! value) goes through `csv-core` and the general cell encoder, which decides whether it is
-//! scored or rejected, with the same reasons as ever.
+//! the expected number of fields, every feature encodable. Most lines go through it in two
+//! passes: the separators are found sixteen bytes at a time, then each field is parsed on
+//! its own (plain decimals exactly, from two 8-byte words) straight into the chunk's
+//! feature matrix. CRLF lines and the last line or so of a chunk take the one-pass version
+//! of the same path. Any other line (quoted fields, wrong field count, a bad value) goes
+//! through `csv-core` and the general cell encoder, which decides whether it is scored or
+//! rejected, with the same reasons as ever.
 
 use super::{Decoded, Kept, Plan, Work, csv_out};
 use crate::{Error, Result};
