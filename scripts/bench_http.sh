@@ -5,6 +5,8 @@
 # `mlflow models serve` with a scikit-learn LogisticRegression of the same shape.
 #
 # Usage: scripts/bench_http.sh [DURATION_S]   (needs wrk: apt-get install -y wrk)
+# BASELINE_BIN=path/to/other/mlcycle also loads that build with collection on, right after
+# this one (a before/after comparison at the same machine load).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR="${1:-20}"
@@ -23,13 +25,6 @@ trap cleanup EXIT
 cargo build --release --bin mlcycle >/dev/null
 cargo bench --bench http_setup -- "$STORE" >/dev/null
 
-start_ns=$(date +%s%N)
-./target/release/mlcycle serve --store "$STORE" --model bench30@production --addr "127.0.0.1:$PORT" 2>"$STORE/serve.log" &
-PID=$!
-until curl -sf "http://127.0.0.1:$PORT/ping" >/dev/null; do :; done
-ready_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
-echo "mlcycle: ready (command start -> /ping 200) ${ready_ms} ms; RSS idle $(awk '/VmRSS/{print $2}' /proc/$PID/status) KiB"
-
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() { # label body pid...
   local label="$1" body="$2"; shift 2
@@ -42,13 +37,30 @@ run() { # label body pid...
   echo "$out server_cpu_s=$(( (after - before) / $(getconf CLK_TCK) )) server_cpu_us_per_req=$(( (after - before) * 1000000 / $(getconf CLK_TCK) / (n > 0 ? n : 1) )) loadavg=$(cut -d' ' -f1 /proc/loadavg)" | sed "s/^BENCH/$label/"
 }
 rss() { echo "RSS $(awk '/VmRSS/{print $2}' /proc/$1/status) KiB (peak $(awk '/VmHWM/{print $2}' /proc/$1/status) KiB)"; }
-run "mlcycle 1-row   " "$STORE/body_1.json" $PID
-echo "mlcycle: after 1-row load: $(rss $PID)"
-run "mlcycle 100-rows" "$STORE/body_100.json" $PID
-echo "mlcycle: after 100-row load: $(rss $PID)"
-curl -s "http://127.0.0.1:$PORT/metrics" | grep -E "^mlcycle_prediction_log_(accepted|dropped)_total"
-kill -TERM $PID; wait $PID || true; PID=""
-echo "mlcycle: prediction log lines written: $(find "$STORE/predictions" -name '*.jsonl' -exec cat {} + | wc -l)"
+log_lines() { { find "$STORE/predictions" -name '*.jsonl' -exec cat {} + 2>/dev/null || true; } | wc -l; }
+
+# With data collection on: ready time, both loads, RSS, log records kept and dropped.
+collect_runs() { # label binary
+  local label="$1" bin="$2" lines_before start_ns ready_ms
+  lines_before=$(log_lines)
+  start_ns=$(date +%s%N)
+  "$bin" serve --store "$STORE" --model bench30@production --addr "127.0.0.1:$PORT" 2>"$STORE/serve.log" &
+  PID=$!
+  until curl -sf "http://127.0.0.1:$PORT/ping" >/dev/null; do :; done
+  ready_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+  echo "$label: ready (command start -> /ping 200) ${ready_ms} ms; RSS idle $(awk '/VmRSS/{print $2}' /proc/$PID/status) KiB"
+  run "$label 1-row   " "$STORE/body_1.json" $PID
+  echo "$label: after 1-row load: $(rss $PID)"
+  curl -s "http://127.0.0.1:$PORT/metrics" | grep -E "^mlcycle_prediction_log_(accepted|dropped)_total" | sed "s/^/$label after 1-row: /"
+  run "$label 100-rows" "$STORE/body_100.json" $PID
+  echo "$label: after 100-row load: $(rss $PID)"
+  curl -s "http://127.0.0.1:$PORT/metrics" | grep -E "^mlcycle_prediction_log_(accepted|dropped)_total" | sed "s/^/$label after 100-row: /"
+  kill -TERM $PID; wait $PID || true; PID=""
+  echo "$label: prediction log lines written: $(( $(log_lines) - lines_before ))"
+}
+collect_runs mlcycle ./target/release/mlcycle
+# Optionally the same load on another build (e.g. the previous release), back to back.
+if [ -n "${BASELINE_BIN:-}" ]; then collect_runs baseline "$BASELINE_BIN"; fi
 
 # The same without data collection, to show what collection costs.
 ./target/release/mlcycle serve --store "$STORE" --model bench30@production --addr "127.0.0.1:$PORT" --no-collect 2>/dev/null &

@@ -11,6 +11,7 @@ use mlcycle::data::UnknownLevel;
 use mlcycle::deploy::Deployer;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
+use std::sync::Arc;
 
 fn assert_json_error(
     status: u16,
@@ -848,5 +849,156 @@ trait NowForTest {
 impl NowForTest for mlcycle::clock::SimulatedClock {
     fn now_for_test(&self) -> chrono::DateTime<chrono::Utc> {
         mlcycle::clock::Clock::now(self)
+    }
+}
+
+/// The number text of a request as a client may write it (trailing zeros, exponents),
+/// cell `(r, j)` of the fixture data; `None` for categoricals and missing values.
+fn spelled(data: &mlcycle::data::Dataset, r: usize, j: usize) -> Option<String> {
+    let v = data.features()[[r, j]];
+    if data.schema().features[j].is_categorical() || v.is_nan() {
+        return None;
+    }
+    Some(if (r + j) % 2 == 0 {
+        format!("{v:e}")
+    } else if format!("{v}").contains('.') {
+        format!("{v}0")
+    } else {
+        format!("{v}.000")
+    })
+}
+
+#[tokio::test]
+async fn jsonl_log_keeps_the_number_text_received_and_reads_back_the_scored_values() {
+    use mlcycle::collect::{Collector, JsonlPredictionLog};
+    use mlcycle::deploy::DeployRequest;
+    use mlcycle::deploy::http::{HttpConfig, HttpDeployer};
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(JsonlPredictionLog::open(dir.path()).unwrap());
+    let collector = Collector::spawn(log.clone(), 100).unwrap();
+    let clock = clock();
+    let server = HttpDeployer::start(
+        HttpConfig::with_addr(local()),
+        clock.clone(),
+        Some(collector),
+    )
+    .await
+    .unwrap();
+    let (data, model) = train(1, 0.1);
+    server
+        .deploy(DeployRequest {
+            model_name: "credit".into(),
+            version: 1,
+            model,
+        })
+        .await
+        .unwrap();
+    let n = 6;
+    let names = data.schema().feature_names();
+    // Columns in reverse order, numbers spelled unusually, categoricals as level names.
+    let cell = |r: usize, j: usize| match spelled(&data, r, j) {
+        Some(s) => s,
+        None => raw_value(&data, r, j).to_string(),
+    };
+    let columns: Vec<String> = names.iter().rev().map(|s| format!("{s:?}")).collect();
+    let rows: Vec<String> = (0..n)
+        .map(|r| {
+            let cells: Vec<String> = (0..names.len()).rev().map(|j| cell(r, j)).collect();
+            format!("[{}]", cells.join(", "))
+        })
+        .collect();
+    let split = format!(
+        r#"{{"dataframe_split": {{"columns": [{}], "data": [{}]}}}}"#,
+        columns.join(","),
+        rows.join(",\n ")
+    );
+    let instances = format!(
+        r#"{{"instances": [{}]}}"#,
+        (0..n)
+            .map(|r| format!(
+                "[{}]",
+                (0..names.len())
+                    .map(|j| cell(r, j))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let records = json!({"dataframe_records": (0..n).map(|r| {
+        names.iter().enumerate().map(|(j, name)| (name.to_string(), raw_value(&data, r, j)))
+            .collect::<serde_json::Map<String, Value>>()
+    }).collect::<Vec<_>>()})
+    .to_string();
+    let client = reqwest::Client::new();
+    for (id, body) in [
+        ("split", split),
+        ("instances", instances),
+        ("records", records),
+    ] {
+        let r = client
+            .post(format!("{}/invocations", server.endpoint()))
+            .header("content-type", "application/json")
+            .header("x-request-id", id)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{id}");
+    }
+    server.undeploy().await.unwrap();
+
+    // Read back: the values the model scored, whatever the spelling.
+    let t = clock.now_for_test();
+    let recs = log
+        .read_window(t - Duration::hours(1), t + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(recs.len(), 3);
+    for rec in &recs {
+        assert_eq!(rec.inputs.len(), n, "{}", rec.request_id);
+        for (r, row) in rec.inputs.iter().enumerate() {
+            let want = data.features().row(r).to_vec();
+            let same = row
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
+            assert!(
+                same && row.len() == want.len(),
+                "{}: {row:?} vs {want:?}",
+                rec.request_id
+            );
+        }
+    }
+    // On disk: the fast-path requests keep the numbers as received, in signature order.
+    let text = std::fs::read_to_string(log.partition(t)).unwrap();
+    let expected_inputs = format!(
+        "[{}]",
+        (0..n)
+            .map(|r| format!(
+                "[{}]",
+                (0..names.len())
+                    .map(|j| spelled(&data, r, j).unwrap_or_else(|| {
+                        let v = data.features()[[r, j]];
+                        if v.is_nan() {
+                            "null".into()
+                        } else {
+                            format!("{v:?}")
+                        }
+                    }))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    for id in ["split", "instances"] {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!("\"request_id\":\"{id}\"")))
+            .unwrap();
+        let inputs =
+            &line[line.find("\"inputs\":").unwrap() + 9..line.find(",\"outputs\"").unwrap()];
+        assert_eq!(inputs, expected_inputs, "{id}");
     }
 }

@@ -300,7 +300,7 @@ async fn write_on_runtime(
                         latency_us: r.latency_us,
                         error: r.error,
                     },
-                    super::RecordInputs::Matrix(_) => r.to_record(),
+                    super::RecordInputs::Matrix(_) | super::RecordInputs::Json(_) => r.to_record(),
                 })
                 .collect();
             if let Err(e) = log.append(records).await {

@@ -5,20 +5,26 @@
 //! One JSON object per line ([`PredictionRecord`]), in files partitioned by the hour of
 //! the record's timestamp: `<dir>/YYYY/MM/DD/HH.jsonl` (UTC), like Azure ML's data
 //! collector. Inputs are the encoded feature rows in the model signature's column order
-//! (categoricals as level indices, missing as `null`).
+//! (categoricals as level indices, missing as `null`). Numbers are JSON numbers; a reader
+//! must compare values, not spellings: where the HTTP server read a request on its fast
+//! path, each number that was its own encoding is stored as the client wrote it
+//! ([`JsonRows`]: `1.50` stays `1.50`, `4e1` stays `4e1`), every other value as
+//! `serde_json` writes an `f64` (`41.0`, `2.0` for a level index).
 //!
 //! # Collection path
 //! Servers hand a [`Collector`] compact [`RequestRecord`]s (the encoded matrix the model
 //! scored, shared rather than copied); the collector's writer thread drains them in large
 //! batches and stores them through [`PredictionLog::batch_writer`] when the log offers
-//! one (the JSON-lines log serialises every batch into one reusable buffer and writes it
-//! with one `write` per partition file), else through [`PredictionLog::append`].
+//! one (the JSON-lines log serialises every batch into one reusable buffer — inputs kept
+//! as received text are copied, not formatted — and writes it with one `write` per
+//! partition file), else through [`PredictionLog::append`].
 
 mod collector;
 mod jsonl;
 
 pub use collector::{Collector, CollectorLimits, CollectorStats};
-pub use jsonl::JsonlPredictionLog;
+pub(crate) use jsonl::JsonRowsBuilder;
+pub use jsonl::{JsonRows, JsonlPredictionLog};
 
 use crate::Result;
 use async_trait::async_trait;
@@ -57,6 +63,9 @@ pub enum RecordInputs {
     Matrix(Arc<Array2<f64>>),
     /// Rows given one by one (they may differ in length).
     Rows(Vec<Vec<f64>>),
+    /// The rows already written as JSON (e.g. the request's number text as received),
+    /// stored verbatim by the JSON-lines log.
+    Json(Arc<JsonRows>),
 }
 
 impl RecordInputs {
@@ -65,6 +74,7 @@ impl RecordInputs {
         match self {
             RecordInputs::Matrix(m) => m.nrows(),
             RecordInputs::Rows(r) => r.len(),
+            RecordInputs::Json(j) => j.n_rows(),
         }
     }
 
@@ -73,6 +83,7 @@ impl RecordInputs {
         match self {
             RecordInputs::Matrix(m) => m.len(),
             RecordInputs::Rows(r) => r.iter().map(Vec::len).sum(),
+            RecordInputs::Json(j) => j.n_values(),
         }
     }
 
@@ -81,6 +92,7 @@ impl RecordInputs {
         match self {
             RecordInputs::Matrix(m) => m.outer_iter().map(|r| r.to_vec()).collect(),
             RecordInputs::Rows(r) => r.clone(),
+            RecordInputs::Json(j) => j.to_rows(),
         }
     }
 }
@@ -125,13 +137,14 @@ impl RequestRecord {
 
     /// Approximate memory held by the record while it waits in a queue, in bytes.
     pub fn queued_bytes(&self) -> usize {
-        let rows_overhead = match &self.inputs {
-            RecordInputs::Matrix(_) => 64,
-            RecordInputs::Rows(r) => r.len() * 24,
+        let inputs = match &self.inputs {
+            RecordInputs::Matrix(m) => 64 + 8 * m.len(),
+            RecordInputs::Rows(r) => r.iter().map(|r| 24 + 8 * r.len()).sum(),
+            RecordInputs::Json(j) => 64 + j.as_bytes().len(),
         };
         160 + self.request_id.len()
-            + 8 * (self.inputs.n_values() + self.outputs.len())
-            + rows_overhead
+            + inputs
+            + 8 * self.outputs.len()
             + self.error.as_ref().map_or(0, String::len)
     }
 }

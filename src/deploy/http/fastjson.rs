@@ -12,6 +12,7 @@
 
 use super::state::Served;
 use super::tabular::{Cell, Encoding, encode_cell, resolve_columns};
+use crate::collect::{JsonRows, JsonRowsBuilder};
 use std::borrow::Cow;
 
 /// Deepest nesting skipped (serde_json refuses beyond 128).
@@ -106,54 +107,8 @@ impl<'a> Parser<'a> {
     /// A number, exactly as serde_json (with `float_roundtrip`) reads it into an `f64`.
     fn number(&mut self) -> Parse<f64> {
         self.ws();
-        let rest = &self.b[self.i..];
-        let (v, n): (f64, usize) = fast_float2::parse_partial(rest).map_err(|_| Fallback)?;
-        // fast-float reads more than JSON allows: check the grammar of what it read
-        // (`-`? then `0` or a non-zero digit run, `.` + digits, `e` + sign? + digits).
-        let s = &rest[..n];
-        let neg = usize::from(s.first() == Some(&b'-'));
-        match s.get(neg) {
-            Some(b'0') => {
-                if s.get(neg + 1).is_some_and(u8::is_ascii_digit) {
-                    return Err(Fallback);
-                }
-            }
-            Some(b'1'..=b'9') => {}
-            _ => return Err(Fallback),
-        }
-        for (k, &c) in s.iter().enumerate().skip(neg + 1) {
-            match c {
-                b'0'..=b'9' => {}
-                b'.' => {
-                    if !s.get(k + 1).is_some_and(u8::is_ascii_digit) {
-                        return Err(Fallback);
-                    }
-                }
-                b'e' | b'E' => {
-                    let d = if matches!(s.get(k + 1), Some(b'+' | b'-')) {
-                        k + 2
-                    } else {
-                        k + 1
-                    };
-                    if !s.get(d).is_some_and(u8::is_ascii_digit) {
-                        return Err(Fallback);
-                    }
-                }
-                b'+' | b'-' => {}
-                _ => return Err(Fallback),
-            }
-        }
-        // What follows must end the number (fast-float stops early on e.g. `1e`).
-        if rest
-            .get(n)
-            .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-'))
-        {
-            return Err(Fallback);
-        }
-        if !v.is_finite() {
-            return Err(Fallback); // serde_json: "number out of range"
-        }
-        self.i += n;
+        let (v, end) = scan_number(self.b, self.i)?;
+        self.i = end;
         Ok(v)
     }
 
@@ -210,11 +165,20 @@ impl<'a> Parser<'a> {
     }
 
     /// One value where a scalar is expected, encoded for feature `j` (`numeric`: whether
-    /// that feature is numeric, where a number is its own encoding).
-    fn cell(&mut self, served: &Served, j: usize, numeric: bool, enc: &Encoding) -> Parse<f64> {
+    /// that feature is numeric, where a number is its own encoding). With the value comes
+    /// the span of its number token when the value is that number as written.
+    fn cell(
+        &mut self,
+        served: &Served,
+        j: usize,
+        numeric: bool,
+        enc: &Encoding,
+    ) -> Parse<(f64, Option<(usize, usize)>)> {
         let c = self.peek()?;
         if numeric && (c == b'-' || c.is_ascii_digit()) {
-            return self.number();
+            let start = self.i;
+            let v = self.number()?;
+            return Ok((v, Some((start, self.i))));
         }
         let s;
         let cell = match c {
@@ -237,7 +201,9 @@ impl<'a> Parser<'a> {
             b'[' | b'{' => return Err(Fallback),
             _ => Cell::Num(self.number()?),
         };
-        encode_cell(served, j, cell, enc).map_err(|_| Fallback)
+        encode_cell(served, j, cell, enc)
+            .map(|v| (v, None))
+            .map_err(|_| Fallback)
     }
 
     /// The end of the body: only white space may follow.
@@ -251,14 +217,168 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Exact powers of ten as `f64` (10^0 … 10^22 are all representable).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The value of the eight ASCII digits at `b[i..i + 8]`, if they are all digits (read
+/// eight at a time: one load, one check, three multiplications).
+#[inline]
+fn eight_digits(b: &[u8], i: usize) -> Option<u64> {
+    let chunk: [u8; 8] = b.get(i..i + 8)?.try_into().ok()?;
+    let v = u64::from_le_bytes(chunk);
+    // Every byte in b'0'..=b'9': no byte over 0x39 (adding 0x46 sets no high bit) and none
+    // under 0x30 (subtracting 0x30 borrows into a high bit).
+    let all_digits = (v.wrapping_add(0x4646_4646_4646_4646)
+        | v.wrapping_sub(0x3030_3030_3030_3030))
+        & 0x8080_8080_8080_8080
+        == 0;
+    if !all_digits {
+        return None;
+    }
+    // Pairs, then quadruples, then the eight digits (the first digit is the lowest byte).
+    let d = v - 0x3030_3030_3030_3030;
+    let pairs = d.wrapping_mul(10).wrapping_add(d >> 8) & 0x00ff_00ff_00ff_00ff;
+    let quads = pairs.wrapping_mul(100).wrapping_add(pairs >> 16) & 0x0000_ffff_0000_ffff;
+    Some(quads.wrapping_mul(10_000).wrapping_add(quads >> 32) & 0xffff_ffff)
+}
+
+/// Read the JSON number starting at `b[i]` in one pass: check the JSON grammar (`-`? then
+/// `0` or a non-zero digit run, `.` + digits, `e` + sign? + digits, and nothing that could
+/// continue a number after it) and return the value and the end of the token.
+///
+/// Plain decimals with at most 19 significant digits, a mantissa ≤ 2^53 and a decimal
+/// exponent within ±22 are converted with Clinger's fast path (one exactly rounded
+/// multiplication or division of two exact `f64`s, hence the correctly rounded value);
+/// anything else is handed to `fast-float2`, which is exact as well. Values out of the
+/// `f64` range are refused, as serde_json refuses them.
+fn scan_number(b: &[u8], start: usize) -> Parse<(f64, usize)> {
+    let digit = |i: usize| b.get(i).filter(|c| c.is_ascii_digit()).map(|c| c - b'0');
+    let mut i = start;
+    let neg = b.get(i) == Some(&b'-');
+    if neg {
+        i += 1;
+    }
+    let mut mantissa: u64 = 0;
+    // Significant digits read into `mantissa` (leading zeros do not count).
+    let mut digits = 0usize;
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            while let Some(v) = eight_digits(b, i) {
+                mantissa = mantissa.wrapping_mul(100_000_000).wrapping_add(v);
+                digits += 8;
+                i += 8;
+            }
+            while let Some(d) = digit(i) {
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+                digits += 1;
+                i += 1;
+            }
+        }
+        _ => return Err(Fallback),
+    }
+    let mut exp10: i64 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let first = i;
+        // Leading zeros of the fraction (before any significant digit).
+        if digits == 0 {
+            while b.get(i) == Some(&b'0') {
+                exp10 -= 1;
+                i += 1;
+            }
+        }
+        while let Some(v) = eight_digits(b, i) {
+            mantissa = mantissa.wrapping_mul(100_000_000).wrapping_add(v);
+            digits += 8;
+            exp10 -= 8;
+            i += 8;
+        }
+        while let Some(d) = digit(i) {
+            if digits > 0 || d != 0 {
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+                digits += 1;
+            }
+            exp10 -= 1;
+            i += 1;
+        }
+        if i == first {
+            return Err(Fallback);
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        let negative_exp = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let first = i;
+        let mut e: i64 = 0;
+        while let Some(d) = digit(i) {
+            if e < 1_000_000 {
+                e = e * 10 + i64::from(d);
+            }
+            i += 1;
+        }
+        if i == first {
+            return Err(Fallback);
+        }
+        exp10 += if negative_exp { -e } else { e };
+    }
+    if b.get(i)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-'))
+    {
+        return Err(Fallback);
+    }
+    let v = if digits <= 19 && mantissa <= 1 << 53 && (-22..=22).contains(&exp10) {
+        let m = mantissa as f64;
+        let v = if exp10 >= 0 {
+            m * POW10[exp10 as usize]
+        } else {
+            m / POW10[(-exp10) as usize]
+        };
+        if neg { -v } else { v }
+    } else {
+        let token = &b[start..i];
+        let (v, n): (f64, usize) = fast_float2::parse_partial(token).map_err(|_| Fallback)?;
+        if n != token.len() {
+            return Err(Fallback);
+        }
+        v
+    };
+    if !v.is_finite() {
+        return Err(Fallback); // serde_json: "number out of range"
+    }
+    Ok((v, i))
+}
+
+/// The encoded matrix of a request and, when asked for, its rows as JSON text for the
+/// prediction log (numbers as received).
+pub(super) struct FastRows {
+    pub x: ndarray::Array2<f64>,
+    pub text: Option<JsonRows>,
+}
+
 /// Rows `[[v, ...], ...]` into a row-major buffer: provided column `i` of a row feeds
-/// feature `to_feature[i]` (or is skipped).
+/// feature `to_feature[i]` (or is skipped). With `keep_text`, the rows are also written
+/// as JSON in feature order, each number that is its own encoding copied as received.
 fn rows(
     p: &mut Parser<'_>,
     served: &Served,
     to_feature: &[Option<usize>],
     enc: &Encoding,
-) -> Parse<ndarray::Array2<f64>> {
+    keep_text: bool,
+) -> Parse<FastRows> {
     let features = &served.model.signature().inputs.features;
     let nf = features.len();
     let numeric: Vec<bool> = features
@@ -269,6 +389,9 @@ fn rows(
     if p.peek()? == b']' {
         return Err(Fallback); // no rows
     }
+    let mut text = keep_text.then(|| JsonRowsBuilder::with_capacity(p.b.len() - p.i));
+    // The token of each feature in the current row (`None`: write the encoded value).
+    let mut tokens: Vec<Option<(usize, usize)>> = vec![None; nf];
     let mut x: Vec<f64> = Vec::new();
     let mut n = 0usize;
     loop {
@@ -284,7 +407,11 @@ fn rows(
         } else {
             loop {
                 match to_feature.get(width) {
-                    Some(Some(j)) => x[at + j] = p.cell(served, *j, numeric[*j], enc)?,
+                    Some(Some(j)) => {
+                        let (v, token) = p.cell(served, *j, numeric[*j], enc)?;
+                        x[at + j] = v;
+                        tokens[*j] = token;
+                    }
                     Some(None) => p.skip(0)?,
                     None => return Err(Fallback), // a row too long
                 }
@@ -297,23 +424,29 @@ fn rows(
         if width != to_feature.len() {
             return Err(Fallback);
         }
+        if let Some(t) = &mut text {
+            t.start_row();
+            for (j, token) in tokens.iter().enumerate() {
+                match token {
+                    Some((from, to)) => t.push_token(&p.b[*from..*to]),
+                    None => t.push_f64(x[at + j]),
+                }
+            }
+            t.end_row();
+        }
         n += 1;
         if !p.next_or_end(b']')? {
             break;
         }
     }
-    ndarray::Array2::from_shape_vec((n, nf), x).map_err(|_| Fallback)
+    let x = ndarray::Array2::from_shape_vec((n, nf), x).map_err(|_| Fallback)?;
+    Ok(FastRows {
+        x,
+        text: text.map(JsonRowsBuilder::finish),
+    })
 }
 
-/// Which request field holds the rows.
-enum Input {
-    /// `dataframe_split` (already parsed into the matrix).
-    Split(ndarray::Array2<f64>),
-    /// `instances` / `inputs` as a list of rows.
-    Rows(ndarray::Array2<f64>),
-}
-
-fn split(p: &mut Parser<'_>, served: &Served, enc: &Encoding) -> Parse<ndarray::Array2<f64>> {
+fn split(p: &mut Parser<'_>, served: &Served, enc: &Encoding, keep_text: bool) -> Parse<FastRows> {
     let nf = served.model.signature().inputs.n_features();
     p.eat(b'{')?;
     let mut columns: Option<Option<Vec<Option<usize>>>> = None;
@@ -364,7 +497,7 @@ fn split(p: &mut Parser<'_>, served: &Served, enc: &Encoding) -> Parse<ndarray::
                     Some(Some(t)) => t.clone(),
                     _ => (0..nf).map(Some).collect(),
                 };
-                data = Some(rows(p, served, &to_feature, enc)?);
+                data = Some(rows(p, served, &to_feature, enc, keep_text)?);
             }
             _ => p.skip(0)?,
         }
@@ -376,16 +509,18 @@ fn split(p: &mut Parser<'_>, served: &Served, enc: &Encoding) -> Parse<ndarray::
 }
 
 /// The encoded matrix of an MLflow JSON scoring request without `params`, when the fast
-/// path can read it; `None` sends the caller to the general path.
+/// path can read it (with the rows as JSON text for the log if `keep_text`); `None` sends
+/// the caller to the general path.
 pub(super) fn mlflow_rows(
     served: &Served,
     body: &[u8],
     enc: &Encoding,
-) -> Option<ndarray::Array2<f64>> {
+    keep_text: bool,
+) -> Option<FastRows> {
     let mut p = Parser::new(body);
-    let parsed = (|| -> Parse<ndarray::Array2<f64>> {
+    let parsed = (|| -> Parse<FastRows> {
         p.eat(b'{')?;
-        let mut input: Option<Input> = None;
+        let mut input: Option<FastRows> = None;
         if p.peek()? == b'}' {
             return Err(Fallback);
         }
@@ -400,11 +535,11 @@ pub(super) fn mlflow_rows(
                 return Err(Fallback);
             }
             match key.as_ref() {
-                "dataframe_split" => input = Some(Input::Split(split(&mut p, served, enc)?)),
+                "dataframe_split" => input = Some(split(&mut p, served, enc, keep_text)?),
                 "instances" | "inputs" => {
                     let nf = served.model.signature().inputs.n_features();
                     let to_feature: Vec<Option<usize>> = (0..nf).map(Some).collect();
-                    input = Some(Input::Rows(rows(&mut p, served, &to_feature, enc)?));
+                    input = Some(rows(&mut p, served, &to_feature, enc, keep_text)?);
                 }
                 "dataframe_records" | "params" => return Err(Fallback),
                 _ => p.skip(0)?,
@@ -414,10 +549,7 @@ pub(super) fn mlflow_rows(
             }
         }
         p.end()?;
-        match input {
-            Some(Input::Split(x) | Input::Rows(x)) => Ok(x),
-            None => Err(Fallback),
-        }
+        input.ok_or(Fallback)
     })();
     parsed.ok()
 }
@@ -472,6 +604,107 @@ mod tests {
                 serde_json::from_str::<serde_json::Value>(bad).is_err(),
                 "{bad}"
             );
+        }
+    }
+
+    /// A random JSON number: sign, integer part, fraction and exponent of random lengths.
+    fn random_number(state: &mut u64) -> String {
+        let mut next = |n: u64| {
+            // xorshift64*
+            *state ^= *state >> 12;
+            *state ^= *state << 25;
+            *state ^= *state >> 27;
+            (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) % n
+        };
+        let mut s = String::new();
+        if next(2) == 0 {
+            s.push('-');
+        }
+        let int_digits = next(22);
+        if int_digits == 0 {
+            s.push('0');
+        } else {
+            s.push(char::from(b'1' + next(9) as u8));
+            for _ in 1..int_digits {
+                s.push(char::from(b'0' + next(10) as u8));
+            }
+        }
+        if next(3) > 0 {
+            s.push('.');
+            for _ in 0..1 + next(22) {
+                s.push(char::from(b'0' + next(10) as u8));
+            }
+        }
+        if next(3) == 0 {
+            s.push(if next(2) == 0 { 'e' } else { 'E' });
+            match next(3) {
+                0 => s.push('-'),
+                1 => s.push('+'),
+                _ => {}
+            }
+            let range = if next(4) == 0 { 400 } else { 30 };
+            s.push_str(&next(range).to_string());
+        }
+        s
+    }
+
+    #[test]
+    fn eight_digits_at_a_time() {
+        for s in ["00000000", "12345678", "99999999", "10000001", "07350912"] {
+            assert_eq!(
+                eight_digits(s.as_bytes(), 0),
+                Some(s.parse().unwrap()),
+                "{s}"
+            );
+        }
+        for s in [
+            "1234567", "1234567a", "/2345678", ":2345678", "1234 678", "-1234567",
+        ] {
+            assert_eq!(eight_digits(s.as_bytes(), 0), None, "{s}");
+        }
+        assert_eq!(eight_digits(b"x12345678", 1), Some(12_345_678));
+    }
+
+    #[test]
+    fn number_scan_is_exact_against_the_standard_parser() {
+        // Around the fast path's edges (19 digits, 2^53, 10^±22) and random numbers.
+        let mut cases: Vec<String> = [
+            "9007199254740992",
+            "9007199254740993",
+            "-9007199254740992e-22",
+            "9007199254740992e22",
+            "9007199254740992e23",
+            "1e22",
+            "1e23",
+            "1e-22",
+            "1e-23",
+            "1234567890123456789",
+            "12345678901234567890",
+            "0.0000000000000000000001",
+            "0.00000000000000000000001",
+            "123.456e-5",
+            "-0.0",
+            "0e0",
+            "0.000000000000000000000000000000000000000000001e40",
+            "1.50",
+            "52000.000",
+            "4.9406564584124654e-324",
+            "2.4703282292062327e-324",
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        cases.extend((0..20_000).map(|_| random_number(&mut state)));
+        for c in &cases {
+            let expected = c.parse::<f64>().unwrap();
+            match scan_number(c.as_bytes(), 0) {
+                Ok((v, end)) => {
+                    assert_eq!(v.to_bits(), expected.to_bits(), "{c}");
+                    assert_eq!(end, c.len(), "{c}");
+                }
+                Err(_) => assert!(!expected.is_finite(), "{c} refused"),
+            }
         }
     }
 

@@ -5,7 +5,7 @@
 use super::body::read_limited;
 use super::error::ApiError;
 use super::server::{RequestId, served_response};
-use super::state::{Served, Shared};
+use super::state::{Encoded, Served, Shared};
 use super::tabular::{self, Encoding};
 use crate::model::Prediction;
 use axum::body::{Body, Bytes};
@@ -245,11 +245,16 @@ fn respond(served: &Served, p: &Prediction, probabilities: bool) -> Result<Respo
 
 pub(super) async fn invocations(
     State(shared): State<Arc<Shared>>,
-    rid: axum::Extension<RequestId>,
-    headers: HeaderMap,
-    body: Body,
+    req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    invocations_inner(shared, &rid.0.0, headers, body)
+    // Take the headers and the request id out of the request instead of cloning them.
+    let (mut parts, body) = req.into_parts();
+    let request_id = parts
+        .extensions
+        .remove::<RequestId>()
+        .map(|r| r.0)
+        .unwrap_or_default();
+    invocations_inner(shared, &request_id, parts.headers, body)
         .await
         .map_err(ApiError::mlflow)
 }
@@ -274,8 +279,12 @@ async fn invocations_inner(
                 Format::Json => {
                     // The fast path reads the body straight into the matrix; anything else
                     // (including every error) goes through the general path.
-                    if let Some(x) = super::fastjson::mlflow_rows(served, &bytes, enc) {
-                        return Ok(x);
+                    let keep_text = shared.collector.is_some();
+                    if let Some(r) = super::fastjson::mlflow_rows(served, &bytes, enc, keep_text) {
+                        return Ok(Encoded {
+                            x: r.x,
+                            logged: r.text,
+                        });
                     }
                     let json = serde_json::from_slice::<Value>(&bytes).map_err(|e| {
                         ApiError::bad_request(format!(
@@ -284,9 +293,9 @@ async fn invocations_inner(
                         ))
                     })?;
                     probabilities = wants_probabilities(Some(&json));
-                    json_rows(served, &json, enc)
+                    json_rows(served, &json, enc).map(Encoded::from)
                 }
-                Format::Csv => tabular::from_csv(served, &bytes, enc),
+                Format::Csv => tabular::from_csv(served, &bytes, enc).map(Encoded::from),
             },
         )
         .await?;

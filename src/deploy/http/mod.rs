@@ -52,10 +52,13 @@
 //! `<dir>/YYYY/MM/DD/HH.jsonl` (UTC; `mlcycle serve` uses `<store>/predictions`), one
 //! [`crate::collect::PredictionRecord`] per line, inputs being the encoded rows in the
 //! signature's column order (categoricals as level indices, missing as `null`) and outputs
-//! the predicted class index or value per row:
+//! the predicted class index or value per row. MLflow `dataframe_split` and
+//! `instances`/`inputs` row lists keep their numbers as the client wrote them (here `41`,
+//! `5.2e4` and `0.310`; the categorical level index is written as `2.0`); other requests
+//! are written from the encoded values (`41.0`). Readers compare values, not spellings:
 //!
 //! ```text
-//! {"request_id":"req-42","at":"2026-03-01T12:00:00Z","model_name":"credit","model_version":3,"inputs":[[41.0,52000.0,0.31,2.0]],"outputs":[1.0],"latency_us":38,"error":null}
+//! {"request_id":"req-42","at":"2026-03-01T12:00:00Z","model_name":"credit","model_version":3,"inputs":[[41,5.2e4,0.310,2.0]],"outputs":[1.0],"latency_us":38,"error":null}
 //! ```
 //!
 //! A shadow challenger's record carries the same request id and the challenger's version.
@@ -249,6 +252,10 @@ impl HttpDeployer {
         ));
         let app = server::router(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
+        // Answers go out at once instead of waiting for the client's acknowledgement.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {

@@ -6,7 +6,7 @@ use super::metrics::{Metrics, RequestLabels};
 use super::tabular::Encoding;
 use super::{HttpConfig, SplitMode, TrafficSplit};
 use crate::clock::Clock;
-use crate::collect::{Collector, RecordInputs, RequestRecord};
+use crate::collect::{Collector, JsonRows, RecordInputs, RequestRecord};
 use crate::deploy::{DeployRequest, DeploymentInfo};
 use crate::model::{Model, Prediction};
 use crate::{Error, Result};
@@ -21,6 +21,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Batches at least this large are scored on the blocking pool.
 const BLOCKING_ROWS: usize = 2_048;
+
+/// A request's rows as read: the encoded matrix to score and, when the reader kept it,
+/// the same rows as JSON text for the prediction log (numbers as received).
+pub(super) struct Encoded {
+    pub x: Array2<f64>,
+    pub logged: Option<JsonRows>,
+}
+
+impl From<Array2<f64>> for Encoded {
+    fn from(x: Array2<f64>) -> Self {
+        Encoded { x, logged: None }
+    }
+}
 
 /// One model version in service, with what the request path needs precomputed.
 #[derive(Debug)]
@@ -342,7 +355,7 @@ impl Shared {
         explicit_version: bool,
         headers: &HeaderMap,
         request_id: &str,
-        encode: impl FnOnce(&Served, &Encoding) -> std::result::Result<Array2<f64>, ApiError>,
+        encode: impl FnOnce(&Served, &Encoding) -> std::result::Result<Encoded, ApiError>,
     ) -> std::result::Result<(Arc<Served>, Prediction), ApiError> {
         let selection = if explicit_version {
             Selection {
@@ -356,23 +369,30 @@ impl Shared {
             self.select(looked_up, key)
         };
         let served = selection.answer;
-        let x = Arc::new(encode(&served, &self.encoding())?);
+        let Encoded { x, logged } = encode(&served, &self.encoding())?;
+        let x = Arc::new(x);
+        let inputs = match logged {
+            Some(text) if self.collector.is_some() => RecordInputs::Json(Arc::new(text)),
+            _ => RecordInputs::Matrix(x.clone()),
+        };
         // A shadow with another input signature cannot score these encoded rows.
         let same_inputs =
             |s: &Arc<Served>| s.model.signature().inputs == served.model.signature().inputs;
         if let Some(shadow) = selection.shadow.filter(same_inputs) {
-            self.shadow(shadow, x.clone(), request_id);
+            self.shadow(shadow, x.clone(), inputs.clone(), request_id);
         }
-        let p = self.score(&served, x, request_id).await?;
+        let p = self.score(&served, x, inputs, request_id).await?;
         Ok((served, p))
     }
 
-    /// Score `rows` with `served`, record the request, count rows. Errors of the model
-    /// (bad codes, non-finite values) become 400.
+    /// Score `rows` with `served`, record the request (with `inputs`, the same rows as the
+    /// log stores them), count rows. Errors of the model (bad codes, non-finite values)
+    /// become 400.
     pub async fn score(
         self: &Arc<Self>,
         served: &Arc<Served>,
         rows: Arc<Array2<f64>>,
+        inputs: RecordInputs,
         request_id: &str,
     ) -> std::result::Result<Prediction, ApiError> {
         let at = self.clock.now();
@@ -387,7 +407,7 @@ impl Shared {
             served.model.predict(rows.view())
         };
         let latency_us = started.elapsed().as_micros() as u64;
-        self.record(served, rows.clone(), &result, request_id, at, latency_us);
+        self.record(served, inputs, &result, request_id, at, latency_us);
         if result.is_ok() {
             served.rows_scored(&self.metrics, rows.nrows());
         }
@@ -395,7 +415,13 @@ impl Shared {
     }
 
     /// Score a shadow copy in the background: logged, never returned.
-    pub fn shadow(self: &Arc<Self>, served: Arc<Served>, rows: Arc<Array2<f64>>, request_id: &str) {
+    pub fn shadow(
+        self: &Arc<Self>,
+        served: Arc<Served>,
+        rows: Arc<Array2<f64>>,
+        inputs: RecordInputs,
+        request_id: &str,
+    ) {
         let Ok(guard) = self.shadow_gate.clone().try_read_owned() else {
             return; // shutting down
         };
@@ -403,7 +429,7 @@ impl Shared {
         let request_id = request_id.to_string();
         self.metrics.shadow_requests.inc();
         tokio::spawn(async move {
-            let _ = this.score(&served, rows, &request_id).await;
+            let _ = this.score(&served, rows, inputs, &request_id).await;
             drop(guard);
         });
     }
@@ -419,7 +445,7 @@ impl Shared {
     fn record(
         &self,
         served: &Served,
-        rows: Arc<Array2<f64>>,
+        inputs: RecordInputs,
         result: &Result<Prediction>,
         request_id: &str,
         at: chrono::DateTime<chrono::Utc>,
@@ -431,7 +457,7 @@ impl Shared {
                 at,
                 model_name: served.name_shared.clone(),
                 model_version: served.version,
-                inputs: RecordInputs::Matrix(rows),
+                inputs,
                 outputs: result
                     .as_ref()
                     .map(|p| p.values.to_vec())

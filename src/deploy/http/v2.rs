@@ -851,7 +851,7 @@ async fn infer_inner(
             version.is_some(),
             &headers,
             request_id,
-            |served, enc| to_matrix(served, &tensors, enc),
+            |served, enc| to_matrix(served, &tensors, enc).map(Into::into),
         )
         .await?;
     let id = req
