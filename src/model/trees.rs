@@ -170,6 +170,44 @@ impl TreePreprocessor {
     }
 }
 
+/// Whether `x` passes [`validate_features`] for `schema`, by one row-major pass (the input's
+/// memory order; the full check walks column by column and builds the error message). No
+/// value may be infinite; categorical codes must be NaN or level indices. On `false`, run
+/// [`validate_features`] for the error to report.
+pub(crate) fn inputs_clean(schema: &Schema, x: ArrayView2<'_, f64>) -> bool {
+    if x.ncols() != schema.n_features() {
+        return false;
+    }
+    // An infinite value is bad in any column (a categorical code must be finite too).
+    let finite = |v: &[f64]| {
+        v.iter().fold(0u64, |a, v| {
+            a | (v.to_bits() & !(1 << 63) == f64::INFINITY.to_bits()) as u64
+        }) == 0
+    };
+    let cats: Vec<(usize, usize)> = schema
+        .features
+        .iter()
+        .enumerate()
+        .filter_map(|(j, f)| f.levels().map(|l| (j, l.len())))
+        .collect();
+    let codes_ok = |row: &[f64]| {
+        cats.iter().all(|&(j, n)| {
+            let v = row[j];
+            v.is_nan() || (v >= 0.0 && v.fract() == 0.0 && (v as usize) < n)
+        })
+    };
+    match x.as_slice() {
+        Some(s) => {
+            finite(s)
+                && (cats.is_empty() || x.ncols() == 0 || s.chunks_exact(x.ncols()).all(codes_ok))
+        }
+        None => x.rows().into_iter().all(|r| {
+            let row = r.to_vec();
+            finite(&row) && codes_ok(&row)
+        }),
+    }
+}
+
 /// The fitted tree learners that can sit inside a [`TreeModel`].
 pub trait TreeLearner:
     Clone + Debug + Send + Sync + Serialize + DeserializeOwned + 'static
@@ -304,7 +342,9 @@ impl<L: TreeLearner> Model for TreeModel<L> {
     }
 
     fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Prediction> {
-        validate_features(&self.signature.inputs, x)?;
+        if !inputs_clean(&self.signature.inputs, x) {
+            validate_features(&self.signature.inputs, x)?;
+        }
         // Without anything to impute the preprocessing is the identity: skip the copy.
         let filled;
         let z = if self.preprocessor.keeps_missing_everywhere() {

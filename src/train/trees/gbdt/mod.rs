@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use self::binning::BinMapper;
 use self::grower::{GrowParams, Workspace, grow_tree};
 use self::loss::{Loss, sigmoid, softmax_row};
-use self::tree::{FlatForest, Tree};
+use self::tree::{BLOCK, FlatForest, Tree};
 use super::common::{NanPolicy, argmax, check_predict_shape, check_training_data, exact_f64_vec};
 use super::{ProgressHook, TrainProgress, TreeTask};
 use crate::{Error, Result};
@@ -529,29 +529,40 @@ impl GbdtModel {
         let flat = self
             .flat
             .get_or_init(|| std::sync::Arc::new(FlatForest::new(&self.trees, p)));
-        const BLOCK: usize = 64;
         let contiguous = x.as_slice();
-        out.par_chunks_mut(BLOCK * k)
-            .enumerate()
-            .for_each(|(c, o)| {
+        out.par_chunks_mut(BLOCK * k).enumerate().for_each_init(
+            || vec![0.0f64; p * BLOCK],
+            |cols, (c, o)| {
                 let r0 = c * BLOCK;
                 let rows = o.len() / k;
-                let mut buf = Vec::new();
-                let block: &[f64] = match contiguous {
-                    Some(s) => &s[r0 * p..(r0 + rows) * p],
-                    None => {
-                        buf.reserve(rows * p);
-                        for r in 0..rows {
-                            buf.extend(x.row(r0 + r).iter().copied());
+                // The block feature-major (a contiguous column per feature, BLOCK rows long;
+                // rows past `rows` are left over from an earlier block and never read);
+                // NaN noted on the way.
+                let mut nan = false;
+                match contiguous {
+                    Some(s) if p > 0 => {
+                        for (r, row) in s[r0 * p..(r0 + rows) * p].chunks_exact(p).enumerate() {
+                            for (f, &v) in row.iter().enumerate() {
+                                cols[f * BLOCK + r] = v;
+                                nan |= v.is_nan();
+                            }
                         }
-                        &buf
                     }
-                };
+                    _ => {
+                        for r in 0..rows {
+                            for (f, &v) in x.row(r0 + r).iter().enumerate() {
+                                cols[f * BLOCK + r] = v;
+                                nan |= v.is_nan();
+                            }
+                        }
+                    }
+                }
                 for r in 0..rows {
                     o[r * k..(r + 1) * k].copy_from_slice(&self.baseline);
                 }
-                flat.add_block(block, p, k, o);
-            });
+                flat.add_block(cols, rows, nan, k, o);
+            },
+        );
         Ok(Array2::from_shape_vec((n, k), out).expect("shape matches the buffer length"))
     }
 
@@ -583,13 +594,13 @@ impl GbdtModel {
         let mut raw = self.decision_function(x)?;
         if k == 2 {
             let n = raw.nrows();
-            let mut out = Array2::zeros((n, 2));
-            for i in 0..n {
-                let p1 = sigmoid(raw[[i, 0]]);
-                out[[i, 0]] = 1.0 - p1;
-                out[[i, 1]] = p1;
+            let mut out = vec![0.0; n * 2];
+            for (o, &f) in out.chunks_exact_mut(2).zip(raw.iter()) {
+                let p1 = sigmoid(f);
+                o[0] = 1.0 - p1;
+                o[1] = p1;
             }
-            Ok(out)
+            Ok(Array2::from_shape_vec((n, 2), out).expect("n rows × 2 classes"))
         } else {
             for mut r in raw.rows_mut() {
                 softmax_row(r.as_slice_mut().expect("rows of a standard-layout array"));
