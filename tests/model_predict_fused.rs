@@ -295,3 +295,80 @@ fn fused_path_reports_bad_inputs_as_the_input_check_does() {
             .to_string()
     );
 }
+
+/// Tree models check their inputs in the input's memory order (gradient boosting while it reads
+/// the rows): the same errors as the column-by-column check, and the same predictions as the
+/// learner on the preprocessed input.
+#[test]
+fn tree_models_check_inputs_as_before() {
+    use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+    use mlcycle::model::ModelArtifact;
+    use mlcycle::train::{AlgorithmTrainer, TrainContext};
+
+    let data = CreditDefault::new(5)
+        .sample(800, &DriftSpec::none(), 0)
+        .unwrap();
+    let schema = data.schema().without_target();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut x = data.features().to_owned();
+    let numeric: Vec<usize> = (0..schema.n_features())
+        .filter(|&j| schema.features[j].levels().is_none())
+        .collect();
+    let categorical: Vec<usize> = (0..schema.n_features())
+        .filter(|&j| schema.features[j].levels().is_some())
+        .collect();
+    assert!(!numeric.is_empty() && !categorical.is_empty());
+    for v in x.iter_mut() {
+        if rng.random_bool(0.05) {
+            *v = f64::NAN;
+        }
+    }
+    for name in ["gbdt", "tree", "forest"] {
+        let trainer = AlgorithmTrainer::from_name(name, &serde_json::Value::Null).unwrap();
+        let model = trainer
+            .fit(&data, &TrainContext::with_seed(0))
+            .unwrap()
+            .model;
+        let got = model.predict(x.view()).unwrap();
+        // The learner alone on the preprocessed input.
+        let want = match model.to_artifact().unwrap() {
+            ModelArtifact::Gbdt(m) => m
+                .learner
+                .predict_proba(m.preprocessor.transform(x.view()).view())
+                .unwrap(),
+            ModelArtifact::DecisionTree(m) => m
+                .learner
+                .predict_proba(m.preprocessor.transform(x.view()).view())
+                .unwrap(),
+            ModelArtifact::RandomForest(m) => m
+                .learner
+                .predict_proba(m.preprocessor.transform(x.view()).view())
+                .unwrap(),
+            _ => unreachable!(),
+        };
+        assert_eq!(got.probabilities.as_ref().unwrap(), &want, "{name}");
+        let cases: Vec<Vec<((usize, usize), f64)>> = vec![
+            vec![((700, numeric[0]), f64::INFINITY)],
+            vec![((3, *numeric.last().unwrap()), f64::NEG_INFINITY)],
+            vec![((9, categorical[0]), 1e9)],
+            vec![((9, categorical[0]), 0.5)],
+            vec![((9, categorical[0]), f64::INFINITY)],
+            vec![
+                ((799, numeric[0]), f64::INFINITY),
+                ((0, *numeric.last().unwrap()), f64::INFINITY),
+                ((1, categorical[0]), -2.0),
+            ],
+        ];
+        for bad in cases {
+            let mut xb = x.clone();
+            for &((i, j), v) in &bad {
+                xb[[i, j]] = v;
+            }
+            let want = validate_features(&schema, xb.view())
+                .unwrap_err()
+                .to_string();
+            let got = model.predict(xb.view()).unwrap_err().to_string();
+            assert_eq!(got, want, "{name} {bad:?}");
+        }
+    }
+}
