@@ -180,6 +180,9 @@ fn logistic_fused_path_equals_the_straightforward_one() {
                         let _ = mag[[i, 0]];
                     }
                 }
+                // The same bits whatever the layout (the contiguous path may run wider SIMD).
+                let [a, b] = [0, 1].map(|l| model.predict(layouts_of(&x)[l].1.view()).unwrap());
+                assert_eq!(a, b, "{cols:?} k={n_classes}: layouts disagree");
                 // A strided view (every other row) too.
                 if n > 2 {
                     let v = x.slice(s![..;2, ..]);

@@ -52,6 +52,10 @@ pub(crate) struct LinearKernel {
     intercepts: Vec<f64>,
     /// Every column numeric and one output: the per-row loop runs over plain slices.
     fast: Option<FastBinary>,
+    /// Whether the CPU has AVX (the all-numeric binary path then runs four lanes at a time,
+    /// with the same partial sums).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    avx: bool,
 }
 
 /// Parameters of the all-numeric, single-output case, one entry per input column.
@@ -116,6 +120,10 @@ impl LinearKernel {
             coef,
             intercepts,
             fast,
+            #[cfg(target_arch = "x86_64")]
+            avx: std::arch::is_x86_feature_detected!("avx"),
+            #[cfg(not(target_arch = "x86_64"))]
+            avx: false,
         }
     }
 
@@ -168,6 +176,14 @@ impl LinearKernel {
         match &self.fast {
             Some(f) => {
                 let b = self.intercepts[0];
+                #[cfg(target_arch = "x86_64")]
+                if let (true, Some(s)) = (self.avx, x.as_slice()) {
+                    let p = x.ncols();
+                    if p > 0 && p == f.coef.len() {
+                        // SAFETY: the CPU has AVX (detected when the kernel was built).
+                        return unsafe { avx::score_rows(f, b, &s[r0 * p..(r0 + n) * p], p, emit) };
+                    }
+                }
                 Self::rows_with(
                     x,
                     r0,
@@ -383,6 +399,86 @@ fn partial_sums(row: &[f64], fill: &[f64], mean: &[f64], coef: &[f64]) -> [f64; 
         }
     }
     acc
+}
+
+/// The all-numeric binary path four lanes at a time (AVX, detected at run time). Lane `l`
+/// sums the terms `j ≡ l (mod 4)` in order, exactly as [`partial_sums`] does, and without
+/// fused multiply-adds, so the scores are bit for bit those of the two-lane path.
+#[cfg(target_arch = "x86_64")]
+mod avx {
+    use super::FastBinary;
+    use std::arch::x86_64::*;
+
+    /// Score the contiguous rows `rows` (`p` values each, `p` the kernel's width), handing each
+    /// score (intercept `b` included) to `emit`; whether every score was finite.
+    ///
+    /// # Safety
+    /// The CPU must have AVX.
+    #[target_feature(enable = "avx")]
+    pub(super) unsafe fn score_rows(
+        f: &FastBinary,
+        b: f64,
+        rows: &[f64],
+        p: usize,
+        mut emit: impl FnMut(usize, &[f64]),
+    ) -> bool {
+        assert!(p > 0 && f.coef.len() == p && f.fill.len() == p && f.mean.len() == p);
+        let mut clean = true;
+        for (i, row) in rows.chunks_exact(p).enumerate() {
+            // Without imputation first: a missing value makes the sum NaN, and the row is
+            // summed again with it (rows without missing values give the same numbers either
+            // way).
+            // SAFETY: AVX is available (this function's contract); `row` has `p` values.
+            let mut e = unsafe { sum::<false>(f, row) };
+            if !e.is_finite() {
+                // SAFETY: as above.
+                e = unsafe { sum::<true>(f, row) };
+            }
+            let eta = e + b;
+            clean &= eta.is_finite();
+            emit(i, &[eta]);
+        }
+        clean
+    }
+
+    /// `Σ (x or fill − mean) · coef` over one row of the kernel's width (`BLEND`: impute
+    /// missing values; otherwise NaN propagates).
+    #[target_feature(enable = "avx")]
+    #[inline]
+    unsafe fn sum<const BLEND: bool>(f: &FastBinary, row: &[f64]) -> f64 {
+        let n = row.len();
+        let split = n / 4 * 4;
+        // SAFETY: AVX is available; every load reads `j..j + 4` with `j + 4 <= split <= n`,
+        // and `row`, `fill`, `mean`, `coef` all have `n` values (checked by the caller).
+        let s = unsafe {
+            let mut acc = _mm256_setzero_pd();
+            let mut j = 0;
+            while j < split {
+                let x = _mm256_loadu_pd(row.as_ptr().add(j));
+                let v = if BLEND {
+                    let nan = _mm256_cmp_pd::<_CMP_UNORD_Q>(x, x);
+                    _mm256_blendv_pd(x, _mm256_loadu_pd(f.fill.as_ptr().add(j)), nan)
+                } else {
+                    x
+                };
+                let d = _mm256_sub_pd(v, _mm256_loadu_pd(f.mean.as_ptr().add(j)));
+                acc = _mm256_add_pd(
+                    acc,
+                    _mm256_mul_pd(d, _mm256_loadu_pd(f.coef.as_ptr().add(j))),
+                );
+                j += 4;
+            }
+            let mut s = [0.0; 4];
+            _mm256_storeu_pd(s.as_mut_ptr(), acc);
+            s
+        };
+        let mut tail = 0.0;
+        for j in split..n {
+            let v = if row[j].is_nan() { f.fill[j] } else { row[j] };
+            tail += (v - f.mean[j]) * f.coef[j];
+        }
+        ((s[0] + s[1]) + (s[2] + s[3])) + tail
+    }
 }
 
 /// Class probabilities from the scores of classes 1.. (class 0 scores 0): the softmax with the
