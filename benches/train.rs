@@ -138,13 +138,13 @@ fn main() {
             "", "mlcycle", "scikit-learn", "ratio"
         );
         let row = |label: &str, ours: f64, theirs: Option<f64>, time: bool| {
-            let t = theirs.map_or("-".to_string(), |t| format!("{t:.4}"));
+            let t = theirs.map_or("-".to_string(), |t| format!("{t:.5}"));
             let ratio = match theirs {
                 Some(t) if time && ours > 0.0 => format!("{:.2}x", t / ours),
                 Some(t) if !time => format!("{:+.4}", ours - t),
                 _ => "-".into(),
             };
-            println!("{label:<26}{ours:>14.4}{t:>14}{ratio:>10}");
+            println!("{label:<26}{ours:>14.5}{t:>14}{ratio:>10}");
         };
         row("fit s (best)", fit_best, skv("fit_s_best"), true);
         row("fit s (median)", fit_med, skv("fit_s_median"), true);
