@@ -339,9 +339,14 @@ fn dot_binary(f: &FastBinary, row: &[f64]) -> f64 {
         &coef[..split],
     );
     let mut tail = 0.0;
-    for j in split..n {
-        let v = if row[j].is_nan() { fill[j] } else { row[j] };
-        tail += (v - mean[j]) * coef[j];
+    for (((&x, &fl), &m), &w) in row[split..]
+        .iter()
+        .zip(&fill[split..])
+        .zip(&mean[split..])
+        .zip(&coef[split..])
+    {
+        let v = if x.is_nan() { fl } else { x };
+        tail += (v - m) * w;
     }
     ((s0 + s1) + (s2 + s3)) + tail
 }
@@ -473,9 +478,14 @@ mod avx {
             s
         };
         let mut tail = 0.0;
-        for j in split..n {
-            let v = if row[j].is_nan() { f.fill[j] } else { row[j] };
-            tail += (v - f.mean[j]) * f.coef[j];
+        for (((&x, &fl), &m), &w) in row[split..]
+            .iter()
+            .zip(&f.fill[split..n])
+            .zip(&f.mean[split..n])
+            .zip(&f.coef[split..n])
+        {
+            let v = if x.is_nan() { fl } else { x };
+            tail += (v - m) * w;
         }
         ((s[0] + s[1]) + (s[2] + s[3])) + tail
     }
