@@ -1,7 +1,7 @@
+use super::fused::LinearKernel;
 use super::{Model, ModelArtifact, Prediction, Preprocessor, Signature};
-use crate::data::validate_features;
 use crate::{Error, Result};
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 /// A fitted (multinomial) logistic regression with its preprocessing.
@@ -59,24 +59,15 @@ impl LogisticModel {
         Ok(())
     }
 
-    /// Class probabilities for preprocessed inputs `z`.
-    pub(crate) fn probabilities(&self, z: ArrayView2<'_, f64>) -> Array2<f64> {
-        let k = self.intercepts.len() + 1;
-        let mut eta = z.dot(&self.weights);
-        eta += &self.intercepts;
-        let mut p = Array2::<f64>::zeros((z.nrows(), k));
-        for (i, row) in eta.axis_iter(Axis(0)).enumerate() {
-            let m = row.iter().fold(0.0_f64, |a, &b| a.max(b));
-            let mut s = (-m).exp();
-            p[[i, 0]] = s;
-            for (c, &e) in row.iter().enumerate() {
-                let v = (e - m).exp();
-                p[[i, c + 1]] = v;
-                s += v;
-            }
-            p.row_mut(i).mapv_inplace(|v| v / s);
-        }
-        p
+    /// The fused prediction kernel (preprocessing folded into the coefficients).
+    fn kernel(&self) -> LinearKernel {
+        let w = &self.weights;
+        LinearKernel::new(
+            &self.preprocessor,
+            w.ncols(),
+            |i, c| w[[i, c]],
+            self.intercepts.to_vec(),
+        )
     }
 }
 
@@ -86,20 +77,7 @@ impl Model for LogisticModel {
     }
 
     fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Prediction> {
-        validate_features(&self.signature.inputs, x)?;
-        let z = self.preprocessor.transform(x);
-        let p = self.probabilities(z.view());
-        let values = p
-            .axis_iter(Axis(0))
-            .map(|r| {
-                r.iter()
-                    .enumerate()
-                    .fold((0, f64::NEG_INFINITY), |best, (i, &v)| {
-                        if v > best.1 { (i, v) } else { best }
-                    })
-                    .0 as f64
-            })
-            .collect();
+        let (values, p) = self.kernel().predict_classes(&self.signature, x)?;
         Ok(Prediction {
             values,
             probabilities: Some(p),
@@ -143,9 +121,9 @@ impl Model for LinearModel {
     }
 
     fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Prediction> {
-        validate_features(&self.signature.inputs, x)?;
-        let z = self.preprocessor.transform(x);
-        let values = z.dot(&self.weights) + self.intercept;
+        let w = &self.weights;
+        let kernel = LinearKernel::new(&self.preprocessor, 1, |i, _| w[i], vec![self.intercept]);
+        let values = kernel.predict_values(&self.signature, x)?;
         Ok(Prediction {
             values,
             probabilities: None,

@@ -2,6 +2,7 @@
 //! and serialisable [`ModelArtifact`]s tagged by flavor.
 
 mod artifact;
+mod fused;
 mod linear;
 mod preprocess;
 mod signature;

@@ -170,6 +170,43 @@ impl TreePreprocessor {
     }
 }
 
+/// Whether `x` passes [`validate_features`] for `schema`, by one row-major pass (the input's
+/// memory order; the full check walks column by column and builds the error message). No
+/// value may be infinite; categorical codes must be NaN or level indices. On `false`, run
+/// [`validate_features`] for the error to report.
+pub(crate) fn inputs_clean(schema: &Schema, x: ArrayView2<'_, f64>) -> bool {
+    // An infinite value is bad in any column (a categorical code must be finite too).
+    let finite = |v: &[f64]| {
+        v.iter().fold(0u64, |a, v| {
+            a | (v.to_bits() & !(1 << 63) == f64::INFINITY.to_bits()) as u64
+        }) == 0
+    };
+    x.ncols() == schema.n_features()
+        && match x.as_slice() {
+            Some(s) => finite(s),
+            None => x.rows().into_iter().all(|r| finite(&r.to_vec())),
+        }
+        && codes_valid(schema, x)
+}
+
+/// Whether every categorical column of `x` (with `schema`'s width) holds NaN or level indices;
+/// true at once without categoricals.
+fn codes_valid(schema: &Schema, x: ArrayView2<'_, f64>) -> bool {
+    let cats: Vec<(usize, usize)> = schema
+        .features
+        .iter()
+        .enumerate()
+        .filter_map(|(j, f)| f.levels().map(|l| (j, l.len())))
+        .collect();
+    cats.is_empty()
+        || x.rows().into_iter().all(|row| {
+            cats.iter().all(|&(j, n)| {
+                let v = row[j];
+                v.is_nan() || (v >= 0.0 && v.fract() == 0.0 && (v as usize) < n)
+            })
+        })
+}
+
 /// The fitted tree learners that can sit inside a [`TreeModel`].
 pub trait TreeLearner:
     Clone + Debug + Send + Sync + Serialize + DeserializeOwned + 'static
@@ -188,10 +225,27 @@ pub trait TreeLearner:
     fn predict_probabilities(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>>;
     /// Wrap a [`TreeModel`] of this learner in its artifact variant.
     fn artifact(model: TreeModel<Self>) -> ModelArtifact;
+    /// Values with the input scan fused into prediction: `Some((values, every input
+    /// finite))` from learners that read every input once anyway (gradient boosting); `None`
+    /// (the default) from the others, whose inputs are checked before predicting.
+    fn predict_values_scanned(
+        &self,
+        _x: ArrayView2<'_, f64>,
+    ) -> Option<Result<(Array1<f64>, bool)>> {
+        None
+    }
+    /// Class probabilities with the input scan fused into prediction (see
+    /// [`TreeLearner::predict_values_scanned`]).
+    fn predict_probabilities_scanned(
+        &self,
+        _x: ArrayView2<'_, f64>,
+    ) -> Option<Result<(Array2<f64>, bool)>> {
+        None
+    }
 }
 
 macro_rules! learner {
-    ($ty:ty, $flavor:literal, $missing:literal, $variant:ident) => {
+    ($ty:ty, $flavor:literal, $missing:literal, $variant:ident $(, { $($extra:tt)* })?) => {
         impl TreeLearner for $ty {
             const FLAVOR: &'static str = $flavor;
             const HANDLES_MISSING: bool = $missing;
@@ -210,11 +264,25 @@ macro_rules! learner {
             fn artifact(model: TreeModel<Self>) -> ModelArtifact {
                 ModelArtifact::$variant(model)
             }
+            $($($extra)*)?
         }
     };
 }
 
-learner!(GbdtModel, "gbdt", true, Gbdt);
+learner!(GbdtModel, "gbdt", true, Gbdt, {
+    fn predict_values_scanned(
+        &self,
+        x: ArrayView2<'_, f64>,
+    ) -> Option<Result<(Array1<f64>, bool)>> {
+        Some(self.predict_checked(x))
+    }
+    fn predict_probabilities_scanned(
+        &self,
+        x: ArrayView2<'_, f64>,
+    ) -> Option<Result<(Array2<f64>, bool)>> {
+        Some(self.predict_proba_checked(x))
+    }
+});
 learner!(DecisionTreeModel, "decision_tree", false, DecisionTree);
 learner!(RandomForestModel, "random_forest", false, RandomForest);
 
@@ -304,7 +372,35 @@ impl<L: TreeLearner> Model for TreeModel<L> {
     }
 
     fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Prediction> {
-        validate_features(&self.signature.inputs, x)?;
+        let schema = &self.signature.inputs;
+        // Nothing to impute and a learner that notes infinities while it reads the rows: only
+        // the categorical codes need a look beforehand.
+        if self.preprocessor.keeps_missing_everywhere()
+            && x.ncols() == schema.n_features()
+            && codes_valid(schema, x)
+        {
+            if self.signature.n_classes() == 0 {
+                if let Some(r) = self.learner.predict_values_scanned(x) {
+                    let (values, finite) = r?;
+                    if !finite {
+                        validate_features(schema, x)?;
+                    }
+                    return Ok(Prediction {
+                        values,
+                        probabilities: None,
+                    });
+                }
+            } else if let Some(r) = self.learner.predict_probabilities_scanned(x) {
+                let (p, finite) = r?;
+                if !finite {
+                    validate_features(schema, x)?;
+                }
+                return Ok(with_classes(p));
+            }
+        }
+        if !inputs_clean(schema, x) {
+            validate_features(schema, x)?;
+        }
         // Without anything to impute the preprocessing is the identity: skip the copy.
         let filled;
         let z = if self.preprocessor.keeps_missing_everywhere() {
@@ -319,25 +415,30 @@ impl<L: TreeLearner> Model for TreeModel<L> {
                 probabilities: None,
             });
         }
-        let p = self.learner.predict_probabilities(z)?;
-        let values = p
-            .axis_iter(Axis(0))
-            .map(|r| {
-                r.iter()
-                    .enumerate()
-                    .fold((0, f64::NEG_INFINITY), |best, (i, &v)| {
-                        if v > best.1 { (i, v) } else { best }
-                    })
-                    .0 as f64
-            })
-            .collect();
-        Ok(Prediction {
-            values,
-            probabilities: Some(p),
-        })
+        Ok(with_classes(self.learner.predict_probabilities(z)?))
     }
 
     fn to_artifact(&self) -> Result<ModelArtifact> {
         Ok(L::artifact(self.clone()))
+    }
+}
+
+/// A classifier's prediction from its class probabilities: the most probable class (the first
+/// on a tie) per row.
+fn with_classes(p: Array2<f64>) -> Prediction {
+    let values = p
+        .axis_iter(Axis(0))
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |best, (i, &v)| {
+                    if v > best.1 { (i, v) } else { best }
+                })
+                .0 as f64
+        })
+        .collect();
+    Prediction {
+        values,
+        probabilities: Some(p),
     }
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use self::binning::BinMapper;
 use self::grower::{GrowParams, Workspace, grow_tree};
 use self::loss::{Loss, sigmoid, softmax_row};
-use self::tree::{FlatForest, Tree};
+use self::tree::{BLOCK, FlatForest, Tree};
 use super::common::{NanPolicy, argmax, check_predict_shape, check_training_data, exact_f64_vec};
 use super::{ProgressHook, TrainProgress, TreeTask};
 use crate::{Error, Result};
@@ -521,7 +521,14 @@ impl GbdtModel {
     /// Raw scores (`n × n_outputs`): values for regression, the logit for binary classification,
     /// one logit per class for multiclass.
     pub fn decision_function(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        self.scores(x).map(|(raw, _)| raw)
+    }
+
+    /// [`GbdtModel::decision_function`], and whether every input was finite (noted while the
+    /// rows are read anyway; NaN counts as finite here, it marks a missing value).
+    fn scores(&self, x: ArrayView2<f64>) -> Result<(Array2<f64>, bool)> {
         check_predict_shape(x, self.n_features)?;
+        let infinite = std::sync::atomic::AtomicBool::new(false);
         let k = self.baseline.len();
         let n = x.nrows();
         let p = self.n_features;
@@ -529,37 +536,61 @@ impl GbdtModel {
         let flat = self
             .flat
             .get_or_init(|| std::sync::Arc::new(FlatForest::new(&self.trees, p)));
-        const BLOCK: usize = 64;
         let contiguous = x.as_slice();
-        out.par_chunks_mut(BLOCK * k)
-            .enumerate()
-            .for_each(|(c, o)| {
+        out.par_chunks_mut(BLOCK * k).enumerate().for_each_init(
+            || vec![0.0f64; p * BLOCK],
+            |cols, (c, o)| {
                 let r0 = c * BLOCK;
                 let rows = o.len() / k;
-                let mut buf = Vec::new();
-                let block: &[f64] = match contiguous {
-                    Some(s) => &s[r0 * p..(r0 + rows) * p],
-                    None => {
-                        buf.reserve(rows * p);
-                        for r in 0..rows {
-                            buf.extend(x.row(r0 + r).iter().copied());
+                // The block feature-major (a contiguous column per feature, BLOCK rows long;
+                // rows past `rows` are left over from an earlier block and never read);
+                // NaN and infinities noted on the way.
+                let (mut nan, mut inf) = (false, false);
+                match contiguous {
+                    Some(s) if p > 0 => {
+                        for (r, row) in s[r0 * p..(r0 + rows) * p].chunks_exact(p).enumerate() {
+                            for (f, &v) in row.iter().enumerate() {
+                                cols[f * BLOCK + r] = v;
+                                nan |= v.is_nan();
+                                inf |= v.is_infinite();
+                            }
                         }
-                        &buf
                     }
-                };
+                    _ => {
+                        for r in 0..rows {
+                            for (f, &v) in x.row(r0 + r).iter().enumerate() {
+                                cols[f * BLOCK + r] = v;
+                                nan |= v.is_nan();
+                                inf |= v.is_infinite();
+                            }
+                        }
+                    }
+                }
+                if inf {
+                    infinite.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 for r in 0..rows {
                     o[r * k..(r + 1) * k].copy_from_slice(&self.baseline);
                 }
-                flat.add_block(block, p, k, o);
-            });
-        Ok(Array2::from_shape_vec((n, k), out).expect("shape matches the buffer length"))
+                flat.add_block(cols, rows, nan, k, o);
+            },
+        );
+        Ok((
+            Array2::from_shape_vec((n, k), out).expect("shape matches the buffer length"),
+            !infinite.into_inner(),
+        ))
     }
 
     /// Predict the class index (classification) or value (regression) for each row of `x`
     /// (NaN = missing).
     pub fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<f64>> {
-        let raw = self.decision_function(x)?;
-        Ok(match self.task {
+        self.predict_checked(x).map(|(v, _)| v)
+    }
+
+    /// [`GbdtModel::predict`], and whether every input was finite.
+    pub(crate) fn predict_checked(&self, x: ArrayView2<f64>) -> Result<(Array1<f64>, bool)> {
+        let (raw, finite) = self.scores(x)?;
+        let values = match self.task {
             TreeTask::Regression => raw.column(0).to_owned(),
             TreeTask::Classification { n_classes: 2 } => {
                 raw.column(0).mapv(|f| if f > 0.0 { 1.0 } else { 0.0 })
@@ -569,32 +600,41 @@ impl GbdtModel {
                 .into_iter()
                 .map(|r| argmax(r.as_slice().expect("rows of a standard-layout array")) as f64)
                 .collect(),
-        })
+        };
+        Ok((values, finite))
     }
 
     /// Class probabilities (`n × n_classes`, rows sum to 1); classification only.
     pub fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        self.predict_proba_checked(x).map(|(p, _)| p)
+    }
+
+    /// [`GbdtModel::predict_proba`], and whether every input was finite.
+    pub(crate) fn predict_proba_checked(&self, x: ArrayView2<f64>) -> Result<(Array2<f64>, bool)> {
         let Some(k) = self.task.n_classes() else {
             return Err(Error::invalid(
                 "predict_proba",
                 "the model was trained for regression",
             ));
         };
-        let mut raw = self.decision_function(x)?;
+        let (mut raw, finite) = self.scores(x)?;
         if k == 2 {
             let n = raw.nrows();
-            let mut out = Array2::zeros((n, 2));
-            for i in 0..n {
-                let p1 = sigmoid(raw[[i, 0]]);
-                out[[i, 0]] = 1.0 - p1;
-                out[[i, 1]] = p1;
+            let mut out = vec![0.0; n * 2];
+            for (o, &f) in out.chunks_exact_mut(2).zip(raw.iter()) {
+                let p1 = sigmoid(f);
+                o[0] = 1.0 - p1;
+                o[1] = p1;
             }
-            Ok(out)
+            Ok((
+                Array2::from_shape_vec((n, 2), out).expect("n rows × 2 classes"),
+                finite,
+            ))
         } else {
             for mut r in raw.rows_mut() {
                 softmax_row(r.as_slice_mut().expect("rows of a standard-layout array"));
             }
-            Ok(raw)
+            Ok((raw, finite))
         }
     }
 }

@@ -96,10 +96,14 @@ struct FlatNode {
     left: u32,
 }
 
-/// All trees of a model in the prediction layout.
+/// All trees of a model in the prediction layout: node `i`'s threshold is `thresholds[i]`, its
+/// feature's offset in a feature-major block (`feature × BLOCK`) and its left child are
+/// `meta[i]`. Both arrays have 8-byte entries, so a traversal step addresses them (and the
+/// block) with plain scaled indexing.
 #[derive(Debug)]
 pub(crate) struct FlatForest {
-    nodes: Vec<FlatNode>,
+    thresholds: Vec<f64>,
+    meta: Vec<[u32; 2]>,
     values: Vec<f64>,
     /// Per node: where NaN goes (only read when the rows contain NaN).
     missing_left: Vec<bool>,
@@ -174,11 +178,15 @@ impl FlatForest {
                 let l = n.left as usize;
                 (n.feature as usize) < n_features
                     && (l == i && n.threshold == f64::INFINITY && missing_left[i] || l + 1 < len)
-            }),
+            }) && n_features.saturating_mul(BLOCK) <= u32::MAX as usize,
             "flat trees violate their layout invariants"
         );
         Self {
-            nodes,
+            thresholds: nodes.iter().map(|n| n.threshold).collect(),
+            meta: nodes
+                .iter()
+                .map(|n| [n.feature * BLOCK as u32, n.left])
+                .collect(),
             values,
             missing_left,
             trees: roots,
@@ -187,33 +195,49 @@ impl FlatForest {
     }
 
     /// Add every tree's output to `out` (row-major, `k` outputs per row; tree `t` feeds output
-    /// `t % k`) for the row-major `block` of rows with `p` features each.
-    pub(crate) fn add_block(&self, block: &[f64], p: usize, k: usize, out: &mut [f64]) {
-        if block.iter().any(|v| v.is_nan()) {
-            self.add_block_with::<true>(block, p, k, out);
+    /// `t % k`) for a block of `rows ≤ BLOCK` rows stored feature-major in `cols`
+    /// (`cols[f * BLOCK + r]`, `p * BLOCK` values). `has_nan` says whether any of them is NaN.
+    pub(crate) fn add_block(
+        &self,
+        cols: &[f64],
+        rows: usize,
+        has_nan: bool,
+        k: usize,
+        out: &mut [f64],
+    ) {
+        if has_nan {
+            self.add_block_with::<true>(cols, rows, k, out);
         } else {
-            self.add_block_with::<false>(block, p, k, out);
+            self.add_block_with::<false>(cols, rows, k, out);
         }
     }
 
-    fn add_block_with<const NAN: bool>(&self, block: &[f64], p: usize, k: usize, out: &mut [f64]) {
+    fn add_block_with<const NAN: bool>(
+        &self,
+        cols: &[f64],
+        rows: usize,
+        k: usize,
+        out: &mut [f64],
+    ) {
         assert_eq!(
-            p, self.n_features,
-            "rows must have the model's feature count"
+            cols.len(),
+            self.n_features * BLOCK,
+            "the block must hold BLOCK rows of the model's features"
         );
-        assert_eq!(block.len() % p.max(1), 0, "the block must hold whole rows");
-        let rows = block.len() / p.max(1);
-        let full = rows / LANES * LANES;
-        let nodes = &self.nodes[..];
+        assert!(rows <= BLOCK && out.len() >= rows * k, "block too large");
+        let (thr, meta) = (&self.thresholds[..], &self.meta[..]);
         let ml = &self.missing_left[..];
         for (t, &(root, depth)) in self.trees.iter().enumerate() {
             let j = t % k;
+            // Groups of LANES rows in lock-step (independent dependency chains); the rows of
+            // a last, partial group one at a time.
+            let full = rows / LANES * LANES;
             for g0 in (0..full).step_by(LANES) {
                 let mut idx = [root; LANES];
-                let base: [usize; LANES] = std::array::from_fn(|l| (g0 + l) * p);
+                let group = &cols[g0..];
                 for _ in 0..depth {
-                    for l in 0..LANES {
-                        idx[l] = step::<NAN>(nodes, ml, idx[l], block, base[l]);
+                    for (l, ix) in idx.iter_mut().enumerate() {
+                        *ix = step::<NAN>(thr, meta, ml, *ix, group, l);
                     }
                 }
                 for (l, ix) in idx.iter().enumerate() {
@@ -223,7 +247,7 @@ impl FlatForest {
             for r in full..rows {
                 let mut ix = root;
                 for _ in 0..depth {
-                    ix = step::<NAN>(nodes, ml, ix, block, r * p);
+                    ix = step::<NAN>(thr, meta, ml, ix, &cols[r..], 0);
                 }
                 out[r * k + j] += self.values[ix as usize];
             }
@@ -231,31 +255,44 @@ impl FlatForest {
     }
 }
 
-/// One branch-free traversal step from node `ix` for the row starting at `block[base]`.
+/// Rows per block of [`FlatForest::add_block`] (a multiple of `LANES`).
+pub(crate) const BLOCK: usize = 64;
+
+/// One branch-free traversal step from node `ix` for row `r` of `group`, the tail of a
+/// feature-major block starting at the current group's first row.
 ///
-/// Callers guarantee `ix` is a node index of `nodes` and `base + p <= block.len()` where every
-/// node's feature is `< p` (checked in [`FlatForest::new`] and [`FlatForest::add_block_with`]);
-/// children are always in range by construction, so neither index can go out of bounds.
+/// Callers guarantee `ix` is a node index (of `thr`, `meta` and `missing_left`, all the same
+/// length), that `group` starts at row `g0` of a block of `p * BLOCK` values with
+/// `g0 + r < BLOCK`, and that every node's column offset is `feature × BLOCK` with
+/// `feature < p` (checked in [`FlatForest::new`] and [`FlatForest::add_block_with`]); children
+/// are always in range by construction, so no index can go out of bounds.
 #[inline(always)]
 fn step<const NAN: bool>(
-    nodes: &[FlatNode],
+    thr: &[f64],
+    meta: &[[u32; 2]],
     missing_left: &[bool],
     ix: u32,
-    block: &[f64],
-    base: usize,
+    group: &[f64],
+    r: usize,
 ) -> u32 {
-    debug_assert!((ix as usize) < nodes.len());
-    // SAFETY: `ix` is the root or a child index, all < nodes.len() (see above).
-    let nd = unsafe { *nodes.get_unchecked(ix as usize) };
-    let f = nd.feature as usize;
-    debug_assert!(base + f < block.len());
-    // SAFETY: `base` starts a whole row of `p` values inside `block` and `f < p`.
-    let v = unsafe { *block.get_unchecked(base + f) };
+    let i = ix as usize;
+    debug_assert!(i < meta.len() && i < thr.len() && i < missing_left.len());
+    // SAFETY: `ix` is the root or a child index, all < the node count (see above).
+    let [off, left] = unsafe { *meta.get_unchecked(i) };
+    let at = off as usize + r;
+    debug_assert!(at < group.len());
+    // SAFETY: `off = feature × BLOCK` with `feature < p`, and `g0 + r < BLOCK`, so
+    // `g0 + at < p * BLOCK`: inside the block, i.e. `at < group.len()`.
+    let v = unsafe { *group.get_unchecked(at) };
+    // SAFETY: as for `meta`.
+    let t = unsafe { *thr.get_unchecked(i) };
     let right = if NAN {
-        // NaN compares false, so it goes right only when missing values go right.
-        (v > nd.threshold) | (v.is_nan() && !missing_left[ix as usize])
+        // NaN compares false, so it goes right only when missing values go right. (`&`, not
+        // `&&`: no branch on the data.)
+        // SAFETY: as for `meta`.
+        (v > t) | (v.is_nan() & !unsafe { *missing_left.get_unchecked(i) })
     } else {
-        v > nd.threshold
+        v > t
     };
-    nd.left + right as u32
+    left + right as u32
 }

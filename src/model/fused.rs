@@ -1,0 +1,532 @@
+//! The prediction path of linear models: input checks, imputation, standardisation, the dot
+//! product and the link function fused into one row-major pass over the input.
+//!
+//! The straightforward path ([`super::Preprocessor::transform`] into a new matrix, then a
+//! matrix product) reads the input once per column for the checks, writes and re-reads a
+//! standardised copy, and allocates the scores. Here every row is read once, in memory order:
+//!
+//! - **Standardisation folded into the coefficients, not the offsets**: the score term of a
+//!   numeric column is `(x − mean) · (w / scale)` instead of `((x − mean) / scale) · w`. Each
+//!   term differs from the straightforward one by at most about one rounding (a product instead
+//!   of a quotient), so scores agree to ~1e-15 relative to the sum of the terms' magnitudes. The
+//!   offset is *not* folded into the intercept (`x · w/σ − Σ w μ/σ`): with means far from zero
+//!   that would subtract large numbers and lose digits.
+//! - **Checks without a separate pass**: an infinite numeric input makes the row's score
+//!   infinite or NaN (`±inf − mean` is infinite, times a coefficient is infinite or NaN, and
+//!   sums keep it non-finite), so only a non-finite score sends the batch to
+//!   [`crate::data::validate_features`], which reports the first bad value (column by column,
+//!   the same typed error and message as before). A finite score proves every numeric input of
+//!   the row finite. Categorical codes are checked where they are read.
+//! - The link function (sigmoid / softmax) writes straight into the output arrays, computing
+//!   the same expressions as the straightforward path (bit for bit, given the same scores).
+//!
+//! Large batches are split into row chunks scored in parallel by rayon; one thread runs the
+//! same loop over the chunks in turn.
+
+use super::{ColumnTransform, Preprocessor, Signature};
+use crate::Result;
+use crate::data::validate_features;
+use ndarray::{Array1, Array2, ArrayView2};
+use rayon::prelude::*;
+
+/// Rows per parallel chunk.
+const CHUNK: usize = 2048;
+
+/// How one input column enters the score.
+#[derive(Debug, Clone, Copy)]
+enum Term {
+    /// `(x or fill − mean) · coef[c]` for output `c`; coefficients at `coef[at * k ..]`.
+    Numeric { fill: f64, mean: f64, at: usize },
+    /// Level `l` adds `coef[(at + l) * k + c]`; NaN adds nothing; other codes are errors.
+    OneHot { n_levels: usize, at: usize },
+}
+
+/// A linear score `intercepts + Σ terms` over encoded rows, with the preprocessing folded in.
+#[derive(Debug)]
+pub(crate) struct LinearKernel {
+    terms: Vec<Term>,
+    /// Outputs per row (scores), `k ≥ 1`.
+    k: usize,
+    /// Row-major (preprocessed input) × (outputs): numeric rows already divided by the scale.
+    coef: Vec<f64>,
+    intercepts: Vec<f64>,
+    /// Every column numeric and one output: the per-row loop runs over plain slices.
+    fast: Option<FastBinary>,
+    /// Whether the CPU has AVX (the all-numeric binary path then runs four lanes at a time,
+    /// with the same partial sums).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    avx: bool,
+}
+
+/// Parameters of the all-numeric, single-output case, one entry per input column.
+#[derive(Debug)]
+struct FastBinary {
+    fill: Vec<f64>,
+    mean: Vec<f64>,
+    coef: Vec<f64>,
+}
+
+impl LinearKernel {
+    /// Fold `pre` into `weights` ((preprocessed inputs) × k, row-major by input as given by
+    /// `weight(input, output)`). Shapes are checked by the models' `check`.
+    pub(crate) fn new(
+        pre: &Preprocessor,
+        k: usize,
+        weight: impl Fn(usize, usize) -> f64,
+        intercepts: Vec<f64>,
+    ) -> Self {
+        let mut terms = Vec::with_capacity(pre.columns.len());
+        let mut coef = Vec::with_capacity(pre.output_width() * k);
+        let mut at = 0;
+        for t in &pre.columns {
+            match *t {
+                ColumnTransform::Standardize { fill, mean, scale } => {
+                    terms.push(Term::Numeric { fill, mean, at });
+                    coef.extend((0..k).map(|c| weight(at, c) / scale));
+                    at += 1;
+                }
+                ColumnTransform::OneHot { n_levels } => {
+                    terms.push(Term::OneHot { n_levels, at });
+                    for l in 0..n_levels {
+                        coef.extend((0..k).map(|c| weight(at + l, c)));
+                    }
+                    at += n_levels;
+                }
+            }
+        }
+        let fast = (k == 1)
+            .then(|| {
+                let mut f = FastBinary {
+                    fill: Vec::with_capacity(terms.len()),
+                    mean: Vec::with_capacity(terms.len()),
+                    coef: Vec::with_capacity(terms.len()),
+                };
+                for t in &terms {
+                    match *t {
+                        Term::Numeric { fill, mean, at } => {
+                            f.fill.push(fill);
+                            f.mean.push(mean);
+                            f.coef.push(coef[at]);
+                        }
+                        Term::OneHot { .. } => return None,
+                    }
+                }
+                Some(f)
+            })
+            .flatten();
+        LinearKernel {
+            terms,
+            k,
+            coef,
+            intercepts,
+            fast,
+            #[cfg(target_arch = "x86_64")]
+            avx: std::arch::is_x86_feature_detected!("avx"),
+            #[cfg(not(target_arch = "x86_64"))]
+            avx: false,
+        }
+    }
+
+    /// The scores of one row into `eta` (length `k`); `false` when a categorical code is not a
+    /// level index. (Non-finite numerics show as non-finite scores.)
+    #[inline(always)]
+    fn score_row(&self, row: &[f64], eta: &mut [f64]) -> bool {
+        let k = self.k;
+        eta.fill(0.0);
+        let mut ok = true;
+        for (t, &x) in self.terms.iter().zip(row) {
+            match *t {
+                Term::Numeric { fill, mean, at } => {
+                    let v = if x.is_nan() { fill } else { x } - mean;
+                    for (e, &w) in eta.iter_mut().zip(&self.coef[at * k..(at + 1) * k]) {
+                        *e += v * w;
+                    }
+                }
+                Term::OneHot { n_levels, at } => {
+                    if x.is_nan() {
+                        continue;
+                    }
+                    if x >= 0.0 && x.fract() == 0.0 && (x as usize) < n_levels {
+                        let r = (at + x as usize) * k;
+                        for (e, &w) in eta.iter_mut().zip(&self.coef[r..r + k]) {
+                            *e += w;
+                        }
+                    } else {
+                        ok = false;
+                    }
+                }
+            }
+        }
+        for (e, &b) in eta.iter_mut().zip(&self.intercepts) {
+            *e += b;
+        }
+        ok
+    }
+
+    /// Score rows `r0..r0 + n` of `x` (columns already checked), handing each row's scores to
+    /// `emit(row offset, scores)`. Returns whether every row was clean (finite scores, valid
+    /// codes); otherwise the caller runs the full input check.
+    fn score_rows(
+        &self,
+        x: ArrayView2<'_, f64>,
+        r0: usize,
+        n: usize,
+        emit: impl FnMut(usize, &[f64]),
+    ) -> bool {
+        match &self.fast {
+            Some(f) => {
+                let b = self.intercepts[0];
+                #[cfg(target_arch = "x86_64")]
+                if let (true, Some(s)) = (self.avx, x.as_slice()) {
+                    let p = x.ncols();
+                    if p > 0 && p == f.coef.len() {
+                        // SAFETY: the CPU has AVX (detected when the kernel was built).
+                        return unsafe { avx::score_rows(f, b, &s[r0 * p..(r0 + n) * p], p, emit) };
+                    }
+                }
+                Self::rows_with(
+                    x,
+                    r0,
+                    n,
+                    self.k,
+                    |row, eta| {
+                        eta[0] = dot_binary(f, row) + b;
+                        true
+                    },
+                    emit,
+                )
+            }
+            None => Self::rows_with(x, r0, n, self.k, |row, eta| self.score_row(row, eta), emit),
+        }
+    }
+
+    /// [`LinearKernel::score_rows`] with the row scorer `score`.
+    #[inline(always)]
+    fn rows_with(
+        x: ArrayView2<'_, f64>,
+        r0: usize,
+        n: usize,
+        k: usize,
+        score: impl Fn(&[f64], &mut [f64]) -> bool,
+        mut emit: impl FnMut(usize, &[f64]),
+    ) -> bool {
+        let mut eta = vec![0.0; k];
+        let mut clean = true;
+        let p = x.ncols();
+        let mut buf = Vec::new();
+        match x.as_slice() {
+            Some(s) if p > 0 => {
+                for (i, row) in s[r0 * p..(r0 + n) * p].chunks_exact(p).enumerate() {
+                    clean &= score(row, &mut eta) & eta[0].is_finite();
+                    emit(i, &eta);
+                }
+            }
+            _ => {
+                for i in 0..n {
+                    let r = x.row(r0 + i);
+                    let row = match r.as_slice() {
+                        Some(s) => s,
+                        None => {
+                            buf.clear();
+                            buf.extend(r.iter().copied());
+                            &buf[..]
+                        }
+                    };
+                    clean &= score(row, &mut eta) & eta[0].is_finite();
+                    emit(i, &eta);
+                }
+            }
+        }
+        clean
+    }
+
+    /// Run `chunk(r0, rows, out_a, out_b)` over chunks of `n` rows (in parallel when there is
+    /// more than one chunk); `wa ≥ 1` and `wb` are the per-row widths of the two outputs. Checks the input when a
+    /// chunk reports a problem.
+    fn run(
+        &self,
+        schema_check: impl FnOnce() -> Result<()>,
+        n: usize,
+        (wa, wb): (usize, usize),
+        chunk: impl Fn(usize, usize, &mut [f64], &mut [f64]) -> bool + Sync,
+    ) -> Result<(Vec<f64>, Vec<f64>)> {
+        let mut a = vec![0.0; n * wa];
+        let mut b = vec![0.0; n * wb];
+        let clean = if n <= CHUNK {
+            chunk(0, n, &mut a, &mut b)
+        } else if wb == 0 {
+            a.par_chunks_mut(CHUNK * wa)
+                .enumerate()
+                .map(|(c, oa)| chunk(c * CHUNK, oa.len() / wa, oa, &mut []))
+                .reduce(|| true, |x, y| x & y)
+        } else {
+            a.par_chunks_mut(CHUNK * wa)
+                .zip(b.par_chunks_mut(CHUNK * wb))
+                .enumerate()
+                .map(|(c, (oa, ob))| chunk(c * CHUNK, oa.len() / wa, oa, ob))
+                .reduce(|| true, |x, y| x & y)
+        };
+        if !clean {
+            // Reports the first bad value exactly as the straightforward path did; when every
+            // input is valid (scores overflowed, or the coefficients are not finite) the scores
+            // stand as computed.
+            schema_check()?;
+        }
+        Ok((a, b))
+    }
+
+    /// Class probabilities and predicted class indices of a logistic model (class 0 the
+    /// reference class with score 0).
+    pub(crate) fn predict_classes(
+        &self,
+        signature: &Signature,
+        x: ArrayView2<'_, f64>,
+    ) -> Result<(Array1<f64>, Array2<f64>)> {
+        if x.ncols() != signature.inputs.n_features() {
+            validate_features(&signature.inputs, x)?;
+        }
+        let n = x.nrows();
+        let kc = self.k + 1;
+        let (p, v) = self.run(
+            || validate_features(&signature.inputs, x),
+            n,
+            (kc, 1),
+            |r0, rows, probs, values| {
+                self.score_rows(x, r0, rows, |i, eta| {
+                    let pr = &mut probs[i * kc..(i + 1) * kc];
+                    link(eta, pr);
+                    values[i] = argmax(pr);
+                })
+            },
+        )?;
+        Ok((
+            Array1::from(v),
+            Array2::from_shape_vec((n, kc), p).expect("n rows × classes"),
+        ))
+    }
+
+    /// Values of a linear regression (one output).
+    pub(crate) fn predict_values(
+        &self,
+        signature: &Signature,
+        x: ArrayView2<'_, f64>,
+    ) -> Result<Array1<f64>> {
+        if x.ncols() != signature.inputs.n_features() {
+            validate_features(&signature.inputs, x)?;
+        }
+        let (v, _) = self.run(
+            || validate_features(&signature.inputs, x),
+            x.nrows(),
+            (1, 0),
+            |r0, rows, values, _| self.score_rows(x, r0, rows, |i, eta| values[i] = eta[0]),
+        )?;
+        Ok(Array1::from(v))
+    }
+}
+
+/// `Σ (x or fill − mean) · coef` over one all-numeric row: four partial sums (terms `j` with
+/// the same `j % 4`, each in order), added as `(s0 + s1) + (s2 + s3)`, then the tail. The
+/// x86-64 version computes the same partial sums two lanes at a time (SSE2, always present).
+#[inline(always)]
+fn dot_binary(f: &FastBinary, row: &[f64]) -> f64 {
+    let n = row.len().min(f.coef.len());
+    let (row, fill, mean, coef) = (&row[..n], &f.fill[..n], &f.mean[..n], &f.coef[..n]);
+    let split = n / 4 * 4;
+    let [s0, s1, s2, s3] = partial_sums(
+        &row[..split],
+        &fill[..split],
+        &mean[..split],
+        &coef[..split],
+    );
+    let mut tail = 0.0;
+    for (((&x, &fl), &m), &w) in row[split..]
+        .iter()
+        .zip(&fill[split..])
+        .zip(&mean[split..])
+        .zip(&coef[split..])
+    {
+        let v = if x.is_nan() { fl } else { x };
+        tail += (v - m) * w;
+    }
+    ((s0 + s1) + (s2 + s3)) + tail
+}
+
+/// The four partial sums of [`dot_binary`] over slices of equal length, a multiple of 4.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn partial_sums(row: &[f64], fill: &[f64], mean: &[f64], coef: &[f64]) -> [f64; 4] {
+    use std::arch::x86_64::*;
+    let n = row.len();
+    debug_assert!(n % 4 == 0 && fill.len() == n && mean.len() == n && coef.len() == n);
+    // SAFETY: SSE2 is part of the x86-64 baseline; every load reads `j..j + 2` with
+    // `j + 4 <= n`, inside all four slices (equal length `n`, checked by the caller's slicing).
+    unsafe {
+        let (mut a01, mut a23) = (_mm_setzero_pd(), _mm_setzero_pd());
+        let mut j = 0;
+        while j + 4 <= n {
+            let term = |k: usize| {
+                let x = _mm_loadu_pd(row.as_ptr().add(k));
+                let nan = _mm_cmpunord_pd(x, x);
+                let v = _mm_or_pd(
+                    _mm_and_pd(nan, _mm_loadu_pd(fill.as_ptr().add(k))),
+                    _mm_andnot_pd(nan, x),
+                );
+                _mm_mul_pd(
+                    _mm_sub_pd(v, _mm_loadu_pd(mean.as_ptr().add(k))),
+                    _mm_loadu_pd(coef.as_ptr().add(k)),
+                )
+            };
+            a01 = _mm_add_pd(a01, term(j));
+            a23 = _mm_add_pd(a23, term(j + 2));
+            j += 4;
+        }
+        let mut out = [0.0; 4];
+        _mm_storeu_pd(out.as_mut_ptr(), a01);
+        _mm_storeu_pd(out.as_mut_ptr().add(2), a23);
+        out
+    }
+}
+
+/// The four partial sums of [`dot_binary`] over slices of equal length, a multiple of 4.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn partial_sums(row: &[f64], fill: &[f64], mean: &[f64], coef: &[f64]) -> [f64; 4] {
+    let mut acc = [0.0f64; 4];
+    for (((x, fl), m), w) in row
+        .chunks_exact(4)
+        .zip(fill.chunks_exact(4))
+        .zip(mean.chunks_exact(4))
+        .zip(coef.chunks_exact(4))
+    {
+        for l in 0..4 {
+            let v = if x[l].is_nan() { fl[l] } else { x[l] };
+            acc[l] += (v - m[l]) * w[l];
+        }
+    }
+    acc
+}
+
+/// The all-numeric binary path four lanes at a time (AVX, detected at run time). Lane `l`
+/// sums the terms `j ≡ l (mod 4)` in order, exactly as [`partial_sums`] does, and without
+/// fused multiply-adds, so the scores are bit for bit those of the two-lane path.
+#[cfg(target_arch = "x86_64")]
+mod avx {
+    use super::FastBinary;
+    use std::arch::x86_64::*;
+
+    /// Score the contiguous rows `rows` (`p` values each, `p` the kernel's width), handing each
+    /// score (intercept `b` included) to `emit`; whether every score was finite.
+    ///
+    /// # Safety
+    /// The CPU must have AVX.
+    #[target_feature(enable = "avx")]
+    pub(super) unsafe fn score_rows(
+        f: &FastBinary,
+        b: f64,
+        rows: &[f64],
+        p: usize,
+        mut emit: impl FnMut(usize, &[f64]),
+    ) -> bool {
+        assert!(p > 0 && f.coef.len() == p && f.fill.len() == p && f.mean.len() == p);
+        let mut clean = true;
+        for (i, row) in rows.chunks_exact(p).enumerate() {
+            // Without imputation first: a missing value makes the sum NaN, and the row is
+            // summed again with it (rows without missing values give the same numbers either
+            // way).
+            // SAFETY: AVX is available (this function's contract); `row` has `p` values.
+            let mut e = unsafe { sum::<false>(f, row) };
+            if !e.is_finite() {
+                // SAFETY: as above.
+                e = unsafe { sum::<true>(f, row) };
+            }
+            let eta = e + b;
+            clean &= eta.is_finite();
+            emit(i, &[eta]);
+        }
+        clean
+    }
+
+    /// `Σ (x or fill − mean) · coef` over one row of the kernel's width (`BLEND`: impute
+    /// missing values; otherwise NaN propagates).
+    #[target_feature(enable = "avx")]
+    #[inline]
+    unsafe fn sum<const BLEND: bool>(f: &FastBinary, row: &[f64]) -> f64 {
+        let n = row.len();
+        let split = n / 4 * 4;
+        // SAFETY: AVX is available; every load reads `j..j + 4` with `j + 4 <= split <= n`,
+        // and `row`, `fill`, `mean`, `coef` all have `n` values (checked by the caller).
+        let s = unsafe {
+            let mut acc = _mm256_setzero_pd();
+            let mut j = 0;
+            while j < split {
+                let x = _mm256_loadu_pd(row.as_ptr().add(j));
+                let v = if BLEND {
+                    let nan = _mm256_cmp_pd::<_CMP_UNORD_Q>(x, x);
+                    _mm256_blendv_pd(x, _mm256_loadu_pd(f.fill.as_ptr().add(j)), nan)
+                } else {
+                    x
+                };
+                let d = _mm256_sub_pd(v, _mm256_loadu_pd(f.mean.as_ptr().add(j)));
+                acc = _mm256_add_pd(
+                    acc,
+                    _mm256_mul_pd(d, _mm256_loadu_pd(f.coef.as_ptr().add(j))),
+                );
+                j += 4;
+            }
+            let mut s = [0.0; 4];
+            _mm256_storeu_pd(s.as_mut_ptr(), acc);
+            s
+        };
+        let mut tail = 0.0;
+        for (((&x, &fl), &m), &w) in row[split..]
+            .iter()
+            .zip(&f.fill[split..n])
+            .zip(&f.mean[split..n])
+            .zip(&f.coef[split..n])
+        {
+            let v = if x.is_nan() { fl } else { x };
+            tail += (v - m) * w;
+        }
+        ((s[0] + s[1]) + (s[2] + s[3])) + tail
+    }
+}
+
+/// Class probabilities from the scores of classes 1.. (class 0 scores 0): the softmax with the
+/// largest score (at least 0) subtracted, as the straightforward path computes it.
+#[inline]
+fn link(eta: &[f64], p: &mut [f64]) {
+    if let ([e], [p0, p1]) = (eta, &mut *p) {
+        let e = *e;
+        if e.is_finite() {
+            // m = max(0, e): one of the two exponentials is exp(0) = 1 exactly.
+            let t = (-e.abs()).exp();
+            let (s0, v) = if e > 0.0 { (t, 1.0) } else { (1.0, t) };
+            let s = s0 + v;
+            *p0 = s0 / s;
+            *p1 = v / s;
+            return;
+        }
+    }
+    let m = eta.iter().fold(0.0_f64, |a, &b| a.max(b));
+    let mut s = (-m).exp();
+    p[0] = s;
+    for (q, &e) in p[1..].iter_mut().zip(eta) {
+        let v = (e - m).exp();
+        *q = v;
+        s += v;
+    }
+    for q in p.iter_mut() {
+        *q /= s;
+    }
+}
+
+/// The index of the largest probability; the first wins a tie, NaN never wins.
+#[inline]
+fn argmax(p: &[f64]) -> f64 {
+    p.iter()
+        .enumerate()
+        .fold((0, f64::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
+        .0 as f64
+}
