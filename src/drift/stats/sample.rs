@@ -66,20 +66,13 @@ impl SortedSample {
 
     /// Like [`SortedSample::new`], with a fast path for slices without non-finite values.
     pub fn from_slice(data: &[f64]) -> Self {
-        // one pass over the (usually cold) input: keys and a count of non-finite values
-        let mut non_finite = 0usize;
-        let mut keys = Vec::with_capacity(data.len());
-        keys.extend(data.iter().map(|&x| {
-            non_finite += usize::from(!x.is_finite());
-            order_key(x)
-        }));
-        if non_finite == 0 {
+        if data.iter().all(|x| x.is_finite()) {
+            let keys: Vec<u64> = data.iter().map(|&x| order_key(x)).collect();
             return SortedSample {
                 values: sort_keys(keys),
                 dropped: DroppedCounts::default(),
             };
         }
-        drop(keys);
         Self::from_keys_iter(data.iter().copied())
     }
 
