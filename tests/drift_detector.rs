@@ -573,6 +573,41 @@ fn fused_ks_and_wasserstein_equal_the_separate_functions() {
             stats::ks(&rs, &cs).unwrap()
         );
     }
+    // heavy ties (integers), signed zeros, one sample entirely below / above the other,
+    // a few ties in continuous data: both merges (per value and per run) agree bit for bit
+    let ints = |n: usize, seed: u64, k: f64| -> Vec<f64> {
+        normal(n, seed, 0.0)
+            .iter()
+            .map(|x| (x * k).round() / k)
+            .collect()
+    };
+    let mut zeros = normal(3_000, 7, 0.0);
+    for (i, z) in zeros.iter_mut().enumerate().take(40) {
+        *z = if i % 2 == 0 { 0.0 } else { -0.0 };
+    }
+    let mut few_ties = normal(5_000, 8, 0.2);
+    for i in (0..5_000).step_by(97) {
+        few_ties[i] = (few_ties[i] * 10.0).round() / 10.0;
+    }
+    let cases: Vec<(Vec<f64>, Vec<f64>)> = vec![
+        (ints(5_000, 3, 2.0), ints(4_000, 4, 2.0)),
+        (ints(5_000, 3, 1e3), ints(7_000, 4, 1e3)),
+        (zeros.clone(), normal(2_000, 9, 0.0)),
+        (normal(2_000, 9, 0.0), zeros),
+        (normal(1_000, 10, 0.0), normal(1_500, 11, 50.0)),
+        (normal(1_500, 11, 50.0), normal(1_000, 10, 0.0)),
+        (few_ties, normal(6_000, 12, 0.0)),
+        (vec![1.0; 500], vec![1.0; 300]),
+    ];
+    for (r, c) in cases {
+        let (rs, cs) = (SortedSample::new(&r), SortedSample::new(&c));
+        let (d, w) = stats::ks_statistic_and_wasserstein(&rs, &cs).unwrap();
+        assert_eq!(
+            d.to_bits(),
+            stats::ks_statistic(&rs, &cs).unwrap().to_bits()
+        );
+        assert_eq!(w.to_bits(), stats::wasserstein(&rs, &cs).unwrap().to_bits());
+    }
 }
 
 #[tokio::test]

@@ -157,7 +157,8 @@ impl BinnedShares {
         current.require(1, "binning")?;
         match binning {
             Binning::Evidently => {
-                if reference.n_unique() > 20 {
+                // more than 20 distinct values: stop counting at 21
+                if reference.distinct().take(21).count() > 20 {
                     let n = reference.len() + current.len();
                     let min = reference.values()[0].min(current.values()[0]);
                     let max = reference.values()[reference.len() - 1]
