@@ -4,11 +4,12 @@
 # in the same run, CSV → CSV (pandas.read_csv / to_csv) and, with the parquet feature,
 # Parquet → Parquet (pandas.read_parquet / to_parquet, needs pyarrow). Each pipeline runs in
 # its own process so each peak RSS is its own. Needs a Python with numpy, pandas,
-# scikit-learn and pyarrow (PYTHON=/path/to/python to choose it).
+# scikit-learn and pyarrow (PYTHON=/path/to/python to choose it). The generated files go to
+# target/bench-batch (BENCH_DIR=DIR to choose another directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-DIR=target/bench-batch
+DIR=${BENCH_DIR:-target/bench-batch}
 mkdir -p "$DIR"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 cargo bench --bench batch -- "$DIR" csv
