@@ -656,45 +656,20 @@ const POW10_U64: [u64; 9] = [
 pub(crate) fn parse_plain(b: &[u8]) -> Option<(f64, usize)> {
     let neg = b.first() == Some(&b'-');
     let mut i = usize::from(neg);
-    // Digits before the point.
+    // Digits before the point, then after it.
     let (mut mant, mut nd) = (0u64, 0usize);
-    loop {
-        let Some(w) = load8(b, i) else {
-            return parse_plain_bytewise(b);
-        };
-        let n = digit_run(w);
-        if nd + n > 19 {
-            return None;
-        }
-        if n > 0 {
-            mant = mant * POW10_U64[n] + digits_value(w, n);
-        }
-        nd += n;
-        i += n;
-        if n < 8 {
-            break;
-        }
+    match read_digits(b, &mut i, &mut mant, &mut nd) {
+        Digits::Read(_) => {}
+        Digits::TooMany => return None,
+        Digits::NearEnd => return parse_plain_bytewise(b),
     }
     let mut frac = 0usize;
     if b.get(i) == Some(&b'.') {
         i += 1;
-        loop {
-            let Some(w) = load8(b, i) else {
-                return parse_plain_bytewise(b);
-            };
-            let n = digit_run(w);
-            if nd + n > 19 {
-                return None;
-            }
-            if n > 0 {
-                mant = mant * POW10_U64[n] + digits_value(w, n);
-            }
-            nd += n;
-            frac += n;
-            i += n;
-            if n < 8 {
-                break;
-            }
+        match read_digits(b, &mut i, &mut mant, &mut nd) {
+            Digits::Read(n) => frac = n,
+            Digits::TooMany => return None,
+            Digits::NearEnd => return parse_plain_bytewise(b),
         }
     }
     if nd == 0 || mant > (1u64 << 53) {
@@ -703,6 +678,40 @@ pub(crate) fn parse_plain(b: &[u8]) -> Option<(f64, usize)> {
     // Below 2^53, so the signed conversion (one instruction) is exact.
     let v = mant as i64 as f64 / POW10[frac];
     Some((if neg { -v } else { v }, i))
+}
+
+/// What [`read_digits`] found.
+enum Digits {
+    /// A run of this many digits, ended inside the input.
+    Read(usize),
+    /// More than 19 significant digits in all: not a plain decimal for the fast path.
+    TooMany,
+    /// Fewer than eight bytes left before the run ended: read the field byte by byte.
+    NearEnd,
+}
+
+/// Reads the run of ASCII digits at `*i` eight bytes at a time, appending them to
+/// `mant` and counting them in `nd`; `*i` ends after the run.
+#[inline(always)]
+fn read_digits(b: &[u8], i: &mut usize, mant: &mut u64, nd: &mut usize) -> Digits {
+    let start = *i;
+    loop {
+        let Some(w) = load8(b, *i) else {
+            return Digits::NearEnd;
+        };
+        let n = digit_run(w);
+        if *nd + n > 19 {
+            return Digits::TooMany;
+        }
+        if n > 0 {
+            *mant = *mant * POW10_U64[n] + digits_value(w, n);
+        }
+        *nd += n;
+        *i += n;
+        if n < 8 {
+            return Digits::Read(*i - start);
+        }
+    }
 }
 
 /// The eight bytes at `i` as a little-endian word (first byte lowest), if there are eight.
@@ -745,29 +754,12 @@ fn parse_plain_bytewise(b: &[u8]) -> Option<(f64, usize)> {
         i = 1;
     }
     let mut mant: u64 = 0;
-    let mut nd = 0usize;
-    while let Some(&c) = b.get(i) {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        mant = mant.wrapping_mul(10).wrapping_add(u64::from(d));
-        nd += 1;
-        i += 1;
-    }
+    let mut nd = read_digits_bytewise(b, &mut i, &mut mant);
     let mut frac = 0usize;
     if b.get(i) == Some(&b'.') {
         i += 1;
-        while let Some(&c) = b.get(i) {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            mant = mant.wrapping_mul(10).wrapping_add(u64::from(d));
-            nd += 1;
-            frac += 1;
-            i += 1;
-        }
+        frac = read_digits_bytewise(b, &mut i, &mut mant);
+        nd += frac;
     }
     if nd == 0 || nd > 19 || mant > (1u64 << 53) {
         return None;
@@ -775,6 +767,21 @@ fn parse_plain_bytewise(b: &[u8]) -> Option<(f64, usize)> {
     // Below 2^53, so the signed conversion (one instruction) is exact.
     let v = mant as i64 as f64 / POW10[frac];
     Some((if neg { -v } else { v }, i))
+}
+
+/// Reads the run of ASCII digits at `*i` one byte at a time into `mant` (wrapping; the
+/// caller rejects more than 19 digits); returns how many there were.
+fn read_digits_bytewise(b: &[u8], i: &mut usize, mant: &mut u64) -> usize {
+    let start = *i;
+    while let Some(&c) = b.get(*i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        *mant = mant.wrapping_mul(10).wrapping_add(u64::from(d));
+        *i += 1;
+    }
+    *i - start
 }
 
 #[cfg(test)]
