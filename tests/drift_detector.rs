@@ -716,3 +716,182 @@ fn configs_without_profile_methods_deserialise_with_the_default() {
     );
     assert_eq!(c.profile_methods.to_string(), "chisquare,jensenshannon,psi");
 }
+
+/// Large numeric columns whose methods need only D, W1 and Evidently's bins take the
+/// engine's bucketed path (no sort); its numbers must be those of the sorted samples.
+#[test]
+fn bucketed_path_equals_the_sorted_samples_on_large_columns() {
+    let base = normal(60_000, 21, 0.0);
+    let shapes: Vec<(&str, Vec<f64>, Vec<f64>)> = vec![
+        ("normal", base[..30_000].to_vec(), normal(25_000, 22, 0.02)),
+        (
+            "lognormal",
+            base[..30_000].iter().map(|x| (0.5 * x).exp()).collect(),
+            normal(25_000, 23, 0.3)
+                .iter()
+                .map(|x| (0.5 * x).exp())
+                .collect(),
+        ),
+        (
+            "rounded_ties",
+            base[..30_000]
+                .iter()
+                .map(|x| (x * 100.0).round() / 100.0)
+                .collect(),
+            normal(25_000, 24, 0.0)
+                .iter()
+                .map(|x| (x * 100.0).round() / 100.0)
+                .collect(),
+        ),
+        (
+            "zeros_and_signed_zeros",
+            base[..30_000]
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| match i % 5 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    _ => x,
+                })
+                .collect(),
+            normal(25_000, 25, 0.1)
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| if i % 3 == 0 { -0.0 } else { x })
+                .collect(),
+        ),
+        (
+            "missing_and_infinite",
+            base[30_000..]
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| match i % 97 {
+                    0 => f64::NAN,
+                    1 => f64::INFINITY,
+                    2 => f64::NEG_INFINITY,
+                    _ => x,
+                })
+                .collect(),
+            normal(20_000, 26, -0.05),
+        ),
+        (
+            "disjoint",
+            base[..20_000].to_vec(),
+            normal(20_000, 27, 50.0),
+        ),
+        (
+            "identical",
+            base[..20_000].to_vec(),
+            base[..20_000].to_vec(),
+        ),
+    ];
+    let d = detector(StatisticalDriftConfig {
+        methods: "ks,wasserstein,psi,jensenshannon,kl_div".parse().unwrap(),
+        binning: Binning::Evidently,
+        ..StatisticalDriftConfig::default()
+    });
+    let inputs: Vec<ColumnInput<'_>> = shapes.iter().map(|(n, r, c)| num(n, r, c)).collect();
+    let report = d.detect_columns(&inputs).unwrap();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1e-300);
+    for ((name, r, c), col) in shapes.iter().zip(&report.columns) {
+        let (rs, cs) = (SortedSample::new(r), SortedSample::new(c));
+        assert_eq!(col.n_reference, rs.len(), "{name}");
+        assert_eq!(col.missing_reference as u64, rs.dropped().total(), "{name}");
+        let t = |m: &str| col.tests.get(m).unwrap();
+        let ks = stats::ks(&rs, &cs).unwrap();
+        assert_eq!(t("ks").statistic, ks.statistic, "{name}: D");
+        assert_eq!(t("ks").p_value, Some(ks.p_value), "{name}: KS p");
+        let w = stats::wasserstein(&rs, &cs).unwrap();
+        assert!(close(t("wasserstein").raw.unwrap(), w), "{name}: W1");
+        let wn = stats::wasserstein_normed(&rs, &cs).unwrap();
+        assert!(close(t("wasserstein").statistic, wn), "{name}: normed W1");
+        let ev = Binning::Evidently;
+        assert_eq!(
+            t("psi").statistic,
+            stats::psi(&rs, &cs, ev).unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            t("jensenshannon").statistic,
+            stats::jensenshannon(&rs, &cs, ev).unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            t("kl_div").statistic,
+            stats::kl_div(&rs, &cs, ev).unwrap(),
+            "{name}"
+        );
+    }
+}
+
+/// The engine against scipy / Evidently on the fixture cases large enough for the bucketed
+/// path (the statistics module's own fixture test covers the sorted path).
+#[test]
+fn engine_on_large_fixture_cases_matches_the_reference_tools() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drift/numeric.json");
+    let fx: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let num_of = |v: &serde_json::Value| -> f64 {
+        v.as_f64()
+            .or_else(|| match v.as_str() {
+                Some("nan") => Some(f64::NAN),
+                Some("inf") => Some(f64::INFINITY),
+                Some("-inf") => Some(f64::NEG_INFINITY),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let close =
+        |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()) || (a - b).abs() <= 1e-12;
+    let d = detector(StatisticalDriftConfig {
+        methods: "ks,wasserstein,psi,jensenshannon,kl_div".parse().unwrap(),
+        binning: Binning::Evidently,
+        ..StatisticalDriftConfig::default()
+    });
+    let mut checked = 0;
+    for case in fx["cases"].as_array().unwrap() {
+        let r: Vec<f64> = case["reference"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(num_of)
+            .collect();
+        let c: Vec<f64> = case["current"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(num_of)
+            .collect();
+        if r.len() + c.len() < 16_384 || r.len() < 1_000 {
+            continue;
+        }
+        let name = case["name"].as_str().unwrap();
+        let e = &case["expected"];
+        let report = d.detect_columns(&[num(name, &r, &c)]).unwrap();
+        let col = &report.columns[0];
+        let t = |m: &str| col.tests.get(m).unwrap();
+        for (got, want, what) in [
+            (t("ks").statistic, &e["ks"]["statistic"], "ks"),
+            (t("ks").p_value.unwrap(), &e["ks"]["p_value"], "ks p"),
+            (t("wasserstein").raw.unwrap(), &e["wasserstein"], "w1"),
+            (
+                t("wasserstein").statistic,
+                &e["wasserstein_normed"],
+                "w1 normed",
+            ),
+            (t("psi").statistic, &e["psi_evidently"], "psi"),
+            (
+                t("jensenshannon").statistic,
+                &e["jensenshannon_evidently"],
+                "js",
+            ),
+            (t("kl_div").statistic, &e["kl_div_evidently"], "kl"),
+        ] {
+            let want = num_of(want);
+            assert!(close(got, want), "{name}/{what}: {got} vs {want}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 2, "only {checked} large fixture cases");
+}

@@ -344,7 +344,7 @@ impl StatisticalDriftDetector {
         let evals: Vec<ColumnEval> = columns
             .par_iter()
             .map(|c| {
-                let prepared = prepare(c)?;
+                let prepared = prepare(c, &self.config)?;
                 evaluate_column(c.name, &prepared, &self.config)
             })
             .collect::<Result<_>>()?;

@@ -8,10 +8,11 @@ use ndarray::ArrayView1;
 use super::detector::{MethodSelection, StatisticalDriftConfig};
 use super::report::{TestOutcome, Tests};
 use super::stats::{
-    AlignedCounts, Alternative, BinnedShares, Binning, CategoricalProfile, ColumnKind, Method,
-    NumericProfile, SortedSample, anderson_ksamp, chisquare, cramer_von_mises, empirical_mmd,
-    energy_distance, hellinger_evidently_numeric, ks_from_statistic, ks_statistic_and_wasserstein,
-    l_infinity, mann_whitney_u, select_method, t_test, tvd_permutation, z_test,
+    AlignedCounts, Alternative, BinnedShares, Binning, BucketedPair, CategoricalProfile,
+    ColumnKind, Method, NumericProfile, SortedSample, anderson_ksamp, bucketed_pair, chisquare,
+    cramer_von_mises, empirical_mmd, energy_distance, hellinger_evidently_numeric,
+    ks_from_statistic, ks_statistic_and_wasserstein, l_infinity, mann_whitney_u, select_method,
+    t_test, tvd_permutation, z_test,
 };
 use crate::{Error, Result};
 
@@ -60,6 +61,9 @@ pub(crate) enum Prepared<'a> {
         reference: SortedSample,
         current: SortedSample,
     },
+    /// Large numeric samples whose methods need only `D`, W1, the reference's standard
+    /// deviation and Evidently's bins: computed without sorting (see `bucketed_pair`).
+    NumericBucketed(Box<BucketedPair>),
     NumericProfiles {
         reference: &'a NumericProfile,
         current: &'a NumericProfile,
@@ -106,11 +110,63 @@ pub(crate) fn in_column(column: &str, e: Error) -> Error {
     }
 }
 
-/// Sort / count one raw column pair.
-pub(crate) fn prepare<'a>(input: &ColumnInput<'_>) -> Result<Prepared<'a>> {
+/// Smallest pooled sample for which the bucketed path is tried (below it sorting is cheap).
+const BUCKETED_MIN_POOLED: usize = 16_384;
+
+/// Whether every method that would run on a numeric column `name` with more than 20
+/// distinct values needs only what the bucketed path computes (KS, Wasserstein and the
+/// binned divergences under Evidently's binning). `Some(needs_bins)` if so.
+fn bucketed_methods(config: &StatisticalDriftConfig, name: &str) -> Option<bool> {
+    let kind = ColumnKind::Numerical;
+    let mut methods: Vec<Method> = match &config.methods {
+        // Evidently's selection for > 5 distinct values: `ks` or `wasserstein`
+        MethodSelection::Auto => vec![],
+        MethodSelection::All => return None,
+        MethodSelection::List { methods, .. } => methods
+            .iter()
+            .copied()
+            .filter(|m| m.supports(kind))
+            .collect(),
+    };
+    methods.extend(config.column_methods.get(name).copied());
+    let mut bins = false;
+    for m in methods {
+        match m {
+            Method::Ks | Method::Wasserstein => {}
+            Method::Psi | Method::KlDiv | Method::JensenShannon
+                if config.binning == Binning::Evidently =>
+            {
+                bins = true
+            }
+            _ => return None,
+        }
+    }
+    Some(bins)
+}
+
+/// Sort / count one raw column pair (or, for large numeric samples whose methods allow
+/// it, compute the bucketed summary without sorting).
+pub(crate) fn prepare<'a>(
+    input: &ColumnInput<'_>,
+    config: &StatisticalDriftConfig,
+) -> Result<Prepared<'a>> {
     let name = input.name;
     match (&input.reference, &input.current) {
         (ColumnValues::Numeric(r), ColumnValues::Numeric(c)) => {
+            if r.len() + c.len() >= BUCKETED_MIN_POOLED
+                && let Some(bins) = bucketed_methods(config, name)
+            {
+                fn as_slice<'v>(v: &'v ArrayView1<'_, f64>) -> Cow<'v, [f64]> {
+                    match v.as_slice() {
+                        Some(s) => Cow::Borrowed(s),
+                        None => Cow::Owned(v.to_vec()),
+                    }
+                }
+                let (rs, cs) = (as_slice(r), as_slice(c));
+                if let Some(b) = bucketed_pair(&rs, &cs, bins) {
+                    return Ok(Prepared::NumericBucketed(Box::new(b)));
+                }
+            }
             let sort = |v: &ArrayView1<'_, f64>| match v.as_slice() {
                 Some(s) => SortedSample::from_slice(s),
                 None => SortedSample::from_values(v.iter().copied()),
@@ -162,7 +218,9 @@ pub(crate) fn prepare_categorical<'a>(
 impl Prepared<'_> {
     fn kind(&self) -> ColumnKind {
         match self {
-            Prepared::Numeric { .. } | Prepared::NumericProfiles { .. } => ColumnKind::Numerical,
+            Prepared::Numeric { .. }
+            | Prepared::NumericBucketed(_)
+            | Prepared::NumericProfiles { .. } => ColumnKind::Numerical,
             Prepared::Categorical { .. } => ColumnKind::Categorical,
         }
     }
@@ -175,6 +233,12 @@ impl Prepared<'_> {
                 current.len() as u64,
                 reference.dropped().total(),
                 current.dropped().total(),
+            ),
+            Prepared::NumericBucketed(b) => (
+                b.n_reference as u64,
+                b.n_current as u64,
+                b.dropped_reference.total(),
+                b.dropped_current.total(),
             ),
             Prepared::NumericProfiles { reference, current } => (
                 reference.count,
@@ -240,6 +304,8 @@ pub(crate) fn evaluate_column(
     let auto = || -> Result<Method> {
         Ok(match prepared {
             Prepared::NumericProfiles { .. } => Method::JensenShannon,
+            // more than 20 distinct reference values
+            Prepared::NumericBucketed(b) => select_method(kind, b.n_reference, 21),
             Prepared::Numeric { reference, current } => {
                 // only "more than 5" / "3 to 5" / "2 or fewer" matters
                 let n_unique = super::stats::distinct_union_count(reference, current, 6);
@@ -361,6 +427,15 @@ impl Ctx<'_, '_> {
                 Prepared::Categorical { counts, .. } => {
                     BinnedShares::categorical(counts, self.binning)?
                 }
+                Prepared::NumericBucketed(b) => match (&b.sturges_counts, self.binning) {
+                    (Some((rc, cc)), Binning::Evidently) => BinnedShares::evidently_from_counts(
+                        rc,
+                        b.n_reference as u64,
+                        cc,
+                        b.n_current as u64,
+                    ),
+                    _ => return Err(not_bucketed("the requested binning")),
+                },
             };
             self.shares = Some(s);
         }
@@ -380,6 +455,7 @@ impl Ctx<'_, '_> {
                         "categorical tests need the raw values of a numeric column",
                     ));
                 }
+                Prepared::NumericBucketed(_) => return Err(not_bucketed("category counts")),
             };
             self.counts = Some(c);
         }
@@ -411,6 +487,9 @@ impl Ctx<'_, '_> {
                 (Prepared::Numeric { reference, current }, Binning::Evidently) => {
                     TestOutcome::distance(hellinger_evidently_numeric(reference, current)?)
                 }
+                (Prepared::NumericBucketed(_), _) => {
+                    return Err(not_bucketed("hellinger"));
+                }
                 _ => TestOutcome::distance(self.shares()?.hellinger()),
             },
             Method::ChiSquare => {
@@ -427,6 +506,17 @@ impl Ctx<'_, '_> {
                 TestOutcome::test(t.statistic, t.p_value)
             }
             Method::LInfinity => TestOutcome::distance(l_infinity(self.counts()?)),
+            Method::Ks if let Prepared::NumericBucketed(b) = self.prepared => {
+                let t = ks_from_statistic(b.ks_d, b.n_reference, b.n_current);
+                TestOutcome::test(t.statistic, t.p_value)
+            }
+            Method::Wasserstein if let Prepared::NumericBucketed(b) = self.prepared => {
+                TestOutcome {
+                    statistic: b.w1 / b.std_reference.max(0.001),
+                    p_value: None,
+                    raw: Some(b.w1),
+                }
+            }
             numeric => {
                 let Prepared::Numeric {
                     reference: r,
@@ -484,6 +574,15 @@ impl Ctx<'_, '_> {
             }
         })
     }
+}
+
+/// The error for a method the bucketed summary cannot serve. `prepare` chooses that path
+/// only when every method of the column can use it, so this signals a broken invariant.
+fn not_bucketed(what: &str) -> Error {
+    Error::invalid(
+        "drift method",
+        format!("{what} needs the sorted values, which this column's summary does not keep"),
+    )
 }
 
 /// Category counts of a column of level codes (`NaN` = missing).

@@ -225,6 +225,15 @@ impl BinnedShares {
     }
 
     /// Reference-convention shares from in-range counts and totals (NannyML's leftover bin).
+    /// Evidently's numeric shares from per-bin counts on its Sturges edges.
+    pub(crate) fn evidently_from_counts(rc: &[u64], nr: u64, cc: &[u64], nc: u64) -> Self {
+        BinnedShares {
+            reference: rc.iter().map(|&c| c as f64 / nr as f64).collect(),
+            current: cc.iter().map(|&c| c as f64 / nc as f64).collect(),
+            binning: Binning::Evidently,
+        }
+    }
+
     pub(crate) fn reference_from_counts(rc: &[u64], nr: u64, cc: &[u64], nc: u64) -> Self {
         let mut reference: Vec<f64> = rc.iter().map(|&c| c as f64 / nr as f64).collect();
         let mut current: Vec<f64> = cc.iter().map(|&c| c as f64 / nc as f64).collect();

@@ -32,6 +32,7 @@
 //! | [`correct`] | alibi-detect's Bonferroni / FDR corrections |
 
 mod binning;
+mod bucketed;
 mod categorical;
 mod distance;
 mod kolmogorov;
@@ -46,6 +47,7 @@ mod select;
 pub use binning::{
     BinnedShares, Binning, hellinger, hellinger_evidently_numeric, jensenshannon, kl_div, psi,
 };
+pub(crate) use bucketed::{BucketedPair, bucketed_pair};
 pub use categorical::{
     AlignedCounts, ContingencyResult, chi2_contingency, chisquare, l_infinity, tvd,
     tvd_permutation, z_test,
