@@ -34,8 +34,10 @@ use super::sample::DroppedCounts;
 
 /// Pooled values per fine bucket aimed at.
 const TARGET: u64 = 64;
-/// The coarse counts look at every `SAMPLE_STEP`-th value.
+/// The search for 21 distinct reference values looks at every `SAMPLE_STEP`-th value.
 const SAMPLE_STEP: usize = 8;
+/// The coarse counts look at about this many values per side (at least every 64th).
+const COARSE_SAMPLE: usize = 16_384;
 /// log2 of the largest number of coarse buckets.
 const COARSE_BITS: u32 = 12;
 
@@ -79,82 +81,84 @@ fn value(k: u64) -> f64 {
     f64::from_bits(k ^ (pos | (1 << 63)))
 }
 
-/// A sample's finite values (borrowed when there is nothing to drop) and its range.
-struct Clean<'a> {
-    values: std::borrow::Cow<'a, [f64]>,
+/// One pass over a sample: the range of its finite values and the non-finite counts.
+struct Scan {
+    /// Number of finite values.
+    n: usize,
     dropped: DroppedCounts,
     min: f64,
     max: f64,
 }
 
-fn clean(x: &[f64]) -> Clean<'_> {
-    if let Some((min, max)) = finite_range(x) {
-        return Clean {
-            values: std::borrow::Cow::Borrowed(x),
-            dropped: DroppedCounts::default(),
-            min,
-            max,
-        };
-    }
-    let mut dropped = DroppedCounts::default();
-    let mut kept = Vec::with_capacity(x.len());
-    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-    for &v in x {
-        if v.is_finite() {
-            kept.push(v);
-            min = min.min(v);
-            max = max.max(v);
-        } else if v.is_nan() {
-            dropped.nan += 1;
-        } else if v > 0.0 {
-            dropped.pos_inf += 1;
-        } else {
-            dropped.neg_inf += 1;
-        }
-    }
-    Clean {
-        values: std::borrow::Cow::Owned(kept),
-        dropped,
-        min,
-        max,
-    }
-}
-
-/// `(min, max)` of a slice whose values are all finite, `None` otherwise (or when empty).
-/// Eight independent lanes, so the loop vectorises: `v · 0` is `±0` for finite `v` and NaN
-/// for NaN and ±inf, and a NaN in a lane's sum marks a non-finite value.
-fn finite_range(x: &[f64]) -> Option<(f64, f64)> {
+/// Scan a sample in eight independent lanes of `f64` arithmetic (so the loop vectorises):
+/// the smallest and largest values (comparisons skip NaN) and the counts of NaN and ±inf.
+/// Infinities are rare; when there are any, a second, plain pass splits them by sign and
+/// finds the finite range. Non-finite values stay in place; the later passes skip them.
+fn scan(x: &[f64]) -> Scan {
     const L: usize = 8;
     let mut lo = [f64::INFINITY; L];
     let mut hi = [f64::NEG_INFINITY; L];
-    let mut poison = [0.0f64; L];
+    let mut nan = [0.0f64; L];
+    let mut inf = [0.0f64; L];
     let chunks = x.chunks_exact(L);
     let rest = chunks.remainder();
     for ch in chunks {
         for l in 0..L {
             let v = ch[l];
-            poison[l] += v * 0.0;
             lo[l] = if v < lo[l] { v } else { lo[l] };
             hi[l] = if v > hi[l] { v } else { hi[l] };
+            nan[l] += if v.is_nan() { 1.0 } else { 0.0 };
+            inf[l] += if v.abs() == f64::INFINITY { 1.0 } else { 0.0 };
         }
     }
     for &v in rest {
-        poison[0] += v * 0.0;
         lo[0] = if v < lo[0] { v } else { lo[0] };
         hi[0] = if v > hi[0] { v } else { hi[0] };
+        nan[0] += if v.is_nan() { 1.0 } else { 0.0 };
+        inf[0] += if v.abs() == f64::INFINITY { 1.0 } else { 0.0 };
     }
-    let finite = poison.iter().all(|&p| p == 0.0);
-    let min = lo.iter().fold(f64::INFINITY, |a, &b| a.min(b));
-    let max = hi.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-    (finite && !x.is_empty()).then_some((min, max))
+    let nan = nan.iter().sum::<f64>() as u64;
+    let inf = inf.iter().sum::<f64>() as u64;
+    let mut out = Scan {
+        n: x.len() - (nan + inf) as usize,
+        dropped: DroppedCounts {
+            nan,
+            ..DroppedCounts::default()
+        },
+        min: lo.iter().fold(f64::INFINITY, |a, &b| a.min(b)),
+        max: hi.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)),
+    };
+    if inf > 0 {
+        let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+        for &v in x {
+            if v.is_finite() {
+                min = min.min(v);
+                max = max.max(v);
+            } else if v == f64::INFINITY {
+                out.dropped.pos_inf += 1;
+            } else if v == f64::NEG_INFINITY {
+                out.dropped.neg_inf += 1;
+            }
+        }
+        out.min = min;
+        out.max = max;
+    }
+    out
 }
 
-/// `(mean, population variance)` as NumPy's `x.mean()` / `x.var()` compute them: pairwise
-/// sums in NumPy's order, the variance from the squared deviations.
-fn numpy_mean_var(x: &[f64]) -> (f64, f64) {
-    let n = x.len() as f64;
-    let mean = pairwise_map(x, &|v| v) / n;
-    let ss = pairwise_map(x, &|v| (v - mean) * (v - mean));
+/// `(mean, population variance)` of the `n` finite values of `x`, as NumPy's `x.mean()` /
+/// `x.var()` compute them (pairwise sums, the variance from the squared deviations);
+/// non-finite values count as absent.
+fn numpy_mean_var(x: &[f64], n: usize) -> (f64, f64) {
+    let n = n as f64;
+    let mean = pairwise_map(x, &|v| if v.is_finite() { v } else { 0.0 }) / n;
+    let ss = pairwise_map(x, &|v| {
+        if v.is_finite() {
+            (v - mean) * (v - mean)
+        } else {
+            0.0
+        }
+    });
     (mean, ss / n)
 }
 
@@ -194,14 +198,14 @@ fn pairwise_map(a: &[f64], f: &impl Fn(f64) -> f64) -> f64 {
 }
 
 /// The bucket layout: coarse bucket `c` covers keys `kmin + [c << s0, (c + 1) << s0)` and
-/// is cut into `2^(s0 − shift[c])` fine buckets numbered from `base[c]`.
+/// is cut into `2^(s0 − shift)` fine buckets numbered from `base`, where
+/// `table[c] = base << 6 | shift` (one load per value).
 struct Layout {
     kmin: u64,
     kmax: u64,
     s0: u32,
     mask0: u64,
-    base: Vec<u32>,
-    shift: Vec<u8>,
+    table: Vec<u32>,
     n_fine: usize,
 }
 
@@ -211,16 +215,18 @@ impl Layout {
     fn locate(&self, k: u64) -> (usize, u64) {
         let off = k - self.kmin;
         let c = (off >> self.s0) as usize;
-        let sh = u32::from(self.shift[c]);
-        let fine = self.base[c] as usize + ((off & self.mask0) >> sh) as usize;
+        let entry = self.table[c];
+        let sh = entry & 63;
+        let fine = (entry >> 6) as usize + ((off & self.mask0) >> sh) as usize;
         (fine, self.kmin + ((off >> sh) << sh))
     }
 
     /// The key where each fine bucket starts, plus one past the end (clamped to `kmax`).
     fn starts(&self) -> Vec<u64> {
         let mut out = Vec::with_capacity(self.n_fine + 1);
-        for (c, &sh) in self.shift.iter().enumerate() {
-            let sub = 1u64 << (self.s0 - u32::from(sh));
+        for (c, &entry) in self.table.iter().enumerate() {
+            let sh = entry & 63;
+            let sub = 1u64 << (self.s0 - sh);
             let first = ((c as u64) << self.s0) as u128;
             for s in 0..sub {
                 let off = first + ((s as u128) << sh);
@@ -231,6 +237,14 @@ impl Layout {
         out.push(self.kmax);
         out
     }
+}
+
+/// The keys of every `step`-th value of `v` that is finite.
+fn finite_keys(v: &[f64], step: usize) -> impl Iterator<Item = u64> + '_ {
+    v.iter()
+        .step_by(step)
+        .filter(|x| x.is_finite())
+        .map(|&x| key(x))
 }
 
 /// Whether the keys hold at least 21 distinct values (stops at the 21st).
@@ -276,10 +290,10 @@ pub(crate) fn bucketed_pair(
     current: &[f64],
     sturges: bool,
 ) -> Option<BucketedPair> {
-    let (r, c) = rayon::join(|| clean(reference), || clean(current));
-    let (rv, cv) = (&*r.values, &*c.values);
-    let (n1, n2) = (rv.len(), cv.len());
-    if n1 == 0 || n2 == 0 {
+    let (rv, cv) = (reference, current);
+    let (r, c) = rayon::join(|| scan(rv), || scan(cv));
+    let (n1, n2) = (r.n, c.n);
+    if n1 == 0 || n2 == 0 || n1.max(n2) > u32::MAX as usize {
         return None;
     }
     let (min, max) = (r.min.min(c.min), r.max.max(c.max));
@@ -290,59 +304,64 @@ pub(crate) fn bucketed_pair(
     let n_coarse = (span >> s0) as usize + 1;
 
     // more than 20 distinct reference values (looked for among every `SAMPLE_STEP`-th)
-    if !more_than_20_distinct(rv.iter().step_by(SAMPLE_STEP).map(|&x| key(x))) {
+    if !more_than_20_distinct(finite_keys(rv, SAMPLE_STEP)) {
         return None;
     }
-    // coarse counts per side, from every `SAMPLE_STEP`-th value (they only size the fine
-    // buckets)
-    let coarse = |v: &[f64]| {
-        let mut h = vec![0u32; n_coarse];
-        for &x in v.iter().step_by(SAMPLE_STEP) {
-            h[((key(x) - kmin) >> s0) as usize] += 1;
+    // coarse counts per side, from a sample (they only size the fine buckets), scaled
+    let coarse = |v: &[f64], h: &mut [u64]| {
+        let step = (v.len() / COARSE_SAMPLE).clamp(1, 64);
+        for k in finite_keys(v, step) {
+            h[((k - kmin) >> s0) as usize] += step as u64;
         }
-        h
     };
-    let (hr, hc) = (coarse(rv), coarse(cv));
+    let mut counts = vec![0u64; n_coarse];
+    coarse(rv, &mut counts);
+    coarse(cv, &mut counts);
 
     // fine layout
-    let mut base = Vec::with_capacity(n_coarse);
-    let mut shift = Vec::with_capacity(n_coarse);
+    let mut table = Vec::with_capacity(n_coarse);
     let mut n_fine = 0usize;
-    for (&a, &b) in hr.iter().zip(&hc) {
-        let t = (u64::from(a) + u64::from(b)) * SAMPLE_STEP as u64;
+    for &t in &counts {
         let want = t.div_ceil(TARGET).max(1);
         let sub_bits = (64 - (want - 1).leading_zeros()).min(s0);
-        base.push(n_fine as u32);
-        shift.push((s0 - sub_bits) as u8);
+        table.push(((n_fine as u32) << 6) | (s0 - sub_bits));
         n_fine += 1usize << sub_bits;
-    }
-    if n_fine > u32::MAX as usize {
-        return None;
+        if n_fine >= 1 << 26 {
+            return None;
+        }
     }
     let layout = Layout {
         kmin,
         kmax,
         s0,
         mask0: if s0 == 0 { 0 } else { (1u64 << s0) - 1 },
-        base,
-        shift,
+        table,
         n_fine,
     };
 
-    // counts and sums of `x − start` per fine bucket, per side
+    // counts and sums of `x − start` per fine bucket, per side, and each value's bucket
+    // (so the values of the buckets to resolve are picked without locating them again)
+    // Non-finite values go to an extra cell past the last bucket, which nothing reads.
+    let spill = layout.n_fine;
     let fill = |v: &[f64]| {
-        let mut cells = vec![(0u64, 0.0f64); layout.n_fine];
+        let mut cells = vec![(0u64, 0.0f64); layout.n_fine + 1];
+        let mut bucket = Vec::with_capacity(v.len());
         for &x in v {
+            let finite = x.is_finite();
+            let x = if finite { x } else { min };
             let (f, start) = layout.locate(key(x));
+            let f = if finite { f } else { spill };
             let cell = &mut cells[f];
             cell.0 += 1;
             cell.1 += x - value(start);
+            bucket.push(f as u32);
         }
-        cells
+        cells.truncate(layout.n_fine);
+        (cells, bucket)
     };
-    let ((cr, cc), std_reference) = rayon::join(
+    let (((cr, br), (cc, bc)), std_reference) = rayon::join(
         || rayon::join(|| fill(rv), || fill(cv)),
-        || numpy_mean_var(rv).1.sqrt(),
+        || numpy_mean_var(rv, n1).1.sqrt(),
     );
 
     let (n1f, n2f) = (n1 as f64, n2 as f64);
@@ -375,7 +394,7 @@ pub(crate) fn bucketed_pair(
         .collect();
 
     // buckets to resolve
-    let mut resolve = Bits::new(layout.n_fine);
+    let mut resolve = Bits::new(layout.n_fine + 1);
     let (nn1, nn2) = (n1 as i128, n2 as i128);
     let scale = n1f * n2f;
     let mut resolved_values = 0u64;
@@ -406,27 +425,37 @@ pub(crate) fn bucketed_pair(
         }
     }
 
-    // the values of the buckets to resolve, sorted
-    let gather = |v: &[f64], total: u64| {
-        let mut keys = Vec::with_capacity(total as usize);
-        for &x in v {
-            let k = key(x);
-            if resolve.get(layout.locate(k).0) {
-                keys.push(k);
+    // the values of the buckets to resolve, placed bucket by bucket (a counting sort by
+    // bucket, from each value's recorded bucket), then each bucket's few values sorted
+    let gather = |v: &[f64], bucket: Vec<u32>, cells: &[(u64, f64)]| {
+        let mut slot = vec![0u32; layout.n_fine];
+        let mut total = 0u32;
+        for (f, s) in slot.iter_mut().enumerate() {
+            if resolve.get(f) {
+                *s = total;
+                total += cells[f].0 as u32;
             }
         }
-        keys.sort_unstable();
+        let mut keys = vec![0u64; total as usize];
+        for (&x, &f) in v.iter().zip(&bucket) {
+            if resolve.get(f as usize) {
+                let s = &mut slot[f as usize];
+                keys[*s as usize] = key(x);
+                *s += 1;
+            }
+        }
+        drop(bucket);
+        let mut at = 0usize;
+        for (f, cell) in cells.iter().enumerate() {
+            if resolve.get(f) {
+                let k = cell.0 as usize;
+                keys[at..at + k].sort_unstable();
+                at += k;
+            }
+        }
         keys
     };
-    let total_r: u64 = (0..layout.n_fine)
-        .filter(|&f| resolve.get(f))
-        .map(|f| cr[f].0)
-        .sum();
-    let total_c: u64 = (0..layout.n_fine)
-        .filter(|&f| resolve.get(f))
-        .map(|f| cc[f].0)
-        .sum();
-    let (gr, gc) = rayon::join(|| gather(rv, total_r), || gather(cv, total_c));
+    let (gr, gc) = rayon::join(|| gather(rv, br, &cr), || gather(cv, bc, &cc));
 
     // the final walk
     let starts = layout.starts();
@@ -613,6 +642,18 @@ mod tests {
         r2[9] = f64::NEG_INFINITY;
         let got = check(&r2, &c);
         assert_eq!(got.dropped_reference.total(), 3);
+        // non-finite values on both sides, NaN only on one
+        let mut c2 = sample(&mut rng, 12_000, 0, 0.1);
+        for i in (0..c2.len()).step_by(101) {
+            c2[i] = f64::NAN;
+        }
+        c2[5] = f64::INFINITY;
+        let got = check(&r2, &c2);
+        assert_eq!(got.dropped_current.nan, 119);
+        assert_eq!(got.dropped_current.pos_inf, 1);
+        let mut r3 = r.clone();
+        r3[0] = f64::NAN;
+        check(&r3, &c2);
     }
 
     #[test]
