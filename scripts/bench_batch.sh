@@ -5,15 +5,18 @@
 # Parquet → Parquet (pandas.read_parquet / to_parquet, needs pyarrow). Each pipeline runs in
 # its own process so each peak RSS is its own. Needs a Python with numpy, pandas,
 # scikit-learn and pyarrow (PYTHON=/path/to/python to choose it). The generated files go to
-# target/bench-batch (BENCH_DIR=DIR to choose another directory).
+# target/bench-batch (BENCH_DIR=DIR to choose another directory). FORMATS=csv (or parquet)
+# times only that format (default: both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 DIR=${BENCH_DIR:-target/bench-batch}
+FORMATS=${FORMATS:-csv parquet}
 mkdir -p "$DIR"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-cargo bench --bench batch -- "$DIR" csv
-cargo bench --bench batch -- "$DIR" parquet
+for f in $FORMATS; do
+    cargo bench --bench batch -- "$DIR" "$f"
+done
 peer() {
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, where set for old OpenBLAS builds, slow a current
 # numpy: the peer runs without them.
@@ -43,6 +46,7 @@ for run in range(3):
 print(f"pandas {fmt} peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB")
 PYEOF
 }
-peer csv
-peer parquet
+for f in $FORMATS; do
+    peer "$f"
+done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

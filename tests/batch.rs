@@ -110,7 +110,13 @@ async fn order_rejects_and_determinism() {
     assert_eq!(s.rows_read, 2_004);
     assert_eq!(s.rows_rejected, 4);
     assert_eq!(s.rows_scored, 2_000);
-    assert_eq!(s.input_sha256.len(), 64);
+    assert_eq!(
+        s.input_hash,
+        format!(
+            "blake3:{}",
+            blake3::hash(&std::fs::read(&f.input).unwrap()).to_hex()
+        )
+    );
     #[cfg(unix)]
     {
         // Published like any new file (umask applies), not with a temporary file's 0600.
@@ -312,7 +318,8 @@ async fn cli_exit_status_follows_the_reject_rule_and_records_the_run() {
         .await
         .unwrap();
     assert_eq!(recs.len(), 2);
-    assert!(recs[0].entry.subjects[1].starts_with("sha256:"));
+    assert!(recs[0].entry.subjects[1].starts_with("blake3:"));
+    assert_eq!(recs[0].entry.subjects[1].len(), "blake3:".len() + 64);
     assert_eq!(recs[1].entry.payload["rows_rejected"], 4);
 }
 

@@ -18,7 +18,6 @@ use mlcycle::model::Model;
 use mlcycle::train::{LogisticParams, fit_logistic};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -283,8 +282,11 @@ fn parquet_and_csv_inputs_and_outputs_agree() {
         let s = score_csv(&job(m.as_ref(), input, &out, &opts)).unwrap();
         assert_eq!(s.outcome, BatchOutcome::Published, "{}", out.display());
         assert_eq!((s.rows_read, s.rows_rejected), (1_500, 0));
-        let want = hex::encode(Sha256::digest(std::fs::read(input).unwrap()));
-        assert_eq!(s.input_sha256, want);
+        let want = format!(
+            "blake3:{}",
+            blake3::hash(&std::fs::read(input).unwrap()).to_hex()
+        );
+        assert_eq!(s.input_hash, want);
         outputs.push(out);
     }
     let csv_csv = std::fs::read_to_string(&outputs[0]).unwrap();
@@ -535,6 +537,9 @@ async fn cli_scores_parquet_into_parquet_and_records_the_input_hash() {
         .await
         .unwrap();
     assert_eq!(recs.len(), 1);
-    let want = hex::encode(Sha256::digest(std::fs::read(&input).unwrap()));
-    assert_eq!(recs[0].entry.subjects[1], format!("sha256:{want}"));
+    let want = format!(
+        "blake3:{}",
+        blake3::hash(&std::fs::read(&input).unwrap()).to_hex()
+    );
+    assert_eq!(recs[0].entry.subjects[1], want);
 }

@@ -44,9 +44,9 @@ pub const ALIAS_MOVED: &str = "alias.moved";
 /// An alias was removed. Actor: who removed it. Subject: `name/version` it pointed to.
 /// Payload: `model_name`, `alias`, `from`, `reason`.
 pub const ALIAS_DELETED: &str = "alias.deleted";
-/// A batch-scoring job ran. Subjects: `name/version` and `sha256:<input file hash>`.
+/// A batch-scoring job ran. Subjects: `name/version` and `blake3:<input file hash>`.
 /// Payload: the job's `BatchSummary` (`model_name`, `model_version`, `input`,
-/// `input_sha256`, `output`, `rejects`, `rows_read`, `rows_scored`, `rows_rejected`,
+/// `input_hash`, `output`, `rejects`, `rows_read`, `rows_scored`, `rows_rejected`,
 /// `started_at`, `finished_at`, `outcome`).
 pub const BATCH_SCORED: &str = "batch.scored";
 /// A monitoring check ran. Subject: `name/version` of the reference. Payload: `from`,

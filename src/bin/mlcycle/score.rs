@@ -112,7 +112,7 @@ pub async fn run(args: ScoreArgs) -> mlcycle::Result<bool> {
             action: mlcycle::audit::actions::BATCH_SCORED.into(),
             subjects: vec![
                 format!("{}/{}", summary.model_name, summary.model_version),
-                format!("sha256:{}", summary.input_sha256),
+                summary.input_hash.clone(),
             ],
             payload: serde_json::to_value(&summary)?,
             trace_id: format!("batch-{}", summary.started_at.format("%Y%m%dT%H%M%S%.6fZ")),

@@ -4,11 +4,12 @@
 //! Workers take a fast path for the common line — no quote, no carriage return inside,
 //! the expected number of fields, every feature encodable. Most lines go through it in two
 //! passes: the separators are found sixteen bytes at a time, then each field is parsed on
-//! its own (plain decimals exactly, from two 8-byte words) straight into the chunk's
-//! feature matrix. CRLF lines and the last line or so of a chunk take the one-pass version
-//! of the same path. Any other line (quoted fields, wrong field count, a bad value) goes
-//! through `csv-core` and the general cell encoder, which decides whether it is scored or
-//! rejected, with the same reasons as ever.
+//! its own (plain decimals exactly: from one 16-byte load, a shuffle and multiply-adds
+//! where the processor has SSSE3 and SSE4.1, else from two 8-byte words) straight into the
+//! chunk's feature matrix. CRLF lines and the last line or so of a chunk take the one-pass
+//! version of the same path. Any other line (quoted fields, wrong field count, a bad value)
+//! goes through `csv-core` and the general cell encoder, which decides whether it is scored
+//! or rejected, with the same reasons as ever.
 
 use super::{Decoded, Kept, Plan, Work, csv_out};
 use crate::{Error, Result};
@@ -179,7 +180,7 @@ pub(crate) struct Scratch {
     ends: Vec<usize>,
     bounds: Vec<(usize, usize)>,
     /// Separator offsets of the current line (the indexed fast path).
-    seps: Vec<usize>,
+    seps: Vec<u32>,
     /// The feature matrix, kept field arena and ranges of the previous chunk, handed back
     /// by [`Scratch::recycle`] so the next chunk decodes into the same memory.
     values: Vec<f64>,
@@ -247,16 +248,16 @@ pub(crate) fn decode(
     s.bounds.clear();
     s.bounds.resize(p.n_fields, (0, 0));
     let (mut pos, mut line) = (0usize, first_line);
+    let simd = sse41::available();
     while pos < bytes.len() {
-        let fast = indexed_row(
-            plan,
-            p,
-            &bytes[pos..],
-            &mut d.values,
-            &mut s.bounds,
-            &mut s.seps,
-        )
-        .or_else(|| fast_row(plan, p, &bytes[pos..], &mut d.values, &mut s.bounds));
+        let l = &bytes[pos..];
+        let indexed = if simd {
+            sse41::indexed_row(plan, p, l, &mut d.values, &mut s.bounds, &mut s.seps)
+        } else {
+            indexed_row::<false>(plan, p, l, &mut d.values, &mut s.bounds, &mut s.seps)
+        };
+        let fast =
+            indexed.or_else(|| fast_row(plan, p, &bytes[pos..], &mut d.values, &mut s.bounds));
         if let Some(used) = fast {
             for &j in &p.keep_cols {
                 let (a, b) = s.bounds[j];
@@ -371,17 +372,23 @@ fn fast_row(
 /// separators, found sixteen bytes at a time, then each field parsed on its own (the
 /// fields do not wait on each other, so the processor overlaps them). Returns what
 /// [`fast_row`] would, or `None` to leave the line to it (or to the general path).
-#[inline]
-fn indexed_row(
+///
+/// `SSE41`: parse the numbers with [`sse41::parse_field`]; only [`sse41::indexed_row`]
+/// (compiled for SSSE3 and SSE4.1, called only where the processor has them) passes `true`.
+#[inline(always)]
+fn indexed_row<const SSE41: bool>(
     plan: &Plan,
     p: &CsvPlan,
     l: &[u8],
     values: &mut Vec<f64>,
     bounds: &mut [(usize, usize)],
-    seps: &mut Vec<usize>,
+    seps: &mut Vec<u32>,
 ) -> Option<usize> {
-    let end = separators(l, p.n_fields, seps)?;
-    if seps.len() + 1 != p.n_fields || end == 0 {
+    if seps.len() < p.n_fields + 16 {
+        seps.resize(p.n_fields + 16, 0);
+    }
+    let (end, n_seps) = separators(l, p.n_fields, seps)?;
+    if n_seps + 1 != p.n_fields || end == 0 {
         return None;
     }
     let n_feat = plan.n_feat();
@@ -391,13 +398,17 @@ fn indexed_row(
     let mut ok = true;
     let mut field_start = 0usize;
     for (j, role) in p.roles.iter().enumerate() {
-        let field_end = seps.get(j).copied().unwrap_or(end);
+        let field_end = if j < n_seps { seps[j] as usize } else { end };
         if let Some((k, numeric)) = role.feature {
             let field = &l[field_start..field_end];
-            let v = if numeric {
-                parse_field(l, field_start, field_end)
-            } else {
+            let v = if !numeric {
                 None
+            } else if SSE41 {
+                // SAFETY: `SSE41` is true only in `sse41::indexed_row`, which runs only when
+                // the processor has SSSE3 and SSE4.1.
+                unsafe { sse41::parse_field(l, field_start, field_end) }
+            } else {
+                parse_field(l, field_start, field_end)
             };
             match v.map_or_else(|| plan.encoder.encode_bytes(k, field).ok(), Some) {
                 Some(v) => row[k] = v,
@@ -419,38 +430,50 @@ fn indexed_row(
     Some(end + 1)
 }
 
-/// The offsets of the commas of the line at the start of `l` (into `seps`) and of its
-/// line feed, scanning sixteen bytes at a time. `None` when the line has a quote or a
-/// carriage return, more than `n_fields` fields, or is not followed by sixteen bytes.
+/// The offsets of the commas of the line at the start of `l` (into `seps`, which must hold
+/// at least `n_fields + 16` entries) and of its line feed, scanning sixteen bytes at a time.
+/// Returns the line feed's offset and the number of commas; `None` when the line has a
+/// quote or a carriage return, more than `n_fields` fields, is not followed by sixteen
+/// bytes, or is longer than offsets in 32 bits can say.
+///
+/// The offsets of a block's first two commas are written unconditionally (past the count
+/// when there are fewer; later writes or the caller ignore them) and only a third comma
+/// in sixteen bytes takes a loop, so the common block has no branch whose outcome depends
+/// on where its commas fall.
 #[inline]
-fn separators(l: &[u8], n_fields: usize, seps: &mut Vec<usize>) -> Option<usize> {
-    seps.clear();
-    let mut base = 0usize;
+fn separators(l: &[u8], n_fields: usize, seps: &mut [u32]) -> Option<(usize, usize)> {
+    let (mut n, mut base) = (0usize, 0usize);
     loop {
         let block: &[u8; 16] = l.get(base..base + 16)?.try_into().ok()?;
+        let at = u32::try_from(base).ok()?;
         let (mut commas, newlines, specials) = classify(block);
-        let mut stop = 16;
-        if newlines != 0 {
-            stop = newlines.trailing_zeros();
-            let below = (1u32 << stop) - 1;
-            commas &= below;
-            if specials & below != 0 {
-                return None;
-            }
-        } else if specials != 0 {
+        // Everything before the line feed (all sixteen bytes when there is none).
+        let stop = newlines.trailing_zeros();
+        let below = ((1u64 << stop) - 1) as u32;
+        commas &= below;
+        if specials & below != 0 {
             return None;
         }
-        while commas != 0 {
-            seps.push(base + commas.trailing_zeros() as usize);
+        let count = commas.count_ones() as usize;
+        let first = seps.get_mut(n..n + 2)?;
+        first[0] = at + commas.trailing_zeros();
+        commas &= commas.wrapping_sub(1);
+        first[1] = at + commas.trailing_zeros();
+        if count > 2 {
             commas &= commas - 1;
+            for slot in seps.get_mut(n + 2..n + count)? {
+                *slot = at + commas.trailing_zeros();
+                commas &= commas - 1;
+            }
         }
-        if seps.len() >= n_fields {
+        n += count;
+        if n >= n_fields {
             return None;
         }
-        if stop < 16 {
+        if newlines != 0 {
             let end = base + stop as usize;
             // Room for the word-wide number reads of the last field.
-            return (l.len() >= end + 16).then_some(end);
+            return (l.len() >= end + 16).then_some((end, n));
         }
         base += 16;
     }
@@ -526,6 +549,144 @@ fn parse_field(l: &[u8], start: usize, end: usize) -> Option<f64> {
     // Below 2^53, so the signed conversion (one instruction) is exact.
     let v = mant as i64 as f64 / POW10[frac];
     Some(f64::from_bits(v.to_bits() | (u64::from(neg) << 63)))
+}
+
+/// The indexed fast path with the numbers parsed sixteen bytes at a time (SSSE3 and
+/// SSE4.1, detected at run time; the word-wise parser elsewhere gives the same bits).
+#[cfg(target_arch = "x86_64")]
+mod sse41 {
+    use super::{CsvPlan, POW10, Plan};
+    use std::arch::x86_64::{
+        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cvtsi128_si64, _mm_loadu_si128,
+        _mm_madd_epi16, _mm_maddubs_epi16, _mm_min_epu8, _mm_movemask_epi8, _mm_packus_epi32,
+        _mm_set1_epi8, _mm_setr_epi8, _mm_setr_epi16, _mm_shuffle_epi8, _mm_sub_epi8,
+    };
+
+    /// Whether this processor has what [`indexed_row`] needs.
+    pub(super) fn available() -> bool {
+        std::is_x86_feature_detected!("ssse3") && std::is_x86_feature_detected!("sse4.1")
+    }
+
+    /// [`super::indexed_row`] with [`parse_field`]. Call only when [`available`].
+    #[inline(never)]
+    pub(super) fn indexed_row(
+        plan: &Plan,
+        p: &CsvPlan,
+        l: &[u8],
+        values: &mut Vec<f64>,
+        bounds: &mut [(usize, usize)],
+        seps: &mut Vec<u32>,
+    ) -> Option<usize> {
+        // SAFETY: the caller checked `available()`.
+        unsafe { indexed_row_sse41(plan, p, l, values, bounds, seps) }
+    }
+
+    #[target_feature(enable = "ssse3,sse4.1")]
+    fn indexed_row_sse41(
+        plan: &Plan,
+        p: &CsvPlan,
+        l: &[u8],
+        values: &mut Vec<f64>,
+        bounds: &mut [(usize, usize)],
+        seps: &mut Vec<u32>,
+    ) -> Option<usize> {
+        super::indexed_row::<true>(plan, p, l, values, bounds, seps)
+    }
+
+    /// Parse the plain decimal that is exactly `l[start..end]` (`-?d*.?d*`, at most 16
+    /// bytes after the sign, at least one digit, a significand of at most 2^53), reading
+    /// the sixteen bytes after the sign (they must be inside `l`). The digits are gathered
+    /// without the point into one right-aligned run (a byte shuffle), combined pairwise by
+    /// multiply-adds into two 8-digit halves, and the significand divided once by the exact
+    /// power of ten: the same bits as any correct parser.
+    #[inline]
+    #[target_feature(enable = "ssse3,sse4.1")]
+    pub(super) fn parse_field(l: &[u8], start: usize, end: usize) -> Option<f64> {
+        let neg = *l.get(start)? == b'-';
+        let s = start + usize::from(neg);
+        let len = end.wrapping_sub(s);
+        let window: &[u8; 16] = l.get(s..s + 16)?.try_into().ok()?;
+        if len.wrapping_sub(1) >= 16 {
+            return None;
+        }
+        // SAFETY: an unaligned load of exactly the 16 bytes of `window`.
+        let v = unsafe { _mm_loadu_si128(window.as_ptr().cast::<__m128i>()) };
+        let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+        // Digits are the bytes whose value less '0' is at most 9 (unsigned).
+        let digits = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d)) as u32;
+        let in_field = (1u32 << len) - 1;
+        let points =
+            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8))) as u32 & in_field;
+        let has_point = points != 0;
+        let n_digits = len - usize::from(has_point);
+        // Every byte of the field a digit but at most one point, and some digit.
+        if (digits | points) & in_field != in_field
+            || points & points.wrapping_sub(1) != 0
+            || n_digits == 0
+        {
+            return None;
+        }
+        let (int_len, frac) = if has_point {
+            let n = points.trailing_zeros() as usize;
+            (n, len - n - 1)
+        } else {
+            (16, 0)
+        };
+        // Output byte m (0..16) takes the digit c = m - (16 - n_digits) of the run (a zero
+        // when c < 0: the shuffle zeroes bytes whose index has its top bit set), which is
+        // at byte c before the point and c + 1 after it.
+        let c = _mm_add_epi8(
+            _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+            _mm_set1_epi8(n_digits as i8 - 16),
+        );
+        let past_point = _mm_cmpgt_epi8(c, _mm_set1_epi8(int_len as i8 - 1));
+        let run = _mm_shuffle_epi8(d, _mm_sub_epi8(c, past_point));
+        // Pairs, quads, then two 8-digit halves (the first in the low lane).
+        let pairs = _mm_maddubs_epi16(
+            run,
+            _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1),
+        );
+        let quads = _mm_madd_epi16(pairs, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+        let quads = _mm_packus_epi32(quads, quads);
+        let halves = _mm_madd_epi16(
+            quads,
+            _mm_setr_epi16(10_000, 1, 10_000, 1, 10_000, 1, 10_000, 1),
+        );
+        let w = _mm_cvtsi128_si64(halves) as u64;
+        let mant = (w & 0xFFFF_FFFF) * 100_000_000 + (w >> 32);
+        if mant > 1 << 53 {
+            return None;
+        }
+        // Below 2^53, so the signed conversion (one instruction) is exact.
+        let v = mant as i64 as f64 / POW10[frac];
+        Some(f64::from_bits(v.to_bits() | (u64::from(neg) << 63)))
+    }
+}
+
+/// Elsewhere: the word-wise parser only.
+#[cfg(not(target_arch = "x86_64"))]
+mod sse41 {
+    use super::{CsvPlan, Plan};
+
+    pub(super) fn available() -> bool {
+        false
+    }
+
+    pub(super) fn indexed_row(
+        plan: &Plan,
+        p: &CsvPlan,
+        l: &[u8],
+        values: &mut Vec<f64>,
+        bounds: &mut [(usize, usize)],
+        seps: &mut Vec<u32>,
+    ) -> Option<usize> {
+        super::indexed_row::<false>(plan, p, l, values, bounds, seps)
+    }
+
+    /// Never called (`available` is false).
+    pub(super) unsafe fn parse_field(l: &[u8], start: usize, end: usize) -> Option<f64> {
+        super::parse_field(l, start, end)
+    }
 }
 
 /// The separator scan and parse of [`fast_row`], into `row`.
@@ -857,6 +1018,17 @@ mod tests {
         }
     }
 
+    /// The sixteen-byte parser on `l[..len]`, or `None` where the processor lacks it.
+    fn simd_field(l: &[u8], len: usize) -> Option<Option<f64>> {
+        #[cfg(target_arch = "x86_64")]
+        if super::sse41::available() {
+            // SAFETY: the processor has the features (checked just above).
+            return Some(unsafe { super::sse41::parse_field(l, 0, len) });
+        }
+        let _ = (l, len);
+        None
+    }
+
     /// Random plain decimals of every shape, followed by a separator and more text (the
     /// word-wide path) or alone (the byte path): the same bits as `str::parse`, or `None`
     /// only where the fast path does not apply (more than 19 digits or a significand
@@ -869,7 +1041,7 @@ mod tests {
                 .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
                 .collect()
         };
-        let (mut fast, mut field_fast) = (0usize, 0usize);
+        let (mut fast, mut field_fast, mut simd_fast) = (0usize, 0usize, 0usize);
         for case in 0..300_000 {
             let int_len = rng.random_range(0..=20usize);
             let frac_len = rng.random_range(0..=20usize);
@@ -901,6 +1073,19 @@ mod tests {
                 assert_eq!(v.to_bits(), want.unwrap().to_bits(), "{s}");
                 field_fast += 1;
             }
+            // The sixteen-byte parser takes every plain decimal of at most sixteen bytes
+            // after the sign.
+            if let Some(got) = simd_field(padded.as_bytes(), s.len()) {
+                let short = s.trim_start_matches('-').len() <= 16;
+                match got {
+                    Some(v) => {
+                        assert!(applies, "{s}");
+                        assert_eq!(v.to_bits(), want.unwrap().to_bits(), "{s}");
+                        simd_fast += 1;
+                    }
+                    None => assert!(!(applies && short), "{s} should parse on the SIMD path"),
+                }
+            }
             match parse_plain(text.as_bytes()) {
                 Some((v, n)) => {
                     assert!(applies, "{s} should need the general parser");
@@ -916,6 +1101,60 @@ mod tests {
             field_fast > 5_000,
             "too few took the indexed path: {field_fast}"
         );
+        assert!(
+            simd_field(b"1.5,000000000000000", 3).is_none() || simd_fast > 20_000,
+            "too few took the SIMD path: {simd_fast}"
+        );
+    }
+
+    /// The separator scan against a byte loop: lines with sparse and dense commas (up to
+    /// sixteen in a block), quotes, carriage returns, too many fields, and too few bytes
+    /// after the line.
+    #[test]
+    fn separator_scan_agrees_with_a_byte_loop() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut checked = 0usize;
+        for _ in 0..100_000 {
+            let n_fields = rng.random_range(1..=40usize);
+            let len = rng.random_range(0..=200usize);
+            let dense = rng.random_range(1..=10u32);
+            let mut line: Vec<u8> = (0..len)
+                .map(|_| match rng.random_range(0..100u32) {
+                    x if x < dense * 5 => b',',
+                    0 if rng.random_range(0..20u32) == 0 => b'"',
+                    1 if rng.random_range(0..20u32) == 0 => b'\r',
+                    _ => b'0' + rng.random_range(0..10u8),
+                })
+                .collect();
+            line.push(b'\n');
+            let tail = rng.random_range(0..=24usize);
+            line.extend(std::iter::repeat_n(b'7', tail));
+            let mut seps = vec![0u32; n_fields + 16];
+            let got = super::separators(&line, n_fields, &mut seps);
+            let want = {
+                let end = len;
+                let body = &line[..end];
+                let commas: Vec<u32> = (0..end as u32)
+                    .filter(|&i| body[i as usize] == b',')
+                    .collect();
+                let special = body.iter().any(|&c| c == b'"' || c == b'\r');
+                if special || commas.len() >= n_fields || line.len() < end + 16 {
+                    None
+                } else {
+                    Some((end, commas))
+                }
+            };
+            match (got, want) {
+                (None, None) => {}
+                (Some((end, n)), Some((want_end, commas))) => {
+                    assert_eq!(end, want_end);
+                    assert_eq!(&seps[..n], &commas[..]);
+                    checked += 1;
+                }
+                (got, want) => panic!("{:?}: {got:?} vs {want:?}", String::from_utf8_lossy(&line)),
+            }
+        }
+        assert!(checked > 10_000, "too few lines were indexed: {checked}");
     }
 
     /// Six-decimal values like the benchmark's, near powers of ten and halfway cases.
@@ -961,6 +1200,15 @@ mod tests {
             );
             if let Some(v) = field {
                 assert_eq!(v.to_bits(), s.parse::<f64>().unwrap().to_bits(), "{s}");
+            }
+            if let Some(simd) = simd_field(padded.as_bytes(), s.len()) {
+                assert!(
+                    i >= 100_000 || simd.is_some(),
+                    "{s} should parse on the SIMD path"
+                );
+                if let Some(v) = simd {
+                    assert_eq!(v.to_bits(), s.parse::<f64>().unwrap().to_bits(), "{s}");
+                }
             }
             if let Some((v, n)) = got {
                 assert_eq!(n, s.len(), "{s}");

@@ -4,7 +4,8 @@
 //! The input is read in chunks by one thread (CSV: cut at line boundaries; Parquet: record
 //! batches decoded from the row groups, only the needed columns), chunks are parsed, scored
 //! and formatted by a pool of workers, and one writer puts the results back **in input
-//! order**. The input's sha256 (for the audit record) is computed on a thread of its own.
+//! order**. The input's BLAKE3 hash (for the audit record) is computed on a thread of its
+//! own.
 //! At most a fixed number of chunks are in flight (a token ring between reader and
 //! writer), so memory does not grow with the file. Rows that cannot be scored are never
 //! dropped silently: each goes to the rejects file (always CSV) with its line number
@@ -20,7 +21,6 @@ use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -86,8 +86,9 @@ pub struct BatchSummary {
     pub model_version: u32,
     /// Input file.
     pub input: String,
-    /// sha256 of the input file's bytes.
-    pub input_sha256: String,
+    /// Hash of the input file's bytes, named by its algorithm: `blake3:<64 hex digits>`
+    /// (BLAKE3, 256-bit output).
+    pub input_hash: String,
     /// Output file.
     pub output: String,
     /// Rejects file.
@@ -339,7 +340,7 @@ pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
 
     let (counts, read_result, hash) = std::thread::scope(|s| {
         let (work_tx, work_rx) = sync_channel::<Chunk>(in_flight);
-        // The input's sha256 (for the audit record) on its own thread, overlapped with
+        // The input's BLAKE3 hash (for the audit record) on its own thread, overlapped with
         // the work. A CSV input is hashed from the chunks the reader cut (they pass
         // through the hasher on their way to the workers: the file is read once); a
         // Parquet input, read out of order, by reading the file separately.
@@ -428,7 +429,7 @@ pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
     });
     read_result?;
     let (rows_read, rows_scored, rows_rejected) = counts?;
-    let input_sha256 = hash?;
+    let input_hash = hash?;
 
     rej_tmp
         .as_file()
@@ -455,7 +456,7 @@ pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
         model_name: job.model_name.to_string(),
         model_version: job.model_version,
         input: job.input.display().to_string(),
-        input_sha256,
+        input_hash,
         output: job.output.display().to_string(),
         rejects: rejects_path.display().to_string(),
         rows_read,
@@ -474,7 +475,8 @@ enum Source {
     Parquet(arrow_io::ParquetSource),
 }
 
-/// sha256 of a CSV file: its first `header_len` bytes read here, the rest from the chunks
+/// The BLAKE3 hash (`blake3:<hex>`) of a CSV file: its first `header_len` bytes read here,
+/// the rest from the chunks
 /// passing through on their way to the workers (in file order, every byte once).
 fn hash_and_forward(
     path: &Path,
@@ -482,7 +484,7 @@ fn hash_and_forward(
     feed: Receiver<Chunk>,
     work: SyncSender<Chunk>,
 ) -> Result<String> {
-    let mut hasher = Sha256::new();
+    let mut hasher = blake3::Hasher::new();
     let mut head = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(header_len).read_to_end(&mut head))
@@ -496,15 +498,22 @@ fn hash_and_forward(
             return Err(Error::Data("hashing stopped: the job failed".into()));
         }
     }
-    Ok(hex::encode(hasher.finalize()))
+    Ok(hash_name(&hasher))
+}
+
+/// How a finished hash is written in the summary and the audit record: the algorithm's name,
+/// a colon, the hex digest.
+fn hash_name(hasher: &blake3::Hasher) -> String {
+    format!("blake3:{}", hasher.finalize().to_hex())
 }
 
 #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
-/// sha256 of a file's bytes, read on its own (stops early, with an error nobody sees, when
+/// The BLAKE3 hash (`blake3:<hex>`) of a file's bytes, read on its own (stops early, with
+/// an error nobody sees, when
 /// the job has already failed).
 fn hash_file(path: &Path, stop: &AtomicBool) -> Result<String> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
+    let mut hasher = blake3::Hasher::new();
     let mut block = vec![0u8; 1 << 20];
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -518,7 +527,7 @@ fn hash_file(path: &Path, stop: &AtomicBool) -> Result<String> {
         };
         hasher.update(&block[..n]);
     }
-    Ok(hex::encode(hasher.finalize()))
+    Ok(hash_name(&hasher))
 }
 
 /// A temporary file that is renamed into place on success: created with the permissions
