@@ -27,10 +27,17 @@
 //! * **Binning** ([`stats::Binning`]) of PSI / KL / Jensen–Shannon / Hellinger: Evidently's
 //!   (edges from reference + current) or reference-fixed edges (NannyML's; the monitoring
 //!   default).
-//! * **Cost**: each numeric column is sorted once (as integer keys with the order of
-//!   [`f64::total_cmp`]) and every numeric method works on the sorted values by linear
-//!   merges — the KS statistic and the Wasserstein distance share one merge; binned shares
-//!   are built once per column and shared by PSI, KL, JS and Hellinger.
+//! * **Cost**: a large numeric column (≥ 16,384 pooled values, > 20 distinct reference
+//!   values) whose methods are only `ks`, `wasserstein` and the binned divergences under
+//!   Evidently's binning — Evidently's `auto` choice among them — is **not sorted**: its
+//!   values are counted into fine buckets of the key range, and only the few buckets where
+//!   the result depends on the order inside them are sorted (KS near its maximum, where
+//!   the ECDF difference may change sign, where a bin edge falls). `D` is bit for bit that
+//!   of the sorted path, W1 equal to rounding, bin counts exact. Every other column is
+//!   sorted once (as integer keys with the order of [`f64::total_cmp`]) and every numeric
+//!   method works on the sorted values by linear merges — the KS statistic and the
+//!   Wasserstein distance share one merge; binned shares are built once per column and
+//!   shared by PSI, KL, JS and Hellinger.
 //!
 //! # Profiles: drift without the raw reference
 //! A [`DatasetProfile`] summarises each column of a dataset (histogram on fixed edges,
