@@ -398,7 +398,17 @@ fn build_hist(ctx: &Ctx<'_>, hist: &mut [HistBin], idx: Option<&[u32]>, rows: &[
         for (f, hf) in hg.iter_mut().enumerate() {
             clear(f0 + f, hf);
         }
-        for &i in idx {
+        for (j, &i) in idx.iter().enumerate() {
+            // The samples are scattered: ask for a later sample's row and gradients now.
+            if let Some(&a) = idx.get(j + PREFETCH) {
+                let a = a as usize;
+                prefetch(rows, a * p + f0);
+                prefetch(rows, a * p + f0 + nf - 1);
+                prefetch(gs, a);
+                if !const_h {
+                    prefetch(hs, a);
+                }
+            }
             let i = i as usize;
             let row = &rows[i * p + f0..i * p + f0 + nf];
             let g = gs[i] as f64;
@@ -429,6 +439,26 @@ fn build_hist(ctx: &Ctx<'_>, hist: &mut [HistBin], idx: Option<&[u32]>, rows: &[
     } else {
         group((0, &mut hist[..p * HIST_BINS]));
     }
+}
+
+/// How many samples ahead [`build_hist`] prefetches rows and gradients below the root.
+const PREFETCH: usize = 16;
+
+/// Hint that `v[i]` will be read soon (no effect where there is no prefetch instruction, or
+/// when `i` is out of range).
+#[inline(always)]
+fn prefetch<T>(v: &[T], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if i < v.len() {
+        // SAFETY: `i` is in range, so the address is inside `v`; a prefetch never faults and
+        // changes no state visible to the program.
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>(v.as_ptr().add(i).cast::<i8>());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (v, i);
 }
 
 /// `large -= small` on the bins in use.
