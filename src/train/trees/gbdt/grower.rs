@@ -393,10 +393,13 @@ fn build_hist(ctx: &Ctx<'_>, hist: &mut [HistBin], idx: Option<&[u32]>, rows: &[
     };
     // Features `f0 ..` of every sample into `hg` (their histograms, in feature order).
     let group = |(f0, hg): (usize, &mut [HistBin])| {
-        let (hg, _) = hg.as_chunks_mut::<HIST_BINS>();
+        let mut hg: Vec<&mut [HistBin; HIST_BINS]> = hg
+            .chunks_exact_mut(HIST_BINS)
+            .map(|c| c.try_into().expect("chunks of HIST_BINS"))
+            .collect();
         let nf = hg.len();
         for (f, hf) in hg.iter_mut().enumerate() {
-            clear(f0 + f, hf);
+            clear(f0 + f, &mut hf[..]);
         }
         for (j, &i) in idx.iter().enumerate() {
             // The samples are scattered: ask for a later sample's row and gradients now.

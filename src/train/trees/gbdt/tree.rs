@@ -110,7 +110,7 @@ pub(crate) struct FlatForest {
     /// Per tree: root index and maximum depth.
     trees: Vec<(u32, u32)>,
     n_features: usize,
-    /// The same trees as leaf bitvectors, evaluated with AVX-512 when the CPU has it and
+    /// The same trees as leaf bitvectors, evaluated with AVX2 when the CPU has it and
     /// every tree has at most 64 leaves (`None` otherwise: the traversal above is used).
     bits: Option<BitForest>,
 }
@@ -198,7 +198,7 @@ impl FlatForest {
         }
     }
 
-    /// Whether blocks are scored by the AVX-512 bitvector evaluation (else by traversal).
+    /// Whether blocks are scored by the AVX2 bitvector evaluation (else by traversal).
     #[cfg(test)]
     pub(crate) fn uses_bitvectors(&self) -> bool {
         self.bits.is_some()
@@ -224,13 +224,13 @@ impl FlatForest {
         match &self.bits {
             #[cfg(target_arch = "x86_64")]
             Some(b) => {
-                // SAFETY: `bits` is only `Some` when the CPU has AVX-512F and AVX-512CD
+                // SAFETY: `bits` is only `Some` when the CPU has AVX2
                 // (`BitForest::supported`); the block's shape was checked above.
                 unsafe {
                     if has_nan {
-                        b.add_block_avx512::<true>(cols, rows, k, out)
+                        b.add_block_avx2::<true>(cols, rows, k, out)
                     } else {
-                        b.add_block_avx512::<false>(cols, rows, k, out)
+                        b.add_block_avx2::<false>(cols, rows, k, out)
                     }
                 }
             }
@@ -333,14 +333,13 @@ fn step<const NAN: bool>(
 /// data-dependent branch or step count.
 ///
 /// The leaves of a tree are numbered left to right (at most 64, one bit each). Every internal
-/// node carries the mask of the leaves *outside* its left subtree. A row starts with all bits
-/// set and, for every internal node where it would go right, ANDs that node's mask in (clears
-/// the node's left subtree); the row's leaf is then the lowest bit still set. (The leaves left
-/// of the row's leaf are each in the left subtree of a node on its path where it went right,
-/// so they are cleared; the row's own leaf is never in the left subtree of a node where it
-/// went right.) Every internal node is evaluated, but all of them at once for 16 rows in two
-/// AVX-512 registers, with no dependent loads: cheaper than walking trees as deep as 15 steps
-/// when the rows' paths average about 5. The leaf values are added in tree order, as by the
+/// node carries the mask of the leaves in its left subtree. A row starts with all bits set
+/// and, for every internal node where it would go right, clears that node's mask; the row's
+/// leaf is then the lowest bit still set. (The leaves left of the row's leaf are each in the
+/// left subtree of a node on its path where it went right, so they are cleared; the row's own
+/// leaf is never in the left subtree of a node where it went right.) Every internal node is
+/// evaluated, but for 16 rows at once in four AVX2 registers, with no dependent loads:
+/// cheaper than walking trees as deep as 15 steps when the rows' paths average about 5. The leaf values are added in tree order, as by the
 /// traversal, so the sums are bit-identical.
 #[derive(Debug)]
 struct BitForest {
@@ -348,10 +347,10 @@ struct BitForest {
     thr: Vec<f64>,
     /// Per internal node: the feature's offset in a feature-major block (`feature × BLOCK`).
     off: Vec<u32>,
-    /// Per internal node: the leaves outside its left subtree.
-    mask: Vec<u64>,
-    /// Per internal node: `0xFFFF` when NaN goes right, 0 when it goes left.
-    nan_right: Vec<u16>,
+    /// Per internal node: the leaves of its left subtree.
+    left: Vec<u64>,
+    /// Per internal node: all ones when NaN goes right, 0 when it goes left.
+    nan_right: Vec<u64>,
     /// Per tree: end of its internal nodes (the start is the previous tree's end) and the
     /// index of its first leaf in `leaf_values`.
     trees: Vec<(u32, u32)>,
@@ -359,16 +358,15 @@ struct BitForest {
     leaf_values: Vec<f64>,
 }
 
-/// Rows evaluated together by [`BitForest::add_block_avx512`] (two registers of 8).
+/// Rows evaluated together by [`BitForest::add_block_avx2`] (four registers of 4).
 const BIT_ROWS: usize = 16;
 
 impl BitForest {
-    /// Whether this CPU runs [`BitForest::add_block_avx512`].
+    /// Whether this CPU runs [`BitForest::add_block_avx2`].
     fn supported() -> bool {
         #[cfg(target_arch = "x86_64")]
         {
-            std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512cd")
+            std::arch::is_x86_feature_detected!("avx2")
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -382,7 +380,7 @@ impl BitForest {
         let mut b = BitForest {
             thr: Vec::new(),
             off: Vec::new(),
-            mask: Vec::new(),
+            left: Vec::new(),
             nan_right: Vec::new(),
             trees: Vec::with_capacity(trees.len()),
             leaf_values: Vec::new(),
@@ -418,8 +416,8 @@ impl BitForest {
                         };
                         b.thr.push(nd.threshold);
                         b.off.push(nd.feature * BLOCK as u32);
-                        b.mask.push(!left);
-                        b.nan_right.push(if nd.missing_left { 0 } else { 0xFFFF });
+                        b.left.push(left);
+                        b.nan_right.push(if nd.missing_left { 0 } else { u64::MAX });
                         stack.push((nd.right as usize, None));
                     }
                 }
@@ -430,7 +428,7 @@ impl BitForest {
         // inside a block (a block of BLOCK rows read BIT_ROWS at a time from a multiple of
         // BIT_ROWS), every tree's leaves in `leaf_values`.
         assert!(
-            BLOCK.is_multiple_of(BIT_ROWS)
+            BLOCK % BIT_ROWS == 0
                 && b.off.iter().all(|&o| (o as usize) < n_features * BLOCK)
                 && b.leaf_values.len() <= i64::MAX as usize
                 && b.trees
@@ -441,14 +439,15 @@ impl BitForest {
         Some(b)
     }
 
-    /// [`FlatForest::add_block`] by bitvectors, 16 rows at a time.
+    /// [`FlatForest::add_block`] by bitvectors, 16 rows at a time (four AVX2 registers of
+    /// 4 rows; a row's bits in one 64-bit lane).
     ///
     /// # Safety
-    /// The CPU must have AVX-512F and AVX-512CD; `cols` must hold `n_features × BLOCK` values
-    /// (the `n_features` of [`BitForest::new`]), `rows ≤ BLOCK`, `out.len() ≥ rows × k`.
+    /// The CPU must have AVX2; `cols` must hold `n_features × BLOCK` values (the `n_features`
+    /// of [`BitForest::new`]), `rows ≤ BLOCK`, `out.len() ≥ rows × k`.
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512cd")]
-    unsafe fn add_block_avx512<const NAN: bool>(
+    #[target_feature(enable = "avx2")]
+    unsafe fn add_block_avx2<const NAN: bool>(
         &self,
         cols: &[f64],
         rows: usize,
@@ -460,8 +459,7 @@ impl BitForest {
             use std::arch::x86_64::*;
             // Per output, the running sums of the 16 rows (starting from `out`, the baseline).
             let mut acc = vec![0.0f64; k * BIT_ROWS];
-            let all = _mm512_set1_epi64(-1);
-            let zero = _mm512_setzero_si512();
+            let mut lanes = [0u64; BIT_ROWS];
             for g0 in (0..rows).step_by(BIT_ROWS) {
                 let n = (rows - g0).min(BIT_ROWS);
                 for j in 0..k {
@@ -475,52 +473,46 @@ impl BitForest {
                 let mut start = 0usize;
                 for (t, &(end, base)) in self.trees.iter().enumerate() {
                     let end = end as usize;
-                    let (mut lv0, mut lv1) = (all, all);
+                    let mut lv = [_mm256_set1_epi64x(-1); BIT_ROWS / 4];
                     for i in start..end {
                         // SAFETY: `i` < the node count (tree ends are ascending and ≤ it);
-                        // `off + g0 + 16 ≤ n_features × BLOCK` (checked in `new`, `g0` a multiple
-                        // of 16 below BLOCK).
+                        // `off + g0 + 16 ≤ n_features × BLOCK` (checked in `new`, `g0` a
+                        // multiple of 16 below BLOCK).
                         let o = *self.off.get_unchecked(i) as usize;
-                        let t = _mm512_set1_pd(*self.thr.get_unchecked(i));
-                        let v0 = _mm512_loadu_pd(x.add(o));
-                        let v1 = _mm512_loadu_pd(x.add(o + 8));
-                        let (k0, k1) = if NAN {
-                            // Right when `x > t`, or when `x` is NaN and NaN goes right.
-                            let nr = *self.nan_right.get_unchecked(i);
-                            let u = _mm512_cmp_pd_mask::<_CMP_NLE_UQ>(v0, t) as u16
-                                | (_mm512_cmp_pd_mask::<_CMP_NLE_UQ>(v1, t) as u16) << 8;
-                            let g = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(v0, t) as u16
-                                | (_mm512_cmp_pd_mask::<_CMP_GT_OQ>(v1, t) as u16) << 8;
-                            let r = g | (u & nr);
-                            (r as u8, (r >> 8) as u8)
+                        let t = _mm256_set1_pd(*self.thr.get_unchecked(i));
+                        let left = _mm256_set1_epi64x(*self.left.get_unchecked(i) as i64);
+                        let nr = if NAN {
+                            _mm256_set1_epi64x(*self.nan_right.get_unchecked(i) as i64)
                         } else {
-                            (
-                                _mm512_cmp_pd_mask::<_CMP_GT_OQ>(v0, t),
-                                _mm512_cmp_pd_mask::<_CMP_GT_OQ>(v1, t),
-                            )
+                            _mm256_setzero_si256()
                         };
-                        let m = _mm512_set1_epi64(*self.mask.get_unchecked(i) as i64);
-                        lv0 = _mm512_mask_and_epi64(lv0, k0, lv0, m);
-                        lv1 = _mm512_mask_and_epi64(lv1, k1, lv1, m);
+                        for (q, lv) in lv.iter_mut().enumerate() {
+                            let v = _mm256_loadu_pd(x.add(o + 4 * q));
+                            // All ones where the row goes right: `x > t`, or `x` NaN and NaN
+                            // going right.
+                            let mut right = _mm256_castpd_si256(_mm256_cmp_pd::<_CMP_GT_OQ>(v, t));
+                            if NAN {
+                                let u = _mm256_castpd_si256(_mm256_cmp_pd::<_CMP_NLE_UQ>(v, t));
+                                right = _mm256_or_si256(right, _mm256_and_si256(u, nr));
+                            }
+                            // Going right clears the left subtree's leaves.
+                            *lv = _mm256_andnot_si256(_mm256_and_si256(right, left), *lv);
+                        }
                     }
                     start = end;
-                    // The lowest set bit (never none: the row's own leaf stays set) as
-                    // `63 − leading zeros of (lv & −lv)`, offset to the tree's first leaf.
-                    let last = _mm512_set1_epi64(63 + base as i64);
-                    let i0 = _mm512_sub_epi64(
-                        last,
-                        _mm512_lzcnt_epi64(_mm512_and_si512(lv0, _mm512_sub_epi64(zero, lv0))),
-                    );
-                    let i1 = _mm512_sub_epi64(
-                        last,
-                        _mm512_lzcnt_epi64(_mm512_and_si512(lv1, _mm512_sub_epi64(zero, lv1))),
-                    );
-                    // SAFETY: the indices are leaves of tree `t`, inside `leaf_values`.
-                    let w0 = _mm512_i64gather_pd::<8>(i0, self.leaf_values.as_ptr());
-                    let w1 = _mm512_i64gather_pd::<8>(i1, self.leaf_values.as_ptr());
-                    let a = acc.as_mut_ptr().add((t % k) * BIT_ROWS);
-                    _mm512_storeu_pd(a, _mm512_add_pd(_mm512_loadu_pd(a), w0));
-                    _mm512_storeu_pd(a.add(8), _mm512_add_pd(_mm512_loadu_pd(a.add(8)), w1));
+                    for (q, v) in lv.iter().enumerate() {
+                        _mm256_storeu_si256(lanes.as_mut_ptr().add(4 * q).cast(), *v);
+                    }
+                    // The lowest set bit (never none: the row's own leaf stays set), added in
+                    // tree order.
+                    let a = &mut acc[(t % k) * BIT_ROWS..][..BIT_ROWS];
+                    for (s, &b) in a.iter_mut().zip(&lanes) {
+                        let leaf = base as usize + b.trailing_zeros() as usize;
+                        debug_assert!(leaf < self.leaf_values.len());
+                        // SAFETY: the lowest set bit of a row is a leaf of tree `t`, inside
+                        // `leaf_values` (every row keeps its own leaf's bit).
+                        *s += *self.leaf_values.get_unchecked(leaf);
+                    }
                 }
                 for j in 0..k {
                     for l in 0..n {
@@ -595,7 +587,7 @@ mod tests {
     #[test]
     fn bitvectors_match_the_traversal_bit_for_bit() {
         if !BitForest::supported() {
-            eprintln!("no AVX-512 here: only the traversal runs");
+            eprintln!("no AVX2 here: only the traversal runs");
             return;
         }
         let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -631,12 +623,12 @@ mod tests {
                     flat.add_block_with::<false>(&cols, rows, k, &mut want);
                 }
                 let mut got = base.clone();
-                // SAFETY: AVX-512 checked above; the block has p × BLOCK values.
+                // SAFETY: AVX2 checked above; the block has p × BLOCK values.
                 unsafe {
                     if nan {
-                        bits.add_block_avx512::<true>(&cols, rows, k, &mut got);
+                        bits.add_block_avx2::<true>(&cols, rows, k, &mut got);
                     } else {
-                        bits.add_block_avx512::<false>(&cols, rows, k, &mut got);
+                        bits.add_block_avx2::<false>(&cols, rows, k, &mut got);
                     }
                 }
                 let b = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
