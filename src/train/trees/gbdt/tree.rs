@@ -222,8 +222,10 @@ impl FlatForest {
         );
         assert!(rows <= BLOCK && out.len() >= rows * k, "block too large");
         match &self.bits {
+            // A few rows alone (single-row requests) walk their paths faster than every
+            // node is evaluated for a group of 16.
             #[cfg(target_arch = "x86_64")]
-            Some(b) => {
+            Some(b) if rows >= MIN_BIT_ROWS => {
                 // SAFETY: `bits` is only `Some` when the CPU has AVX2
                 // (`BitForest::supported`); the block's shape was checked above.
                 unsafe {
@@ -357,6 +359,9 @@ struct BitForest {
     /// Leaf values, tree by tree, each tree's leaves left to right.
     leaf_values: Vec<f64>,
 }
+
+/// Blocks with fewer rows take the traversal even when bitvectors are available.
+const MIN_BIT_ROWS: usize = 8;
 
 /// Rows evaluated together by [`BitForest::add_block_avx2`] (four registers of 4).
 const BIT_ROWS: usize = 16;
