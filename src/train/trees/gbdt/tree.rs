@@ -434,11 +434,13 @@ impl BitForest {
         // BIT_ROWS), every tree's leaves in `leaf_values`.
         assert!(
             BLOCK % BIT_ROWS == 0
-                && b.off.iter().all(|&o| (o as usize) < n_features * BLOCK)
-                && b.leaf_values.len() <= i64::MAX as usize
+                && b.off
+                    .iter()
+                    .all(|&o| o as usize % BLOCK == 0 && (o as usize) < n_features * BLOCK)
                 && b.trees
                     .windows(2)
-                    .all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1),
+                    .all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1)
+                && b.trees.last().is_none_or(|t| t.0 as usize == b.thr.len()),
             "bitvector trees violate their layout invariants"
         );
         Some(b)
