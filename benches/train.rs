@@ -77,7 +77,11 @@ fn main() {
         validate_features(&test.schema().without_target(), test.features())
     });
     println!("input checks of 20k rows (validate_features): {check_best:.5} s (best)");
+    let only = std::env::var("BENCH_TRAIN_ALGORITHMS").unwrap_or_default();
     for name in ["logistic", "gbdt"] {
+        if !only.is_empty() && !only.split(',').any(|a| a == name) {
+            continue;
+        }
         let trainer = AlgorithmTrainer::from_name(name, &Value::Null).expect("valid");
         let ctx = TrainContext::with_seed(0);
         let (fit_best, fit_med, trained) =

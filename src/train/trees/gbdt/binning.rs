@@ -138,7 +138,7 @@ fn thresholds(values: &mut [f64], max_bins: usize) -> Vec<f64> {
     if values.is_empty() {
         return Vec::new();
     }
-    values.sort_unstable_by(|a, b| a.total_cmp(b));
+    sort_total(values);
     let mut distinct = 1;
     for i in 1..values.len() {
         if values[i] != values[i - 1] {
@@ -177,6 +177,52 @@ fn thresholds(values: &mut [f64], max_bins: usize) -> Vec<f64> {
     out
 }
 
+/// Sort `values` in `f64::total_cmp` order: an LSD radix sort on the order-preserving
+/// integer keys `total_cmp` compares (a few linear passes instead of a comparison sort; the
+/// same sorted values). Short slices take the comparison sort.
+fn sort_total(values: &mut [f64]) {
+    if values.len() < 4096 {
+        values.sort_unstable_by(f64::total_cmp);
+        return;
+    }
+    // `total_cmp`'s key, shifted to unsigned: flip every bit of negatives, the sign of the rest.
+    let key = |v: f64| {
+        let b = v.to_bits();
+        b ^ (((b as i64 >> 63) as u64) | (1 << 63))
+    };
+    let mut keys: Vec<u64> = values.iter().map(|&v| key(v)).collect();
+    let mut counts = [[0usize; 256]; 8];
+    for &k in &keys {
+        for (d, c) in counts.iter_mut().enumerate() {
+            c[(k >> (8 * d)) as usize & 0xFF] += 1;
+        }
+    }
+    let mut tmp = vec![0u64; keys.len()];
+    for (d, c) in counts.iter().enumerate() {
+        // A digit shared by every key does not reorder anything.
+        if c.contains(&keys.len()) {
+            continue;
+        }
+        let mut pos = [0usize; 256];
+        let mut sum = 0;
+        for (p, &n) in pos.iter_mut().zip(c) {
+            *p = sum;
+            sum += n;
+        }
+        for &k in &keys {
+            let b = (k >> (8 * d)) as usize & 0xFF;
+            tmp[pos[b]] = k;
+            pos[b] += 1;
+        }
+        std::mem::swap(&mut keys, &mut tmp);
+    }
+    for (v, &k) in values.iter_mut().zip(&keys) {
+        // The inverse of `key`: keys with the top bit set came from non-negative values.
+        let b = if k >> 63 == 1 { k ^ (1 << 63) } else { !k };
+        *v = f64::from_bits(b);
+    }
+}
+
 fn push_strict(out: &mut Vec<f64>, t: f64) {
     if out.last().is_none_or(|&l| t > l) {
         out.push(t);
@@ -192,6 +238,36 @@ fn midpoint(a: f64, b: f64) -> f64 {
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    #[test]
+    fn radix_sort_matches_total_cmp() {
+        let mut state = 12345u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state
+        };
+        for n in [0, 1, 5, 4095, 4096, 10_000] {
+            let mut v: Vec<f64> = (0..n)
+                .map(|i| match next() % 9 {
+                    0 => -0.0,
+                    1 => 0.0,
+                    2 => f64::INFINITY,
+                    3 => f64::NEG_INFINITY,
+                    4 => (i % 7) as f64,
+                    5 => f64::from_bits(next() >> 2),
+                    6 => -f64::from_bits(next() >> 2),
+                    _ => (next() % 2000) as f64 / 7.0 - 150.0,
+                })
+                .collect();
+            let mut want = v.clone();
+            want.sort_by(f64::total_cmp);
+            sort_total(&mut v);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&v), bits(&want), "n = {n}");
+        }
+    }
 
     #[test]
     fn few_distinct_values_get_one_bin_each() {

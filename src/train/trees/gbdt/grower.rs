@@ -67,8 +67,9 @@ pub(crate) struct Workspace {
     partition: Vec<u32>,
     scratch: Vec<u32>,
     scratch_right: Vec<u32>,
-    og: Vec<f32>,
-    oh: Vec<f32>,
+    /// The training bins row-major (`rows[i * p + f]`), for the histograms of nodes below
+    /// the root.
+    rows: Vec<u8>,
     pool: Vec<Vec<HistBin>>,
     nodes: Vec<GNode>,
     candidates: Vec<usize>,
@@ -76,13 +77,20 @@ pub(crate) struct Workspace {
 }
 
 impl Workspace {
-    pub(crate) fn new(n: usize, p: usize) -> Self {
+    /// Buffers for growing trees on `data`.
+    pub(crate) fn new(data: &BinnedData) -> Self {
+        let (n, p) = (data.n, data.p);
+        let mut rows = vec![0u8; n * p];
+        for f in 0..p {
+            for (r, &b) in rows.chunks_exact_mut(p).zip(data.col(f)) {
+                r[f] = b;
+            }
+        }
         Self {
             partition: Vec::with_capacity(n),
             scratch: vec![0; n + 1],
             scratch_right: vec![0; n + 1],
-            og: vec![0.0; n],
-            oh: vec![0.0; n],
+            rows,
             pool: Vec::new(),
             nodes: Vec::new(),
             candidates: Vec::new(),
@@ -160,7 +168,7 @@ pub(crate) fn grow_tree(
     });
     if can_split(&ws.nodes[0], params) && params.max_leaf_nodes > 1 {
         let mut hist = ws.take_hist();
-        build_hist(&ctx, &mut hist, None, &mut ws.og, &mut ws.oh);
+        build_hist(&ctx, &mut hist, None, &ws.rows);
         let root = &ws.nodes[0];
         match find_split(&ctx, &hist, root.g, root.h, root.n()) {
             Some(s) => {
@@ -313,7 +321,7 @@ fn split_node(ws: &mut Workspace, ctx: &Ctx<'_>, id: usize, may_grow: bool) {
     {
         let nd = &ws.nodes[small];
         let idx = &ws.partition[nd.start..nd.end];
-        build_hist(ctx, &mut small_hist, Some(idx), &mut ws.og, &mut ws.oh);
+        build_hist(ctx, &mut small_hist, Some(idx), &ws.rows);
     }
     subtract_hist(ctx, &mut large_hist, &small_hist);
 
@@ -341,58 +349,33 @@ fn split_node(ws: &mut Workspace, ctx: &Ctx<'_>, id: usize, may_grow: bool) {
 }
 
 /// Build the histogram of the samples `idx` (`None` = all rows, the root).
-fn build_hist(
-    ctx: &Ctx<'_>,
-    hist: &mut [HistBin],
-    idx: Option<&[u32]>,
-    og: &mut [f32],
-    oh: &mut [f32],
-) {
+///
+/// The root reads every column front to back. Below the root a node's samples are scattered
+/// over the columns, so its histogram is built row by row from the row-major copy `rows`
+/// (`rows[i * p + f]`): one or two cache lines per sample instead of one per sample and
+/// feature. Either way every bin adds its samples' gradients in sample order, so the sums
+/// are the same.
+fn build_hist(ctx: &Ctx<'_>, hist: &mut [HistBin], idx: Option<&[u32]>, rows: &[u8]) {
     let data = ctx.data;
+    let p = data.p;
     let m = idx.map_or(data.n, |v| v.len());
-    // Gather gradients into node order so the per-feature loops read them sequentially.
-    let (gs, hs): (&[f32], &[f32]) = match idx {
-        None => (ctx.g, ctx.h),
-        Some(idx) => {
-            let gather = |out: &mut [f32], src: &[f32]| {
-                const CHUNK: usize = 16_384;
-                if m >= 2 * CHUNK {
-                    out[..m]
-                        .par_chunks_mut(CHUNK)
-                        .zip(idx.par_chunks(CHUNK))
-                        .for_each(|(o, ix)| {
-                            for (o, &i) in o.iter_mut().zip(ix) {
-                                *o = src[i as usize];
-                            }
-                        });
-                } else {
-                    for (o, &i) in out[..m].iter_mut().zip(idx) {
-                        *o = src[i as usize];
-                    }
-                }
-            };
-            gather(og, ctx.g);
-            if !ctx.const_h {
-                gather(oh, ctx.h);
-            }
-            (&og[..m], &oh[..m])
-        }
-    };
     let const_h = ctx.const_h;
-    let one = |(f, hf): (usize, &mut [HistBin])| {
-        let nb = ctx.nbins[f];
-        hf[..nb].fill(HistBin::default());
+    let (gs, hs) = (ctx.g, ctx.h);
+    let clear = |f: usize, hf: &mut [HistBin]| {
+        hf[..ctx.nbins[f]].fill(HistBin::default());
         hf[MISSING_BIN as usize] = HistBin::default();
-        let col = data.col(f);
-        match (idx, const_h) {
-            (None, true) => {
+    };
+    let Some(idx) = idx else {
+        let one = |(f, hf): (usize, &mut [HistBin])| {
+            clear(f, hf);
+            let col = data.col(f);
+            if const_h {
                 for (&b, &g) in col.iter().zip(gs) {
                     let e = &mut hf[b as usize];
                     e.g += g as f64;
                     e.n += 1;
                 }
-            }
-            (None, false) => {
+            } else {
                 for ((&b, &g), &h) in col.iter().zip(gs).zip(hs) {
                     let e = &mut hf[b as usize];
                     e.g += g as f64;
@@ -400,28 +383,85 @@ fn build_hist(
                     e.n += 1;
                 }
             }
-            (Some(idx), true) => {
-                for (&i, &g) in idx.iter().zip(gs) {
-                    let e = &mut hf[col[i as usize] as usize];
-                    e.g += g as f64;
-                    e.n += 1;
+        };
+        if m * p >= PAR_WORK {
+            hist.par_chunks_mut(HIST_BINS).enumerate().for_each(one);
+        } else {
+            hist.chunks_mut(HIST_BINS).enumerate().for_each(one);
+        }
+        return;
+    };
+    // Features `f0 ..` of every sample into `hg` (their histograms, in feature order).
+    let group = |(f0, hg): (usize, &mut [HistBin])| {
+        let mut hg: Vec<&mut [HistBin; HIST_BINS]> = hg
+            .chunks_exact_mut(HIST_BINS)
+            .map(|c| c.try_into().expect("chunks of HIST_BINS"))
+            .collect();
+        let nf = hg.len();
+        for (f, hf) in hg.iter_mut().enumerate() {
+            clear(f0 + f, &mut hf[..]);
+        }
+        for (j, &i) in idx.iter().enumerate() {
+            // The samples are scattered: ask for a later sample's row and gradients now.
+            if let Some(&a) = idx.get(j + PREFETCH) {
+                let a = a as usize;
+                prefetch(rows, a * p + f0);
+                prefetch(rows, a * p + f0 + nf - 1);
+                prefetch(gs, a);
+                if !const_h {
+                    prefetch(hs, a);
                 }
             }
-            (Some(idx), false) => {
-                for ((&i, &g), &h) in idx.iter().zip(gs).zip(hs) {
-                    let e = &mut hf[col[i as usize] as usize];
-                    e.g += g as f64;
-                    e.h += h as f64;
+            let i = i as usize;
+            let row = &rows[i * p + f0..i * p + f0 + nf];
+            let g = gs[i] as f64;
+            if const_h {
+                for (hf, &b) in hg.iter_mut().zip(row) {
+                    let e = &mut hf[b as usize];
+                    e.g += g;
+                    e.n += 1;
+                }
+            } else {
+                let h = hs[i] as f64;
+                for (hf, &b) in hg.iter_mut().zip(row) {
+                    let e = &mut hf[b as usize];
+                    e.g += g;
+                    e.h += h;
                     e.n += 1;
                 }
             }
         }
     };
-    if m * data.p >= PAR_WORK {
-        hist.par_chunks_mut(HIST_BINS).enumerate().for_each(one);
+    if m * p >= PAR_WORK && rayon::current_num_threads() > 1 {
+        // A few groups of features per thread, each reading its slice of every row.
+        let per = p.div_ceil(2 * rayon::current_num_threads()).max(1);
+        hist[..p * HIST_BINS]
+            .par_chunks_mut(per * HIST_BINS)
+            .enumerate()
+            .for_each(|(c, hg)| group((c * per, hg)));
     } else {
-        hist.chunks_mut(HIST_BINS).enumerate().for_each(one);
+        group((0, &mut hist[..p * HIST_BINS]));
     }
+}
+
+/// How many samples ahead [`build_hist`] prefetches rows and gradients below the root.
+const PREFETCH: usize = 16;
+
+/// Hint that `v[i]` will be read soon (no effect where there is no prefetch instruction, or
+/// when `i` is out of range).
+#[inline(always)]
+fn prefetch<T>(v: &[T], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if i < v.len() {
+        // SAFETY: `i` is in range, so the address is inside `v`; a prefetch never faults and
+        // changes no state visible to the program.
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>(v.as_ptr().add(i).cast::<i8>());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (v, i);
 }
 
 /// `large -= small` on the bins in use.

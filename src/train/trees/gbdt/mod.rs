@@ -286,7 +286,7 @@ pub fn fit_gbdt(
         min_hessian: 1e-3,
         learning_rate: prm.learning_rate,
     };
-    let mut ws = Workspace::new(nt, p);
+    let mut ws = Workspace::new(&binned);
     let monitored_loss = |raw_train: &[f64], raw_val: &[f64]| {
         if use_val {
             loss.loss(&y_val, raw_val)
