@@ -88,6 +88,8 @@ struct Scan {
     dropped: DroppedCounts,
     min: f64,
     max: f64,
+    /// Sum of the finite values (eight running sums, added at the end).
+    sum: f64,
 }
 
 /// Scan a sample in eight independent lanes of `f64` arithmetic (so the loop vectorises):
@@ -100,6 +102,7 @@ fn scan(x: &[f64]) -> Scan {
     let mut hi = [f64::NEG_INFINITY; L];
     let mut nan = [0.0f64; L];
     let mut inf = [0.0f64; L];
+    let mut sum = [0.0f64; L];
     let chunks = x.chunks_exact(L);
     let rest = chunks.remainder();
     for ch in chunks {
@@ -109,6 +112,7 @@ fn scan(x: &[f64]) -> Scan {
             hi[l] = if v > hi[l] { v } else { hi[l] };
             nan[l] += if v.is_nan() { 1.0 } else { 0.0 };
             inf[l] += if v.abs() == f64::INFINITY { 1.0 } else { 0.0 };
+            sum[l] += if v.is_finite() { v } else { 0.0 };
         }
     }
     for &v in rest {
@@ -116,6 +120,7 @@ fn scan(x: &[f64]) -> Scan {
         hi[0] = if v > hi[0] { v } else { hi[0] };
         nan[0] += if v.is_nan() { 1.0 } else { 0.0 };
         inf[0] += if v.abs() == f64::INFINITY { 1.0 } else { 0.0 };
+        sum[0] += if v.is_finite() { v } else { 0.0 };
     }
     let nan = nan.iter().sum::<f64>() as u64;
     let inf = inf.iter().sum::<f64>() as u64;
@@ -127,6 +132,7 @@ fn scan(x: &[f64]) -> Scan {
         },
         min: lo.iter().fold(f64::INFINITY, |a, &b| a.min(b)),
         max: hi.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)),
+        sum: ((sum[0] + sum[1]) + (sum[2] + sum[3])) + ((sum[4] + sum[5]) + (sum[6] + sum[7])),
     };
     if inf > 0 {
         let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -146,12 +152,11 @@ fn scan(x: &[f64]) -> Scan {
     out
 }
 
-/// `(mean, population variance)` of the `n` finite values of `x`, as NumPy's `x.mean()` /
-/// `x.var()` compute them (pairwise sums, the variance from the squared deviations);
-/// non-finite values count as absent.
-fn numpy_mean_var(x: &[f64], n: usize) -> (f64, f64) {
+/// Population variance of the `n` finite values of `x` around their `mean`, as NumPy's
+/// `x.var()` computes it (pairwise sum of the squared deviations); non-finite values count
+/// as absent.
+fn numpy_var(x: &[f64], n: usize, mean: f64) -> f64 {
     let n = n as f64;
-    let mean = pairwise_map(x, &|v| if v.is_finite() { v } else { 0.0 }) / n;
     let ss = pairwise_map(x, &|v| {
         if v.is_finite() {
             (v - mean) * (v - mean)
@@ -159,7 +164,7 @@ fn numpy_mean_var(x: &[f64], n: usize) -> (f64, f64) {
             0.0
         }
     });
-    (mean, ss / n)
+    ss / n
 }
 
 /// NumPy's pairwise summation of `f(x_i)` (see `numeric::numpy_sum`) without materialising
@@ -361,7 +366,7 @@ pub(crate) fn bucketed_pair(
     };
     let (((cr, br), (cc, bc)), std_reference) = rayon::join(
         || rayon::join(|| fill(rv), || fill(cv)),
-        || numpy_mean_var(rv, n1).1.sqrt(),
+        || numpy_var(rv, n1, r.sum / n1 as f64).sqrt(),
     );
 
     let (n1f, n2f) = (n1 as f64, n2 as f64);
