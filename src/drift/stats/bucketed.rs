@@ -88,16 +88,16 @@ struct Scan {
     dropped: DroppedCounts,
     min: f64,
     max: f64,
-    /// Sum of the finite values (eight running sums, added at the end).
+    /// Sum of the finite values (four running sums, added at the end).
     sum: f64,
 }
 
-/// Scan a sample in eight independent lanes of `f64` arithmetic (so the loop vectorises):
+/// Scan a sample in four independent lanes of `f64` arithmetic (so the loop vectorises):
 /// the smallest and largest values (comparisons skip NaN) and the counts of NaN and ±inf.
 /// Infinities are rare; when there are any, a second, plain pass splits them by sign and
 /// finds the finite range. Non-finite values stay in place; the later passes skip them.
 fn scan(x: &[f64]) -> Scan {
-    const L: usize = 8;
+    const L: usize = 4;
     let mut lo = [f64::INFINITY; L];
     let mut hi = [f64::NEG_INFINITY; L];
     let mut nan = [0.0f64; L];
@@ -132,7 +132,7 @@ fn scan(x: &[f64]) -> Scan {
         },
         min: lo.iter().fold(f64::INFINITY, |a, &b| a.min(b)),
         max: hi.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)),
-        sum: ((sum[0] + sum[1]) + (sum[2] + sum[3])) + ((sum[4] + sum[5]) + (sum[6] + sum[7])),
+        sum: (sum[0] + sum[1]) + (sum[2] + sum[3]),
     };
     if inf > 0 {
         let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -289,7 +289,8 @@ impl Bits {
 /// KS statistic, W1, the reference's standard deviation and (when `sturges`) Evidently's
 /// Sturges-binned counts of two numeric samples (NaN / ±inf dropped and counted), or `None`
 /// when the bucketed path does not apply (fewer than 21 distinct values among every
-/// eighth reference value, an empty side, or a range wider than `f64` with bins asked for); see the module documentation.
+/// eighth reference value, an empty side, or a range wider than `f64` with bins asked
+/// for); see the module documentation.
 pub(crate) fn bucketed_pair(
     reference: &[f64],
     current: &[f64],
@@ -350,8 +351,8 @@ pub(crate) fn bucketed_pair(
     let spill = layout.n_fine;
     let fill = |v: &[f64]| {
         let mut cells = vec![(0u64, 0.0f64); layout.n_fine + 1];
-        let mut bucket = Vec::with_capacity(v.len());
-        for &x in v {
+        let mut bucket = vec![0u32; v.len()];
+        for (&x, b) in v.iter().zip(bucket.iter_mut()) {
             let finite = x.is_finite();
             let x = if finite { x } else { min };
             let (f, start) = layout.locate(key(x));
@@ -359,7 +360,7 @@ pub(crate) fn bucketed_pair(
             let cell = &mut cells[f];
             cell.0 += 1;
             cell.1 += x - value(start);
-            bucket.push(f as u32);
+            *b = f as u32;
         }
         cells.truncate(layout.n_fine);
         (cells, bucket)
