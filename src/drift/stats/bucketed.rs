@@ -29,7 +29,7 @@
 //! sort instead (cheap for such data).
 
 use super::binning::{EdgeRule, numpy_edges};
-use super::numeric::Neumaier;
+use super::numeric::{Neumaier, pairwise_map};
 use super::sample::DroppedCounts;
 
 /// Pooled values per fine bucket aimed at.
@@ -165,41 +165,6 @@ fn numpy_var(x: &[f64], n: usize, mean: f64) -> f64 {
         }
     });
     ss / n
-}
-
-/// NumPy's pairwise summation of `f(x_i)` (see `numeric::numpy_sum`) without materialising
-/// the mapped values.
-fn pairwise_map(a: &[f64], f: &impl Fn(f64) -> f64) -> f64 {
-    let n = a.len();
-    if n < 8 {
-        let mut res = 0.0;
-        for &x in a {
-            res += f(x);
-        }
-        res
-    } else if n <= 128 {
-        let mut r = [0.0f64; 8];
-        for (rk, &x) in r.iter_mut().zip(&a[..8]) {
-            *rk = f(x);
-        }
-        let mut i = 8;
-        while i < n - (n % 8) {
-            for (k, rk) in r.iter_mut().enumerate() {
-                *rk += f(a[i + k]);
-            }
-            i += 8;
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        while i < n {
-            res += f(a[i]);
-            i += 1;
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        pairwise_map(&a[..n2], f) + pairwise_map(&a[n2..], f)
-    }
 }
 
 /// The bucket layout: coarse bucket `c` covers keys `kmin + [c << s0, (c + 1) << s0)` and

@@ -14,37 +14,41 @@ use std::f64::consts::PI;
 /// elements with eight interleaved accumulators, longer runs are split in halves rounded
 /// to a multiple of eight (verified bit-for-bit against `np.sum`).
 pub(crate) fn numpy_sum(a: &[f64]) -> f64 {
-    pairwise(a)
+    pairwise_map(a, &|v| v)
 }
 
-fn pairwise(a: &[f64]) -> f64 {
+/// NumPy's pairwise summation of `f(a_i)` (the order of [`numpy_sum`]) without
+/// materialising the mapped values.
+pub(crate) fn pairwise_map(a: &[f64], f: &impl Fn(f64) -> f64) -> f64 {
     let n = a.len();
     if n < 8 {
         let mut res = 0.0;
         for &x in a {
-            res += x;
+            res += f(x);
         }
         res
     } else if n <= 128 {
         let mut r = [0.0f64; 8];
-        r.copy_from_slice(&a[..8]);
+        for (rk, &x) in r.iter_mut().zip(&a[..8]) {
+            *rk = f(x);
+        }
         let mut i = 8;
         while i < n - (n % 8) {
             for (k, rk) in r.iter_mut().enumerate() {
-                *rk += a[i + k];
+                *rk += f(a[i + k]);
             }
             i += 8;
         }
         let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
         while i < n {
-            res += a[i];
+            res += f(a[i]);
             i += 1;
         }
         res
     } else {
         let mut n2 = n / 2;
         n2 -= n2 % 8;
-        pairwise(&a[..n2]) + pairwise(&a[n2..])
+        pairwise_map(&a[..n2], f) + pairwise_map(&a[n2..], f)
     }
 }
 
