@@ -225,21 +225,20 @@ fn keep_finite(x: f64, dropped: &mut DroppedCounts) -> bool {
     }
 }
 
-/// Map a float to an unsigned key whose integer order is [`f64::total_cmp`]'s order.
-#[inline]
-fn order_key(x: f64) -> u64 {
+/// Map a float to an unsigned key whose integer order is [`f64::total_cmp`]'s order: negative
+/// numbers have every bit flipped, the others only the sign bit (selected, not branched on).
+#[inline(always)]
+pub(super) fn order_key(x: f64) -> u64 {
     let b = x.to_bits();
-    if b >> 63 == 1 { !b } else { b | (1 << 63) }
+    let neg = ((b as i64) >> 63) as u64;
+    b ^ (neg | (1 << 63))
 }
 
 /// Inverse of [`order_key`].
-#[inline]
-fn key_value(k: u64) -> f64 {
-    if k >> 63 == 1 {
-        f64::from_bits(k & !(1 << 63))
-    } else {
-        f64::from_bits(!k)
-    }
+#[inline(always)]
+pub(super) fn key_value(k: u64) -> f64 {
+    let neg = ((k >> 63) ^ 1).wrapping_neg();
+    f64::from_bits(k ^ (neg | (1 << 63)))
 }
 
 /// Sort order keys as integers and turn them back into floats, in place.

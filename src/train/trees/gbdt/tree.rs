@@ -215,12 +215,7 @@ impl FlatForest {
         k: usize,
         out: &mut [f64],
     ) {
-        assert_eq!(
-            cols.len(),
-            self.n_features * BLOCK,
-            "the block must hold BLOCK rows of the model's features"
-        );
-        assert!(rows <= BLOCK && out.len() >= rows * k, "block too large");
+        self.check_block(cols, rows, k, out);
         match &self.bits {
             // A few rows alone (single-row requests) walk their paths faster than every
             // node is evaluated for a group of 16.
@@ -246,6 +241,17 @@ impl FlatForest {
         }
     }
 
+    /// The block's shape: `BLOCK` rows of the model's features, at most `BLOCK` of them used,
+    /// room for `k` outputs per row. Panics otherwise (a caller's bug, not user input).
+    fn check_block(&self, cols: &[f64], rows: usize, k: usize, out: &[f64]) {
+        assert_eq!(
+            cols.len(),
+            self.n_features * BLOCK,
+            "the block must hold BLOCK rows of the model's features"
+        );
+        assert!(rows <= BLOCK && out.len() >= rows * k, "block too large");
+    }
+
     fn add_block_with<const NAN: bool>(
         &self,
         cols: &[f64],
@@ -253,12 +259,7 @@ impl FlatForest {
         k: usize,
         out: &mut [f64],
     ) {
-        assert_eq!(
-            cols.len(),
-            self.n_features * BLOCK,
-            "the block must hold BLOCK rows of the model's features"
-        );
-        assert!(rows <= BLOCK && out.len() >= rows * k, "block too large");
+        self.check_block(cols, rows, k, out);
         let (thr, meta) = (&self.thresholds[..], &self.meta[..]);
         let ml = &self.missing_left[..];
         for (t, &(root, depth)) in self.trees.iter().enumerate() {
