@@ -69,6 +69,9 @@ pub(crate) struct CsvPlan {
     keep_cols: Vec<usize>,
     /// Per column: the feature it feeds (index, numeric?), whether it is kept.
     roles: Vec<Role>,
+    /// Whether every feature is some column's (so a line whose every column was read
+    /// set every feature).
+    complete: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -95,8 +98,13 @@ impl CsvPlan {
         for &j in &keep_cols {
             roles[j].kept = true;
         }
+        let mut fed = vec![false; names.len()];
+        for (k, _) in roles.iter().filter_map(|r| r.feature) {
+            fed[k] = true;
+        }
         CsvPlan {
             n_fields: header.len(),
+            complete: fed.iter().all(|&f| f),
             feature_cols,
             keep_cols,
             roles,
@@ -248,13 +256,13 @@ pub(crate) fn decode(
     s.bounds.clear();
     s.bounds.resize(p.n_fields, (0, 0));
     let (mut pos, mut line) = (0usize, first_line);
-    let simd = sse41::available();
+    let simd = p.complete && sse41::available();
     while pos < bytes.len() {
         let l = &bytes[pos..];
         let indexed = if simd {
-            sse41::indexed_row(plan, p, l, &mut d.values, &mut s.bounds, &mut s.seps)
+            sse41::row(plan, p, l, &mut d.values, &mut s.bounds)
         } else {
-            indexed_row::<false>(plan, p, l, &mut d.values, &mut s.bounds, &mut s.seps)
+            indexed_row(plan, p, l, &mut d.values, &mut s.bounds, &mut s.seps)
         };
         let fast =
             indexed.or_else(|| fast_row(plan, p, &bytes[pos..], &mut d.values, &mut s.bounds));
@@ -262,7 +270,10 @@ pub(crate) fn decode(
             for &j in &p.keep_cols {
                 let (a, b) = s.bounds[j];
                 let start = arena.len();
-                arena.extend_from_slice(&bytes[pos + a..pos + b]);
+                match bytes.get(pos + a..pos + a + csv_out::PAD) {
+                    Some(w) if b - a <= csv_out::PAD => csv_out::put_short(&mut arena, w, b - a),
+                    _ => arena.extend_from_slice(&bytes[pos + a..pos + b]),
+                }
                 ranges.push((start, arena.len()));
             }
             d.rows += 1;
@@ -306,6 +317,8 @@ pub(crate) fn decode(
         line += memchr::memchr_iter(b'\n', &bytes[pos..pos + consumed]).count() as u64;
         pos += consumed.max(1);
     }
+    // Room to read the last field sixteen bytes at a time (see `csv_out::format_rows`).
+    arena.resize(arena.len() + csv_out::PAD, 0);
     d.kept = Kept::Text { arena, ranges };
     d
 }
@@ -373,10 +386,9 @@ fn fast_row(
 /// fields do not wait on each other, so the processor overlaps them). Returns what
 /// [`fast_row`] would, or `None` to leave the line to it (or to the general path).
 ///
-/// `SSE41`: parse the numbers with [`sse41::parse_field`]; only [`sse41::indexed_row`]
-/// (compiled for SSSE3 and SSE4.1, called only where the processor has them) passes `true`.
-#[inline(always)]
-fn indexed_row<const SSE41: bool>(
+/// Where the processor has SSSE3 and SSE4.1, [`sse41::row`] takes the place of this.
+#[inline]
+fn indexed_row(
     plan: &Plan,
     p: &CsvPlan,
     l: &[u8],
@@ -401,14 +413,10 @@ fn indexed_row<const SSE41: bool>(
         let field_end = if j < n_seps { seps[j] as usize } else { end };
         if let Some((k, numeric)) = role.feature {
             let field = &l[field_start..field_end];
-            let v = if !numeric {
-                None
-            } else if SSE41 {
-                // SAFETY: `SSE41` is true only in `sse41::indexed_row`, which runs only when
-                // the processor has SSSE3 and SSE4.1.
-                unsafe { sse41::parse_field(l, field_start, field_end) }
-            } else {
+            let v = if numeric {
                 parse_field(l, field_start, field_end)
+            } else {
+                None
             };
             match v.map_or_else(|| plan.encoder.encode_bytes(k, field).ok(), Some) {
                 Some(v) => row[k] = v,
@@ -551,96 +559,264 @@ fn parse_field(l: &[u8], start: usize, end: usize) -> Option<f64> {
     Some(f64::from_bits(v.to_bits() | (u64::from(neg) << 63)))
 }
 
-/// The indexed fast path with the numbers parsed sixteen bytes at a time (SSSE3 and
-/// SSE4.1, detected at run time; the word-wise parser elsewhere gives the same bits).
+/// The fast path where the processor has SSSE3 and SSE4.1 (detected at run time): the
+/// separators found and the numbers parsed in one pass over the line. Each field's first
+/// sixteen bytes are loaded once; the first comma or line feed among them ends the field,
+/// and a plain decimal is parsed from the same register (a byte shuffle from a table
+/// drops the sign and the point and right-aligns the digits, multiply-adds combine them,
+/// one division by the exact power of ten rounds correctly). The word-wise
+/// [`indexed_row`] gives the same bits elsewhere.
 #[cfg(target_arch = "x86_64")]
 mod sse41 {
     use super::{CsvPlan, POW10, Plan};
     use std::arch::x86_64::{
-        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cvtsi128_si64, _mm_loadu_si128,
-        _mm_madd_epi16, _mm_maddubs_epi16, _mm_min_epu8, _mm_movemask_epi8, _mm_packus_epi32,
+        __m128i, _mm_cmpeq_epi8, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_madd_epi16,
+        _mm_maddubs_epi16, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_packus_epi32,
         _mm_set1_epi8, _mm_setr_epi8, _mm_setr_epi16, _mm_shuffle_epi8, _mm_sub_epi8,
     };
 
-    /// Whether this processor has what [`indexed_row`] needs.
+    /// Whether this processor has what [`row`] needs.
     pub(super) fn available() -> bool {
         std::is_x86_feature_detected!("ssse3") && std::is_x86_feature_detected!("sse4.1")
     }
 
-    /// [`super::indexed_row`] with [`parse_field`]. Call only when [`available`].
+    /// The fast path for the line at the start of `l`, like [`super::indexed_row`]: the
+    /// features parsed into a new row of `values`, the bounds of kept fields into
+    /// `bounds`; returns the bytes used including the line feed, or `None` (leaving
+    /// `values` as it was) to leave the line to [`super::fast_row`] or the general path.
+    /// Call only when [`available`] and `p.complete`. The same code is compiled twice:
+    /// with AVX2 and BMI (VEX encoding, fewer instructions) where the processor has
+    /// them, else with SSSE3 and SSE4.1; both give the same results.
     #[inline(never)]
-    pub(super) fn indexed_row(
+    pub(super) fn row(
         plan: &Plan,
         p: &CsvPlan,
         l: &[u8],
         values: &mut Vec<f64>,
         bounds: &mut [(usize, usize)],
-        seps: &mut Vec<u32>,
     ) -> Option<usize> {
-        // SAFETY: the caller checked `available()`.
-        unsafe { indexed_row_sse41(plan, p, l, values, bounds, seps) }
+        if std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("bmi1")
+            && std::is_x86_feature_detected!("bmi2")
+        {
+            // SAFETY: the processor has AVX2, BMI1 and BMI2 (just checked).
+            unsafe { row_avx2(plan, p, l, values, bounds) }
+        } else {
+            // SAFETY: the caller checked `available()`.
+            unsafe { row_sse41(plan, p, l, values, bounds) }
+        }
     }
 
+    /// [`row`] compiled for SSSE3 and SSE4.1 only (call only when [`available`]).
     #[target_feature(enable = "ssse3,sse4.1")]
-    fn indexed_row_sse41(
+    pub(super) fn row_sse41(
         plan: &Plan,
         p: &CsvPlan,
         l: &[u8],
         values: &mut Vec<f64>,
         bounds: &mut [(usize, usize)],
-        seps: &mut Vec<u32>,
     ) -> Option<usize> {
-        super::indexed_row::<true>(plan, p, l, values, bounds, seps)
+        row_body(plan, p, l, values, bounds)
     }
 
-    /// Parse the plain decimal that is exactly `l[start..end]` (`-?d*.?d*`, at most 16
-    /// bytes after the sign, at least one digit, a significand of at most 2^53), reading
-    /// the sixteen bytes after the sign (they must be inside `l`). The digits are gathered
-    /// without the point into one right-aligned run (a byte shuffle), combined pairwise by
-    /// multiply-adds into two 8-digit halves, and the significand divided once by the exact
-    /// power of ten: the same bits as any correct parser.
-    #[inline]
-    #[target_feature(enable = "ssse3,sse4.1")]
-    pub(super) fn parse_field(l: &[u8], start: usize, end: usize) -> Option<f64> {
-        let neg = *l.get(start)? == b'-';
-        let s = start + usize::from(neg);
-        let len = end.wrapping_sub(s);
-        let window: &[u8; 16] = l.get(s..s + 16)?.try_into().ok()?;
-        if len.wrapping_sub(1) >= 16 {
+    #[target_feature(enable = "avx2,bmi1,bmi2")]
+    fn row_avx2(
+        plan: &Plan,
+        p: &CsvPlan,
+        l: &[u8],
+        values: &mut Vec<f64>,
+        bounds: &mut [(usize, usize)],
+    ) -> Option<usize> {
+        row_body(plan, p, l, values, bounds)
+    }
+
+    #[inline(always)]
+    fn row_body(
+        plan: &Plan,
+        p: &CsvPlan,
+        l: &[u8],
+        values: &mut Vec<f64>,
+        bounds: &mut [(usize, usize)],
+    ) -> Option<usize> {
+        if !p.complete || l.first() == Some(&b'\n') {
             return None;
         }
+        let n_feat = plan.n_feat();
+        let (last, roles) = p.roles.split_last()?;
+        values.reserve(n_feat);
+        let base = values.len();
+        let row = values.spare_capacity_mut().get_mut(..n_feat)?;
+        let mut start = 0usize;
+        for (j, role) in roles.iter().enumerate() {
+            start = field(plan, role, j, l, start, b',', row, bounds)? + 1;
+        }
+        let end = field(plan, last, roles.len(), l, start, b'\n', row, bounds)?;
+        // SAFETY: with `p.complete` every feature is some role's, so the fields (each of
+        // which returned early on any failure) wrote all `n_feat` values of the row, in
+        // reserved memory.
+        unsafe { values.set_len(base + n_feat) };
+        Some(end + 1)
+    }
+
+    /// Read field `j` (role `role`), which starts at `start` and must end with `sep`:
+    /// its feature into `row`, its bounds into `bounds` when kept. Returns where it ends.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn field(
+        plan: &Plan,
+        role: &super::Role,
+        j: usize,
+        l: &[u8],
+        start: usize,
+        sep: u8,
+        row: &mut [std::mem::MaybeUninit<f64>],
+        bounds: &mut [(usize, usize)],
+    ) -> Option<usize> {
+        let window: &[u8; 16] = l.get(start..start + 16)?.try_into().ok()?;
         // SAFETY: an unaligned load of exactly the 16 bytes of `window`.
         let v = unsafe { _mm_loadu_si128(window.as_ptr().cast::<__m128i>()) };
+        let seps = mask(or(eq(v, b','), eq(v, b'\n')));
+        // The field's bytes among the sixteen (all of them when it is longer).
+        let (end, in_window) = if seps != 0 {
+            let len = seps.trailing_zeros() as usize & 15;
+            if window[len] != sep {
+                return None;
+            }
+            (start + len, (1u32 << len) - 1)
+        } else {
+            let end = long_field_end(l, start + 16)?;
+            if l[end] != sep {
+                return None;
+            }
+            (end, 0xFFFF)
+        };
+        let clean = || mask(or(eq(v, b'"'), eq(v, b'\r'))) & in_window == 0;
+        if let Some((k, numeric)) = role.feature {
+            let parsed = if numeric && seps != 0 {
+                // SAFETY: compiled only into callers that have SSSE3 and SSE4.1.
+                unsafe { parse16(v, end - start, in_window) }
+            } else {
+                None
+            };
+            let x = match parsed {
+                Some(x) => x,
+                None if clean() => encode(plan, k, &l[start..end])?,
+                None => return None,
+            };
+            row.get_mut(k)?.write(x);
+        }
+        if role.kept {
+            if !clean() {
+                return None;
+            }
+            *bounds.get_mut(j)? = (start, end);
+        }
+        Some(end)
+    }
+
+    /// A feature the sixteen-byte parser does not take, through the cell encoder.
+    #[cold]
+    #[inline(never)]
+    fn encode(plan: &Plan, k: usize, field: &[u8]) -> Option<f64> {
+        plan.encoder.encode_bytes(k, field).ok()
+    }
+
+    /// Where a field longer than sixteen bytes ends (a comma or line feed at or after
+    /// `from`); `None` at a quote, a carriage return or the end of the chunk.
+    #[cold]
+    fn long_field_end(l: &[u8], from: usize) -> Option<usize> {
+        for (i, &c) in l.get(from..)?.iter().enumerate() {
+            match c {
+                b',' | b'\n' => return Some(from + i),
+                b'"' | b'\r' => return None,
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// The bytes of `v` equal to `c`.
+    #[inline(always)]
+    fn eq(v: __m128i, c: u8) -> __m128i {
+        // SAFETY: SSE2, part of the x86_64 baseline.
+        unsafe { _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8)) }
+    }
+
+    /// The bitwise or of `a` and `b`.
+    #[inline(always)]
+    fn or(a: __m128i, b: __m128i) -> __m128i {
+        // SAFETY: SSE2, part of the x86_64 baseline.
+        unsafe { _mm_or_si128(a, b) }
+    }
+
+    /// The top bits of the 16 bytes of `m`.
+    #[inline(always)]
+    fn mask(m: __m128i) -> u32 {
+        // SAFETY: SSE2, part of the x86_64 baseline.
+        unsafe { _mm_movemask_epi8(m) as u32 }
+    }
+
+    /// Shuffle indices for `_mm_shuffle_epi8`, entry `(neg * 16 + len) * 16 + point` for a
+    /// field of `len` (< 16) bytes with a minus sign first when `neg` is 1 and its point at
+    /// byte `point` (`len` when it has none): the digits' byte offsets, in order,
+    /// right-aligned; the other entries have their top bit set (the shuffle writes zeros).
+    static SHUFFLE: [[u8; 16]; 512] = shuffle_table();
+
+    const fn shuffle_table() -> [[u8; 16]; 512] {
+        let mut t = [[0x80u8; 16]; 512];
+        let mut neg = 0usize;
+        while neg < 2 {
+            let mut len = neg;
+            while len < 16 {
+                let mut point = neg;
+                while point <= len {
+                    let n_digits = len - neg - if point < len { 1 } else { 0 };
+                    let entry = &mut t[(neg * 16 + len) * 16 + point];
+                    let (mut i, mut c) = (neg, 0usize);
+                    while i < len {
+                        if i != point {
+                            entry[16 - n_digits + c] = i as u8;
+                            c += 1;
+                        }
+                        i += 1;
+                    }
+                    point += 1;
+                }
+                len += 1;
+            }
+            neg += 1;
+        }
+        t
+    }
+
+    /// Parse the plain decimal that is exactly the first `len` (< 16) bytes of `v`
+    /// (`-?d*.?d*`, at least one digit). At most 15 digits, so the significand is an exact
+    /// double, and one division by the exact power of ten rounds correctly: the same
+    /// bits as any correct parser. `None` for anything else.
+    #[inline]
+    #[target_feature(enable = "ssse3,sse4.1")]
+    pub(super) fn parse16(v: __m128i, len: usize, in_field: u32) -> Option<f64> {
+        debug_assert!(len < 16 && in_field == (1 << len) - 1);
         let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
         // Digits are the bytes whose value less '0' is at most 9 (unsigned).
-        let digits = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d)) as u32;
-        let in_field = (1u32 << len) - 1;
-        let points =
-            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8))) as u32 & in_field;
-        let has_point = points != 0;
-        let n_digits = len - usize::from(has_point);
-        // Every byte of the field a digit but at most one point, and some digit.
-        if (digits | points) & in_field != in_field
+        let digits = mask(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d));
+        let points = mask(eq(v, b'.')) & in_field;
+        let neg = mask(eq(v, b'-')) & 1;
+        let has_point = u32::from(points != 0);
+        // Every byte a digit but a leading minus and at most one point, and some digit.
+        if (digits | points | neg) & in_field != in_field
             || points & points.wrapping_sub(1) != 0
-            || n_digits == 0
+            || len as u32 <= neg + has_point
         {
             return None;
         }
-        let (int_len, frac) = if has_point {
-            let n = points.trailing_zeros() as usize;
-            (n, len - n - 1)
-        } else {
-            (16, 0)
-        };
-        // Output byte m (0..16) takes the digit c = m - (16 - n_digits) of the run (a zero
-        // when c < 0: the shuffle zeroes bytes whose index has its top bit set), which is
-        // at byte c before the point and c + 1 after it.
-        let c = _mm_add_epi8(
-            _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-            _mm_set1_epi8(n_digits as i8 - 16),
-        );
-        let past_point = _mm_cmpgt_epi8(c, _mm_set1_epi8(int_len as i8 - 1));
-        let run = _mm_shuffle_epi8(d, _mm_sub_epi8(c, past_point));
+        let point = (points | (1 << len)).trailing_zeros() as usize;
+        let frac = len - point - has_point as usize;
+        // In bounds: `len` and `point` are below 16.
+        let index = &SHUFFLE[((neg as usize * 16 + len) * 16 + point) & 511];
+        // SAFETY: an unaligned load of exactly the 16 bytes of `index`.
+        let index = unsafe { _mm_loadu_si128(index.as_ptr().cast::<__m128i>()) };
+        let run = _mm_shuffle_epi8(d, index);
         // Pairs, quads, then two 8-digit halves (the first in the low lane).
         let pairs = _mm_maddubs_epi16(
             run,
@@ -653,13 +829,25 @@ mod sse41 {
             _mm_setr_epi16(10_000, 1, 10_000, 1, 10_000, 1, 10_000, 1),
         );
         let w = _mm_cvtsi128_si64(halves) as u64;
+        // At most 15 digits: below 2^53, so the signed conversion (one instruction) is
+        // exact.
         let mant = (w & 0xFFFF_FFFF) * 100_000_000 + (w >> 32);
-        if mant > 1 << 53 {
-            return None;
+        let x = mant as i64 as f64 / POW10[frac & 15];
+        Some(f64::from_bits(x.to_bits() | (u64::from(neg) << 63)))
+    }
+
+    /// [`parse16`] on the first `len` bytes of `window` (tests only; call only when
+    /// [`available`]).
+    #[cfg(test)]
+    pub(super) fn parse_window(window: &[u8; 16], len: usize) -> Option<f64> {
+        // SAFETY: the caller checked `available()`; the load reads exactly `window`.
+        unsafe {
+            parse16(
+                _mm_loadu_si128(window.as_ptr().cast::<__m128i>()),
+                len,
+                (1 << len) - 1,
+            )
         }
-        // Below 2^53, so the signed conversion (one instruction) is exact.
-        let v = mant as i64 as f64 / POW10[frac];
-        Some(f64::from_bits(v.to_bits() | (u64::from(neg) << 63)))
     }
 }
 
@@ -672,20 +860,15 @@ mod sse41 {
         false
     }
 
-    pub(super) fn indexed_row(
-        plan: &Plan,
-        p: &CsvPlan,
-        l: &[u8],
-        values: &mut Vec<f64>,
-        bounds: &mut [(usize, usize)],
-        seps: &mut Vec<u32>,
-    ) -> Option<usize> {
-        super::indexed_row::<false>(plan, p, l, values, bounds, seps)
-    }
-
     /// Never called (`available` is false).
-    pub(super) unsafe fn parse_field(l: &[u8], start: usize, end: usize) -> Option<f64> {
-        super::parse_field(l, start, end)
+    pub(super) fn row(
+        _plan: &Plan,
+        _p: &CsvPlan,
+        _l: &[u8],
+        _values: &mut Vec<f64>,
+        _bounds: &mut [(usize, usize)],
+    ) -> Option<usize> {
+        None
     }
 }
 
@@ -1018,12 +1201,17 @@ mod tests {
         }
     }
 
-    /// The sixteen-byte parser on `l[..len]`, or `None` where the processor lacks it.
+    /// The sixteen-byte parser on `l[..len]` (`None` when the field is longer than it
+    /// takes), or `None` where the processor lacks it.
     fn simd_field(l: &[u8], len: usize) -> Option<Option<f64>> {
         #[cfg(target_arch = "x86_64")]
         if super::sse41::available() {
-            // SAFETY: the processor has the features (checked just above).
-            return Some(unsafe { super::sse41::parse_field(l, 0, len) });
+            let window: &[u8; 16] = l[..16].try_into().unwrap();
+            return Some(if len < 16 {
+                super::sse41::parse_window(window, len)
+            } else {
+                None
+            });
         }
         let _ = (l, len);
         None
@@ -1073,10 +1261,10 @@ mod tests {
                 assert_eq!(v.to_bits(), want.unwrap().to_bits(), "{s}");
                 field_fast += 1;
             }
-            // The sixteen-byte parser takes every plain decimal of at most sixteen bytes
-            // after the sign.
+            // The sixteen-byte parser takes every plain decimal of at most fifteen bytes
+            // (sign included).
             if let Some(got) = simd_field(padded.as_bytes(), s.len()) {
-                let short = s.trim_start_matches('-').len() <= 16;
+                let short = s.len() <= 15;
                 match got {
                     Some(v) => {
                         assert!(applies, "{s}");
@@ -1155,6 +1343,140 @@ mod tests {
             }
         }
         assert!(checked > 10_000, "too few lines were indexed: {checked}");
+    }
+
+    /// The one-pass sixteen-byte row parser against the general one-pass fast path on
+    /// random lines (features in another order than their columns, a kept text column and
+    /// a kept feature; plain, long, signed, padded, exponent, empty and bad numbers,
+    /// quotes, carriage returns, CRLF endings, missing and extra fields, short tails):
+    /// whenever it takes a line it reads the same values, bit for bit, the same kept
+    /// fields and the same length, and it takes every plain line.
+    #[test]
+    fn sixteen_byte_rows_agree_with_the_one_pass_path() {
+        if !super::sse41::available() {
+            return;
+        }
+        use super::{CsvPlan, Plan};
+        use crate::data::{CellEncoder, Feature, Schema, UnknownLevel};
+        use crate::deploy::batch::{BatchFormat, InputPlan};
+        let header: Vec<String> = ["id", "a", "b", "c", "d", "e"].map(String::from).to_vec();
+        let names: Vec<String> = ["c", "a", "e", "b", "d"].map(String::from).to_vec();
+        let numeric = vec![true; names.len()];
+        let keep: Vec<String> = ["id", "b"].map(String::from).to_vec();
+        let schema = Schema::new(names.iter().map(Feature::numeric).collect(), None).unwrap();
+        let plan = Plan {
+            encoder: CellEncoder::new(&schema, UnknownLevel::Error, true),
+            names: names.clone(),
+            numeric: numeric.clone(),
+            keep: keep.clone(),
+            classes: None,
+            input: InputPlan::Csv(CsvPlan::new(&header, &names, &numeric, &keep)),
+            output: BatchFormat::Csv,
+            #[cfg(feature = "parquet")]
+            out_schema: None,
+        };
+        let p = CsvPlan::new(&header, &names, &numeric, &keep);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
+        let digits = |rng: &mut rand_chacha::ChaCha8Rng, n: usize| -> String {
+            (0..n)
+                .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+                .collect()
+        };
+        let (mut taken, mut plain_lines) = (0usize, 0usize);
+        for _ in 0..200_000 {
+            let odd = rng.random_range(0..4u32) == 0;
+            let mut n = header.len();
+            if odd && rng.random_range(0..8u32) == 0 {
+                n = rng.random_range(1..=8usize);
+            }
+            let mut plain = !odd;
+            let fields: Vec<String> = (0..n)
+                .map(|j| {
+                    let kind = if odd { rng.random_range(0..14u32) } else { 0 };
+                    if kind > 1 {
+                        plain = false;
+                    }
+                    let sign = if rng.random::<bool>() { "-" } else { "" };
+                    let number = |rng: &mut rand_chacha::ChaCha8Rng, a: usize, b: usize| {
+                        let int = digits(rng, a);
+                        let frac = digits(rng, b);
+                        if frac.is_empty() && rng.random::<bool>() {
+                            int
+                        } else {
+                            format!("{int}.{frac}")
+                        }
+                    };
+                    match kind {
+                        _ if j == 0 && kind < 2 => format!("r{}", digits(&mut rng, 6)),
+                        0 => {
+                            let a = rng.random_range(0..=7usize);
+                            let b = rng.random_range(usize::from(a == 0)..=7usize);
+                            format!("{sign}{}", number(&mut rng, a, b))
+                        }
+                        1 => format!("{sign}{}", number(&mut rng, 1, 6)),
+                        2 => {
+                            let (a, b) = (rng.random_range(0..=20usize), rng.random_range(0..=20));
+                            format!("{sign}{}", number(&mut rng, a, b))
+                        }
+                        3 => format!("{}e{}", digits(&mut rng, 2), rng.random_range(-9..9)),
+                        4 => format!(" {}", digits(&mut rng, 3)),
+                        5 => String::new(),
+                        6 => "1.2.3".into(),
+                        7 => "--1".into(),
+                        8 => "\"1.5\"".into(),
+                        9 => "1\r5".into(),
+                        10 => "x".repeat(rng.random_range(0..40usize)),
+                        11 => "-".into(),
+                        12 => ".".into(),
+                        _ => format!("{}{}", digits(&mut rng, 16), sign),
+                    }
+                })
+                .collect();
+            let ending = if odd && rng.random_range(0..6u32) == 0 {
+                "\r\n"
+            } else {
+                "\n"
+            };
+            let mut line = format!("{}{ending}", fields.join(","));
+            let tail = rng.random_range(0..=40usize);
+            line.push_str(&"7".repeat(tail));
+            let l = line.as_bytes();
+            let (mut got, mut want) = (Vec::new(), Vec::new());
+            let (mut got_bounds, mut want_bounds) = (vec![(0, 0); 6], vec![(0, 0); 6]);
+            let used = super::sse41::row(&plan, &p, l, &mut got, &mut got_bounds);
+            // The SSE4.1-only build of the same code (`row` may have taken AVX2).
+            let mut sse = Vec::new();
+            let mut sse_bounds = vec![(0, 0); 6];
+            // SAFETY: `available()` was checked at the start.
+            let sse_used =
+                unsafe { super::sse41::row_sse41(&plan, &p, l, &mut sse, &mut sse_bounds) };
+            assert_eq!(sse_used, used, "{line:?}");
+            assert_eq!(
+                sse.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "{line:?}"
+            );
+            let want_used = super::fast_row(&plan, &p, l, &mut want, &mut want_bounds);
+            let plain_line = plain && n == header.len() && tail >= 16;
+            plain_lines += usize::from(plain_line);
+            match used {
+                Some(u) => {
+                    assert_eq!(Some(u), want_used, "{line:?}");
+                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got), bits(&want), "{line:?}");
+                    for &j in &p.keep_cols {
+                        assert_eq!(got_bounds[j], want_bounds[j], "{line:?}");
+                    }
+                    taken += 1;
+                }
+                None => {
+                    assert!(got.is_empty(), "{line:?}");
+                    assert!(!plain_line, "{line:?} should take the fast path");
+                }
+            }
+        }
+        assert!(plain_lines > 60_000, "too few plain lines: {plain_lines}");
+        assert!(taken > plain_lines, "too few odd lines taken: {taken}");
     }
 
     /// Six-decimal values like the benchmark's, near powers of ten and halfway cases.

@@ -184,7 +184,8 @@ struct Chunk {
 
 /// Passthrough (`keep`) values of the good rows of a chunk.
 pub(crate) enum Kept {
-    /// Text fields: bytes in an arena, one range per (row, kept column), row-major.
+    /// Text fields: bytes in an arena (followed by `csv_out::PAD` padding bytes), one
+    /// range per (row, kept column), row-major.
     Text {
         arena: Vec<u8>,
         ranges: Vec<(usize, usize)>,
