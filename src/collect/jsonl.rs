@@ -374,6 +374,18 @@ impl JsonRowsBuilder {
         self.text.extend_from_slice(token);
     }
 
+    /// Append a whole row as text. The caller guarantees `row` is `[` + `values` JSON
+    /// number tokens (each finite) separated by single commas + `]`.
+    pub(crate) fn push_row(&mut self, row: &[u8], values: usize) {
+        if self.n_rows > 0 {
+            self.text.push(b',');
+        }
+        self.text.extend_from_slice(row);
+        self.n_rows += 1;
+        self.n_values += values;
+        self.in_row = 0;
+    }
+
     /// Append a value as `serde_json` writes an `f64` (NaN and infinities as `null`).
     pub(crate) fn push_f64(&mut self, v: f64) {
         self.separate();
