@@ -270,17 +270,37 @@ fn rows(
         } else {
             loop {
                 match to_feature.get(width) {
-                    Some(Some(j)) => {
-                        let (v, token) = p.cell(served, *j, numeric[*j], enc)?;
-                        x[at + j] = v;
-                        tokens[*j] = token;
+                    Some(&Some(j)) => {
+                        // A number right here (no space before it) for a numeric
+                        // feature: read it directly; anything else goes through `cell`.
+                        let start = p.i;
+                        if numeric[j] && matches!(p.b.get(start), Some(b'-' | b'0'..=b'9')) {
+                            let (v, end) = scan_number(p.b, start).ok_or(Fallback)?;
+                            p.i = end;
+                            x[at + j] = v;
+                            tokens[j] = Some((start, end));
+                        } else {
+                            let (v, token) = p.cell(served, j, numeric[j], enc)?;
+                            x[at + j] = v;
+                            tokens[j] = token;
+                        }
                     }
                     Some(None) => p.skip(0)?,
                     None => return Err(Fallback), // a row too long
                 }
                 width += 1;
-                if !p.next_or_end(b']')? {
-                    break;
+                // The separator right after the value, or the general path with spaces.
+                match p.b.get(p.i) {
+                    Some(b',') => p.i += 1,
+                    Some(b']') => {
+                        p.i += 1;
+                        break;
+                    }
+                    _ => {
+                        if !p.next_or_end(b']')? {
+                            break;
+                        }
+                    }
                 }
             }
         }

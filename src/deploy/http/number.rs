@@ -66,7 +66,7 @@ const fn recip5_table() -> [(u128, u32); MAX_EXP10 + 1] {
 
 /// `m / 10^k` correctly rounded, for `2^53 < m < 2^64` and `k` in 1..=22; `None` when the
 /// quotient is too close to a rounding boundary to decide from 128 bits.
-#[inline]
+#[inline(always)]
 fn div_pow10(m: u64, k: usize) -> Option<f64> {
     let (inv, len) = RECIP5[k];
     // P = m * inv (192 bits); h = floor(P / 2^64). With T = m * 2^(127 + len) / 5^k the
@@ -94,7 +94,7 @@ fn div_pow10(m: u64, k: usize) -> Option<f64> {
 /// The value of a decimal `significand × 10^exp10` with `digits` digits read into the
 /// significand (leading zeros may be counted: only `digits <= 19` matters, which means it
 /// did not wrap), when one of the exact conversions applies.
-#[inline]
+#[inline(always)]
 fn convert(significand: u64, digits: usize, exp10: i64) -> Option<f64> {
     if digits > 19 || exp10.unsigned_abs() > MAX_EXP10 as u64 {
         return None;
@@ -202,11 +202,15 @@ fn digits_value(b: &[u8], mut from: usize, to: usize, mut significand: u64) -> O
 /// The plain decimals (`-`? digits, optionally `.` digits, no exponent, at most 19 digits
 /// in all, the token and the byte after it within the next 32 bytes) in one step: two
 /// 16-byte loads give the masks of digits and points, so the token's end and its point
-/// are found without a loop; the digits are then read a word at a time. `None` leaves the
-/// token to [`scan_number_general`] (which also refuses what is not JSON).
+/// are found without a loop; the fraction's last 16 digits are combined by SSSE3
+/// multiply-adds, the rest read bytewise. `None` leaves the token to
+/// [`scan_number_general`] (which also refuses what is not JSON).
+///
+/// # Safety
+/// The CPU must support SSSE3.
 #[cfg(target_arch = "x86_64")]
-#[inline]
-fn scan_plain(b: &[u8], start: usize) -> Option<(f64, usize)> {
+#[target_feature(enable = "ssse3")]
+unsafe fn scan_plain_ssse3(b: &[u8], start: usize) -> Option<(f64, usize)> {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_set1_epi8,
         _mm_sub_epi8,
@@ -262,25 +266,23 @@ fn scan_plain(b: &[u8], start: usize) -> Option<(f64, usize)> {
     };
     let significand = if frac_len == 0 {
         int_value
-    } else if frac_len <= 16 && p + end >= 16 && ssse3() {
-        // The fraction's digits are the last `frac_len` of the 16 bytes ending at the
-        // token's end (those bytes are in `b`: p + end >= 16).
-        let last16 = &b[p + end - 16..p + end];
-        // SAFETY: SSSE3 was detected; `last16` is 16 bytes.
-        let fraction = unsafe { last_digits_ssse3(last16, frac_len) };
-        int_value * POW10_U64_ALL[frac_len] + fraction
+    } else if p + end >= 16 {
+        // The fraction's last (up to 16) digits end the 16 bytes before the token's end
+        // (those bytes are in `b`: p + end >= 16); a longer fraction's first one or two
+        // digits are read bytewise (19 digits at most in all, so nothing overflows).
+        let tail = frac_len.min(16);
+        let mut head = int_value;
+        for &c in &window[int_len + 1..int_len + 1 + frac_len - tail] {
+            head = head * 10 + u64::from(c - b'0');
+        }
+        // SAFETY: SSSE3 is enabled for this function; the slice is 16 bytes.
+        let fraction = unsafe { last_digits_ssse3(&b[p + end - 16..p + end], tail) };
+        head * POW10_U64_ALL[tail] + fraction
     } else {
         digits_value(window, int_len + 1, end, int_value)?
     };
     let v = convert(significand, int_len + frac_len, -(frac_len as i64))?;
     Some((if neg { -v } else { v }, p + end))
-}
-
-/// Whether the CPU has SSSE3 (the standard library caches the answer).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn ssse3() -> bool {
-    std::is_x86_feature_detected!("ssse3")
 }
 
 /// 16 zero bytes then 16 bytes of ones: the 16 bytes from `n` keep the last `n`.
@@ -315,6 +317,7 @@ static POW10_U64_ALL: [u64; 20] = {
 /// The CPU must support SSSE3, and `bytes.len() >= 16`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "ssse3")]
+#[inline]
 unsafe fn last_digits_ssse3(bytes: &[u8], n: usize) -> u64 {
     use std::arch::x86_64::{
         __m128i, _mm_and_si128, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_madd_epi16,
@@ -344,8 +347,11 @@ unsafe fn last_digits_ssse3(bytes: &[u8], n: usize) -> u64 {
 #[inline]
 pub(super) fn scan_number(b: &[u8], start: usize) -> Option<(f64, usize)> {
     #[cfg(target_arch = "x86_64")]
-    if let Some(found) = scan_plain(b, start) {
-        return Some(found);
+    if std::is_x86_feature_detected!("ssse3") {
+        // SAFETY: SSSE3 was detected (the standard library caches the answer).
+        if let Some(found) = unsafe { scan_plain_ssse3(b, start) } {
+            return Some(found);
+        }
     }
     scan_number_general(b, start)
 }
