@@ -1002,3 +1002,179 @@ async fn jsonl_log_keeps_the_number_text_received_and_reads_back_the_scored_valu
         assert_eq!(inputs, expected_inputs, "{id}");
     }
 }
+
+/// A model whose features are all numeric: rows sent in signature order without spaces
+/// are logged as the very text received; rows with spaces, `null`s or other spellings are
+/// logged value by value; either way the log reads back the values the model scored, and
+/// the predictions equal the model's on the standard parser's values.
+#[tokio::test]
+async fn numeric_rows_in_signature_order_are_logged_verbatim() {
+    use mlcycle::collect::{Collector, JsonlPredictionLog};
+    use mlcycle::data::{Dataset, Feature, Schema, Target, TargetKind};
+    use mlcycle::deploy::DeployRequest;
+    use mlcycle::deploy::http::{HttpConfig, HttpDeployer};
+    use mlcycle::model::Model;
+    use mlcycle::train::{LogisticParams, fit_logistic};
+    use ndarray::{Array1, Array2};
+
+    let names = ["a", "b", "c", "d"];
+    let schema = Schema::new(
+        names.map(Feature::numeric).to_vec(),
+        Some(Target {
+            name: "y".into(),
+            kind: TargetKind::Binary {
+                classes: vec!["0".into(), "1".into()],
+            },
+        }),
+    )
+    .unwrap();
+    // Doubles printed with up to 17 significant digits, as clients print them.
+    let value = |i: usize, j: usize| -> f64 {
+        let k = (i * 7919 + j * 104_729) % 1_000_003;
+        (k as f64 / 1_000_003.0 - 0.5) * 4.0 / 3.0
+    };
+    let n = 300;
+    let x = Array2::from_shape_fn((n, 4), |(i, j)| value(i, j));
+    let y = Array1::from_shape_fn(n, |i| f64::from(value(i, 0) + value(i, 1) > value(i, 3)));
+    let data = Dataset::new(schema, x, Some(y), None).unwrap();
+    let model = Arc::new(fit_logistic(&data, &LogisticParams::default().check().unwrap()).unwrap());
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(JsonlPredictionLog::open(dir.path()).unwrap());
+    let collector = Collector::spawn(log.clone(), 100).unwrap();
+    let clock = clock();
+    let server = HttpDeployer::start(
+        HttpConfig::with_addr(local()),
+        clock.clone(),
+        Some(collector),
+    )
+    .await
+    .unwrap();
+    server
+        .deploy(DeployRequest {
+            model_name: "numeric".into(),
+            version: 1,
+            model: model.clone(),
+        })
+        .await
+        .unwrap();
+
+    // Row texts: compact (copied whole), with spaces, with a null, other spellings.
+    let compact = |r: usize| {
+        let cells: Vec<String> = (0..4).map(|j| format!("{:?}", value(r, j))).collect();
+        format!("[{}]", cells.join(","))
+    };
+    let rows_sent = [
+        compact(0),
+        compact(1),
+        format!(
+            "[ {:?}, {:?},{:?} ,{:?}]",
+            value(2, 0),
+            value(2, 1),
+            value(2, 2),
+            value(2, 3)
+        ),
+        format!(
+            "[{:?},null,{:?},{:?}]",
+            value(3, 0),
+            value(3, 2),
+            value(3, 3)
+        ),
+        "[1,2.50,-3e-2,0.000001234]".to_string(),
+        compact(5),
+    ];
+    let rows_logged = [
+        compact(0),
+        compact(1),
+        compact(2),
+        format!(
+            "[{:?},null,{:?},{:?}]",
+            value(3, 0),
+            value(3, 2),
+            value(3, 3)
+        ),
+        "[1,2.50,-3e-2,0.000001234]".to_string(),
+        compact(5),
+    ];
+    let parsed: Vec<Vec<f64>> = rows_sent
+        .iter()
+        .map(|r| {
+            let inner = r.trim_matches(|c| c == '[' || c == ']');
+            inner
+                .split(',')
+                .map(|t| match t.trim() {
+                    "null" => f64::NAN,
+                    t => t.parse::<f64>().unwrap(),
+                })
+                .collect()
+        })
+        .collect();
+    let bodies = [
+        (
+            "split",
+            format!(
+                r#"{{"dataframe_split": {{"columns": ["a","b","c","d"], "data": [{}]}}}}"#,
+                rows_sent.join(",")
+            ),
+        ),
+        (
+            "instances",
+            format!(r#"{{"instances": [{}]}}"#, rows_sent.join(", ")),
+        ),
+    ];
+    let xs = Array2::from_shape_fn((parsed.len(), 4), |(r, j)| parsed[r][j]);
+    let expected = model.predict(xs.view()).unwrap();
+    let client = reqwest::Client::new();
+    for (id, body) in &bodies {
+        let r = client
+            .post(format!("{}/invocations", server.endpoint()))
+            .header("x-request-id", *id)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{id}");
+        let got: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+        let preds = got["predictions"].as_array().unwrap();
+        assert_eq!(preds.len(), parsed.len(), "{id}");
+        // Class names that are numbers come back as numbers.
+        let labels: Vec<String> = preds
+            .iter()
+            .map(|p| p.to_string().trim_matches('"').to_string())
+            .collect();
+        let want: Vec<&str> = expected
+            .values
+            .iter()
+            .map(|&v| ["0", "1"][v as usize])
+            .collect();
+        assert_eq!(labels, want, "{id}");
+    }
+    server.undeploy().await.unwrap();
+
+    let t = clock.now_for_test();
+    let text = std::fs::read_to_string(log.partition(t)).unwrap();
+    let expected_inputs = format!("[{}]", rows_logged.join(","));
+    for (id, _) in &bodies {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!("\"request_id\":\"{id}\"")))
+            .unwrap();
+        let inputs =
+            &line[line.find("\"inputs\":").unwrap() + 9..line.find(",\"outputs\"").unwrap()];
+        assert_eq!(inputs, expected_inputs, "{id}");
+    }
+    let recs = log
+        .read_window(t - Duration::hours(1), t + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(recs.len(), 2);
+    for rec in &recs {
+        for (row, want) in rec.inputs.iter().zip(&parsed) {
+            let same = row
+                .iter()
+                .zip(want)
+                .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
+            assert!(same, "{}: {row:?} vs {want:?}", rec.request_id);
+        }
+    }
+}

@@ -189,6 +189,40 @@ struct JsonlBatchWriter {
     current: Option<(i64, PathBuf, std::fs::File)>,
 }
 
+/// A piece of the output: bytes of the writer's buffer, or the inputs text a record
+/// already holds (written from where it is, not copied into the buffer).
+#[derive(Debug, Clone, Copy)]
+enum Piece {
+    Buf(usize, usize),
+    /// Index of the record whose [`JsonRows`] text goes here.
+    Inputs(usize),
+}
+
+/// Most slices handed to one `writev` (Linux's `IOV_MAX` is 1024).
+const MAX_SLICES: usize = 1024;
+
+/// Write every byte of `slices` to `out`, resuming after partial writes.
+fn write_all_slices(
+    out: &mut impl Write,
+    mut slices: &mut [std::io::IoSlice<'_>],
+) -> std::io::Result<()> {
+    while !slices.is_empty() {
+        let n = slices.len().min(MAX_SLICES);
+        match out.write_vectored(&slices[..n]) {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::WriteZero,
+                    "failed to write the whole batch",
+                ));
+            }
+            Ok(written) => std::io::IoSlice::advance_slices(&mut slices, written),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 impl JsonlBatchWriter {
     fn new(dir: PathBuf) -> Self {
         JsonlBatchWriter {
@@ -212,15 +246,30 @@ impl JsonlBatchWriter {
         Ok(())
     }
 
-    fn write_out(&mut self) -> Result<()> {
-        if self.buf.is_empty() {
+    /// Write `pieces` (of `records`, in order) to the open file and clear the buffer.
+    fn write_out(&mut self, records: &[RequestRecord], pieces: &mut Vec<Piece>) -> Result<()> {
+        if pieces.is_empty() {
             return Ok(());
         }
         let result = match &mut self.current {
-            Some((_, path, f)) => f.write_all(&self.buf).map_err(|e| Error::io(&*path, e)),
+            Some((_, path, f)) => {
+                let mut slices: Vec<std::io::IoSlice<'_>> = pieces
+                    .iter()
+                    .map(|p| match *p {
+                        Piece::Buf(from, to) => std::io::IoSlice::new(&self.buf[from..to]),
+                        Piece::Inputs(i) => match &records[i].inputs {
+                            RecordInputs::Json(j) => std::io::IoSlice::new(j.as_bytes()),
+                            _ => std::io::IoSlice::new(&[]),
+                        },
+                    })
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                write_all_slices(f, &mut slices).map_err(|e| Error::io(&*path, e))
+            }
             None => Ok(()),
         };
         self.buf.clear();
+        pieces.clear();
         if result.is_err() {
             self.current = None;
         }
@@ -228,18 +277,41 @@ impl JsonlBatchWriter {
     }
 
     fn write_records(&mut self, records: &[RequestRecord]) -> Result<()> {
-        for r in records {
+        let mut pieces: Vec<Piece> = Vec::new();
+        // Bytes of the pieces not yet written (buffer and inputs text).
+        let mut pending = 0usize;
+        // Start of the buffer bytes not yet in a piece.
+        let mut open = 0usize;
+        for (i, r) in records.iter().enumerate() {
             let hour = r.at.timestamp().div_euclid(3600);
             if self.current.as_ref().is_none_or(|(h, _, _)| *h != hour) {
-                self.write_out()?;
+                pieces.push(Piece::Buf(open, self.buf.len()));
+                self.write_out(records, &mut pieces)?;
+                (pending, open) = (0, 0);
                 self.open(hour, r.at)?;
             }
-            write_line(&mut self.buf, r);
-            if self.buf.len() >= WRITE_CHUNK {
-                self.write_out()?;
+            let before = self.buf.len();
+            match &r.inputs {
+                RecordInputs::Json(j) => {
+                    // The line up to its inputs, the inputs text itself, the rest.
+                    write_line_head(&mut self.buf, r);
+                    pieces.push(Piece::Buf(open, self.buf.len()));
+                    pieces.push(Piece::Inputs(i));
+                    open = self.buf.len();
+                    write_line_tail(&mut self.buf, r);
+                    pending += j.as_bytes().len();
+                }
+                _ => write_line(&mut self.buf, r),
+            }
+            pending += self.buf.len() - before;
+            if pending >= WRITE_CHUNK {
+                pieces.push(Piece::Buf(open, self.buf.len()));
+                self.write_out(records, &mut pieces)?;
+                (pending, open) = (0, 0);
             }
         }
-        self.write_out()
+        pieces.push(Piece::Buf(open, self.buf.len()));
+        self.write_out(records, &mut pieces)
     }
 }
 
@@ -374,6 +446,18 @@ impl JsonRowsBuilder {
         self.text.extend_from_slice(token);
     }
 
+    /// Append a whole row as text. The caller guarantees `row` is `[` + `values` JSON
+    /// number tokens (each finite) separated by single commas + `]`.
+    pub(crate) fn push_row(&mut self, row: &[u8], values: usize) {
+        if self.n_rows > 0 {
+            self.text.push(b',');
+        }
+        self.text.extend_from_slice(row);
+        self.n_rows += 1;
+        self.n_values += values;
+        self.in_row = 0;
+    }
+
     /// Append a value as `serde_json` writes an `f64` (NaN and infinities as `null`).
     pub(crate) fn push_f64(&mut self, v: f64) {
         self.separate();
@@ -401,15 +485,7 @@ impl JsonRowsBuilder {
 /// equivalent [`PredictionRecord`], except that inputs kept as [`JsonRows`] are written
 /// as they were received (same values, possibly other number spellings).
 fn write_line(buf: &mut Vec<u8>, r: &RequestRecord) {
-    buf.extend_from_slice(b"{\"request_id\":");
-    write_str(buf, &r.request_id);
-    buf.extend_from_slice(b",\"at\":\"");
-    write_timestamp(buf, r.at);
-    buf.extend_from_slice(b"\",\"model_name\":");
-    write_str(buf, &r.model_name);
-    buf.extend_from_slice(b",\"model_version\":");
-    write_u64(buf, u64::from(r.model_version));
-    buf.extend_from_slice(b",\"inputs\":");
+    write_line_head(buf, r);
     match &r.inputs {
         RecordInputs::Matrix(m) => {
             buf.push(b'[');
@@ -433,6 +509,24 @@ fn write_line(buf: &mut Vec<u8>, r: &RequestRecord) {
         }
         RecordInputs::Json(j) => buf.extend_from_slice(j.as_bytes()),
     }
+    write_line_tail(buf, r);
+}
+
+/// A record's line up to its `inputs` value.
+fn write_line_head(buf: &mut Vec<u8>, r: &RequestRecord) {
+    buf.extend_from_slice(b"{\"request_id\":");
+    write_str(buf, &r.request_id);
+    buf.extend_from_slice(b",\"at\":\"");
+    write_timestamp(buf, r.at);
+    buf.extend_from_slice(b"\",\"model_name\":");
+    write_str(buf, &r.model_name);
+    buf.extend_from_slice(b",\"model_version\":");
+    write_u64(buf, u64::from(r.model_version));
+    buf.extend_from_slice(b",\"inputs\":");
+}
+
+/// A record's line after its `inputs` value.
+fn write_line_tail(buf: &mut Vec<u8>, r: &RequestRecord) {
     buf.extend_from_slice(b",\"outputs\":");
     write_values(buf, r.outputs.iter().copied());
     buf.extend_from_slice(b",\"latency_us\":");
@@ -650,6 +744,45 @@ mod tests {
         assert!(same(&[back.outputs], &[expected.outputs]));
         assert_eq!(back.latency_us, expected.latency_us);
         assert_eq!(back.error, expected.error);
+    }
+
+    #[test]
+    fn batch_writer_output_is_the_lines_whatever_the_inputs_and_chunking() {
+        // Records with inputs as received text (written from the record) and as matrices
+        // (formatted into the buffer), across an hour boundary and several 1 MiB chunks:
+        // each file holds exactly the records' lines, in order.
+        let dir = tempfile::tempdir().unwrap();
+        let log = JsonlPredictionLog::open(dir.path()).unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 3, 1, 12, 59, 58).unwrap();
+        let records: Vec<RequestRecord> = (0..400)
+            .map(|i| {
+                let at = t + TimeDelta::milliseconds(i * 10);
+                let mut r = RequestRecord::from(record(at, &format!("r{i}"), vec![], None));
+                r.inputs = if i % 3 == 0 {
+                    RecordInputs::Matrix(Arc::new(array![[i as f64, 0.5]]))
+                } else {
+                    let mut b = JsonRowsBuilder::with_capacity(64);
+                    for row in 0..(i as usize % 7) * 400 + 1 {
+                        let text = format!("[{row}.{i},-0.25e{}]", i % 5);
+                        b.push_row(text.as_bytes(), 2);
+                    }
+                    RecordInputs::Json(Arc::new(b.finish()))
+                };
+                r
+            })
+            .collect();
+        let mut w = log.batch_writer().unwrap();
+        w.write(&records[..150]).unwrap();
+        w.write(&records[150..]).unwrap();
+        let mut expected: std::collections::BTreeMap<PathBuf, Vec<u8>> = Default::default();
+        for r in &records {
+            write_line(expected.entry(log.partition(r.at)).or_default(), r);
+        }
+        assert_eq!(expected.len(), 2);
+        for (path, want) in &expected {
+            assert!(want.len() > 2 * WRITE_CHUNK || path == &log.partition(t));
+            assert_eq!(&std::fs::read(path).unwrap(), want, "{}", path.display());
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! behaviour do not depend on this module. When it returns a matrix, it is the one the
 //! general path would have built.
 
+use super::number::scan_number;
 use super::state::Served;
 use super::tabular::{Cell, Encoding, encode_cell, resolve_columns};
 use crate::collect::{JsonRows, JsonRowsBuilder};
@@ -107,7 +108,7 @@ impl<'a> Parser<'a> {
     /// A number, exactly as serde_json (with `float_roundtrip`) reads it into an `f64`.
     fn number(&mut self) -> Parse<f64> {
         self.ws();
-        let (v, end) = scan_number(self.b, self.i)?;
+        let (v, end) = scan_number(self.b, self.i).ok_or(Fallback)?;
         self.i = end;
         Ok(v)
     }
@@ -217,151 +218,6 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// Exact powers of ten as `f64` (10^0 … 10^22 are all representable).
-const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-];
-
-/// The value of the eight ASCII digits at `b[i..i + 8]`, if they are all digits (read
-/// eight at a time: one load, one check, three multiplications).
-#[inline]
-fn eight_digits(b: &[u8], i: usize) -> Option<u64> {
-    let chunk: [u8; 8] = b.get(i..i + 8)?.try_into().ok()?;
-    let v = u64::from_le_bytes(chunk);
-    // Every byte in b'0'..=b'9': no byte over 0x39 (adding 0x46 sets no high bit) and none
-    // under 0x30 (subtracting 0x30 borrows into a high bit).
-    let all_digits = (v.wrapping_add(0x4646_4646_4646_4646)
-        | v.wrapping_sub(0x3030_3030_3030_3030))
-        & 0x8080_8080_8080_8080
-        == 0;
-    if !all_digits {
-        return None;
-    }
-    // Pairs, then quadruples, then the eight digits (the first digit is the lowest byte).
-    let d = v - 0x3030_3030_3030_3030;
-    let pairs = d.wrapping_mul(10).wrapping_add(d >> 8) & 0x00ff_00ff_00ff_00ff;
-    let quads = pairs.wrapping_mul(100).wrapping_add(pairs >> 16) & 0x0000_ffff_0000_ffff;
-    Some(quads.wrapping_mul(10_000).wrapping_add(quads >> 32) & 0xffff_ffff)
-}
-
-/// Read the JSON number starting at `b[i]` in one pass: check the JSON grammar (`-`? then
-/// `0` or a non-zero digit run, `.` + digits, `e` + sign? + digits, and nothing that could
-/// continue a number after it) and return the value and the end of the token.
-///
-/// Plain decimals with at most 19 significant digits, a mantissa ≤ 2^53 and a decimal
-/// exponent within ±22 are converted with Clinger's fast path (one exactly rounded
-/// multiplication or division of two exact `f64`s, hence the correctly rounded value);
-/// anything else is handed to `fast-float2`, which is exact as well. Values out of the
-/// `f64` range are refused, as serde_json refuses them.
-fn scan_number(b: &[u8], start: usize) -> Parse<(f64, usize)> {
-    let digit = |i: usize| b.get(i).filter(|c| c.is_ascii_digit()).map(|c| c - b'0');
-    let mut i = start;
-    let neg = b.get(i) == Some(&b'-');
-    if neg {
-        i += 1;
-    }
-    let mut mantissa: u64 = 0;
-    // Significant digits read into `mantissa` (leading zeros do not count).
-    let mut digits = 0usize;
-    match b.get(i) {
-        Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => {
-            while let Some(v) = eight_digits(b, i) {
-                mantissa = mantissa.wrapping_mul(100_000_000).wrapping_add(v);
-                digits += 8;
-                i += 8;
-            }
-            while let Some(d) = digit(i) {
-                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
-                digits += 1;
-                i += 1;
-            }
-        }
-        _ => return Err(Fallback),
-    }
-    let mut exp10: i64 = 0;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let first = i;
-        // Leading zeros of the fraction (before any significant digit).
-        if digits == 0 {
-            while b.get(i) == Some(&b'0') {
-                exp10 -= 1;
-                i += 1;
-            }
-        }
-        while let Some(v) = eight_digits(b, i) {
-            mantissa = mantissa.wrapping_mul(100_000_000).wrapping_add(v);
-            digits += 8;
-            exp10 -= 8;
-            i += 8;
-        }
-        while let Some(d) = digit(i) {
-            if digits > 0 || d != 0 {
-                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
-                digits += 1;
-            }
-            exp10 -= 1;
-            i += 1;
-        }
-        if i == first {
-            return Err(Fallback);
-        }
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        let negative_exp = match b.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        let first = i;
-        let mut e: i64 = 0;
-        while let Some(d) = digit(i) {
-            if e < 1_000_000 {
-                e = e * 10 + i64::from(d);
-            }
-            i += 1;
-        }
-        if i == first {
-            return Err(Fallback);
-        }
-        exp10 += if negative_exp { -e } else { e };
-    }
-    if b.get(i)
-        .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-'))
-    {
-        return Err(Fallback);
-    }
-    let v = if digits <= 19 && mantissa <= 1 << 53 && (-22..=22).contains(&exp10) {
-        let m = mantissa as f64;
-        let v = if exp10 >= 0 {
-            m * POW10[exp10 as usize]
-        } else {
-            m / POW10[(-exp10) as usize]
-        };
-        if neg { -v } else { v }
-    } else {
-        let token = &b[start..i];
-        let (v, n): (f64, usize) = fast_float2::parse_partial(token).map_err(|_| Fallback)?;
-        if n != token.len() {
-            return Err(Fallback);
-        }
-        v
-    };
-    if !v.is_finite() {
-        return Err(Fallback); // serde_json: "number out of range"
-    }
-    Ok((v, i))
-}
-
 /// The encoded matrix of a request and, when asked for, its rows as JSON text for the
 /// prediction log (numbers as received).
 pub(super) struct FastRows {
@@ -390,6 +246,11 @@ fn rows(
         return Err(Fallback); // no rows
     }
     let mut text = keep_text.then(|| JsonRowsBuilder::with_capacity(p.b.len() - p.i));
+    // Columns in feature order, all numeric: a row written without spaces is already the
+    // log's text for it and is copied in one piece.
+    let in_order = to_feature.len() == nf
+        && to_feature.iter().enumerate().all(|(i, t)| *t == Some(i))
+        && numeric.iter().all(|&n| n);
     // The token of each feature in the current row (`None`: write the encoded value).
     let mut tokens: Vec<Option<(usize, usize)>> = vec![None; nf];
     let mut x: Vec<f64> = Vec::new();
@@ -400,6 +261,8 @@ fn rows(
         }
         let at = x.len();
         x.resize(at + nf, 0.0);
+        p.ws();
+        let row_start = p.i;
         p.eat(b'[')?;
         let mut width = 0usize;
         if p.peek()? == b']' {
@@ -407,17 +270,37 @@ fn rows(
         } else {
             loop {
                 match to_feature.get(width) {
-                    Some(Some(j)) => {
-                        let (v, token) = p.cell(served, *j, numeric[*j], enc)?;
-                        x[at + j] = v;
-                        tokens[*j] = token;
+                    Some(&Some(j)) => {
+                        // A number right here (no space before it) for a numeric
+                        // feature: read it directly; anything else goes through `cell`.
+                        let start = p.i;
+                        if numeric[j] && matches!(p.b.get(start), Some(b'-' | b'0'..=b'9')) {
+                            let (v, end) = scan_number(p.b, start).ok_or(Fallback)?;
+                            p.i = end;
+                            x[at + j] = v;
+                            tokens[j] = Some((start, end));
+                        } else {
+                            let (v, token) = p.cell(served, j, numeric[j], enc)?;
+                            x[at + j] = v;
+                            tokens[j] = token;
+                        }
                     }
                     Some(None) => p.skip(0)?,
                     None => return Err(Fallback), // a row too long
                 }
                 width += 1;
-                if !p.next_or_end(b']')? {
-                    break;
+                // The separator right after the value, or the general path with spaces.
+                match p.b.get(p.i) {
+                    Some(b',') => p.i += 1,
+                    Some(b']') => {
+                        p.i += 1;
+                        break;
+                    }
+                    _ => {
+                        if !p.next_or_end(b']')? {
+                            break;
+                        }
+                    }
                 }
             }
         }
@@ -425,14 +308,19 @@ fn rows(
             return Err(Fallback);
         }
         if let Some(t) = &mut text {
-            t.start_row();
-            for (j, token) in tokens.iter().enumerate() {
-                match token {
-                    Some((from, to)) => t.push_token(&p.b[*from..*to]),
-                    None => t.push_f64(x[at + j]),
+            let row = &p.b[row_start..p.i];
+            if in_order && compact(row, &tokens) {
+                t.push_row(row, nf);
+            } else {
+                t.start_row();
+                for (j, token) in tokens.iter().enumerate() {
+                    match token {
+                        Some((from, to)) => t.push_token(&p.b[*from..*to]),
+                        None => t.push_f64(x[at + j]),
+                    }
                 }
+                t.end_row();
             }
-            t.end_row();
         }
         n += 1;
         if !p.next_or_end(b']')? {
@@ -444,6 +332,20 @@ fn rows(
         x,
         text: text.map(JsonRowsBuilder::finish),
     })
+}
+
+/// Whether `row` (from its `[` to its `]`) is its number tokens separated by single
+/// commas, nothing else: every feature was given as a number token, and the row has no
+/// more bytes than those tokens, the commas between them and the brackets.
+fn compact(row: &[u8], tokens: &[Option<(usize, usize)>]) -> bool {
+    let mut len = tokens.len() + 1; // brackets and commas
+    for t in tokens {
+        match t {
+            Some((from, to)) => len += to - from,
+            None => return false,
+        }
+    }
+    row.len() == len
 }
 
 fn split(p: &mut Parser<'_>, served: &Served, enc: &Encoding, keep_text: bool) -> Parse<FastRows> {
@@ -604,107 +506,6 @@ mod tests {
                 serde_json::from_str::<serde_json::Value>(bad).is_err(),
                 "{bad}"
             );
-        }
-    }
-
-    /// A random JSON number: sign, integer part, fraction and exponent of random lengths.
-    fn random_number(state: &mut u64) -> String {
-        let mut next = |n: u64| {
-            // xorshift64*
-            *state ^= *state >> 12;
-            *state ^= *state << 25;
-            *state ^= *state >> 27;
-            (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) % n
-        };
-        let mut s = String::new();
-        if next(2) == 0 {
-            s.push('-');
-        }
-        let int_digits = next(22);
-        if int_digits == 0 {
-            s.push('0');
-        } else {
-            s.push(char::from(b'1' + next(9) as u8));
-            for _ in 1..int_digits {
-                s.push(char::from(b'0' + next(10) as u8));
-            }
-        }
-        if next(3) > 0 {
-            s.push('.');
-            for _ in 0..1 + next(22) {
-                s.push(char::from(b'0' + next(10) as u8));
-            }
-        }
-        if next(3) == 0 {
-            s.push(if next(2) == 0 { 'e' } else { 'E' });
-            match next(3) {
-                0 => s.push('-'),
-                1 => s.push('+'),
-                _ => {}
-            }
-            let range = if next(4) == 0 { 400 } else { 30 };
-            s.push_str(&next(range).to_string());
-        }
-        s
-    }
-
-    #[test]
-    fn eight_digits_at_a_time() {
-        for s in ["00000000", "12345678", "99999999", "10000001", "07350912"] {
-            assert_eq!(
-                eight_digits(s.as_bytes(), 0),
-                Some(s.parse().unwrap()),
-                "{s}"
-            );
-        }
-        for s in [
-            "1234567", "1234567a", "/2345678", ":2345678", "1234 678", "-1234567",
-        ] {
-            assert_eq!(eight_digits(s.as_bytes(), 0), None, "{s}");
-        }
-        assert_eq!(eight_digits(b"x12345678", 1), Some(12_345_678));
-    }
-
-    #[test]
-    fn number_scan_is_exact_against_the_standard_parser() {
-        // Around the fast path's edges (19 digits, 2^53, 10^±22) and random numbers.
-        let mut cases: Vec<String> = [
-            "9007199254740992",
-            "9007199254740993",
-            "-9007199254740992e-22",
-            "9007199254740992e22",
-            "9007199254740992e23",
-            "1e22",
-            "1e23",
-            "1e-22",
-            "1e-23",
-            "1234567890123456789",
-            "12345678901234567890",
-            "0.0000000000000000000001",
-            "0.00000000000000000000001",
-            "123.456e-5",
-            "-0.0",
-            "0e0",
-            "0.000000000000000000000000000000000000000000001e40",
-            "1.50",
-            "52000.000",
-            "4.9406564584124654e-324",
-            "2.4703282292062327e-324",
-        ]
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        cases.extend((0..20_000).map(|_| random_number(&mut state)));
-        for c in &cases {
-            let expected = c.parse::<f64>().unwrap();
-            match scan_number(c.as_bytes(), 0) {
-                Ok((v, end)) => {
-                    assert_eq!(v.to_bits(), expected.to_bits(), "{c}");
-                    assert_eq!(end, c.len(), "{c}");
-                }
-                Err(_) => assert!(!expected.is_finite(), "{c} refused"),
-            }
         }
     }
 

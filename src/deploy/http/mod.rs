@@ -88,6 +88,7 @@ mod fastjson;
 mod follow;
 mod metrics;
 mod mlflow;
+mod number;
 mod server;
 mod state;
 mod tabular;
