@@ -478,6 +478,23 @@ impl Ctx<'_, '_> {
                 format!("`{}` does not apply to a categorical column", method.name()),
             ));
         }
+        // KS and W1 of a bucketed column come with its preparation.
+        if let Prepared::NumericBucketed(b) = self.prepared {
+            match method {
+                Method::Ks => {
+                    let t = ks_from_statistic(b.ks_d, b.n_reference, b.n_current);
+                    return Ok(TestOutcome::test(t.statistic, t.p_value));
+                }
+                Method::Wasserstein => {
+                    return Ok(TestOutcome {
+                        statistic: b.w1 / b.std_reference.max(0.001),
+                        p_value: None,
+                        raw: Some(b.w1),
+                    });
+                }
+                _ => {}
+            }
+        }
         let binning = self.binning;
         Ok(match method {
             Method::Psi => TestOutcome::distance(self.shares()?.psi()),
@@ -506,17 +523,6 @@ impl Ctx<'_, '_> {
                 TestOutcome::test(t.statistic, t.p_value)
             }
             Method::LInfinity => TestOutcome::distance(l_infinity(self.counts()?)),
-            Method::Ks if let Prepared::NumericBucketed(b) = self.prepared => {
-                let t = ks_from_statistic(b.ks_d, b.n_reference, b.n_current);
-                TestOutcome::test(t.statistic, t.p_value)
-            }
-            Method::Wasserstein if let Prepared::NumericBucketed(b) = self.prepared => {
-                TestOutcome {
-                    statistic: b.w1 / b.std_reference.max(0.001),
-                    p_value: None,
-                    raw: Some(b.w1),
-                }
-            }
             numeric => {
                 let Prepared::Numeric {
                     reference: r,
