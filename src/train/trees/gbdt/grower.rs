@@ -79,6 +79,8 @@ pub(crate) struct Workspace {
     pool: Vec<Vec<HistBin>>,
     nodes: Vec<GNode>,
     candidates: Vec<usize>,
+    /// Gradient and hessian pairs of the current tree (see `Ctx::gh`).
+    gh: Vec<[f32; 2]>,
     p: usize,
 }
 
@@ -104,6 +106,7 @@ impl Workspace {
             pool: Vec::new(),
             nodes: Vec::new(),
             candidates: Vec::new(),
+            gh: Vec::with_capacity(n),
             p,
         }
     }
@@ -126,7 +129,8 @@ struct Ctx<'a> {
     data: &'a BinnedData,
     nbins: &'a [usize],
     g: &'a [f32],
-    h: &'a [f32],
+    /// `(g[i], h[i])` side by side, read with one load per sample (empty when `const_h`).
+    gh: &'a [[f32; 2]],
     const_h: bool,
     params: &'a GrowParams,
 }
@@ -146,11 +150,16 @@ pub(crate) fn grow_tree(
     raw: &mut [f64],
 ) -> Tree {
     let n = data.n;
+    let mut gh = std::mem::take(&mut ws.gh);
+    gh.clear();
+    if !const_h {
+        gh.extend(g.iter().zip(h).map(|(&g, &h)| [g, h]));
+    }
     let ctx = Ctx {
         data,
         nbins,
         g,
-        h,
+        gh: &gh,
         const_h,
         params,
     };
@@ -251,6 +260,7 @@ pub(crate) fn grow_tree(
             }
         }
     }
+    ws.gh = gh;
     Tree { nodes: out }
 }
 
@@ -389,7 +399,7 @@ fn build_hist(ctx: &Ctx<'_>, hist: &mut [HistBin], of: HistOf<'_>, rows: &[u8]) 
         Samples(v) => v.len(),
     };
     let const_h = ctx.const_h;
-    let (gs, hs) = (ctx.g, ctx.h);
+    let (gs, gh) = (ctx.g, ctx.gh);
     let clear = |f: usize, hf: &mut [HistBin]| {
         hf[..ctx.nbins[f]].fill(HistBin::default());
         hf[MISSING_BIN as usize] = HistBin::default();
@@ -405,7 +415,7 @@ fn build_hist(ctx: &Ctx<'_>, hist: &mut [HistBin], of: HistOf<'_>, rows: &[u8]) 
                         hf[b as usize].g += g as f64;
                     }
                 } else {
-                    for ((&b, &g), &h) in col.iter().zip(gs).zip(hs) {
+                    for (&b, &[g, h]) in col.iter().zip(gh) {
                         let e = &mut hf[b as usize];
                         e.g += g as f64;
                         e.h += h as f64;
@@ -440,22 +450,24 @@ fn build_hist(ctx: &Ctx<'_>, hist: &mut [HistBin], of: HistOf<'_>, rows: &[u8]) 
                 let a = a as usize;
                 prefetch(rows, a * p + f0);
                 prefetch(rows, a * p + f0 + nf - 1);
-                prefetch(gs, a);
-                if !const_h {
-                    prefetch(hs, a);
+                if const_h {
+                    prefetch(gs, a);
+                } else {
+                    prefetch(gh, a);
                 }
             }
             let i = i as usize;
             let row = &rows[i * p + f0..i * p + f0 + nf];
-            let g = gs[i] as f64;
             if const_h {
+                let g = gs[i] as f64;
                 for (hf, &b) in hg.iter_mut().zip(row) {
                     let e = &mut hf[b as usize];
                     e.g += g;
                     e.n += 1;
                 }
             } else {
-                let h = hs[i] as f64;
+                let [g, h] = gh[i];
+                let (g, h) = (g as f64, h as f64);
                 for (hf, &b) in hg.iter_mut().zip(row) {
                     let e = &mut hf[b as usize];
                     e.g += g;
