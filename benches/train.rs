@@ -7,6 +7,9 @@
 //!
 //! Environment: `BENCH_TREES_DIR` (default target/bench_trees), `BENCH_TRAIN_REPEATS`
 //! (default 3), `BENCH_TRAIN_PREDICT_REPEATS` (default 20).
+//!
+//! Fit times are printed as wall-clock and as the process's CPU time (user + system, all
+//! threads) during the fit; the script records both for scikit-learn.
 
 use mlcycle::data::{CsvOptions, TargetHint, read_csv, validate_features};
 use mlcycle::model::{ModelArtifact, Preprocessor};
@@ -25,6 +28,18 @@ fn best_of<T>(repeats: usize, mut f: impl FnMut() -> T) -> (f64, f64, T) {
     }
     times.sort_by(f64::total_cmp);
     (times[0], times[times.len() / 2], out.expect("repeats ≥ 1"))
+}
+
+/// CPU seconds (user + system) this process has used so far, over all its threads.
+fn cpu_seconds() -> f64 {
+    // SAFETY: `getrusage` fills the zeroed struct it is given and reads nothing else.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; `ru` is a valid, writable `rusage`.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return f64::NAN;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 fn main() {
@@ -84,8 +99,17 @@ fn main() {
         }
         let trainer = AlgorithmTrainer::from_name(name, &Value::Null).expect("valid");
         let ctx = TrainContext::with_seed(0);
-        let (fit_best, fit_med, trained) =
-            best_of(repeats, || trainer.fit(&train, &ctx).expect("fit"));
+        // Wall time, and the CPU time the fit used (over all threads): with one thread it
+        // leaves out the time the process waited for a core on a busy machine.
+        let mut fit_cpu = Vec::new();
+        let (fit_best, fit_med, trained) = best_of(repeats, || {
+            let c0 = cpu_seconds();
+            let t = trainer.fit(&train, &ctx).expect("fit");
+            fit_cpu.push(cpu_seconds() - c0);
+            t
+        });
+        fit_cpu.sort_by(f64::total_cmp);
+        let (cpu_best, cpu_med) = (fit_cpu[0], fit_cpu[fit_cpu.len() / 2]);
         let model = trained.model;
         if let Ok(ModelArtifact::Logistic(m)) = model.to_artifact() {
             println!("logistic convergence: {:?}", m.convergence());
@@ -113,6 +137,20 @@ fn main() {
                  {alone:.4} s (best)",
                 m.learner.n_trees(),
                 m.learner.n_leaves()
+            );
+            // To check that a change left the fitted model the same, byte for byte.
+            let bytes = serde_json::to_vec(&m.learner).expect("serialise");
+            println!(
+                "gbdt: serialised model {} bytes, BLAKE3 {}",
+                bytes.len(),
+                &blake3::hash(&bytes).to_hex()[..16]
+            );
+            println!(
+                "gbdt: boosting iterations: ours {}, scikit-learn's {}",
+                m.learner.n_iter(),
+                sk.as_ref()
+                    .and_then(|v| v["gbdt"]["n_iter"].as_u64())
+                    .map_or("-".to_string(), |n| n.to_string())
             );
         }
         let (pred_best, pred_med, pred) = best_of(predict_repeats, || {
@@ -152,6 +190,8 @@ fn main() {
         };
         row("fit s (best)", fit_best, skv("fit_s_best"), true);
         row("fit s (median)", fit_med, skv("fit_s_median"), true);
+        row("fit CPU s (best)", cpu_best, skv("fit_cpu_s_best"), true);
+        row("fit CPU s (median)", cpu_med, skv("fit_cpu_s_median"), true);
         row(
             "predict 20k s (best)",
             pred_best,
