@@ -265,6 +265,21 @@ fn rows(
         let row_start = p.i;
         p.eat(b'[')?;
         let mut width = 0usize;
+        // Numeric features in signature order, the row written compactly: one call reads
+        // it all (and its text is the log's as it stands).
+        if in_order
+            && let Some(end) = super::number::scan_compact_row(p.b, p.i, &mut x[at..at + nf])
+        {
+            if let Some(t) = &mut text {
+                t.push_row(&p.b[row_start..end], nf);
+            }
+            p.i = end;
+            n += 1;
+            if !p.next_or_end(b']')? {
+                break;
+            }
+            continue;
+        }
         if p.peek()? == b']' {
             p.i += 1;
         } else {

@@ -210,6 +210,7 @@ fn digits_value(b: &[u8], mut from: usize, to: usize, mut significand: u64) -> O
 /// The CPU must support SSSE3.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "ssse3")]
+#[inline]
 unsafe fn scan_plain_ssse3(b: &[u8], start: usize) -> Option<(f64, usize)> {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_set1_epi8,
@@ -354,6 +355,58 @@ pub(super) fn scan_number(b: &[u8], start: usize) -> Option<(f64, usize)> {
         }
     }
     scan_number_general(b, start)
+}
+
+/// A compact row of numbers: `values.len()` JSON numbers from `b[start]`, separated by
+/// single commas and followed by `]` (no spaces). Fills `values` and returns the index
+/// after the `]`, or `None` when the row is not of that shape (or a token is not a
+/// number), leaving the caller to read it value by value. One call per row: on x86_64
+/// with SSSE3 the loop runs with the plain-decimal reader inlined.
+pub(super) fn scan_compact_row(b: &[u8], start: usize, values: &mut [f64]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("ssse3") {
+        // SAFETY: SSSE3 was detected.
+        return unsafe { compact_row_ssse3(b, start, values) };
+    }
+    compact_row_with(b, start, values, scan_number_general)
+}
+
+/// [`scan_compact_row`] with the plain-decimal reader compiled for SSSE3.
+///
+/// # Safety
+/// The CPU must support SSSE3.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "ssse3")]
+unsafe fn compact_row_ssse3(b: &[u8], start: usize, values: &mut [f64]) -> Option<usize> {
+    compact_row_with(b, start, values, |b, at| {
+        // SAFETY: this function is compiled for SSSE3 and only called when it is there.
+        unsafe { scan_plain_ssse3(b, at) }.or_else(|| scan_number_general(b, at))
+    })
+}
+
+/// The loop of [`scan_compact_row`] over a number reader.
+#[inline(always)]
+fn compact_row_with(
+    b: &[u8],
+    start: usize,
+    values: &mut [f64],
+    read: impl Fn(&[u8], usize) -> Option<(f64, usize)>,
+) -> Option<usize> {
+    let last = values.len().checked_sub(1)?;
+    let mut i = start;
+    for (j, v) in values.iter_mut().enumerate() {
+        if !matches!(b.get(i), Some(b'-' | b'0'..=b'9')) {
+            return None;
+        }
+        let (value, end) = read(b, i)?;
+        *v = value;
+        let expected = if j == last { b']' } else { b',' };
+        if b.get(end) != Some(&expected) {
+            return None;
+        }
+        i = end + 1;
+    }
+    Some(i)
 }
 
 /// [`scan_number`] for every token (any length, exponents, leading zeros in the fraction),
@@ -720,6 +773,59 @@ mod tests {
             assert_eq!(div_pow10(m * 10, 1), None, "{m}0e-1");
             assert_eq!(div_pow10(m * 100, 2), None, "{m}00e-2");
         }
+    }
+
+    #[test]
+    fn compact_rows_are_read_whole_or_left_alone() {
+        let mut state = 0x0c0f_fee0u64;
+        for width in 1..=40usize {
+            for _ in 0..200 {
+                let cells: Vec<String> = (0..width).map(|_| random_number(&mut state)).collect();
+                let row = format!("[{}]", cells.join(","));
+                // After 16 bytes, and followed by more JSON, as inside a request body.
+                let body = format!("{{\"data\": [[1],{row},[2]]}}");
+                let start = body.find(&row).unwrap() + 1;
+                let mut values = vec![0.0; width];
+                let expected: Vec<f64> = cells.iter().map(|c| c.parse().unwrap()).collect();
+                match scan_compact_row(body.as_bytes(), start, &mut values) {
+                    Some(end) => {
+                        assert_eq!(end, start + row.len() - 1, "{row}");
+                        for (v, e) in values.iter().zip(&expected) {
+                            assert_eq!(v.to_bits(), e.to_bits(), "{row}");
+                        }
+                    }
+                    // Only values out of the f64 range are refused.
+                    None => assert!(expected.iter().any(|e| !e.is_finite()), "{row}"),
+                }
+                // Too few or too many values for the row: left to the caller.
+                let mut more = vec![0.0; width + 1];
+                assert_eq!(scan_compact_row(body.as_bytes(), start, &mut more), None);
+                if width > 1 {
+                    let mut fewer = vec![0.0; width - 1];
+                    assert_eq!(scan_compact_row(body.as_bytes(), start, &mut fewer), None);
+                }
+            }
+        }
+        for odd in [
+            "[1, 2]",
+            "[1 ,2]",
+            "[1,2 ]",
+            "[1,2,]",
+            "[1,,2]",
+            "[1,\"2\"]",
+            "[1,null]",
+            "[1,[2]]",
+            "[1,2}",
+            "[01,2]",
+            "[1,2",
+            "[1.5e,2]",
+        ] {
+            let mut values = [0.0; 2];
+            let got = scan_compact_row(odd.as_bytes(), 1, &mut values);
+            assert_eq!(got, None, "{odd}");
+        }
+        let mut none: [f64; 0] = [];
+        assert_eq!(scan_compact_row(b"[]", 1, &mut none), None);
     }
 
     #[test]
