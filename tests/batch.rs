@@ -386,7 +386,7 @@ fn odd_csv_lines_score_like_plain_ones() {
         // Six-decimal values of either sign, a few with many digits.
         let k = (i * 7919 + j * 104_729) % 4_000_001;
         let v = (k as f64 - 2_000_000.0) / 1e6;
-        if i % 11 == 0 { v * 1e5 } else { v }
+        if i.is_multiple_of(11) { v * 1e5 } else { v }
     };
     let n = 400;
     let x = Array2::from_shape_fn((n, 3), |(i, j)| value(i, j));

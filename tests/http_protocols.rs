@@ -859,7 +859,7 @@ fn spelled(data: &mlcycle::data::Dataset, r: usize, j: usize) -> Option<String> 
     if data.schema().features[j].is_categorical() || v.is_nan() {
         return None;
     }
-    Some(if (r + j) % 2 == 0 {
+    Some(if (r + j).is_multiple_of(2) {
         format!("{v:e}")
     } else if format!("{v}").contains('.') {
         format!("{v}0")

@@ -152,11 +152,11 @@ async fn hot_swap_under_load_never_fails_or_mixes_versions() {
     while !done.load(Ordering::SeqCst) {
         progress.notified().await;
         responses += 1;
-        if responses % 5 != 0 {
+        if !responses.is_multiple_of(5) {
             continue;
         }
         let next = (swaps % 3) as u32 + 1;
-        if swaps % 2 == 0 {
+        if swaps.is_multiple_of(2) {
             registry
                 .set_alias("credit", "production", next, Change::new("test", "swap"))
                 .await

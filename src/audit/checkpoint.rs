@@ -169,7 +169,7 @@ impl CheckpointPolicy {
 
     /// Whether the record with sequence number `seq` gets a checkpoint.
     pub fn due(&self, seq: u64) -> bool {
-        seq % self.every == 0
+        seq.is_multiple_of(self.every)
     }
 }
 

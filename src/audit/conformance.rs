@@ -9,7 +9,12 @@ use serde_json::json;
 
 fn entry(i: usize) -> AuditEntry {
     AuditEntry {
-        actor: if i % 2 == 0 { "ann" } else { "lifecycle" }.into(),
+        actor: if i.is_multiple_of(2) {
+            "ann"
+        } else {
+            "lifecycle"
+        }
+        .into(),
         action: ["dataset.registered", "training.started", "alias.moved"][i % 3].into(),
         subjects: if i % 4 == 3 {
             vec![]

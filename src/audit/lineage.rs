@@ -299,15 +299,14 @@ fn deployment_intervals(records: &[AuditRecord]) -> Vec<DeploymentInterval> {
                 stop_reason: None,
                 audit_seq: r.seq,
             });
-        } else if r.entry.action == actions::DEPLOYMENT_STOPPED {
-            if let Some(i) = out
+        } else if r.entry.action == actions::DEPLOYMENT_STOPPED
+            && let Some(i) = out
                 .iter_mut()
                 .rev()
                 .find(|i| same_place(i) && i.version == version && i.stopped.is_none())
-            {
-                i.stopped = Some(r.at);
-                i.stop_reason = str_field(p, "reason");
-            }
+        {
+            i.stopped = Some(r.at);
+            i.stop_reason = str_field(p, "reason");
         }
     }
     out

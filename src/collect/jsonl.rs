@@ -586,9 +586,9 @@ fn write_timestamp(buf: &mut Vec<u8>, t: DateTime<Utc>) {
     write_fixed(buf, t.second(), 2);
     if nanos != 0 {
         buf.push(b'.');
-        if nanos % 1_000_000 == 0 {
+        if nanos.is_multiple_of(1_000_000) {
             write_fixed(buf, nanos / 1_000_000, 3);
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             write_fixed(buf, nanos / 1_000, 6);
         } else {
             write_fixed(buf, nanos, 9);

@@ -369,7 +369,7 @@ fn dot_binary(f: &FastBinary, row: &[f64]) -> f64 {
 fn partial_sums(row: &[f64], fill: &[f64], mean: &[f64], coef: &[f64]) -> [f64; 4] {
     use std::arch::x86_64::*;
     let n = row.len();
-    debug_assert!(n % 4 == 0 && fill.len() == n && mean.len() == n && coef.len() == n);
+    debug_assert!(n.is_multiple_of(4) && fill.len() == n && mean.len() == n && coef.len() == n);
     // SAFETY: SSE2 is part of the x86-64 baseline; every load reads `j..j + 2` with
     // `j + 4 <= n`, inside all four slices (equal length `n`, checked by the caller's slicing).
     unsafe {

@@ -128,12 +128,11 @@ pub async fn run(args: TrainArgs) -> Result<()> {
     });
     let trained = trainer.train(&train, &ctx).await?;
     bar.finish_and_clear();
-    if trained.algorithm == "logistic_regression" {
-        if let Ok(ModelArtifact::Logistic(m)) = trained.model.to_artifact() {
-            if let Some(warning) = m.convergence().and_then(|c| c.warning.as_deref()) {
-                eprintln!("warning: {warning}");
-            }
-        }
+    if trained.algorithm == "logistic_regression"
+        && let Ok(ModelArtifact::Logistic(m)) = trained.model.to_artifact()
+        && let Some(warning) = m.convergence().and_then(|c| c.warning.as_deref())
+    {
+        eprintln!("warning: {warning}");
     }
 
     let report = ChampionChallenger::default()

@@ -434,10 +434,11 @@ impl BitForest {
         // inside a block (a block of BLOCK rows read BIT_ROWS at a time from a multiple of
         // BIT_ROWS), every tree's leaves in `leaf_values`.
         assert!(
-            BLOCK % BIT_ROWS == 0
+            BLOCK.is_multiple_of(BIT_ROWS)
                 && b.off
                     .iter()
-                    .all(|&o| o as usize % BLOCK == 0 && (o as usize) < n_features * BLOCK)
+                    .all(|&o| (o as usize).is_multiple_of(BLOCK)
+                        && (o as usize) < n_features * BLOCK)
                 && b.trees
                     .windows(2)
                     .all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1)
