@@ -868,13 +868,17 @@ fn spelled(data: &mlcycle::data::Dataset, r: usize, j: usize) -> Option<String> 
     })
 }
 
-#[tokio::test]
-async fn jsonl_log_keeps_the_number_text_received_and_reads_back_the_scored_values() {
+/// A server on a free port whose collector writes the hourly JSON-lines log in `dir`.
+async fn serve_with_jsonl_log(
+    dir: &std::path::Path,
+) -> (
+    mlcycle::deploy::http::HttpDeployer,
+    Arc<mlcycle::collect::JsonlPredictionLog>,
+    Arc<mlcycle::clock::SimulatedClock>,
+) {
     use mlcycle::collect::{Collector, JsonlPredictionLog};
-    use mlcycle::deploy::DeployRequest;
     use mlcycle::deploy::http::{HttpConfig, HttpDeployer};
-    let dir = tempfile::tempdir().unwrap();
-    let log = Arc::new(JsonlPredictionLog::open(dir.path()).unwrap());
+    let log = Arc::new(JsonlPredictionLog::open(dir).unwrap());
     let collector = Collector::spawn(log.clone(), 100).unwrap();
     let clock = clock();
     let server = HttpDeployer::start(
@@ -884,6 +888,23 @@ async fn jsonl_log_keeps_the_number_text_received_and_reads_back_the_scored_valu
     )
     .await
     .unwrap();
+    (server, log, clock)
+}
+
+/// The `inputs` text of the log line of request `id`.
+fn logged_inputs<'a>(text: &'a str, id: &str) -> &'a str {
+    let line = text
+        .lines()
+        .find(|l| l.contains(&format!("\"request_id\":\"{id}\"")))
+        .unwrap();
+    &line[line.find("\"inputs\":").unwrap() + 9..line.find(",\"outputs\"").unwrap()]
+}
+
+#[tokio::test]
+async fn jsonl_log_keeps_the_number_text_received_and_reads_back_the_scored_values() {
+    use mlcycle::deploy::DeployRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, log, clock) = serve_with_jsonl_log(dir.path()).await;
     let (data, model) = train(1, 0.1);
     server
         .deploy(DeployRequest {
@@ -993,13 +1014,7 @@ async fn jsonl_log_keeps_the_number_text_received_and_reads_back_the_scored_valu
             .join(",")
     );
     for id in ["split", "instances"] {
-        let line = text
-            .lines()
-            .find(|l| l.contains(&format!("\"request_id\":\"{id}\"")))
-            .unwrap();
-        let inputs =
-            &line[line.find("\"inputs\":").unwrap() + 9..line.find(",\"outputs\"").unwrap()];
-        assert_eq!(inputs, expected_inputs, "{id}");
+        assert_eq!(logged_inputs(&text, id), expected_inputs, "{id}");
     }
 }
 
@@ -1009,10 +1024,8 @@ async fn jsonl_log_keeps_the_number_text_received_and_reads_back_the_scored_valu
 /// the predictions equal the model's on the standard parser's values.
 #[tokio::test]
 async fn numeric_rows_in_signature_order_are_logged_verbatim() {
-    use mlcycle::collect::{Collector, JsonlPredictionLog};
     use mlcycle::data::{Dataset, Feature, Schema, Target, TargetKind};
     use mlcycle::deploy::DeployRequest;
-    use mlcycle::deploy::http::{HttpConfig, HttpDeployer};
     use mlcycle::model::Model;
     use mlcycle::train::{LogisticParams, fit_logistic};
     use ndarray::{Array1, Array2};
@@ -1040,16 +1053,7 @@ async fn numeric_rows_in_signature_order_are_logged_verbatim() {
     let model = Arc::new(fit_logistic(&data, &LogisticParams::default().check().unwrap()).unwrap());
 
     let dir = tempfile::tempdir().unwrap();
-    let log = Arc::new(JsonlPredictionLog::open(dir.path()).unwrap());
-    let collector = Collector::spawn(log.clone(), 100).unwrap();
-    let clock = clock();
-    let server = HttpDeployer::start(
-        HttpConfig::with_addr(local()),
-        clock.clone(),
-        Some(collector),
-    )
-    .await
-    .unwrap();
+    let (server, log, clock) = serve_with_jsonl_log(dir.path()).await;
     server
         .deploy(DeployRequest {
             model_name: "numeric".into(),
@@ -1155,13 +1159,7 @@ async fn numeric_rows_in_signature_order_are_logged_verbatim() {
     let text = std::fs::read_to_string(log.partition(t)).unwrap();
     let expected_inputs = format!("[{}]", rows_logged.join(","));
     for (id, _) in &bodies {
-        let line = text
-            .lines()
-            .find(|l| l.contains(&format!("\"request_id\":\"{id}\"")))
-            .unwrap();
-        let inputs =
-            &line[line.find("\"inputs\":").unwrap() + 9..line.find(",\"outputs\"").unwrap()];
-        assert_eq!(inputs, expected_inputs, "{id}");
+        assert_eq!(logged_inputs(&text, id), expected_inputs, "{id}");
     }
     let recs = log
         .read_window(t - Duration::hours(1), t + Duration::hours(1))

@@ -1,9 +1,15 @@
 //! JSON numbers read straight from the request body into `f64`, exactly as `serde_json`
 //! (with `float_roundtrip`) reads them, in one pass over the token.
 //!
-//! Digits are taken eight at a time from one little-endian word (a SWAR check that all
+//! Plain decimals (`-`? digits, optionally `.` digits, no exponent, at most 19 digits) are
+//! read in one step where the CPU has SSSE3 (detected at run time): two 16-byte masks of
+//! digits and points give the token's end and its point, and the fraction's last 16
+//! digits are combined by multiply-adds ([`scan_compact_row`] reads a whole row of them
+//! in one call). Every other token, and every token without SSSE3, is read digit run by
+//! digit run, eight digits at a time from one little-endian word (a SWAR check that all
 //! eight are digits, or the position of the first one that is not, then three
-//! multiplications). The decimal significand and exponent are converted exactly:
+//! multiplications). Either way the decimal significand and exponent are converted
+//! exactly:
 //!
 //! - significand ≤ 2^53 and |exponent| ≤ 22: one multiplication or division of two exact
 //!   doubles (Clinger's fast path), so one correctly rounded operation;
