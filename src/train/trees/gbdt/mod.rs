@@ -308,17 +308,27 @@ pub fn fit_gbdt(
             } else {
                 &h[j * nt..(j + 1) * nt]
             };
-            let tree = grow_tree(
-                &mut ws,
-                &binned,
-                &mapper,
-                &nbins,
-                &g[j * nt..(j + 1) * nt],
-                hj,
-                const_h,
-                &gp,
-                &mut raw_train[j * nt..(j + 1) * nt],
-            );
+            let mut grow = || {
+                grow_tree(
+                    &mut ws,
+                    &binned,
+                    &mapper,
+                    &nbins,
+                    &g[j * nt..(j + 1) * nt],
+                    hj,
+                    const_h,
+                    &gp,
+                    &mut raw_train[j * nt..(j + 1) * nt],
+                )
+            };
+            // Grown on a thread of the pool: its parallel sections are then forked from
+            // inside the pool instead of each being handed over to it and waited for.
+            let tree =
+                if rayon::current_thread_index().is_none() && rayon::current_num_threads() > 1 {
+                    rayon::join(grow, || ()).0
+                } else {
+                    grow()
+                };
             if use_val {
                 tree.add_binned(&val_binned, &mut raw_val[j * nv..(j + 1) * nv]);
             }
