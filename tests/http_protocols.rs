@@ -1087,19 +1087,9 @@ async fn numeric_rows_in_signature_order_are_logged_verbatim() {
         "[1,2.50,-3e-2,0.000001234]".to_string(),
         compact(5),
     ];
-    let rows_logged = [
-        compact(0),
-        compact(1),
-        compact(2),
-        format!(
-            "[{:?},null,{:?},{:?}]",
-            value(3, 0),
-            value(3, 2),
-            value(3, 3)
-        ),
-        "[1,2.50,-3e-2,0.000001234]".to_string(),
-        compact(5),
-    ];
+    // Logged: the same text, except the row with spaces, logged value by value.
+    let mut rows_logged = rows_sent.clone();
+    rows_logged[2] = compact(2);
     let parsed: Vec<Vec<f64>> = rows_sent
         .iter()
         .map(|r| {

@@ -246,11 +246,15 @@ impl JsonlBatchWriter {
         Ok(())
     }
 
-    /// Write `pieces` (of `records`, in order) to the open file and clear the buffer.
-    fn write_out(&mut self, records: &[RequestRecord], pieces: &mut Vec<Piece>) -> Result<()> {
-        if pieces.is_empty() {
-            return Ok(());
-        }
+    /// Write `pieces` (of `records`, in order) and then the buffer from `open` on to the
+    /// open file, and clear both.
+    fn write_out(
+        &mut self,
+        records: &[RequestRecord],
+        pieces: &mut Vec<Piece>,
+        open: usize,
+    ) -> Result<()> {
+        pieces.push(Piece::Buf(open, self.buf.len()));
         let result = match &mut self.current {
             Some((_, path, f)) => {
                 let mut slices: Vec<std::io::IoSlice<'_>> = pieces
@@ -285,8 +289,7 @@ impl JsonlBatchWriter {
         for (i, r) in records.iter().enumerate() {
             let hour = r.at.timestamp().div_euclid(3600);
             if self.current.as_ref().is_none_or(|(h, _, _)| *h != hour) {
-                pieces.push(Piece::Buf(open, self.buf.len()));
-                self.write_out(records, &mut pieces)?;
+                self.write_out(records, &mut pieces, open)?;
                 (pending, open) = (0, 0);
                 self.open(hour, r.at)?;
             }
@@ -305,13 +308,11 @@ impl JsonlBatchWriter {
             }
             pending += self.buf.len() - before;
             if pending >= WRITE_CHUNK {
-                pieces.push(Piece::Buf(open, self.buf.len()));
-                self.write_out(records, &mut pieces)?;
+                self.write_out(records, &mut pieces, open)?;
                 (pending, open) = (0, 0);
             }
         }
-        pieces.push(Piece::Buf(open, self.buf.len()));
-        self.write_out(records, &mut pieces)
+        self.write_out(records, &mut pieces, open)
     }
 }
 

@@ -257,10 +257,11 @@ pub(crate) fn decode(
     s.bounds.resize(p.n_fields, (0, 0));
     let (mut pos, mut line) = (0usize, first_line);
     let simd = p.complete && sse41::available();
+    let avx2 = simd && sse41::has_avx2();
     while pos < bytes.len() {
         let l = &bytes[pos..];
         let indexed = if simd {
-            sse41::row(plan, p, l, &mut d.values, &mut s.bounds)
+            sse41::row(plan, p, l, &mut d.values, &mut s.bounds, avx2)
         } else {
             indexed_row(plan, p, l, &mut d.values, &mut s.bounds, &mut s.seps)
         };
@@ -580,13 +581,21 @@ mod sse41 {
         std::is_x86_feature_detected!("ssse3") && std::is_x86_feature_detected!("sse4.1")
     }
 
+    /// Whether this processor runs the AVX2 build of [`row`].
+    pub(super) fn has_avx2() -> bool {
+        std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("bmi1")
+            && std::is_x86_feature_detected!("bmi2")
+    }
+
     /// The fast path for the line at the start of `l`, like [`super::indexed_row`]: the
     /// features parsed into a new row of `values`, the bounds of kept fields into
     /// `bounds`; returns the bytes used including the line feed, or `None` (leaving
     /// `values` as it was) to leave the line to [`super::fast_row`] or the general path.
     /// Call only when [`available`] and `p.complete`. The same code is compiled twice:
     /// with AVX2 and BMI (VEX encoding, fewer instructions) where the processor has
-    /// them, else with SSSE3 and SSE4.1; both give the same results.
+    /// them (`avx2`: what [`has_avx2`] says, asked once by the caller), else with SSSE3 and
+    /// SSE4.1; both give the same results.
     #[inline(never)]
     pub(super) fn row(
         plan: &Plan,
@@ -594,12 +603,10 @@ mod sse41 {
         l: &[u8],
         values: &mut Vec<f64>,
         bounds: &mut [(usize, usize)],
+        avx2: bool,
     ) -> Option<usize> {
-        if std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("bmi1")
-            && std::is_x86_feature_detected!("bmi2")
-        {
-            // SAFETY: the processor has AVX2, BMI1 and BMI2 (just checked).
+        if avx2 {
+            // SAFETY: the processor has AVX2, BMI1 and BMI2 (`has_avx2`).
             unsafe { row_avx2(plan, p, l, values, bounds) }
         } else {
             // SAFETY: the caller checked `available()`.
@@ -860,6 +867,10 @@ mod sse41 {
         false
     }
 
+    pub(super) fn has_avx2() -> bool {
+        false
+    }
+
     /// Never called (`available` is false).
     pub(super) fn row(
         _plan: &Plan,
@@ -867,6 +878,7 @@ mod sse41 {
         _l: &[u8],
         _values: &mut Vec<f64>,
         _bounds: &mut [(usize, usize)],
+        _avx2: bool,
     ) -> Option<usize> {
         None
     }
@@ -1356,6 +1368,7 @@ mod tests {
         if !super::sse41::available() {
             return;
         }
+        let avx2 = super::sse41::has_avx2();
         use super::{CsvPlan, Plan};
         use crate::data::{CellEncoder, Feature, Schema, UnknownLevel};
         use crate::deploy::batch::{BatchFormat, InputPlan};
@@ -1443,7 +1456,7 @@ mod tests {
             let l = line.as_bytes();
             let (mut got, mut want) = (Vec::new(), Vec::new());
             let (mut got_bounds, mut want_bounds) = (vec![(0, 0); 6], vec![(0, 0); 6]);
-            let used = super::sse41::row(&plan, &p, l, &mut got, &mut got_bounds);
+            let used = super::sse41::row(&plan, &p, l, &mut got, &mut got_bounds, avx2);
             // The SSE4.1-only build of the same code (`row` may have taken AVX2).
             let mut sse = Vec::new();
             let mut sse_bounds = vec![(0, 0); 6];

@@ -246,8 +246,8 @@ fn rows(
         return Err(Fallback); // no rows
     }
     let mut text = keep_text.then(|| JsonRowsBuilder::with_capacity(p.b.len() - p.i));
-    // Columns in feature order, all numeric: a row written without spaces is already the
-    // log's text for it and is copied in one piece.
+    // Columns in feature order, all numeric: a row written without spaces is read in one
+    // call, and its text is the log's as it stands.
     let in_order = to_feature.len() == nf
         && to_feature.iter().enumerate().all(|(i, t)| *t == Some(i))
         && numeric.iter().all(|&n| n);
@@ -265,8 +265,6 @@ fn rows(
         let row_start = p.i;
         p.eat(b'[')?;
         let mut width = 0usize;
-        // Numeric features in signature order, the row written compactly: one call reads
-        // it all (and its text is the log's as it stands).
         if in_order
             && let Some(end) = super::number::scan_compact_row(p.b, p.i, &mut x[at..at + nf])
         {
@@ -286,56 +284,33 @@ fn rows(
             loop {
                 match to_feature.get(width) {
                     Some(&Some(j)) => {
-                        // A number right here (no space before it) for a numeric
-                        // feature: read it directly; anything else goes through `cell`.
-                        let start = p.i;
-                        if numeric[j] && matches!(p.b.get(start), Some(b'-' | b'0'..=b'9')) {
-                            let (v, end) = scan_number(p.b, start).ok_or(Fallback)?;
-                            p.i = end;
-                            x[at + j] = v;
-                            tokens[j] = Some((start, end));
-                        } else {
-                            let (v, token) = p.cell(served, j, numeric[j], enc)?;
-                            x[at + j] = v;
-                            tokens[j] = token;
-                        }
+                        let (v, token) = p.cell(served, j, numeric[j], enc)?;
+                        x[at + j] = v;
+                        tokens[j] = token;
                     }
                     Some(None) => p.skip(0)?,
                     None => return Err(Fallback), // a row too long
                 }
                 width += 1;
-                // The separator right after the value, or the general path with spaces.
-                match p.b.get(p.i) {
-                    Some(b',') => p.i += 1,
-                    Some(b']') => {
-                        p.i += 1;
-                        break;
-                    }
-                    _ => {
-                        if !p.next_or_end(b']')? {
-                            break;
-                        }
-                    }
+                if !p.next_or_end(b']')? {
+                    break;
                 }
             }
         }
         if width != to_feature.len() {
             return Err(Fallback);
         }
+        // (A compact row in signature order was read whole above; this one is logged
+        // value by value.)
         if let Some(t) = &mut text {
-            let row = &p.b[row_start..p.i];
-            if in_order && compact(row, &tokens) {
-                t.push_row(row, nf);
-            } else {
-                t.start_row();
-                for (j, token) in tokens.iter().enumerate() {
-                    match token {
-                        Some((from, to)) => t.push_token(&p.b[*from..*to]),
-                        None => t.push_f64(x[at + j]),
-                    }
+            t.start_row();
+            for (j, token) in tokens.iter().enumerate() {
+                match token {
+                    Some((from, to)) => t.push_token(&p.b[*from..*to]),
+                    None => t.push_f64(x[at + j]),
                 }
-                t.end_row();
             }
+            t.end_row();
         }
         n += 1;
         if !p.next_or_end(b']')? {
@@ -347,20 +322,6 @@ fn rows(
         x,
         text: text.map(JsonRowsBuilder::finish),
     })
-}
-
-/// Whether `row` (from its `[` to its `]`) is its number tokens separated by single
-/// commas, nothing else: every feature was given as a number token, and the row has no
-/// more bytes than those tokens, the commas between them and the brackets.
-fn compact(row: &[u8], tokens: &[Option<(usize, usize)>]) -> bool {
-    let mut len = tokens.len() + 1; // brackets and commas
-    for t in tokens {
-        match t {
-            Some((from, to)) => len += to - from,
-            None => return false,
-        }
-    }
-    row.len() == len
 }
 
 fn split(p: &mut Parser<'_>, served: &Served, enc: &Encoding, keep_text: bool) -> Parse<FastRows> {

@@ -29,8 +29,16 @@ static POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
-/// 10^n for the significand of a run of `n < 8` digits.
-static POW10_U64: [u64; 8] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
+/// 10^n for n in 0..=19 (the scale of a run of n digits).
+static POW10_U64: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
 
 /// Largest decimal exponent (in magnitude) of the exact conversions.
 const MAX_EXP10: usize = 22;
@@ -146,6 +154,14 @@ fn value_of_eight(v: u64) -> u64 {
     quads.wrapping_mul(10_000).wrapping_add(quads >> 32) & 0xffff_ffff
 }
 
+/// The value of the first `n` (1..=7) bytes of a word, all ASCII digits: they are moved
+/// to the top of the word and the bytes below filled with `'0'`.
+#[inline]
+fn value_of_first(v: u64, n: usize) -> u64 {
+    let s = (8 - n) * 8;
+    value_of_eight((v << s) | (0x3030_3030_3030_3030u64 >> (64 - s)))
+}
+
 /// The value of the eight ASCII digits at `b[i..i + 8]`, if they are all digits.
 #[cfg(test)]
 fn eight_digits(b: &[u8], i: usize) -> Option<u64> {
@@ -169,12 +185,9 @@ fn digit_run(b: &[u8], mut i: usize, significand: &mut u64) -> (usize, usize) {
         }
         let n = (bad.trailing_zeros() / 8) as usize;
         if n > 0 {
-            // Move the n digits to the top of the word and fill the bytes below with '0'.
-            let s = (8 - n) * 8;
-            let filled = (v << s) | (0x3030_3030_3030_3030u64 >> (64 - s));
             *significand = significand
                 .wrapping_mul(POW10_U64[n])
-                .wrapping_add(value_of_eight(filled));
+                .wrapping_add(value_of_first(v, n));
         }
         return (i + n, i + n - start);
     }
@@ -189,6 +202,7 @@ fn digit_run(b: &[u8], mut i: usize, significand: &mut u64) -> (usize, usize) {
 
 /// `significand` followed by the digits at `b[from..to]` (all digits, at most 19 in all,
 /// `from <= to`), read a word at a time; `None` when a word would run past the end of `b`.
+#[cfg(target_arch = "x86_64")]
 #[inline]
 fn digits_value(b: &[u8], mut from: usize, to: usize, mut significand: u64) -> Option<u64> {
     while to - from >= 8 {
@@ -197,10 +211,7 @@ fn digits_value(b: &[u8], mut from: usize, to: usize, mut significand: u64) -> O
     }
     let n = to - from;
     if n > 0 {
-        let v = word(b, from)?;
-        let s = (8 - n) * 8;
-        let filled = (v << s) | (0x3030_3030_3030_3030u64 >> (64 - s));
-        significand = significand * POW10_U64[n] + value_of_eight(filled);
+        significand = significand * POW10_U64[n] + value_of_first(word(b, from)?, n);
     }
     Some(significand)
 }
@@ -284,7 +295,7 @@ unsafe fn scan_plain_ssse3(b: &[u8], start: usize) -> Option<(f64, usize)> {
         }
         // SAFETY: SSSE3 is enabled for this function; the slice is 16 bytes.
         let fraction = unsafe { last_digits_ssse3(&b[p + end - 16..p + end], tail) };
-        head * POW10_U64_ALL[tail] + fraction
+        head * POW10_U64[tail] + fraction
     } else {
         digits_value(window, int_len + 1, end, int_value)?
     };
@@ -299,18 +310,6 @@ static KEEP_LAST: [u8; 32] = {
     let mut i = 16;
     while i < 32 {
         t[i] = 0xff;
-        i += 1;
-    }
-    t
-};
-
-/// 10^n for n in 0..=19.
-#[cfg(target_arch = "x86_64")]
-static POW10_U64_ALL: [u64; 20] = {
-    let mut t = [1u64; 20];
-    let mut i = 1;
-    while i < 20 {
-        t[i] = t[i - 1] * 10;
         i += 1;
     }
     t

@@ -247,16 +247,7 @@ pub(crate) fn grow_tree(
                 for &i in &ws.partition[nd.start..nd.end] {
                     raw[i as usize] += value;
                 }
-                out.push(Node {
-                    threshold: 0.0,
-                    value,
-                    feature: 0,
-                    left: 0,
-                    right: 0,
-                    bin_threshold: 0,
-                    missing_left: false,
-                    is_leaf: true,
-                });
+                out.push(Node::leaf(value));
             }
         }
     }

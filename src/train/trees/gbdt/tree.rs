@@ -24,6 +24,22 @@ pub(crate) struct Node {
     pub(crate) is_leaf: bool,
 }
 
+impl Node {
+    /// A leaf holding `value`.
+    pub(crate) fn leaf(value: f64) -> Node {
+        Node {
+            threshold: 0.0,
+            value,
+            feature: 0,
+            left: 0,
+            right: 0,
+            bin_threshold: 0,
+            missing_left: false,
+            is_leaf: true,
+        }
+    }
+}
+
 /// A fitted boosting tree (root at index 0).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Tree {
@@ -542,16 +558,7 @@ mod tests {
     /// A random tree of `leaves` leaves over `p` features: thresholds from a small grid (so
     /// inputs hit them exactly), sometimes `+inf`; NaN going either way.
     fn random_tree(rng: &mut ChaCha8Rng, leaves: usize, p: usize) -> Tree {
-        let leaf = |rng: &mut ChaCha8Rng| Node {
-            threshold: 0.0,
-            value: rng.random_range(-1.0..1.0),
-            feature: 0,
-            left: 0,
-            right: 0,
-            bin_threshold: 0,
-            missing_left: false,
-            is_leaf: true,
-        };
+        let leaf = |rng: &mut ChaCha8Rng| Node::leaf(rng.random_range(-1.0..1.0));
         let mut nodes = vec![leaf(rng)];
         while nodes.iter().filter(|n| n.is_leaf).count() < leaves {
             let cands: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].is_leaf).collect();
