@@ -6,7 +6,8 @@
 #
 # Usage: scripts/bench_http.sh [DURATION_S]   (needs wrk: apt-get install -y wrk)
 # BASELINE_BIN=path/to/other/mlcycle also loads that build with collection on, right after
-# this one (a before/after comparison at the same machine load).
+# this one (a before/after comparison at the same machine load); LOG_FORMAT=jsonl also loads
+# this build writing the JSON-lines log format instead of the default binary one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR="${1:-20}"
@@ -37,14 +38,15 @@ run() { # label body pid...
   echo "$out server_cpu_s=$(( (after - before) / $(getconf CLK_TCK) )) server_cpu_us_per_req=$(( (after - before) * 1000000 / $(getconf CLK_TCK) / (n > 0 ? n : 1) )) loadavg=$(cut -d' ' -f1 /proc/loadavg)" | sed "s/^BENCH/$label/"
 }
 rss() { echo "RSS $(awk '/VmRSS/{print $2}' /proc/$1/status) KiB (peak $(awk '/VmHWM/{print $2}' /proc/$1/status) KiB)"; }
-log_lines() { { find "$STORE/predictions" -name '*.jsonl' -exec cat {} + 2>/dev/null || true; } | wc -l; }
+log_records() { ./target/release/mlcycle predictions --store "$STORE" --count; }
 
 # With data collection on: ready time, both loads, RSS, log records kept and dropped.
-collect_runs() { # label binary
-  local label="$1" bin="$2" lines_before start_ns ready_ms
-  lines_before=$(log_lines)
+collect_runs() { # label binary [serve flags...]
+  local label="$1" bin="$2" records_before start_ns ready_ms
+  shift 2
+  records_before=$(log_records)
   start_ns=$(date +%s%N)
-  "$bin" serve --store "$STORE" --model bench30@production --addr "127.0.0.1:$PORT" 2>"$STORE/serve.log" &
+  "$bin" serve --store "$STORE" --model bench30@production --addr "127.0.0.1:$PORT" "$@" 2>"$STORE/serve.log" &
   PID=$!
   until curl -sf "http://127.0.0.1:$PORT/ping" >/dev/null; do :; done
   ready_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
@@ -56,9 +58,13 @@ collect_runs() { # label binary
   echo "$label: after 100-row load: $(rss $PID)"
   curl -s "http://127.0.0.1:$PORT/metrics" | grep -E "^mlcycle_prediction_log_(accepted|dropped)_total" | sed "s/^/$label after 100-row: /"
   kill -TERM $PID; wait $PID || true; PID=""
-  echo "$label: prediction log lines written: $(( $(log_lines) - lines_before ))"
+  echo "$label: prediction log records written: $(( $(log_records) - records_before ))"
+  # The log can outgrow the disk's write-back: start the next run on a clean slate.
+  rm -rf "$STORE/predictions"; sync
 }
 collect_runs mlcycle ./target/release/mlcycle
+# LOG_FORMAT=jsonl also runs the server writing the JSON-lines log format.
+if [ "${LOG_FORMAT:-}" = jsonl ]; then collect_runs mlcycle-jsonl ./target/release/mlcycle --log-format jsonl; fi
 # Optionally the same load on another build (e.g. the previous release), back to back.
 if [ -n "${BASELINE_BIN:-}" ]; then collect_runs baseline "$BASELINE_BIN"; fi
 

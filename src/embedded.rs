@@ -5,7 +5,7 @@
 use crate::Result;
 use crate::audit::{AuditLog, InMemoryAuditLog};
 use crate::clock::Clock;
-use crate::collect::{Collector, InMemoryPredictionLog, JsonlPredictionLog, PredictionLog};
+use crate::collect::{Collector, FilePredictionLog, InMemoryPredictionLog, PredictionLog};
 use crate::deploy::InProcessDeployer;
 use crate::drift::StatisticalDriftDetector;
 use crate::lifecycle::{Lifecycle, LifecycleBuilder, LifecycleConfig};
@@ -84,7 +84,7 @@ impl Stack {
             Arc::new(crate::registry::SqliteRegistry::open_audited(
                 dir, clock, None,
             )?),
-            Arc::new(JsonlPredictionLog::open(dir.join("predictions"))?),
+            Arc::new(FilePredictionLog::open(dir.join("predictions"))?),
             customize,
         )
     }

@@ -5,7 +5,7 @@
 use mlcycle::audit::openlineage::run_events;
 use mlcycle::audit::{AuditLog, AuditQuery, AuditRecord, LineageQuery, verify_chain};
 use mlcycle::clock::SystemClock;
-use mlcycle::collect::{JsonlPredictionLog, PredictionLog};
+use mlcycle::collect::{FilePredictionLog, PredictionLog};
 use mlcycle::data::synthetic::DriftSpec;
 use mlcycle::lifecycle::LifecycleConfig;
 use mlcycle::prelude::*;
@@ -59,7 +59,7 @@ async fn a_prediction_traces_back_to_its_training_data() {
     let clock = Arc::new(SystemClock);
     let audit = mlcycle::audit::SqliteAuditLog::open(&store, clock.clone()).unwrap();
     let registry = SqliteRegistry::open(&store, clock).unwrap();
-    let predictions = JsonlPredictionLog::open(store.join("predictions")).unwrap();
+    let predictions = FilePredictionLog::open(store.join("predictions")).unwrap();
     let served = predictions
         .find_request(&request_id)
         .await

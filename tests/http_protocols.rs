@@ -873,12 +873,12 @@ async fn serve_with_jsonl_log(
     dir: &std::path::Path,
 ) -> (
     mlcycle::deploy::http::HttpDeployer,
-    Arc<mlcycle::collect::JsonlPredictionLog>,
+    Arc<mlcycle::collect::FilePredictionLog>,
     Arc<mlcycle::clock::SimulatedClock>,
 ) {
-    use mlcycle::collect::{Collector, JsonlPredictionLog};
+    use mlcycle::collect::{Collector, FilePredictionLog, LogFormat};
     use mlcycle::deploy::http::{HttpConfig, HttpDeployer};
-    let log = Arc::new(JsonlPredictionLog::open(dir).unwrap());
+    let log = Arc::new(FilePredictionLog::open_with_format(dir, LogFormat::JsonLines).unwrap());
     let collector = Collector::spawn(log.clone(), 100).unwrap();
     let clock = clock();
     let server = HttpDeployer::start(

@@ -535,7 +535,8 @@ async fn mlcycle_serve_command_follows_the_alias_and_flushes_on_sigterm() {
         .unwrap();
     assert!(status.success());
     assert!(child.wait().unwrap().success());
-    // The log holds every request, in hourly JSON-lines files.
+    // The log holds every request, in hourly binary files, printed as JSON lines by
+    // `mlcycle predictions`.
     let mut files = Vec::new();
     let mut stack = vec![dir.path().join("predictions")];
     while let Some(d) = stack.pop() {
@@ -549,21 +550,38 @@ async fn mlcycle_serve_command_follows_the_alias_and_flushes_on_sigterm() {
         }
     }
     assert!(
-        files
-            .iter()
-            .all(|p| p.extension().is_some_and(|e| e == "jsonl")),
+        !files.is_empty()
+            && files
+                .iter()
+                .all(|p| p.extension().is_some_and(|e| e == "predlog")),
         "{files:?}"
     );
-    let lines: Vec<Value> = files
-        .iter()
-        .flat_map(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect::<Vec<Value>>()
-        })
+    let predictions = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mlcycle"))
+            .arg("predictions")
+            .arg("--store")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let lines: Vec<Value> = predictions(&[])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    assert_eq!(predictions(&["--count"]).trim(), sent.to_string());
+    let one: Value = serde_json::from_str(&predictions(&["--request-id", "cli-0"])).unwrap();
+    assert_eq!(
+        (&one["request_id"], &one["model_version"]),
+        (&json!("cli-0"), &json!(1))
+    );
+    assert_eq!(one["inputs"].as_array().unwrap().len(), rows.len());
     assert_eq!(lines.len(), sent);
     assert!(
         lines

@@ -70,6 +70,7 @@ pub struct Collector {
     tx: mpsc::Sender<Msg>,
     counters: Arc<Counters>,
     max_bytes: usize,
+    wants_json_text: bool,
 }
 
 impl std::fmt::Debug for Msg {
@@ -137,8 +138,10 @@ impl Collector {
         let (tx, rx) = mpsc::channel::<Msg>(limits.max_records.max(1));
         let counters = Arc::new(Counters::default());
         let c = counters.clone();
+        let mut wants_json_text = false;
         match log.batch_writer() {
             Some(writer) => {
+                wants_json_text = writer.wants_json_text();
                 std::thread::Builder::new()
                     .name("mlcycle-collector".into())
                     .spawn(move || write_on_thread(rx, writer, &c))
@@ -156,6 +159,7 @@ impl Collector {
             tx,
             counters,
             max_bytes: limits.max_bytes.max(1),
+            wants_json_text,
         })
     }
 
@@ -163,6 +167,12 @@ impl Collector {
     /// is full.
     pub fn record(&self, r: PredictionRecord) {
         self.record_request(r.into());
+    }
+
+    /// Whether the log stores inputs given as JSON text ([`super::RecordInputs::Json`])
+    /// more cheaply than the scored matrix (see [`BatchWriter::wants_json_text`]).
+    pub fn wants_json_text(&self) -> bool {
+        self.wants_json_text
     }
 
     /// Hand a compact record to the writer without waiting; drops (and counts) it if the

@@ -1,30 +1,57 @@
 //! The prediction log: what production scored, with timestamps. Written by `deploy/`
 //! through a [`Collector`], read in time windows by `monitor/`; neither knows the other.
 //!
-//! # On-disk format ([`JsonlPredictionLog`])
-//! One JSON object per line ([`PredictionRecord`]), in files partitioned by the hour of
-//! the record's timestamp: `<dir>/YYYY/MM/DD/HH.jsonl` (UTC), like Azure ML's data
-//! collector. Inputs are the encoded feature rows in the model signature's column order
-//! (categoricals as level indices, missing as `null`). Numbers are JSON numbers; a reader
-//! must compare values, not spellings: where the HTTP server read a request on its fast
-//! path, each number that was its own encoding is stored as the client wrote it
-//! ([`JsonRows`]: `1.50` stays `1.50`, `4e1` stays `4e1`), every other value as
-//! `serde_json` writes an `f64` (`41.0`, `2.0` for a level index).
+//! # On-disk format ([`FilePredictionLog`])
+//! Files partitioned by the hour of the record's timestamp (UTC), like Azure ML's data
+//! collector: `<dir>/YYYY/MM/DD/HH.predlog` (binary, the default) or `HH.jsonl` (JSON lines,
+//! [`LogFormat::JsonLines`]). A log writes one format and reads both, so the format can
+//! change without losing history; `mlcycle predictions` prints any window as JSON lines.
+//! Inputs are the encoded feature rows in the model signature's column order (categoricals
+//! as level indices, missing as NaN).
+//!
+//! **Binary** (`.predlog`): a sequence of frames, all integers little-endian:
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 4 | magic `MLP\x01` |
+//! | 4 | payload length `n` (u32) |
+//! | 4 | CRC-32 (IEEE, as zlib computes it) of the payload |
+//! | n | payload |
+//!
+//! The payload: `at` seconds since the Unix epoch (i64) and nanoseconds (u32), model
+//! version (u32), latency in µs (u64), rows (u32), row width (u32; `0xFFFFFFFF` when rows
+//! differ in length), outputs (u32), byte lengths of the request id, model name and error
+//! (u32 each; error `0xFFFFFFFF` = no error) — 48 bytes — then those three UTF-8 strings,
+//! for rows that differ in length one u32 width per row, the input values row by row and
+//! the outputs, each an IEEE-754 binary64 (NaN and infinities kept as they are). A frame
+//! cut short by a crash, or one whose checksum fails, is skipped by readers, which resume
+//! at the next magic.
+//!
+//! **JSON lines** (`.jsonl`): one JSON object per line ([`PredictionRecord`]). Numbers are
+//! JSON numbers (NaN and infinities as `null`); a reader must compare values, not
+//! spellings: where the HTTP server read a request on its fast path, each number that was
+//! its own encoding is stored as the client wrote it ([`JsonRows`]: `1.50` stays `1.50`,
+//! `4e1` stays `4e1`), every other value as `serde_json` writes an `f64` (`41.0`, `2.0`
+//! for a level index).
 //!
 //! # Collection path
 //! Servers hand a [`Collector`] compact [`RequestRecord`]s (the encoded matrix the model
 //! scored, shared rather than copied); the collector's writer thread drains them in large
 //! batches and stores them through [`PredictionLog::batch_writer`] when the log offers
-//! one (the JSON-lines log serialises every batch into one reusable buffer — inputs kept
-//! as received text are copied, not formatted — and writes it with one `write` per
-//! partition file), else through [`PredictionLog::append`].
+//! one (the file log serialises every batch into one reusable buffer and writes it with one
+//! vectored `write` per partition file: a matrix's values go to the binary file straight
+//! from the matrix, received JSON text straight into a JSON-lines file), else through
+//! [`PredictionLog::append`].
 
+mod binary;
 mod collector;
+mod file;
 mod jsonl;
 
 pub use collector::{Collector, CollectorLimits, CollectorStats};
+pub use file::{FilePredictionLog, LogFormat};
+pub use jsonl::JsonRows;
 pub(crate) use jsonl::JsonRowsBuilder;
-pub use jsonl::{JsonRows, JsonlPredictionLog};
 
 use crate::Result;
 use async_trait::async_trait;
@@ -64,7 +91,7 @@ pub enum RecordInputs {
     /// Rows given one by one (they may differ in length).
     Rows(Vec<Vec<f64>>),
     /// The rows already written as JSON (e.g. the request's number text as received),
-    /// stored verbatim by the JSON-lines log.
+    /// stored verbatim by the JSON-lines format (and parsed back by the binary one).
     Json(Arc<JsonRows>),
 }
 
@@ -175,6 +202,13 @@ impl From<PredictionRecord> for RequestRecord {
 pub trait BatchWriter: Send {
     /// Store a batch of records.
     fn write(&mut self, records: &[RequestRecord]) -> Result<()>;
+
+    /// Whether the writer stores [`RecordInputs::Json`] text more cheaply than a matrix
+    /// (the JSON-lines format does): a server then keeps the request's number text for the
+    /// log. The default is `false`: servers hand over the matrix they scored.
+    fn wants_json_text(&self) -> bool {
+        false
+    }
 }
 
 mod nan_rows {
@@ -243,7 +277,7 @@ pub trait PredictionLog: Send + Sync + Debug {
     }
 
     /// A synchronous batch writer for a [`Collector`]'s writer thread, if the backend has
-    /// one (the JSON-lines log does). The default is `None`: the collector then stores
+    /// one (the file log does). The default is `None`: the collector then stores
     /// batches through [`PredictionLog::append`].
     fn batch_writer(&self) -> Option<Box<dyn BatchWriter>> {
         None

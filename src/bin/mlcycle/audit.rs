@@ -9,7 +9,7 @@ use mlcycle::audit::{
     SqliteAuditLog, VerifyOptions, export_jsonl,
 };
 use mlcycle::clock::SystemClock;
-use mlcycle::collect::JsonlPredictionLog;
+use mlcycle::collect::FilePredictionLog;
 use mlcycle::registry::SqliteRegistry;
 use mlcycle::{Error, Result};
 use std::fmt::Write as _;
@@ -33,7 +33,7 @@ impl StoreArg {
     }
 
     /// The store directory, which must hold a store database.
-    fn existing(&self) -> Result<PathBuf> {
+    pub fn existing(&self) -> Result<PathBuf> {
         let dir = self.dir();
         if !dir.join("mlcycle.db").is_file() {
             return Err(Error::not_found(
@@ -483,7 +483,7 @@ pub async fn run_lineage(args: LineageArgs) -> Result<()> {
     let clock = Arc::new(SystemClock);
     let audit = open_audit(&dir)?;
     let registry = SqliteRegistry::open(&dir, clock)?;
-    let predictions = JsonlPredictionLog::open(dir.join("predictions"))?;
+    let predictions = FilePredictionLog::open(dir.join("predictions"))?;
     let q = LineageQuery::new(&audit, &registry, &predictions);
     match args.command {
         LineageCommand::Prediction { request_id, format } => {

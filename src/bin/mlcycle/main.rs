@@ -10,6 +10,7 @@ mod audit;
 mod demo_report;
 mod drift;
 mod models;
+mod predictions;
 mod score;
 #[cfg(feature = "http")]
 mod serve;
@@ -62,6 +63,9 @@ enum Command {
     Lineage(audit::LineageArgs),
     /// Inspect and change the model registry: list, versions, show, alias, tag, status, gc.
     Models(models::ModelsArgs),
+    /// Print the prediction log (either format) as JSON lines, or count its records: a
+    /// time window, or one request id.
+    Predictions(predictions::PredictionsArgs),
     /// Serve a registered model over HTTP (Open Inference Protocol v2 and MLflow's
     /// /invocations), following its alias as it moves.
     #[cfg(feature = "http")]
@@ -98,6 +102,7 @@ async fn main() -> ExitCode {
         Command::Audit(args) => audit::run_audit(args).await,
         Command::Lineage(args) => audit::run_lineage(args).await,
         Command::Models(args) => models::run(args).await,
+        Command::Predictions(args) => predictions::run(args).await,
         #[cfg(feature = "http")]
         Command::Serve(args) => serve::run(args).await,
         Command::Drift(args) => drift::run(args),

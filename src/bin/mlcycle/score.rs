@@ -4,7 +4,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mlcycle::audit::{AuditEntry, AuditLog, SqliteAuditLog};
 use mlcycle::clock::{Clock, SystemClock};
-use mlcycle::collect::{Collector, JsonlPredictionLog};
+use mlcycle::collect::{Collector, FilePredictionLog};
 use mlcycle::data::UnknownLevel;
 use mlcycle::deploy::{
     BatchDeployer, BatchOptions, BatchOutcome, BatchProgress, DeployRequest, Deployer,
@@ -70,7 +70,7 @@ pub async fn run(args: ScoreArgs) -> mlcycle::Result<bool> {
     let registry = SqliteRegistry::open(&args.store, clock.clone())?;
     let (mv, model) = registry.load_model(&args.model).await?;
     let collector = if args.collect {
-        let log = Arc::new(JsonlPredictionLog::open(args.store.join("predictions"))?);
+        let log = Arc::new(FilePredictionLog::open(args.store.join("predictions"))?);
         Some(Collector::spawn(log, 1_024)?)
     } else {
         None

@@ -1,7 +1,7 @@
 //! `mlcycle serve`: the HTTP inference server over an embedded store, following an alias.
 
 use mlcycle::clock::{Clock, SystemClock};
-use mlcycle::collect::{Collector, CollectorLimits, JsonlPredictionLog};
+use mlcycle::collect::{Collector, CollectorLimits, FilePredictionLog, LogFormat};
 use mlcycle::data::UnknownLevel;
 use mlcycle::deploy::Deployer;
 use mlcycle::deploy::http::{FollowSpec, HttpConfig, HttpDeployer, Limits, TrafficSplit};
@@ -53,6 +53,11 @@ pub struct ServeArgs {
     /// Do not record requests to the prediction log.
     #[arg(long)]
     no_collect: bool,
+    /// Format of the prediction log files this server writes: `binary` (`HH.predlog`, the
+    /// values as 8-byte floats) or `jsonl` (`HH.jsonl`, one JSON object per line). Readers
+    /// take both; `mlcycle predictions` prints either as JSON lines.
+    #[arg(long, default_value_t = LogFormat::Binary)]
+    log_format: LogFormat,
     /// Requests the prediction-log queue holds before further records are dropped (and
     /// counted).
     #[arg(long, default_value_t = CollectorLimits::default().max_records)]
@@ -71,7 +76,8 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
     let collector = if args.no_collect {
         None
     } else {
-        let log = JsonlPredictionLog::open(args.store.join("predictions"))?;
+        let log =
+            FilePredictionLog::open_with_format(args.store.join("predictions"), args.log_format)?;
         Some(Collector::spawn_with_limits(
             Arc::new(log),
             CollectorLimits {

@@ -279,7 +279,10 @@ async fn invocations_inner(
                 Format::Json => {
                     // The fast path reads the body straight into the matrix; anything else
                     // (including every error) goes through the general path.
-                    let keep_text = shared.collector.is_some();
+                    let keep_text = shared
+                        .collector
+                        .as_ref()
+                        .is_some_and(|c| c.wants_json_text());
                     if let Some(r) = super::fastjson::mlflow_rows(served, &bytes, enc, keep_text) {
                         return Ok(Encoded {
                             x: r.x,

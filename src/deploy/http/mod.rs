@@ -48,14 +48,18 @@
 //! bytes ([`crate::collect::CollectorLimits`]), drops are counted and exposed on
 //! `/metrics` (`mlcycle_prediction_log_dropped`), the writer serialises and writes whole
 //! batches off the runtime, and the log is flushed on graceful stop.
-//! With [`crate::collect::JsonlPredictionLog`] the records land in hourly JSON-lines files
-//! `<dir>/YYYY/MM/DD/HH.jsonl` (UTC; `mlcycle serve` uses `<store>/predictions`), one
-//! [`crate::collect::PredictionRecord`] per line, inputs being the encoded rows in the
-//! signature's column order (categoricals as level indices, missing as `null`) and outputs
-//! the predicted class index or value per row. MLflow `dataframe_split` and
-//! `instances`/`inputs` row lists keep their numbers as the client wrote them (here `41`,
-//! `5.2e4` and `0.310`; the categorical level index is written as `2.0`); other requests
-//! are written from the encoded values (`41.0`). Readers compare values, not spellings:
+//! With [`crate::collect::FilePredictionLog`] the records land in hourly files under
+//! `<dir>/YYYY/MM/DD/` (UTC; `mlcycle serve` uses `<store>/predictions`), one
+//! [`crate::collect::PredictionRecord`] per request, inputs being the encoded rows in the
+//! signature's column order (categoricals as level indices, missing as NaN) and outputs
+//! the predicted class index or value per row. In the default binary format
+//! (`HH.predlog`) the scored matrix's values go to the file as they are, straight from the
+//! matrix; with [`crate::collect::LogFormat::JsonLines`] (`HH.jsonl`, `mlcycle serve
+//! --log-format jsonl`) MLflow `dataframe_split` and `instances`/`inputs` row lists keep
+//! their numbers as the client wrote them (here `41`, `5.2e4` and `0.310`; the categorical
+//! level index is written as `2.0`); other requests are written from the encoded values
+//! (`41.0`). Readers compare values, not spellings; `mlcycle predictions` prints either
+//! format as these lines:
 //!
 //! ```text
 //! {"request_id":"req-42","at":"2026-03-01T12:00:00Z","model_name":"credit","model_version":3,"inputs":[[41,5.2e4,0.310,2.0]],"outputs":[1.0],"latency_us":38,"error":null}
