@@ -136,7 +136,7 @@ impl FilePredictionLog {
                         &path,
                         format,
                         &mut |head| head.at >= from && head.at < to,
-                        |r| each(r),
+                        &mut each,
                     )?;
                 }
             }
