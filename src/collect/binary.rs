@@ -5,6 +5,7 @@
 use super::{PredictionRecord, RecordInputs, RequestRecord};
 use crate::{Error, Result};
 use chrono::DateTime;
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
 
@@ -77,33 +78,33 @@ impl FrameEncoder {
         r: &RequestRecord,
         borrowed: Option<&[u8]>,
     ) -> Result<()> {
-        let rows_owned;
-        let rows: Option<&[Vec<f64>]> = match (&r.inputs, borrowed) {
-            (_, Some(_)) | (RecordInputs::Matrix(_), None) => None,
-            (RecordInputs::Rows(rows), None) => Some(rows),
-            (RecordInputs::Json(j), None) => {
-                rows_owned = j.to_rows();
-                Some(&rows_owned)
-            }
+        let rows: Cow<'_, [Vec<f64>]> = match &r.inputs {
+            RecordInputs::Matrix(_) => Cow::Borrowed(&[]),
+            RecordInputs::Rows(rows) => Cow::Borrowed(rows),
+            RecordInputs::Json(j) => Cow::Owned(j.to_rows()),
         };
-        let (n_rows, n_cols) = match (&r.inputs, rows) {
-            (RecordInputs::Matrix(m), _) => (m.nrows(), len_u32("row width", m.ncols())?),
-            (_, Some(rows)) => {
+        let (n_rows, n_cols, n_values) = match &r.inputs {
+            RecordInputs::Matrix(m) => (m.nrows(), len_u32("row width", m.ncols())?, m.len()),
+            _ => {
                 let width = rows.first().map_or(0, Vec::len);
                 let cols = if rows.iter().all(|row| row.len() == width) {
                     len_u32("row width", width)?
                 } else {
                     RAGGED
                 };
-                (rows.len(), cols)
+                (rows.len(), cols, rows.iter().map(Vec::len).sum())
             }
-            _ => unreachable!("inputs other than a matrix are written as rows"),
         };
         let error = r.error.as_deref();
-        let n_values = match (&r.inputs, rows) {
-            (_, Some(rows)) => rows.iter().map(Vec::len).sum(),
-            (inputs, None) => inputs.n_values(),
-        };
+        // Every count is checked before anything is written.
+        let counts = [
+            len_u32("number of rows", n_rows)?,
+            n_cols,
+            len_u32("number of outputs", r.outputs.len())?,
+            len_u32("request id", r.request_id.len())?,
+            len_u32("model name", r.model_name.len())?,
+            error.map_or(Ok(NO_ERROR), |e| len_u32("error", e.len()))?,
+        ];
         let ragged_table = if n_cols == RAGGED { 4 * n_rows } else { 0 };
         let size = FIXED
             + r.request_id.len()
@@ -127,33 +128,29 @@ impl FrameEncoder {
         put_u32(buf, r.at.timestamp_subsec_nanos());
         put_u32(buf, r.model_version);
         buf.extend_from_slice(&r.latency_us.to_le_bytes());
-        put_u32(buf, len_u32("number of rows", n_rows)?);
-        put_u32(buf, n_cols);
-        put_u32(buf, len_u32("number of outputs", r.outputs.len())?);
-        put_u32(buf, len_u32("request id", r.request_id.len())?);
-        put_u32(buf, len_u32("model name", r.model_name.len())?);
-        put_u32(
-            buf,
-            error.map_or(Ok(NO_ERROR), |e| len_u32("error", e.len()))?,
-        );
+        for c in counts {
+            put_u32(buf, c);
+        }
         buf.extend_from_slice(r.request_id.as_bytes());
         buf.extend_from_slice(r.model_name.as_bytes());
         buf.extend_from_slice(error.unwrap_or("").as_bytes());
-        match (&r.inputs, rows) {
-            (RecordInputs::Matrix(m), _) if borrowed.is_none() => {
-                put_values(buf, m.iter().copied());
+        match &r.inputs {
+            RecordInputs::Matrix(m) => {
+                if borrowed.is_none() {
+                    put_values(buf, m.iter().copied());
+                }
             }
-            (_, Some(rows)) => {
+            _ => {
                 if n_cols == RAGGED {
-                    for row in rows {
-                        put_u32(buf, len_u32("row width", row.len())?);
+                    for row in rows.iter() {
+                        // Below MAX_PAYLOAD / 8 values (checked above).
+                        put_u32(buf, row.len() as u32);
                     }
                 }
-                for row in rows {
+                for row in rows.iter() {
                     put_values(buf, row.iter().copied());
                 }
             }
-            _ => {}
         }
         self.crc = crc32fast::Hasher::new();
         self.crc.update(&buf[payload..]);
