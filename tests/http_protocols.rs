@@ -809,6 +809,7 @@ async fn request_ids_metrics_and_collection() {
         r#"mlcycle_rows_scored_total{model="credit",version="1"} 5"#,
         r#"mlcycle_http_request_duration_seconds_bucket{le="+Inf",endpoint="v2_infer"} 1"#,
         "mlcycle_prediction_log_dropped_total 0",
+        "mlcycle_prediction_log_sampled_out_total 0",
         "mlcycle_model_swaps_total 1",
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");

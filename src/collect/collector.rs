@@ -28,6 +28,9 @@ pub struct CollectorStats {
     pub dropped: u64,
     /// Records that failed to be written by the log.
     pub write_errors: u64,
+    /// Records not kept because sampling left their request out
+    /// ([`Collector::with_sampling_rate`]).
+    pub sampled_out: u64,
 }
 
 /// How much a [`Collector`] holds before it drops records.
@@ -55,6 +58,7 @@ struct Counters {
     accepted: AtomicU64,
     dropped: AtomicU64,
     write_errors: AtomicU64,
+    sampled_out: AtomicU64,
     /// Bytes of the records accepted and not yet written.
     queued_bytes: AtomicUsize,
 }
@@ -71,6 +75,8 @@ pub struct Collector {
     counters: Arc<Counters>,
     max_bytes: usize,
     wants_json_text: bool,
+    /// Requests whose id hashes below this are kept (`u64::MAX`: all of them).
+    keep_below: u64,
 }
 
 impl std::fmt::Debug for Msg {
@@ -160,7 +166,35 @@ impl Collector {
             counters,
             max_bytes: limits.max_bytes.max(1),
             wants_json_text,
+            keep_below: u64::MAX,
         })
+    }
+
+    /// Keep only a share `rate` (0 < rate ≤ 1) of the requests, chosen by request id: a
+    /// request is kept when a hash of its id falls in the first `rate` of the hash range, so
+    /// the choice is the same on every run, every server and for every record of the request
+    /// (a shadow challenger's record is kept exactly when the champion's is). The others are
+    /// counted as [`CollectorStats::sampled_out`]. For deployments whose log would outgrow
+    /// the disk: a sample chosen up front instead of drops under pressure.
+    pub fn with_sampling_rate(mut self, rate: f64) -> Result<Collector> {
+        if !(rate > 0.0 && rate <= 1.0) {
+            return Err(Error::invalid(
+                "sampling rate",
+                format!("{rate} is not in (0, 1]; use 1 to keep every request, 0.1 for one in ten"),
+            ));
+        }
+        // 2^64 · rate, saturating at u64::MAX for rate = 1.
+        self.keep_below = if rate >= 1.0 {
+            u64::MAX
+        } else {
+            (rate * 18_446_744_073_709_551_616.0) as u64
+        };
+        Ok(self)
+    }
+
+    /// Whether sampling keeps the request `request_id`.
+    pub fn samples(&self, request_id: &str) -> bool {
+        self.keep_below == u64::MAX || id_hash(request_id) < self.keep_below
     }
 
     /// Hand a record to the writer without waiting; drops (and counts) it if the queue
@@ -178,6 +212,10 @@ impl Collector {
     /// Hand a compact record to the writer without waiting; drops (and counts) it if the
     /// queue is full. The request path of a server calls this.
     pub fn record_request(&self, r: RequestRecord) {
+        if !self.samples(&r.request_id) {
+            self.counters.sampled_out.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let cost = r.queued_bytes();
         let before = self
             .counters
@@ -205,6 +243,10 @@ impl Collector {
     /// For synchronous producers (batch scoring threads); must not be called from async
     /// code (it would block a runtime worker).
     pub fn record_blocking(&self, r: PredictionRecord) -> Result<()> {
+        if !self.samples(&r.request_id) {
+            self.counters.sampled_out.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
         let r = RequestRecord::from(r);
         let cost = r.queued_bytes();
         self.counters
@@ -240,8 +282,21 @@ impl Collector {
             accepted: self.counters.accepted.load(Ordering::Relaxed),
             dropped: self.counters.dropped.load(Ordering::Relaxed),
             write_errors: self.counters.write_errors.load(Ordering::Relaxed),
+            sampled_out: self.counters.sampled_out.load(Ordering::Relaxed),
         }
     }
+}
+
+/// A 64-bit hash of a request id, the same on every platform and release: FNV-1a over the
+/// bytes, then the SplitMix64 finaliser to spread the bits.
+fn id_hash(id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in id.as_bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
 }
 
 /// The writer loop on a dedicated thread: drain, write the batch synchronously, repeat.
@@ -320,5 +375,81 @@ async fn write_on_runtime(
         }
         c.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
         acknowledge(&mut flushes, &result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::InMemoryPredictionLog;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn request_id_hash_is_fnv1a_then_splitmix64() {
+        // Values computed independently (Python, 64-bit wrapping arithmetic): a change of
+        // the hash would change which requests every deployment samples.
+        assert_eq!(id_hash(""), 0xf52a_15e9_a9b5_e89b);
+        assert_eq!(id_hash("req-42"), 0x3034_2201_2213_dedf);
+        assert_eq!(id_hash("2026-d059-r0039"), 0xaaa0_8abc_0127_3d5f);
+    }
+
+    #[tokio::test]
+    async fn sampling_keeps_a_share_chosen_by_request_id() {
+        let spawn = || Collector::spawn(Arc::new(InMemoryPredictionLog::default()), 1 << 16);
+        for bad in [0.0, -0.5, 1.5, f64::NAN] {
+            let e = spawn()
+                .unwrap()
+                .with_sampling_rate(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("sampling rate") && e.contains("(0, 1]"), "{e}");
+        }
+        let log = Arc::new(InMemoryPredictionLog::default());
+        let c = Collector::spawn(log.clone(), 1 << 16)
+            .unwrap()
+            .with_sampling_rate(0.25)
+            .unwrap();
+        let other = spawn().unwrap().with_sampling_rate(0.25).unwrap();
+        let all = spawn().unwrap().with_sampling_rate(1.0).unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let n = 20_000;
+        let mut kept = Vec::new();
+        for i in 0..n {
+            let id = format!("{:08x}-{i}", i * 2_654_435_761u64 % 4_294_967_291);
+            assert!(all.samples(&id));
+            // The same decision from another collector with the same rate.
+            assert_eq!(c.samples(&id), other.samples(&id), "{id}");
+            if c.samples(&id) {
+                kept.push(id.clone());
+            }
+            c.record(PredictionRecord {
+                request_id: id,
+                at: t,
+                model_name: "m".into(),
+                model_version: 1,
+                inputs: vec![vec![i as f64]],
+                outputs: vec![0.0],
+                latency_us: 1,
+                error: None,
+            });
+        }
+        c.flush().await.unwrap();
+        let s = c.stats();
+        // 0.25 ± 6 standard deviations of a binomial share over 20,000 requests.
+        let share = s.accepted as f64 / n as f64;
+        assert!(
+            (share - 0.25).abs() < 6.0 * (0.25f64 * 0.75 / n as f64).sqrt(),
+            "{share}"
+        );
+        assert_eq!(s.accepted + s.sampled_out, n);
+        assert_eq!(s.dropped, 0);
+        let stored: Vec<String> = log
+            .read_window(t, t + chrono::TimeDelta::hours(1))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.request_id)
+            .collect();
+        assert_eq!(stored, kept);
     }
 }

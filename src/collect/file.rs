@@ -567,27 +567,10 @@ impl BatchWriter for PartitionWriter {
 mod tests {
     use super::*;
     use crate::collect::JsonRowsBuilder;
+    use crate::collect::test_record as record;
     use chrono::TimeZone;
     use ndarray::{Array2, array};
     use std::sync::Arc;
-
-    fn record(
-        at: DateTime<Utc>,
-        id: &str,
-        inputs: Vec<Vec<f64>>,
-        error: Option<&str>,
-    ) -> PredictionRecord {
-        PredictionRecord {
-            request_id: id.into(),
-            at,
-            model_name: "cr\"edit\u{1}é".into(),
-            model_version: 7,
-            inputs,
-            outputs: vec![1.0, f64::NAN, -0.0, 1e300, 3.3e-310],
-            latency_us: 12_345,
-            error: error.map(Into::into),
-        }
-    }
 
     /// Records equal field by field, values bit for bit (binary keeps every bit).
     fn assert_same(got: &PredictionRecord, want: &PredictionRecord) {

@@ -276,27 +276,10 @@ fn write_timestamp(buf: &mut Vec<u8>, t: DateTime<Utc>) {
 mod tests {
     use super::*;
     use crate::collect::PredictionRecord;
+    use crate::collect::test_record as record;
     use chrono::{TimeDelta, TimeZone};
     use ndarray::array;
     use std::sync::Arc;
-
-    fn record(
-        at: DateTime<Utc>,
-        id: &str,
-        inputs: Vec<Vec<f64>>,
-        error: Option<&str>,
-    ) -> PredictionRecord {
-        PredictionRecord {
-            request_id: id.into(),
-            at,
-            model_name: "cr\"edit\u{1}é".into(),
-            model_version: 7,
-            inputs,
-            outputs: vec![1.0, f64::NAN, -0.0, 1e300, 3.3e-310],
-            latency_us: 12_345,
-            error: error.map(Into::into),
-        }
-    }
 
     #[test]
     fn lines_are_byte_for_byte_what_serde_json_writes() {

@@ -232,6 +232,26 @@ mod nan_rows {
     }
 }
 
+/// A record with awkward strings and special output values, for the file formats' tests.
+#[cfg(test)]
+pub(crate) fn test_record(
+    at: DateTime<Utc>,
+    id: &str,
+    inputs: Vec<Vec<f64>>,
+    error: Option<&str>,
+) -> PredictionRecord {
+    PredictionRecord {
+        request_id: id.into(),
+        at,
+        model_name: "cr\"edit\u{1}é".into(),
+        model_version: 7,
+        inputs,
+        outputs: vec![1.0, f64::NAN, -0.0, 1e300, 3.3e-310],
+        latency_us: 12_345,
+        error: error.map(Into::into),
+    }
+}
+
 /// Storage of prediction records.
 ///
 /// # Contract

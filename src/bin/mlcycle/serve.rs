@@ -58,6 +58,11 @@ pub struct ServeArgs {
     /// take both; `mlcycle predictions` prints either as JSON lines.
     #[arg(long, default_value_t = LogFormat::Binary)]
     log_format: LogFormat,
+    /// Share of requests (0–1] recorded to the prediction log, chosen by request id (the
+    /// same requests on every run and for champion and shadow alike); the others are
+    /// counted on `/metrics` as `mlcycle_prediction_log_sampled_out_total`.
+    #[arg(long, default_value_t = 1.0)]
+    collect_sample: f64,
     /// Requests the prediction-log queue holds before further records are dropped (and
     /// counted).
     #[arg(long, default_value_t = CollectorLimits::default().max_records)]
@@ -78,13 +83,16 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
     } else {
         let log =
             FilePredictionLog::open_with_format(args.store.join("predictions"), args.log_format)?;
-        Some(Collector::spawn_with_limits(
-            Arc::new(log),
-            CollectorLimits {
-                max_records: args.collect_capacity,
-                max_bytes: args.collect_max_bytes,
-            },
-        )?)
+        Some(
+            Collector::spawn_with_limits(
+                Arc::new(log),
+                CollectorLimits {
+                    max_records: args.collect_capacity,
+                    max_bytes: args.collect_max_bytes,
+                },
+            )?
+            .with_sampling_rate(args.collect_sample)?,
+        )
     };
     let config = HttpConfig {
         addr: args.addr,
@@ -136,8 +144,8 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
     if let Some(c) = server.collector() {
         let s = c.stats();
         eprintln!(
-            "prediction log: {} records written, {} dropped, {} write errors",
-            s.accepted, s.dropped, s.write_errors
+            "prediction log: {} records written, {} dropped, {} write errors, {} sampled out",
+            s.accepted, s.dropped, s.write_errors, s.sampled_out
         );
     }
     Ok(())

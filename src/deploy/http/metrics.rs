@@ -74,6 +74,11 @@ impl PromCollector for CollectorCounters {
                 "Prediction records the log failed to write.",
                 s.write_errors,
             ),
+            (
+                "mlcycle_prediction_log_sampled_out",
+                "Prediction records not kept because sampling left their request out.",
+                s.sampled_out,
+            ),
         ] {
             let counter = ConstCounter::new(v);
             let m = encoder.encode_descriptor(name, help, None, counter.metric_type())?;

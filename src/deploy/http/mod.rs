@@ -46,8 +46,11 @@
 //! [`Collector`]: the request path only hands over the encoded matrix it scored (shared,
 //! not copied or serialised) and never waits; the queue is bounded in records and in
 //! bytes ([`crate::collect::CollectorLimits`]), drops are counted and exposed on
-//! `/metrics` (`mlcycle_prediction_log_dropped`), the writer serialises and writes whole
-//! batches off the runtime, and the log is flushed on graceful stop.
+//! `/metrics` (`mlcycle_prediction_log_dropped`); where the log would outgrow the disk,
+//! `mlcycle serve --collect-sample 0.1` ([`crate::collect::Collector::with_sampling_rate`])
+//! records a tenth of the requests, chosen by request id, rather than whatever a full
+//! queue lets through. The writer serialises and writes whole batches off the runtime,
+//! and the log is flushed on graceful stop.
 //! With [`crate::collect::FilePredictionLog`] the records land in hourly files under
 //! `<dir>/YYYY/MM/DD/` (UTC; `mlcycle serve` uses `<store>/predictions`), one
 //! [`crate::collect::PredictionRecord`] per request, inputs being the encoded rows in the
