@@ -2,10 +2,11 @@
 //! back to the training data, through the library and through the `mlcycle` command line;
 //! exports; a tampered store fails `mlcycle audit verify`.
 
+use chrono::DurationRound;
 use mlcycle::audit::openlineage::run_events;
 use mlcycle::audit::{AuditLog, AuditQuery, AuditRecord, LineageQuery, verify_chain};
 use mlcycle::clock::SystemClock;
-use mlcycle::collect::{FilePredictionLog, PredictionLog};
+use mlcycle::collect::{FilePredictionLog, PredictionLog, PredictionRecord};
 use mlcycle::data::synthetic::DriftSpec;
 use mlcycle::lifecycle::LifecycleConfig;
 use mlcycle::prelude::*;
@@ -67,6 +68,49 @@ async fn a_prediction_traces_back_to_its_training_data() {
         .unwrap();
     let q = LineageQuery::new(&audit, &registry, &predictions);
     let l = q.prediction(&request_id).await.unwrap();
+
+    // `mlcycle predictions` prints the records the library reads, for a window and for the
+    // whole log.
+    let day = served
+        .at
+        .duration_trunc(chrono::TimeDelta::days(1))
+        .unwrap();
+    let next = day + chrono::TimeDelta::days(1);
+    let window = predictions.read_window(day, next).await.unwrap();
+    assert!(!window.is_empty());
+    let (from, to) = (day.to_rfc3339(), next.to_rfc3339());
+    let printed = ok(&cli(&store, &["predictions", "--from", &from, "--to", &to]));
+    let mut ids: Vec<String> = printed
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["request_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let mut want: Vec<String> = window.iter().map(|r| r.request_id.clone()).collect();
+    ids.sort();
+    want.sort();
+    assert_eq!(ids, want);
+    let all = predictions
+        .read_window(
+            day - chrono::TimeDelta::days(3650),
+            next + chrono::TimeDelta::days(3650),
+        )
+        .await
+        .unwrap();
+    assert!(all.len() > window.len());
+    assert_eq!(
+        ok(&cli(&store, &["predictions", "--count"])).trim(),
+        all.len().to_string()
+    );
+    let one = ok(&cli(&store, &["predictions", "--request-id", &request_id]));
+    let one: PredictionRecord = serde_json::from_str(&one).unwrap();
+    assert_eq!(
+        (one.at, one.model_version),
+        (served.at, served.model_version)
+    );
 
     // Each registry change of the run was recorded once (by the registry, in the change's
     // transaction, in the run's trace), never twice.

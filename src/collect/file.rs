@@ -127,8 +127,18 @@ impl FilePredictionLog {
         mut each: impl FnMut(PredictionRecord) -> Result<()>,
     ) -> Result<()> {
         let hour = TimeDelta::hours(1);
-        let mut t = from.duration_trunc(hour).unwrap_or(from);
-        while t < to {
+        let start = from.duration_trunc(hour).unwrap_or(from);
+        // Short windows probe their hours' files; long ones list the partitions present.
+        let hours: Vec<DateTime<Utc>> = if to - start <= TimeDelta::days(31) {
+            std::iter::successors(Some(start), |t| Some(*t + hour))
+                .take_while(|t| *t < to)
+                .collect()
+        } else {
+            let mut present = self.hours()?;
+            present.retain(|t| *t >= start && *t < to);
+            present
+        };
+        for t in hours {
             for format in LogFormat::ALL {
                 let path = self.partition_in(t, format);
                 if path.exists() {
@@ -140,7 +150,6 @@ impl FilePredictionLog {
                     )?;
                 }
             }
-            t += hour;
         }
         Ok(())
     }
@@ -769,6 +778,18 @@ mod tests {
                 ids,
                 vec![("same-id", a.at), ("same-id", b.at), ("other", c.at)]
             );
+            // A long window lists the partitions present instead of probing every hour.
+            let keys = |rs: Vec<PredictionRecord>| -> Vec<(String, DateTime<Utc>)> {
+                rs.into_iter().map(|r| (r.request_id, r.at)).collect()
+            };
+            let long = log
+                .read_blocking(t - TimeDelta::days(400), t + TimeDelta::days(400))
+                .unwrap();
+            assert_eq!(keys(long), keys(all.clone()));
+            let late = log
+                .read_blocking(t + TimeDelta::minutes(1), t + TimeDelta::days(90))
+                .unwrap();
+            assert_eq!(keys(late), keys(all[1..].to_vec()));
             // The latest record of a reused id, whichever file holds it.
             let found = log.find_blocking("same-id").unwrap().unwrap();
             assert_eq!((found.at, found.outputs.clone()), (b.at, vec![1.0]));

@@ -29,6 +29,15 @@ pub struct PredictionsArgs {
 /// Print the records (one JSON object per line, hour by hour, each hour in the order
 /// written; NaN and infinities as `null`) or their number.
 pub async fn run(args: PredictionsArgs) -> Result<()> {
+    let (from, to) = (args.from, args.to);
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        return Err(Error::invalid(
+            "--from/--to",
+            format!("the window {from} .. {to} is empty; --from must be before --to"),
+        ));
+    }
     let dir = args.store.existing()?;
     let log = FilePredictionLog::open(dir.join("predictions"))?;
     let stdout = std::io::stdout();
@@ -62,14 +71,11 @@ pub async fn run(args: PredictionsArgs) -> Result<()> {
         }
         return Ok(());
     };
-    let from = args.from.unwrap_or(*first);
-    let to = args.to.unwrap_or(*last + TimeDelta::hours(1));
-    if from >= to {
-        return Err(Error::invalid(
-            "--from/--to",
-            format!("the window {from} .. {to} is empty; --from must be before --to"),
-        ));
-    }
+    // Only the hours that hold records are read.
+    let from = from.map_or(*first, |t| t.max(*first));
+    let to = to.map_or(*last + TimeDelta::hours(1), |t| {
+        t.min(*last + TimeDelta::hours(1))
+    });
     let mut n = 0u64;
     let count = args.count;
     let scanned = tokio::task::block_in_place(|| {
