@@ -296,7 +296,9 @@ pub(super) fn read_frames(path: &Path, mut each: impl FnMut(&[u8]) -> Result<()>
             }
             while buf.len() < n && !*eof {
                 let have = buf.len();
-                let want = (n - have).max(1 << 20);
+                // At most 1 MiB more per read: a damaged length must not allocate what the file
+                // does not hold.
+                let want = (n - have).clamp(64 << 10, 1 << 20);
                 buf.resize(have + want, 0);
                 let got = loop {
                     match f.read(&mut buf[have..]) {
