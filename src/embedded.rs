@@ -1,6 +1,6 @@
 //! Ready-made assemblies of the default components: everything in memory (tests,
 //! simulations) or the embedded store on disk (one directory: SQLite database for registry
-//! and audit trail, content-addressed artifacts, hourly JSON-lines prediction log).
+//! and audit trail, content-addressed artifacts, hourly prediction log, binary by default).
 
 use crate::Result;
 use crate::audit::{AuditLog, InMemoryAuditLog};
