@@ -250,7 +250,7 @@ impl FilePredictionLog {
                         } else {
                             LogFormat::Binary
                         };
-                        let skipped = read_file(
+                        read_file(
                             &path,
                             format,
                             &mut |head| head.request_id == request_id,
@@ -260,8 +260,7 @@ impl FilePredictionLog {
                                 }
                                 Ok(())
                             },
-                        );
-                        skipped?;
+                        )?;
                     }
                     if found.is_some() {
                         return Ok(found);
