@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference solutions of L2 logistic regression from scikit-learn, for `tests/train_logistic.rs`.
+"""Reference solutions of L2 logistic regression from scikit-learn, for `tests/train/train_logistic.rs`.
 
 Writes `tests/fixtures/train/logistic_sklearn.json`: for a binary and a three-class problem,
 the raw inputs, the labels, the penalty `l2` (scikit-learn's `C = 1 / l2`) and scikit-learn's

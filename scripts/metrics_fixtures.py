@@ -12,7 +12,7 @@ Run from the repository root:
     /tmp/venv-metrics/bin/pip install -r scripts/requirements-metrics.txt
     /tmp/venv-metrics/bin/python scripts/metrics_fixtures.py
 
-Conventions of the files (read by `tests/metrics.rs`):
+Conventions of the files (read by `tests/validate/metrics.rs`):
 
 * class labels are integers `0..k`, probability matrices are `n x k` lists;
 * an expected value of `null` means the reference raises or returns NaN for

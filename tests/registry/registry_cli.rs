@@ -1,6 +1,6 @@
 //! `mlcycle models ...` end to end, against a store written by the library.
 
-mod registry_support;
+use crate::registry_support;
 
 use mlcycle::clock::SystemClock;
 use mlcycle::registry::{Change, Registry, SqliteRegistry, VersionStatus};

@@ -4,7 +4,7 @@
 //! The child processes are this test binary itself, run with `--exact worker` and the
 //! `REGISTRY_WORKER_*` environment variables; without them `worker` does nothing.
 
-mod registry_support;
+use crate::registry_support;
 
 use mlcycle::clock::SystemClock;
 use mlcycle::registry::{Change, Registry, RegistryEventKind, RegistryExt, SqliteRegistry};
@@ -59,7 +59,7 @@ async fn worker() {
 
 fn spawn_worker(store: &Path, id: u64, count: u64, model: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "worker", "--nocapture", "--test-threads=1", "-q"])
+        .args(["--exact", "registry_processes::worker", "--nocapture", "--test-threads=1", "-q"])
         .env("REGISTRY_WORKER_STORE", store)
         .env("REGISTRY_WORKER_ID", id.to_string())
         .env("REGISTRY_WORKER_COUNT", count.to_string())

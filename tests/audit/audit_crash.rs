@@ -69,7 +69,7 @@ fn killed_appenders_leave_a_valid_chain() {
         let mut child = Command::new(&exe)
             .args([
                 "--exact",
-                "appender_child",
+                "audit_crash::appender_child",
                 "--nocapture",
                 "--test-threads=1",
             ])
@@ -192,7 +192,7 @@ fn killed_audited_registry_keeps_changes_and_records_together() {
         let mut child = Command::new(&exe)
             .args([
                 "--exact",
-                "registry_changer_child",
+                "audit_crash::registry_changer_child",
                 "--nocapture",
                 "--test-threads=1",
             ])

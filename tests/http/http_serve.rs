@@ -2,7 +2,7 @@
 //! and shadow traffic, following registry aliases (and rolling back), and the
 //! `mlcycle serve` command end to end.
 
-mod http_support;
+use crate::http_support;
 
 use chrono::Duration;
 use http_support::*;

@@ -2,7 +2,7 @@
 //! Protocol v2 and the MLflow scoring protocol, the binary tensor extension, error paths,
 //! limits, request ids, metrics and data collection.
 
-mod http_support;
+use crate::http_support;
 
 use chrono::Duration;
 use http_support::*;

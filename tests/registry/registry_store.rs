@@ -1,7 +1,7 @@
 //! The SQLite store on disk: artifact verification, alias time travel, subscriptions that
 //! outlive a restart, and the resolution cache.
 
-mod registry_support;
+use crate::registry_support;
 
 use chrono::{Duration, TimeZone, Utc};
 use mlcycle::Error;

@@ -1,0 +1,6 @@
+//! Integration tests: audit (one test binary per area).
+
+mod audit_conformance;
+mod audit_crash;
+mod audit_lineage;
+mod audit_tamper;

@@ -1,0 +1,5 @@
+//! Integration tests: batch (one test binary per area).
+
+mod batch;
+mod batch_memory;
+mod batch_parquet;

@@ -1,0 +1,5 @@
+//! Integration tests: drift (one test binary per area).
+
+mod drift_cli;
+mod drift_detector;
+mod drift_stats;

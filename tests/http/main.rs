@@ -1,0 +1,5 @@
+//! Integration tests: http (one test binary per area).
+
+mod http_protocols;
+mod http_serve;
+mod http_support;

@@ -1,0 +1,10 @@
+//! Integration tests: train (one test binary per area).
+
+mod foundation;
+mod model_predict_fused;
+mod model_predict_gbdt;
+mod train_cli;
+mod train_lifecycle;
+mod train_logistic;
+mod train_models;
+mod trees;
