@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use ndarray::ArrayView1;
 
-use super::detector::{MethodSelection, StatisticalDriftConfig};
+use super::config::{MethodSelection, StatisticalDriftConfig};
 use super::report::{TestOutcome, Tests};
 use super::stats::{
     AlignedCounts, Alternative, BinnedShares, Binning, BucketedPair, CategoricalProfile,
@@ -589,37 +589,4 @@ fn not_bucketed(what: &str) -> Error {
         "drift method",
         format!("{what} needs the sorted values, which this column's summary does not keep"),
     )
-}
-
-/// Category counts of a column of level codes (`NaN` = missing).
-pub(crate) fn categorical_from_codes(
-    name: &str,
-    codes: ArrayView1<'_, f64>,
-    levels: &[String],
-) -> Result<CategoricalProfile> {
-    let mut counts = vec![0u64; levels.len()];
-    let mut missing = 0u64;
-    for &x in codes {
-        if x.is_nan() {
-            missing += 1;
-            continue;
-        }
-        if !(x >= 0.0 && x.fract() == 0.0 && (x as usize) < levels.len()) {
-            return Err(Error::Data(format!(
-                "column `{name}`: {x} is not a valid level code (0..{})",
-                levels.len()
-            )));
-        }
-        counts[x as usize] += 1;
-    }
-    let mut p = CategoricalProfile {
-        missing,
-        ..CategoricalProfile::default()
-    };
-    for (l, c) in levels.iter().zip(counts) {
-        if c > 0 {
-            *p.counts.entry(l.clone()).or_insert(0) += c;
-        }
-    }
-    Ok(p)
 }

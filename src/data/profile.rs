@@ -1,15 +1,18 @@
 //! [`DatasetProfile`]: per-column mergeable summaries of a dataset, so drift can be
 //! computed from a stored reference profile instead of the raw training data.
+//!
+//! It lives with the data (below `model/`, which stores it in an artifact, and `drift/`, which
+//! compares it) and is built from the pure statistics of `drift::stats`; `drift` re-exports it.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::engine::categorical_from_codes;
-use super::stats::{
+use super::{Dataset, FeatureKind};
+use crate::drift::stats::{
     CategoricalProfile, ColumnKind, DEFAULT_SKETCH_ALPHA, NumericProfile, SortedSample,
 };
-use crate::data::{Dataset, FeatureKind};
 use crate::{Error, Result};
+use ndarray::ArrayView1;
 
 /// The summary of one column (serialised as `{"numeric": {...}}` or
 /// `{"categorical": {...}}`).
@@ -50,7 +53,7 @@ pub struct ColumnProfile {
 /// * [`DatasetProfile::merge`] combines profiles of disjoint batches on the same edges
 ///   (days into a week, replicas into a fleet) exactly.
 ///
-/// [`Binning::Reference`]: super::stats::Binning::Reference
+/// [`Binning::Reference`]: crate::drift::stats::Binning::Reference
 ///
 /// ```
 /// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
@@ -191,4 +194,37 @@ impl DatasetProfile {
 
     /// The default relative accuracy of the quantile sketches.
     pub const SKETCH_ALPHA: f64 = DEFAULT_SKETCH_ALPHA;
+}
+
+/// Category counts of a column of level codes (`NaN` = missing).
+pub(crate) fn categorical_from_codes(
+    name: &str,
+    codes: ArrayView1<'_, f64>,
+    levels: &[String],
+) -> Result<CategoricalProfile> {
+    let mut counts = vec![0u64; levels.len()];
+    let mut missing = 0u64;
+    for &x in codes {
+        if x.is_nan() {
+            missing += 1;
+            continue;
+        }
+        if !(x >= 0.0 && x.fract() == 0.0 && (x as usize) < levels.len()) {
+            return Err(Error::Data(format!(
+                "column `{name}`: {x} is not a valid level code (0..{})",
+                levels.len()
+            )));
+        }
+        counts[x as usize] += 1;
+    }
+    let mut p = CategoricalProfile {
+        missing,
+        ..CategoricalProfile::default()
+    };
+    for (l, c) in levels.iter().zip(counts) {
+        if c > 0 {
+            *p.counts.entry(l.clone()).or_insert(0) += c;
+        }
+    }
+    Ok(p)
 }
