@@ -68,7 +68,19 @@ const PENDING: &[(&str, &str, &str)] = &[(
 
 /// Files outside `src/store/` that still hold SQL text of their own (queries, not the connection
 /// or the schema), as `(file, why)`. The list is meant to be empty.
-const SQL_PENDING: &[(&str, &str)] = &[];
+const SQL_PENDING: &[(&str, &str)] = &[
+    (
+        "src/registry/sqlite.rs",
+        "the SQLite registry's queries (reads and the group-commit writer); the connection, \
+         pragmas, migrations and schema are in store/sqlite.rs, the queries move there once \
+         store/ offers a row-level API the registry can sit on",
+    ),
+    (
+        "src/audit/sqlite.rs",
+        "the SQLite audit log's queries (chain append, head, checkpoints); the connection and \
+         the tables are in store/sqlite.rs, the queries move with the registry's",
+    ),
+];
 
 /// One import found in a source file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -563,6 +575,10 @@ fn only_the_store_speaks_sql() {
     let mut problems = Vec::new();
     for (path, src) in crate_sources() {
         if SQL_PENDING.iter().any(|(f, _)| *f == path) {
+            assert!(
+                !sql_outside_store(&path, &src).is_empty(),
+                "SQL_PENDING lists {path}, which no longer uses rusqlite: remove the entry"
+            );
             continue;
         }
         for (line, text) in sql_outside_store(&path, &src) {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Dataset, FeatureKind};
 use crate::drift::stats::{
-    CategoricalProfile, ColumnKind, DEFAULT_SKETCH_ALPHA, NumericProfile, SortedSample,
+    CategoricalSummary, ColumnKind, DEFAULT_SKETCH_ALPHA, NumericSummary, SortedSample,
 };
 use crate::{Error, Result};
 use ndarray::ArrayView1;
@@ -20,9 +20,9 @@ use ndarray::ArrayView1;
 #[serde(rename_all = "snake_case")]
 pub enum ColumnSummary {
     /// Histogram on fixed edges, moments, range and quantile sketch.
-    Numeric(NumericProfile),
+    Numeric(NumericSummary),
     /// Category counts.
-    Categorical(CategoricalProfile),
+    Categorical(CategoricalSummary),
 }
 
 impl ColumnSummary {
@@ -122,10 +122,10 @@ impl DatasetProfile {
                                     f.name
                                 )));
                             }
-                            ColumnSummary::Numeric(NumericProfile::reference(&s)?)
+                            ColumnSummary::Numeric(NumericSummary::reference(&s)?)
                         }
                         Some(ColumnSummary::Numeric(r)) => {
-                            let mut p = NumericProfile::empty(r.edges.clone(), r.sketch.alpha())?;
+                            let mut p = NumericSummary::empty(r.edges.clone(), r.sketch.alpha())?;
                             for &v in col {
                                 p.push(v);
                             }
@@ -171,10 +171,10 @@ impl DatasetProfile {
                 }
                 let summary = match (&a.summary, &b.summary) {
                     (ColumnSummary::Numeric(x), ColumnSummary::Numeric(y)) => {
-                        ColumnSummary::Numeric(NumericProfile::merge(x, y)?)
+                        ColumnSummary::Numeric(NumericSummary::merge(x, y)?)
                     }
                     (ColumnSummary::Categorical(x), ColumnSummary::Categorical(y)) => {
-                        ColumnSummary::Categorical(CategoricalProfile::merge(x, y))
+                        ColumnSummary::Categorical(CategoricalSummary::merge(x, y))
                     }
                     _ => {
                         return Err(Error::SchemaMismatch(format!(
@@ -201,7 +201,7 @@ pub(crate) fn categorical_from_codes(
     name: &str,
     codes: ArrayView1<'_, f64>,
     levels: &[String],
-) -> Result<CategoricalProfile> {
+) -> Result<CategoricalSummary> {
     let mut counts = vec![0u64; levels.len()];
     let mut missing = 0u64;
     for &x in codes {
@@ -217,9 +217,9 @@ pub(crate) fn categorical_from_codes(
         }
         counts[x as usize] += 1;
     }
-    let mut p = CategoricalProfile {
+    let mut p = CategoricalSummary {
         missing,
-        ..CategoricalProfile::default()
+        ..CategoricalSummary::default()
     };
     for (l, c) in levels.iter().zip(counts) {
         if c > 0 {

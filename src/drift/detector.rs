@@ -148,7 +148,7 @@ impl StatisticalDriftDetector {
                                 )));
                             }
                         }
-                        Prepared::NumericProfiles {
+                        Prepared::NumericSummarys {
                             reference: a,
                             current: b,
                         }

@@ -6,10 +6,17 @@ use super::{
     RegistryExt, VersionQuery, VersionStatus,
 };
 use crate::Error;
-use crate::data::synthetic::{CreditDefault, DriftSpec};
-use crate::model::{Model, ModelArtifact};
-use crate::train::{LogisticParams, fit_logistic};
+use crate::model::ModelArtifact;
 use std::collections::BTreeMap;
+
+/// The bytes of a small stored artifact (a logistic model of three features, with its
+/// reference profile, as the training stage writes it), so the suite needs no training.
+const SMALL_ARTIFACT: &[u8] = include_bytes!("conformance_artifact.json");
+
+/// The small stored artifact the suite registers (and the registry's own tests use).
+pub(crate) fn small_artifact() -> ModelArtifact {
+    ModelArtifact::from_bytes(SMALL_ARTIFACT).expect("the stored conformance artifact is valid")
+}
 
 /// A small valid artifact; `variant` makes its bytes (and hash) distinct.
 fn artifact(base: &ModelArtifact, variant: u32) -> ModelArtifact {
@@ -69,13 +76,7 @@ pub async fn registry_conformance(registry: &dyn Registry) {
             .is_empty(),
         "registry_conformance needs an empty registry"
     );
-    let data = CreditDefault::new(7)
-        .sample(200, &DriftSpec::none(), 0)
-        .expect("synthetic data");
-    let base = fit_logistic(&data, &LogisticParams::default().check().expect("params"))
-        .expect("fit")
-        .to_artifact()
-        .expect("artifact");
+    let base = small_artifact();
 
     names(registry, &base).await;
     versions_and_references(registry, &base).await;

@@ -1241,16 +1241,8 @@ mod tests {
     }
 
     fn version_for_tests() -> NewVersion {
-        let data = crate::data::synthetic::CreditDefault::new(1)
-            .sample(100, &crate::data::synthetic::DriftSpec::none(), 0)
-            .unwrap();
-        let model = crate::train::fit_logistic(
-            &data,
-            &crate::train::LogisticParams::default().check().unwrap(),
-        )
-        .unwrap();
         NewVersion {
-            artifact: crate::model::Model::to_artifact(&model).unwrap(),
+            artifact: super::super::conformance::small_artifact(),
             lineage: Lineage::default(),
             metrics: Default::default(),
             tags: Default::default(),
