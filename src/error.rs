@@ -241,3 +241,40 @@ impl fmt::Display for Stage {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicked_task_is_a_task_error_naming_the_task() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let join = rt.block_on(async {
+            tokio::task::spawn_blocking(|| -> u32 { panic!("boom in the fit") }).await
+        });
+        let err = join.map_err(|e| Error::task("training", e)).unwrap_err();
+        match &err {
+            Error::Task { task, why } => {
+                assert_eq!(task, "training");
+                assert!(why.contains("panicked"), "{why}");
+            }
+            other => panic!("expected Error::Task, got {other:?}"),
+        }
+        let msg = err.to_string();
+        assert!(msg.starts_with("the training task did not finish"), "{msg}");
+        assert!(!matches!(err, Error::Numerical(_)));
+    }
+
+    #[test]
+    fn stage_names_are_snake_case_and_round_trip() {
+        assert_eq!(Stage::QualityCheck.to_string(), "quality_check");
+        let json = serde_json::to_string(&Stage::Promote).unwrap();
+        assert_eq!(json, "\"promote\"");
+        assert_eq!(
+            serde_json::from_str::<Stage>(&json).unwrap(),
+            Stage::Promote
+        );
+    }
+}
