@@ -317,7 +317,7 @@ fn deployment_intervals(records: &[AuditRecord]) -> Vec<DeploymentInterval> {
 /// Lineage queries. Borrowing the three stores keeps it usable with any backends.
 ///
 /// ```
-/// use mlcycle::audit::LineageQuery;
+/// use mlcycle::lineage::LineageQuery;
 /// use mlcycle::prelude::*;
 /// use std::sync::Arc;
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
