@@ -52,6 +52,10 @@ const LAYERS: &[(u32, &[&str])] = &[
     (90, &["embedded", "testing", "scenario"]),
 ];
 
+/// Modules held to a narrower rule than their layer: they import only the modules listed.
+/// `kernels` (the `unsafe` code) works on plain slices and sees nothing but the error type.
+const ONLY: &[(&str, &[&str])] = &[("kernels", &["error"])];
+
 /// Sub-modules that form a layer of their own (see [`LAYERS`]).
 const SPLIT_MODULES: &[(&str, &str)] = &[("drift", "stats"), ("validate", "metrics")];
 
@@ -447,6 +451,15 @@ fn check(files: &[(String, String)], pending: &[(&str, &str, &str)]) -> Vec<Stri
                 continue;
             }
             let where_ = format!("{}:{}: `{}`", imp.file, imp.line, imp.text);
+            if let Some((_, allowed)) = ONLY.iter().find(|(m, _)| *m == imp.from)
+                && !allowed.contains(&imp.to.as_str())
+            {
+                problems.push(format!(
+                    "{where_}: `{}` may import only {allowed:?}, not `{}`",
+                    imp.from, imp.to
+                ));
+                continue;
+            }
             match (layer_of(&imp.from), layer_of(&imp.to)) {
                 (None, _) => problems.push(format!(
                     "{where_}: module `{}` has no layer; add it to LAYERS in tests/architecture.rs \
@@ -659,6 +672,15 @@ mod checker {
             "{p:?}"
         );
         assert!(p.iter().all(|m| m.contains("cycle")), "{p:?}");
+    }
+
+    #[test]
+    fn kernels_import_only_the_error_type() {
+        let src = "use crate::Result;\nuse crate::clock::Clock;\nuse crate::error::Error;\n";
+        let p = check(&files(&[("src/kernels/parse.rs", src)]), &[]);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("src/kernels/parse.rs:2:"), "{}", p[0]);
+        assert!(p[0].contains("may import only"), "{}", p[0]);
     }
 
     #[test]
