@@ -227,7 +227,8 @@ fn code_only(src: &str) -> String {
         } else if c == '\'' {
             // A char literal ('x', '\n', '\u{..}') or a lifetime ('a).
             if next == Some('\\') {
-                let mut j = i + 2;
+                // Skip the escaped character itself (it may be a quote: '\'').
+                let mut j = i + 3;
                 while j < b.len() && b[j] != '\'' {
                     j += 1;
                 }
@@ -717,6 +718,7 @@ mod checker {
                      /// [`crate::lifecycle`]\nconst S: &str = \"crate::lifecycle::Stage\";\n\
                      const R: &str = r#\"use crate::lifecycle\"#;\n\
                      fn f<'a>(x: &'a str) -> char { '\"' }\n\
+                     const Q: [char; 2] = ['\\'', '\\n']; const U: &str = \"crate::lifecycle\";\n\
                      /* crate::lifecycle */\n\
                      #[cfg(test)]\nmod tests {\n    use super::*;\n    use crate::data::Schema;\n}\n\
                      macro_rules! m { () => { $crate::lifecycle::Stage } }\n",
