@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use mlcycle::drift::stats::{Binning, CategoricalProfile};
+use mlcycle::drift::stats::{Binning, CategoricalSummary};
 use mlcycle::drift::{
     ColumnInput, ColumnValues, MethodSelection, StatisticalDriftConfig, StatisticalDriftDetector,
 };
@@ -154,7 +154,7 @@ fn load(dir: &Path) -> Data {
     }
 }
 
-fn profile(codes: &[u32], levels: &[String]) -> CategoricalProfile {
+fn profile(codes: &[u32], levels: &[String]) -> CategoricalSummary {
     let mut counts = vec![0u64; levels.len()];
     let mut missing = 0;
     for &c in codes {
@@ -163,9 +163,9 @@ fn profile(codes: &[u32], levels: &[String]) -> CategoricalProfile {
             None => missing += 1,
         }
     }
-    let mut p = CategoricalProfile {
+    let mut p = CategoricalSummary {
         missing,
-        ..CategoricalProfile::default()
+        ..CategoricalSummary::default()
     };
     for (l, c) in levels.iter().zip(counts) {
         if c > 0 {
@@ -177,7 +177,7 @@ fn profile(codes: &[u32], levels: &[String]) -> CategoricalProfile {
 
 fn run(data: &Data, detector: &StatisticalDriftDetector) -> mlcycle::drift::DriftReport {
     use rayon::prelude::*;
-    let profiles: Vec<(CategoricalProfile, CategoricalProfile)> = (0..data.categorical_names.len())
+    let profiles: Vec<(CategoricalSummary, CategoricalSummary)> = (0..data.categorical_names.len())
         .into_par_iter()
         .map(|j| {
             (

@@ -5,13 +5,11 @@
 //! [`Error::Backend`] with the backend's name, so callers can match on meaning and still
 //! read the underlying cause.
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// The lifecycle stage an error happened in (see [`Error::Stage`]).
-pub use crate::lifecycle::Stage;
 
 /// Everything that can go wrong in `mlcycle`.
 ///
@@ -106,6 +104,21 @@ pub enum Error {
     #[error("serialisation error: {0}")]
     Serde(String),
 
+    /// A background task or worker thread stopped before it finished: it panicked, or the
+    /// runtime shut down under it. Not a problem with the data or the numbers — a bug in the
+    /// code the task ran (mlcycle's, or a component plugged into it).
+    #[error(
+        "the {task} task did not finish: {why}; if it panicked, the panic message is printed \
+         above and is a bug in the code the task ran (please report it); if the runtime was \
+         shutting down, retry once it runs"
+    )]
+    Task {
+        /// What the task was doing ("training", "drift detection", "sqlite read" ...).
+        task: String,
+        /// Why it did not finish (the runtime's join error, or "it panicked").
+        why: String,
+    },
+
     /// A lifecycle stage failed; wraps the underlying error with the stage name.
     #[error("stage `{stage}` failed: {source}")]
     Stage {
@@ -143,6 +156,15 @@ impl Error {
         }
     }
 
+    /// Shorthand for an [`Error::Task`]: the task doing `task` did not finish, for `why`
+    /// (a tokio `JoinError`, or a worker thread's panic).
+    pub fn task(task: impl fmt::Display, why: impl fmt::Display) -> Self {
+        Error::Task {
+            task: task.to_string(),
+            why: why.to_string(),
+        }
+    }
+
     /// Shorthand for an [`Error::Io`] on `path`.
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
         Error::Io {
@@ -166,5 +188,93 @@ impl Error {
 impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {
         Error::Serde(e.to_string())
+    }
+}
+
+/// A step of the model lifecycle; the stage an error happened in (see [`Error::Stage`]).
+///
+/// It lives here, at the bottom of the layer order, because errors name it; the lifecycle
+/// re-exports it as `lifecycle::Stage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Stage {
+    /// Data-quality check of the training data.
+    QualityCheck,
+    /// Model training.
+    Train,
+    /// Validation against the current champion.
+    Validate,
+    /// Registration in the model registry.
+    Register,
+    /// Approval (automatic or by a human).
+    Approve,
+    /// Deployment of the approved version.
+    Deploy,
+    /// Moving the serving alias to the new version.
+    Promote,
+    /// Monitoring (health and drift) on a window of collected data.
+    Monitor,
+    /// Deciding what to do about a monitoring result.
+    Decide,
+}
+
+impl Stage {
+    /// The stage's name in snake_case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::QualityCheck => "quality_check",
+            Stage::Train => "train",
+            Stage::Validate => "validate",
+            Stage::Register => "register",
+            Stage::Approve => "approve",
+            Stage::Deploy => "deploy",
+            Stage::Promote => "promote",
+            Stage::Monitor => "monitor",
+            Stage::Decide => "decide",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicked_task_is_a_task_error_naming_the_task() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let join = rt.block_on(async {
+            tokio::task::spawn_blocking(|| -> u32 { panic!("boom in the fit") }).await
+        });
+        let err = join.map_err(|e| Error::task("training", e)).unwrap_err();
+        match &err {
+            Error::Task { task, why } => {
+                assert_eq!(task, "training");
+                assert!(why.contains("panicked"), "{why}");
+            }
+            other => panic!("expected Error::Task, got {other:?}"),
+        }
+        let msg = err.to_string();
+        assert!(msg.starts_with("the training task did not finish"), "{msg}");
+        assert!(!matches!(err, Error::Numerical(_)));
+    }
+
+    #[test]
+    fn stage_names_are_snake_case_and_round_trip() {
+        assert_eq!(Stage::QualityCheck.to_string(), "quality_check");
+        let json = serde_json::to_string(&Stage::Promote).unwrap();
+        assert_eq!(json, "\"promote\"");
+        assert_eq!(
+            serde_json::from_str::<Stage>(&json).unwrap(),
+            Stage::Promote
+        );
     }
 }

@@ -54,10 +54,12 @@ pub mod drift;
 pub mod embedded;
 pub mod error;
 pub mod lifecycle;
+pub mod lineage;
 pub mod model;
 pub mod monitor;
 pub mod registry;
 pub mod scenario;
+mod store;
 pub mod train;
 pub mod validate;
 

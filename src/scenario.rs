@@ -235,7 +235,7 @@ pub struct ScenarioReport {
     /// A request id served on the last day (for lineage look-ups).
     pub sample_request_id: Option<String>,
     /// The lineage of that request, from the audit trail, registry and prediction log.
-    pub sample_lineage: Option<crate::audit::PredictionLineage>,
+    pub sample_lineage: Option<crate::lineage::PredictionLineage>,
 }
 
 impl ScenarioReport {
@@ -377,7 +377,7 @@ pub async fn run(
     let audit_records = stack.audit.verify().await?;
     let sample_lineage = match &sample_request_id {
         Some(id) => Some(
-            crate::audit::LineageQuery::new(
+            crate::lineage::LineageQuery::new(
                 stack.audit.as_ref(),
                 stack.registry.as_ref(),
                 stack.prediction_log.as_ref(),

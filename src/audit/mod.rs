@@ -26,11 +26,10 @@
 //! `InMemoryRegistry::with_audit`) appends the record of each change in the same
 //! transaction as the change (see `Registry::audit_log`), so a change and its record
 //! commit or roll back together; [`in_trace`] tells it which lifecycle run the change is
-//! part of. `append_in_transaction` (feature `sqlite`) does the same for a caller's own
-//! SQLite transaction.
+//! part of.
 //!
 //! # Reading it
-//! [`LineageQuery`] answers "where did this prediction come from" (request → model version
+//! [`crate::lineage::LineageQuery`] (a layer above this one) answers "where did this prediction come from" (request → model version
 //! → datasets, code, approval, deployment window), "where did this version serve" and
 //! "what was trained on this dataset". [`export_jsonl`] and [`openlineage::run_events`]
 //! export the log.
@@ -41,7 +40,6 @@ mod checkpoint;
 mod conformance;
 mod context;
 mod export;
-mod lineage;
 mod memory;
 pub mod openlineage;
 #[cfg(feature = "sqlite")]
@@ -53,13 +51,11 @@ pub use checkpoint::{ChainHead, Checkpoint, CheckpointKey, CheckpointPolicy};
 pub use conformance::audit_conformance;
 pub use context::{current_trace, in_trace, trace_or_new};
 pub use export::{export_jsonl, write_jsonl};
-pub use lineage::{
-    AliasInterval, ApprovalInfo, DatasetInfo, DatasetLineage, DatasetUse, DeploymentInterval,
-    LineageQuery, PredictionLineage, ValidationInfo, VersionLineage, alias_intervals,
-};
 pub use memory::InMemoryAuditLog;
 #[cfg(feature = "sqlite")]
-pub use sqlite::{SqliteAuditLog, append_in_transaction};
+pub use sqlite::SqliteAuditLog;
+#[cfg(feature = "sqlite")]
+pub(crate) use sqlite::append_in_transaction;
 pub use verify::{AuditSnapshot, Verification, VerifyOptions, verify_chain, verify_snapshot};
 
 use crate::Result;

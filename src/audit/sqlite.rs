@@ -3,7 +3,7 @@ use super::{
     CheckpointKey, CheckpointPolicy, next_after,
 };
 use crate::clock::Clock;
-use crate::registry::sqlite::{open_db, sql_err};
+use crate::store::sqlite::{open_db, sql_err};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -185,25 +185,9 @@ fn sign_head(
 /// connection appended fails with `SQLITE_BUSY` when it writes (nothing is corrupted,
 /// but the caller's work is lost).
 ///
-/// ```
-/// use mlcycle::audit::{AuditEntry, AuditLog, SqliteAuditLog, append_in_transaction};
-/// use mlcycle::clock::{Clock, SystemClock};
-/// use rusqlite::{Connection, TransactionBehavior};
-/// use std::sync::Arc;
-/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// let dir = tempfile::tempdir().unwrap();
-/// let log = SqliteAuditLog::open(dir.path(), Arc::new(SystemClock)).unwrap(); // creates the tables
-/// let mut conn = Connection::open(dir.path().join("mlcycle.db")).unwrap();
-/// let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).unwrap();
-/// // ... the caller's own changes in `tx` ...
-/// let entry = AuditEntry { actor: "ann".into(), action: "alias.moved".into(),
-///     subjects: vec!["credit/2".into()], payload: serde_json::json!({}), trace_id: "t".into() };
-/// append_in_transaction(&tx, SystemClock.now(), entry, None).unwrap();
-/// tx.commit().unwrap();
-/// assert_eq!(log.verify().await.unwrap(), 1);
-/// # });
-/// ```
-pub fn append_in_transaction(
+/// Crate-private: the connection type is the SQLite backend's own, which no public
+/// signature shows; the registry uses it to record a change in the change's transaction.
+pub(crate) fn append_in_transaction(
     tx: &Connection,
     at: DateTime<Utc>,
     entry: AuditEntry,
@@ -295,10 +279,7 @@ impl SqliteAuditLog {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || f(&mut conn.lock().unwrap_or_else(|p| p.into_inner())))
             .await
-            .map_err(|e| Error::Backend {
-                backend: "sqlite",
-                source: Box::new(e),
-            })?
+            .map_err(|e| Error::task("audit log", e))?
     }
 
     fn read_all(conn: &Connection) -> Result<Vec<AuditRecord>> {
@@ -368,5 +349,61 @@ impl AuditLog for SqliteAuditLog {
             Ok(cp)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+
+    fn entry(i: u32) -> AuditEntry {
+        AuditEntry {
+            actor: "ann".into(),
+            action: "alias.moved".into(),
+            subjects: vec![format!("credit/{i}")],
+            payload: serde_json::json!({ "i": i }),
+            trace_id: "t".into(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_append_commits_or_rolls_back_with_the_callers_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SqliteAuditLog::open(dir.path(), Arc::new(SystemClock)).unwrap();
+        log.append(entry(0)).await.unwrap();
+        let mut conn = open_db(dir.path()).unwrap();
+        conn.execute_batch("CREATE TABLE things (name TEXT NOT NULL)")
+            .unwrap();
+
+        // Rolled back: neither the caller's row nor the record stays.
+        {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .unwrap();
+            tx.execute("INSERT INTO things (name) VALUES ('lost')", [])
+                .unwrap();
+            let r = append_in_transaction(&tx, SystemClock.now(), entry(1), None).unwrap();
+            assert_eq!(r.seq, 2);
+            tx.rollback().unwrap();
+        }
+        assert_eq!(log.verify().await.unwrap(), 1);
+
+        // Committed: both stay, and the chain goes on from there.
+        {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .unwrap();
+            tx.execute("INSERT INTO things (name) VALUES ('kept')", [])
+                .unwrap();
+            append_in_transaction(&tx, SystemClock.now(), entry(2), None).unwrap();
+            tx.commit().unwrap();
+        }
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM things", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(log.append(entry(3)).await.unwrap().seq, 3);
+        assert_eq!(log.verify().await.unwrap(), 3);
     }
 }

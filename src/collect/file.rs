@@ -347,10 +347,7 @@ impl PredictionLog for FilePredictionLog {
             writer.write(&records)
         })
         .await
-        .map_err(|e| Error::Backend {
-            backend: "filesystem",
-            source: Box::new(e),
-        })?
+        .map_err(|e| Error::task("prediction log append", e))?
     }
 
     async fn read_window(
@@ -361,10 +358,7 @@ impl PredictionLog for FilePredictionLog {
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.read_blocking(from, to))
             .await
-            .map_err(|e| Error::Backend {
-                backend: "filesystem",
-                source: Box::new(e),
-            })?
+            .map_err(|e| Error::task("prediction log read", e))?
     }
 
     async fn find_request(&self, request_id: &str) -> Result<Option<PredictionRecord>> {
@@ -372,10 +366,7 @@ impl PredictionLog for FilePredictionLog {
         let id = request_id.to_string();
         tokio::task::spawn_blocking(move || this.find_blocking(&id))
             .await
-            .map_err(|e| Error::Backend {
-                backend: "filesystem",
-                source: Box::new(e),
-            })?
+            .map_err(|e| Error::task("prediction log read", e))?
     }
 
     fn batch_writer(&self) -> Option<Box<dyn BatchWriter>> {

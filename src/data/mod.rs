@@ -4,6 +4,7 @@
 mod csv_io;
 mod dataset;
 mod encode;
+mod profile;
 pub mod quality;
 mod schema;
 pub mod synthetic;
@@ -11,6 +12,8 @@ pub mod synthetic;
 pub use csv_io::{CsvOptions, TargetHint, read_csv, read_csv_with_schema, write_csv};
 pub use dataset::{Dataset, DatasetId, validate_features};
 pub use encode::{CellEncoder, CellError};
+pub(crate) use profile::categorical_from_codes;
+pub use profile::{ColumnProfile, ColumnSummary, DatasetProfile};
 pub use quality::{CleaningOptions, CleaningSummary, Impute, QualityReport, clean};
 pub(crate) use schema::truncate as truncate_for_message;
 pub use schema::{Feature, FeatureKind, Schema, Target, TargetKind, UnknownLevel, is_missing};

@@ -5,11 +5,11 @@ use std::borrow::Cow;
 
 use ndarray::ArrayView1;
 
-use super::detector::{MethodSelection, StatisticalDriftConfig};
+use super::config::{MethodSelection, StatisticalDriftConfig};
 use super::report::{TestOutcome, Tests};
 use super::stats::{
-    AlignedCounts, Alternative, BinnedShares, Binning, BucketedPair, CategoricalProfile,
-    ColumnKind, Method, NumericProfile, SortedSample, anderson_ksamp, bucketed_pair, chisquare,
+    AlignedCounts, Alternative, BinnedShares, Binning, BucketedPair, CategoricalSummary,
+    ColumnKind, Method, NumericSummary, SortedSample, anderson_ksamp, bucketed_pair, chisquare,
     cramer_von_mises, empirical_mmd, energy_distance, hellinger_evidently_numeric,
     ks_from_statistic, ks_statistic_and_wasserstein, l_infinity, mann_whitney_u, select_method,
     t_test, tvd_permutation, z_test,
@@ -22,7 +22,7 @@ pub enum ColumnValues<'a> {
     /// Raw numbers (any stride). NaN and ±inf are dropped and counted as missing.
     Numeric(ArrayView1<'a, f64>),
     /// Category counts (missing values counted in the profile).
-    Categorical(Cow<'a, CategoricalProfile>),
+    Categorical(Cow<'a, CategoricalSummary>),
 }
 
 impl<'a> ColumnValues<'a> {
@@ -33,7 +33,7 @@ impl<'a> ColumnValues<'a> {
 
     /// Categorical values from optional labels (`None` = missing).
     pub fn categorical<'l>(labels: impl IntoIterator<Item = Option<&'l str>>) -> Self {
-        ColumnValues::Categorical(Cow::Owned(CategoricalProfile::from_labels(labels)))
+        ColumnValues::Categorical(Cow::Owned(CategoricalSummary::from_labels(labels)))
     }
 
     fn kind(&self) -> ColumnKind {
@@ -64,9 +64,9 @@ pub(crate) enum Prepared<'a> {
     /// Large numeric samples whose methods need only `D`, W1, the reference's standard
     /// deviation and Evidently's bins: computed without sorting (see `bucketed_pair`).
     NumericBucketed(Box<BucketedPair>),
-    NumericProfiles {
-        reference: &'a NumericProfile,
-        current: &'a NumericProfile,
+    NumericSummarys {
+        reference: &'a NumericSummary,
+        current: &'a NumericSummary,
     },
     Categorical {
         counts: AlignedCounts,
@@ -196,8 +196,8 @@ pub(crate) fn prepare<'a>(
 
 pub(crate) fn prepare_categorical<'a>(
     name: &str,
-    r: &CategoricalProfile,
-    c: &CategoricalProfile,
+    r: &CategoricalSummary,
+    c: &CategoricalSummary,
 ) -> Result<Prepared<'a>> {
     for (p, side) in [(r, "reference"), (c, "current")] {
         if p.count() == 0 {
@@ -208,7 +208,7 @@ pub(crate) fn prepare_categorical<'a>(
             )));
         }
     }
-    let counts = CategoricalProfile::aligned(r, c).map_err(|e| in_column(name, e))?;
+    let counts = CategoricalSummary::aligned(r, c).map_err(|e| in_column(name, e))?;
     Ok(Prepared::Categorical {
         counts,
         missing: (r.missing, c.missing),
@@ -220,7 +220,7 @@ impl Prepared<'_> {
         match self {
             Prepared::Numeric { .. }
             | Prepared::NumericBucketed(_)
-            | Prepared::NumericProfiles { .. } => ColumnKind::Numerical,
+            | Prepared::NumericSummarys { .. } => ColumnKind::Numerical,
             Prepared::Categorical { .. } => ColumnKind::Categorical,
         }
     }
@@ -240,7 +240,7 @@ impl Prepared<'_> {
                 b.dropped_reference.total(),
                 b.dropped_current.total(),
             ),
-            Prepared::NumericProfiles { reference, current } => (
+            Prepared::NumericSummarys { reference, current } => (
                 reference.count,
                 current.count,
                 reference.missing + reference.infinite,
@@ -256,7 +256,7 @@ impl Prepared<'_> {
     }
 
     fn is_profile(&self) -> bool {
-        matches!(self, Prepared::NumericProfiles { .. })
+        matches!(self, Prepared::NumericSummarys { .. })
     }
 }
 
@@ -303,7 +303,7 @@ pub(crate) fn evaluate_column(
     // the deciding method
     let auto = || -> Result<Method> {
         Ok(match prepared {
-            Prepared::NumericProfiles { .. } => Method::JensenShannon,
+            Prepared::NumericSummarys { .. } => Method::JensenShannon,
             // more than 20 distinct reference values
             Prepared::NumericBucketed(b) => select_method(kind, b.n_reference, 21),
             Prepared::Numeric { reference, current } => {
@@ -414,7 +414,7 @@ impl Ctx<'_, '_> {
                 Prepared::Numeric { reference, current } => {
                     BinnedShares::numeric(reference, current, self.binning)?
                 }
-                Prepared::NumericProfiles { reference, current } => {
+                Prepared::NumericSummarys { reference, current } => {
                     if self.binning != Binning::Reference {
                         return Err(Error::invalid(
                             "binning",
@@ -449,7 +449,7 @@ impl Ctx<'_, '_> {
                     AlignedCounts::from_samples(reference, current)?.1
                 }
                 Prepared::Categorical { counts, .. } => counts.clone(),
-                Prepared::NumericProfiles { .. } => {
+                Prepared::NumericSummarys { .. } => {
                     return Err(Error::invalid(
                         "drift method",
                         "categorical tests need the raw values of a numeric column",
@@ -589,37 +589,4 @@ fn not_bucketed(what: &str) -> Error {
         "drift method",
         format!("{what} needs the sorted values, which this column's summary does not keep"),
     )
-}
-
-/// Category counts of a column of level codes (`NaN` = missing).
-pub(crate) fn categorical_from_codes(
-    name: &str,
-    codes: ArrayView1<'_, f64>,
-    levels: &[String],
-) -> Result<CategoricalProfile> {
-    let mut counts = vec![0u64; levels.len()];
-    let mut missing = 0u64;
-    for &x in codes {
-        if x.is_nan() {
-            missing += 1;
-            continue;
-        }
-        if !(x >= 0.0 && x.fract() == 0.0 && (x as usize) < levels.len()) {
-            return Err(Error::Data(format!(
-                "column `{name}`: {x} is not a valid level code (0..{})",
-                levels.len()
-            )));
-        }
-        counts[x as usize] += 1;
-    }
-    let mut p = CategoricalProfile {
-        missing,
-        ..CategoricalProfile::default()
-    };
-    for (l, c) in levels.iter().zip(counts) {
-        if c > 0 {
-            *p.counts.entry(l.clone()).or_insert(0) += c;
-        }
-    }
-    Ok(p)
 }

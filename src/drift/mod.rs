@@ -77,15 +77,16 @@
 //! drift a day earlier at no cost in false alarms. `auto` is one constructor away
 //! ([`StatisticalDriftConfig::evidently`]) and is what the `mlcycle drift` command uses.
 
+mod config;
 mod detector;
 mod engine;
-mod profile;
 mod report;
 pub mod stats;
 
-pub use detector::{MethodSelection, StatisticalDriftConfig, StatisticalDriftDetector};
+pub use crate::data::{ColumnProfile, ColumnSummary, DatasetProfile};
+pub use config::{MethodSelection, StatisticalDriftConfig};
+pub use detector::StatisticalDriftDetector;
 pub use engine::{ColumnInput, ColumnValues};
-pub use profile::{ColumnProfile, ColumnSummary, DatasetProfile};
 pub use report::{ColumnDrift, DriftReport, TestOutcome, Tests};
 
 use crate::data::Dataset;

@@ -2,7 +2,7 @@ use super::{
     DecisionTreeTreeModel, GbdtTreeModel, LinearModel, LogisticModel, Model, RandomForestTreeModel,
     Signature,
 };
-use crate::drift::DatasetProfile;
+use crate::data::DatasetProfile;
 use crate::{Error, Result};
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;

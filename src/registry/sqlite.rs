@@ -27,10 +27,11 @@ use super::{
 use crate::audit::{AuditEntry, AuditLog, CheckpointPolicy, SqliteAuditLog, append_in_transaction};
 use crate::clock::Clock;
 use crate::model::{ModelArtifact, Signature};
+use crate::store::sqlite::{backend_msg, connect, open_db, sql_err};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -39,120 +40,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, oneshot};
 
 /// The database file name inside a store directory.
-pub const DB_FILE: &str = "mlcycle.db";
-
-/// Schema migrations, applied in order; `PRAGMA user_version` is the number applied.
-/// Append new ones at the end; never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[
-    // 1: registry tables
-    "CREATE TABLE versions (
-        name TEXT NOT NULL, version INTEGER NOT NULL, created_at TEXT NOT NULL,
-        status TEXT NOT NULL, flavor TEXT NOT NULL, artifact_sha256 TEXT NOT NULL,
-        signature TEXT NOT NULL, lineage TEXT NOT NULL, metrics TEXT NOT NULL,
-        tags TEXT NOT NULL, description TEXT NOT NULL,
-        PRIMARY KEY (name, version));
-     CREATE TABLE aliases (
-        name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL,
-        PRIMARY KEY (name, alias));
-     CREATE TABLE alias_history (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, alias TEXT NOT NULL,
-        version INTEGER, previous INTEGER, at TEXT NOT NULL, actor TEXT NOT NULL,
-        reason TEXT NOT NULL);
-     CREATE TABLE status_history (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, version INTEGER NOT NULL,
-        status TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL);
-     CREATE TABLE registry_events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, event TEXT NOT NULL);",
-    // 2: audit trail
-    "CREATE TABLE audit_log (
-        seq INTEGER NOT NULL UNIQUE, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-        subjects TEXT NOT NULL, payload TEXT NOT NULL, trace_id TEXT NOT NULL,
-        prev_hash TEXT NOT NULL, hash TEXT NOT NULL);",
-    // 3: per-model version counter (numbers are never reused after a deletion), the initial
-    //    status of versions registered before status history recorded it, and indexes
-    "CREATE TABLE models (
-        name TEXT PRIMARY KEY, last_version INTEGER NOT NULL, created_at TEXT NOT NULL);
-     INSERT INTO models (name, last_version, created_at)
-        SELECT name, MAX(version), MIN(created_at) FROM versions GROUP BY name;
-     INSERT INTO status_history (name, version, status, at, actor, reason)
-        SELECT v.name, v.version, 'pending_approval', v.created_at,
-               COALESCE(json_extract(v.lineage, '$.created_by'), ''), 'registered'
-        FROM versions v ORDER BY v.created_at, v.name, v.version;
-     CREATE INDEX aliases_by_version ON aliases (name, version);
-     CREATE INDEX alias_history_by_name ON alias_history (name, alias);
-     CREATE INDEX status_history_by_version ON status_history (name, version);",
-    // 4: audit chain head (updated with every append) and signed checkpoints
-    "CREATE TABLE audit_head (
-        id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
-     INSERT INTO audit_head (id, seq, hash)
-        SELECT 1, seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1;
-     CREATE TABLE audit_checkpoints (
-        seq INTEGER PRIMARY KEY, at TEXT NOT NULL, hash TEXT NOT NULL, key_id TEXT NOT NULL,
-        prev_signature TEXT NOT NULL, signature TEXT NOT NULL);",
-];
-
-pub(crate) fn sql_err(e: rusqlite::Error) -> Error {
-    Error::Backend {
-        backend: "sqlite",
-        source: Box::new(e),
-    }
-}
-
-fn backend_msg(msg: impl Into<String>) -> Error {
-    Error::Backend {
-        backend: "sqlite",
-        source: msg.into().into(),
-    }
-}
-
-fn connect(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path).map_err(sql_err)?;
-    conn.busy_timeout(Duration::from_secs(30))
-        .map_err(sql_err)?;
-    Ok(conn)
-}
-
-/// Open (creating if needed) the store database and apply pending migrations.
-pub(crate) fn open_db(dir: &Path) -> Result<Connection> {
-    open_db_upto(dir, MIGRATIONS.len())
-}
-
-/// Open the store database, applying migrations up to number `upto` (tests build old
-/// stores with it).
-pub(crate) fn open_db_upto(dir: &Path, upto: usize) -> Result<Connection> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let path = dir.join(DB_FILE);
-    let mut conn = connect(&path)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(sql_err)?;
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(sql_err)?;
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql_err)?;
-    let current: usize = tx
-        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
-        .map_err(sql_err)? as usize;
-    if current > MIGRATIONS.len() {
-        return Err(Error::Conflict(format!(
-            "{} has schema version {current}, newer than this mlcycle ({}); upgrade mlcycle",
-            path.display(),
-            MIGRATIONS.len()
-        )));
-    }
-    for (i, m) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .take(upto.min(MIGRATIONS.len()))
-        .skip(current)
-    {
-        tx.execute_batch(m).map_err(sql_err)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)
-            .map_err(sql_err)?;
-    }
-    tx.commit().map_err(sql_err)?;
-    Ok(conn)
-}
+pub use crate::store::sqlite::DB_FILE;
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
@@ -517,10 +405,7 @@ impl SqliteRegistry {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || f(&lock(&inner.read)))
             .await
-            .map_err(|e| Error::Backend {
-                backend: "sqlite",
-                source: Box::new(e),
-            })?
+            .map_err(|e| Error::task("registry read", e))?
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T>
@@ -774,10 +659,7 @@ impl Registry for SqliteRegistry {
             Ok::<_, Error>((bytes, new, sha))
         })
         .await
-        .map_err(|e| Error::Backend {
-            backend: "sqlite",
-            source: Box::new(e),
-        })??;
+        .map_err(|e| Error::task("artifact write", e))??;
         let (artifacts, clock) = (self.inner.artifacts.clone(), self.inner.clock.clone());
         self.write(move |ctx| {
             // Under the write lock: `gc` (here or in another process) cannot remove the file
@@ -904,10 +786,7 @@ impl Registry for SqliteRegistry {
         let artifacts = self.inner.artifacts.clone();
         tokio::task::spawn_blocking(move || ModelArtifact::from_bytes(&artifacts.get(&sha)?))
             .await
-            .map_err(|e| Error::Backend {
-                backend: "filesystem",
-                source: Box::new(e),
-            })?
+            .map_err(|e| Error::task("artifact read", e))?
     }
 
     async fn set_alias(
@@ -1289,6 +1168,7 @@ impl Registry for SqliteRegistry {
 mod tests {
     use super::*;
     use crate::clock::SystemClock;
+    use crate::store::sqlite::{MIGRATIONS, open_db_upto};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn passes_the_conformance_suite() {
@@ -1361,16 +1241,8 @@ mod tests {
     }
 
     fn version_for_tests() -> NewVersion {
-        let data = crate::data::synthetic::CreditDefault::new(1)
-            .sample(100, &crate::data::synthetic::DriftSpec::none(), 0)
-            .unwrap();
-        let model = crate::train::fit_logistic(
-            &data,
-            &crate::train::LogisticParams::default().check().unwrap(),
-        )
-        .unwrap();
         NewVersion {
-            artifact: crate::model::Model::to_artifact(&model).unwrap(),
+            artifact: super::super::conformance::small_artifact(),
             lineage: Lineage::default(),
             metrics: Default::default(),
             tags: Default::default(),

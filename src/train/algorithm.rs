@@ -341,6 +341,6 @@ impl Trainer for AlgorithmTrainer {
         let (this, data, ctx) = (self.clone(), data.clone(), ctx.clone());
         tokio::task::spawn_blocking(move || this.fit(&data, &ctx))
             .await
-            .map_err(|e| Error::Numerical(format!("training task failed: {e}")))?
+            .map_err(|e| Error::task("training", e))?
     }
 }

@@ -201,6 +201,6 @@ impl Trainer for LinearModelTrainer {
             }),
         })
         .await
-        .map_err(|e| Error::Numerical(format!("training task failed: {e}")))?
+        .map_err(|e| Error::task("training", e))?
     }
 }

@@ -549,6 +549,6 @@ impl Trainer for SearchTrainer {
         let (this, data, ctx) = (self.clone(), data.clone(), ctx.clone());
         tokio::task::spawn_blocking(move || this.fit(&data, &ctx).map(|(t, _)| t))
             .await
-            .map_err(|e| Error::Numerical(format!("training task failed: {e}")))?
+            .map_err(|e| Error::task("training", e))?
     }
 }

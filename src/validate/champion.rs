@@ -407,7 +407,7 @@ impl ChampionChallenger {
             decide(&cfg, candidate, champion, &holdout_c, training.as_ref())
         })
         .await
-        .map_err(|e| Error::Numerical(format!("validation task failed: {e}")))?
+        .map_err(|e| Error::task("validation", e))?
     }
 
     /// Validate synchronously (what the async methods run on a blocking thread).

@@ -1,13 +1,13 @@
 //! Both audit-log backends pass the one conformance suite; automatic checkpoints, the
-//! transaction building block and the head migration work on the store.
+//! head migration work on the store.
 
 use mlcycle::Error;
 use mlcycle::audit::{
     AuditEntry, AuditLog, CheckpointKey, CheckpointPolicy, InMemoryAuditLog, SqliteAuditLog,
-    VerifyOptions, append_in_transaction, audit_conformance,
+    VerifyOptions, audit_conformance,
 };
-use mlcycle::clock::{Clock, SystemClock};
-use rusqlite::{Connection, TransactionBehavior};
+use mlcycle::clock::SystemClock;
+use rusqlite::Connection;
 use std::sync::Arc;
 
 fn entry(i: u64) -> AuditEntry {
@@ -100,46 +100,6 @@ async fn sqlite_log_signs_checkpoints_every_n_records() {
     };
     let (seq, why) = broken_at(log.verify_with(&opts).await);
     assert_eq!(seq, 6, "{why}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_append_commits_or_rolls_back_with_the_callers_transaction() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = SqliteAuditLog::open(dir.path(), Arc::new(SystemClock)).unwrap();
-    log.append(entry(0)).await.unwrap();
-    let mut conn = Connection::open(dir.path().join("mlcycle.db")).unwrap();
-    conn.execute_batch("CREATE TABLE things (name TEXT NOT NULL)")
-        .unwrap();
-
-    // Rolled back: neither the caller's row nor the record stays.
-    {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .unwrap();
-        tx.execute("INSERT INTO things (name) VALUES ('lost')", [])
-            .unwrap();
-        let r = append_in_transaction(&tx, SystemClock.now(), entry(1), None).unwrap();
-        assert_eq!(r.seq, 2);
-        tx.rollback().unwrap();
-    }
-    assert_eq!(log.verify().await.unwrap(), 1);
-
-    // Committed: both stay, and the chain goes on from there.
-    {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .unwrap();
-        tx.execute("INSERT INTO things (name) VALUES ('kept')", [])
-            .unwrap();
-        append_in_transaction(&tx, SystemClock.now(), entry(2), None).unwrap();
-        tx.commit().unwrap();
-    }
-    let n: i64 = conn
-        .query_row("SELECT COUNT(*) FROM things", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(n, 1);
-    assert_eq!(log.append(entry(3)).await.unwrap().seq, 3);
-    assert_eq!(log.verify().await.unwrap(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,11 +4,12 @@
 
 use chrono::DurationRound;
 use mlcycle::audit::openlineage::run_events;
-use mlcycle::audit::{AuditLog, AuditQuery, AuditRecord, LineageQuery, verify_chain};
+use mlcycle::audit::{AuditLog, AuditQuery, AuditRecord, verify_chain};
 use mlcycle::clock::SystemClock;
 use mlcycle::collect::{FilePredictionLog, PredictionLog, PredictionRecord};
 use mlcycle::data::synthetic::DriftSpec;
 use mlcycle::lifecycle::LifecycleConfig;
+use mlcycle::lineage::LineageQuery;
 use mlcycle::prelude::*;
 use mlcycle::registry::SqliteRegistry;
 use mlcycle::scenario::{self, DriftEvent, ScenarioConfig};

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use mlcycle::Error;
 use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::drift::stats::{
-    self, Binning, CategoricalProfile, Correction, Method, SortedSample, correct,
+    self, Binning, CategoricalSummary, Correction, Method, SortedSample, correct,
 };
 use mlcycle::drift::{
     ColumnInput, ColumnValues, DatasetProfile, DriftReport, MethodSelection,
@@ -406,7 +406,7 @@ fn bad_input_is_an_error_not_a_panic() {
         .detect_columns(&[ColumnInput {
             name: "m",
             reference: ColumnValues::numeric(&ok),
-            current: ColumnValues::Categorical(Cow::Owned(CategoricalProfile::default())),
+            current: ColumnValues::Categorical(Cow::Owned(CategoricalSummary::default())),
         }])
         .unwrap_err();
     assert!(matches!(e, Error::SchemaMismatch(_)), "{e}");

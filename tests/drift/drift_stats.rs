@@ -266,10 +266,10 @@ fn numeric_methods_match_reference_tools() {
 
         // profiles give the same reference-binned numbers as raw data
         if !r.is_empty() && !c.is_empty() {
-            let rp = NumericProfile::reference(&r).unwrap();
+            let rp = NumericSummary::reference(&r).unwrap();
             let cp =
-                NumericProfile::from_sample(&c, rp.edges.clone(), DEFAULT_SKETCH_ALPHA).unwrap();
-            let b = binned_from_profiles(&rp, &cp).unwrap();
+                NumericSummary::from_sample(&c, rp.edges.clone(), DEFAULT_SKETCH_ALPHA).unwrap();
+            let b = binned_from_summaries(&rp, &cp).unwrap();
             let raw = BinnedShares::numeric(&r, &c, Binning::Reference).unwrap();
             assert_eq!(b, raw, "{name}: profile shares differ from raw shares");
             assert_eq!(b.jensenshannon().to_bits(), raw.jensenshannon().to_bits());
@@ -396,11 +396,11 @@ fn categorical_methods_match_reference_tools() {
         let label = |x: f64| format!("{:06}", x as u32);
         let rl: Vec<String> = arr(&case["reference"]).into_iter().map(label).collect();
         let cl: Vec<String> = arr(&case["current"]).into_iter().map(label).collect();
-        let rp = CategoricalProfile::from_labels(rl.iter().map(|s| Some(s.as_str())));
-        let cp = CategoricalProfile::from_labels(cl.iter().map(|s| Some(s.as_str())));
-        let from_profiles = CategoricalProfile::aligned(&rp, &cp).unwrap();
+        let rp = CategoricalSummary::from_labels(rl.iter().map(|s| Some(s.as_str())));
+        let cp = CategoricalSummary::from_labels(cl.iter().map(|s| Some(s.as_str())));
+        let from_profiles = CategoricalSummary::aligned(&rp, &cp).unwrap();
         assert_eq!(from_profiles, counts, "{name}");
-        let pb = binned_from_categorical_profiles(&rp, &cp, Binning::Reference).unwrap();
+        let pb = binned_from_categorical_summaries(&rp, &cp, Binning::Reference).unwrap();
         assert_eq!(pb, nm, "{name}");
     }
     ck.finish("categorical");
@@ -442,7 +442,7 @@ fn random_data(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
         .collect()
 }
 
-fn assert_profiles_equal(a: &NumericProfile, b: &NumericProfile, ctx: &str) {
+fn assert_profiles_equal(a: &NumericSummary, b: &NumericSummary, ctx: &str) {
     assert_eq!(a.count, b.count, "{ctx}: count");
     assert_eq!(a.missing, b.missing, "{ctx}: missing");
     assert_eq!(a.infinite, b.infinite, "{ctx}: infinite");
@@ -465,20 +465,20 @@ fn assert_profiles_equal(a: &NumericProfile, b: &NumericProfile, ctx: &str) {
 fn profile_merge_equals_profile_of_union() {
     let mut rng = ChaCha8Rng::seed_from_u64(42);
     let reference = SortedSample::new(&random_data(&mut rng, 3000));
-    let rp = NumericProfile::reference(&reference).unwrap();
+    let rp = NumericSummary::reference(&reference).unwrap();
     for trial in 0..25 {
         let n = 50 + (rng.random::<u32>() % 2000) as usize;
         let data = random_data(&mut rng, n);
         let split1 = (rng.random::<u32>() as usize) % (n + 1);
         let split2 = split1 + (rng.random::<u32>() as usize) % (n - split1 + 1);
         let parts = [&data[..split1], &data[split1..split2], &data[split2..]];
-        let mut merged = NumericProfile::empty(rp.edges.clone(), DEFAULT_SKETCH_ALPHA).unwrap();
+        let mut merged = NumericSummary::empty(rp.edges.clone(), DEFAULT_SKETCH_ALPHA).unwrap();
         for part in parts {
-            let mut p = NumericProfile::empty(rp.edges.clone(), DEFAULT_SKETCH_ALPHA).unwrap();
+            let mut p = NumericSummary::empty(rp.edges.clone(), DEFAULT_SKETCH_ALPHA).unwrap();
             p.extend(part);
-            merged = NumericProfile::merge(&merged, &p).unwrap();
+            merged = NumericSummary::merge(&merged, &p).unwrap();
         }
-        let whole = NumericProfile::from_sample(
+        let whole = NumericSummary::from_sample(
             &SortedSample::new(&data),
             rp.edges.clone(),
             DEFAULT_SKETCH_ALPHA,
@@ -488,7 +488,7 @@ fn profile_merge_equals_profile_of_union() {
         // binned methods from the merged profile equal those from raw data
         let raw = BinnedShares::numeric(&reference, &SortedSample::new(&data), Binning::Reference)
             .unwrap();
-        let prof = binned_from_profiles(&rp, &merged).unwrap();
+        let prof = binned_from_summaries(&rp, &merged).unwrap();
         assert_eq!(raw, prof, "trial {trial}");
         // variance agrees with the sample's population variance
         let s = SortedSample::new(&data);
@@ -506,7 +506,7 @@ fn profile_merge_equals_profile_of_union() {
         }
         // serde round trip
         let json = serde_json::to_string(&merged).unwrap();
-        let back: NumericProfile = serde_json::from_str(&json).unwrap();
+        let back: NumericSummary = serde_json::from_str(&json).unwrap();
         assert_eq!(back, merged);
     }
 }
@@ -524,13 +524,13 @@ fn categorical_profile_merge_is_exact() {
             })
             .collect();
         let cut = (rng.random::<u32>() as usize) % (n + 1);
-        let a = CategoricalProfile::from_labels(data[..cut].iter().copied());
-        let b = CategoricalProfile::from_labels(data[cut..].iter().copied());
-        let whole = CategoricalProfile::from_labels(data.iter().copied());
-        assert_eq!(CategoricalProfile::merge(&a, &b), whole);
+        let a = CategoricalSummary::from_labels(data[..cut].iter().copied());
+        let b = CategoricalSummary::from_labels(data[cut..].iter().copied());
+        let whole = CategoricalSummary::from_labels(data.iter().copied());
+        assert_eq!(CategoricalSummary::merge(&a, &b), whole);
         let json = serde_json::to_string(&whole).unwrap();
         assert_eq!(
-            serde_json::from_str::<CategoricalProfile>(&json).unwrap(),
+            serde_json::from_str::<CategoricalSummary>(&json).unwrap(),
             whole
         );
     }
@@ -567,7 +567,7 @@ fn empty_after_dropping_is_a_typed_error() {
         jensenshannon(&r, &c, Binning::Reference),
         hellinger(&r, &c, Binning::Evidently),
         empirical_mmd(&r, &c, 10, 0).map(|x| x.p_value),
-        NumericProfile::reference(&r).map(|p| p.mean),
+        NumericSummary::reference(&r).map(|p| p.mean),
     ];
     for (i, e) in errs.into_iter().enumerate() {
         match e {
@@ -625,12 +625,12 @@ fn mismatched_kinds_and_shapes_are_typed_errors() {
         Err(mlcycle::Error::InvalidInput { .. })
     ));
     // profiles on different edges
-    let a = NumericProfile::empty(vec![0.0, 1.0, 2.0], 0.01).unwrap();
-    let b = NumericProfile::empty(vec![0.0, 1.5, 2.0], 0.01).unwrap();
-    assert!(NumericProfile::merge(&a, &b).is_err());
-    assert!(binned_from_profiles(&a, &b).is_err());
-    assert!(NumericProfile::empty(vec![0.0, 0.0], 0.01).is_err());
-    assert!(NumericProfile::empty(vec![0.0, f64::NAN], 0.01).is_err());
+    let a = NumericSummary::empty(vec![0.0, 1.0, 2.0], 0.01).unwrap();
+    let b = NumericSummary::empty(vec![0.0, 1.5, 2.0], 0.01).unwrap();
+    assert!(NumericSummary::merge(&a, &b).is_err());
+    assert!(binned_from_summaries(&a, &b).is_err());
+    assert!(NumericSummary::empty(vec![0.0, 0.0], 0.01).is_err());
+    assert!(NumericSummary::empty(vec![0.0, f64::NAN], 0.01).is_err());
     assert!(QuantileSketch::new(1.5).is_err());
     // bad p-values / alpha
     assert!(correct(&[], 0.05, Correction::Bonferroni).is_err());
@@ -664,10 +664,10 @@ fn nan_and_inf_counts_are_reported() {
         }
     );
     assert_eq!(s.dropped().total(), 5);
-    let mut p = NumericProfile::empty(vec![0.0, 1.0, 5.0], 0.01).unwrap();
+    let mut p = NumericSummary::empty(vec![0.0, 1.0, 5.0], 0.01).unwrap();
     p.extend(&data);
     assert_eq!((p.count, p.missing, p.infinite), (3, 2, 3));
-    let q = NumericProfile::from_sample(&s, vec![0.0, 1.0, 5.0], 0.01).unwrap();
+    let q = NumericSummary::from_sample(&s, vec![0.0, 1.0, 5.0], 0.01).unwrap();
     assert_eq!((q.count, q.missing, q.infinite), (3, 2, 3));
 }
 

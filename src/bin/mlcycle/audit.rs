@@ -5,11 +5,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use mlcycle::audit::openlineage::export_openlineage;
 use mlcycle::audit::{
-    AuditLog, AuditQuery, AuditRecord, Checkpoint, CheckpointKey, DatasetInfo, LineageQuery,
-    SqliteAuditLog, VerifyOptions, export_jsonl,
+    AuditLog, AuditQuery, AuditRecord, Checkpoint, CheckpointKey, SqliteAuditLog, VerifyOptions,
+    export_jsonl,
 };
 use mlcycle::clock::SystemClock;
 use mlcycle::collect::FilePredictionLog;
+use mlcycle::lineage::{DatasetInfo, LineageQuery};
 use mlcycle::registry::SqliteRegistry;
 use mlcycle::{Error, Result};
 use std::fmt::Write as _;
@@ -394,7 +395,7 @@ fn dataset_line(d: &DatasetInfo) -> String {
     )
 }
 
-fn print_version(v: &mlcycle::audit::VersionLineage, indent: &str, out: &mut String) {
+fn print_version(v: &mlcycle::lineage::VersionLineage, indent: &str, out: &mut String) {
     let _ = writeln!(
         out,
         "{indent}version     {}/{} ({}), registered {}, artifact sha256 {}…",

@@ -10,7 +10,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use mlcycle::drift::stats::{Binning, CategoricalProfile, Correction, Method};
+use mlcycle::drift::stats::{Binning, CategoricalSummary, Correction, Method};
 use mlcycle::drift::{
     ColumnInput, ColumnValues, DriftReport, MethodSelection, StatisticalDriftConfig,
     StatisticalDriftDetector,
@@ -192,9 +192,9 @@ fn pair_columns<'a>(
             Column::Numeric { values, present } => {
                 if *present == 0 && matches!(other, Column::Text(_)) {
                     // an all-missing column takes the other side's kind
-                    ColumnValues::Categorical(Cow::Owned(CategoricalProfile {
+                    ColumnValues::Categorical(Cow::Owned(CategoricalSummary {
                         missing: values.len() as u64,
-                        ..CategoricalProfile::default()
+                        ..CategoricalSummary::default()
                     }))
                 } else {
                     ColumnValues::numeric(values)
@@ -253,7 +253,7 @@ enum Column {
     /// Numbers (NaN for missing), with the count of non-missing values.
     Numeric { values: Vec<f64>, present: usize },
     /// Category counts.
-    Text(CategoricalProfile),
+    Text(CategoricalSummary),
 }
 
 struct Table {
@@ -331,10 +331,10 @@ impl LabelCounter {
         }
     }
 
-    fn into_profile(self) -> CategoricalProfile {
-        let mut p = CategoricalProfile {
+    fn into_profile(self) -> CategoricalSummary {
+        let mut p = CategoricalSummary {
             missing: self.missing,
-            ..CategoricalProfile::default()
+            ..CategoricalSummary::default()
         };
         for (l, c) in self.labels.into_iter().zip(self.counts) {
             *p.counts

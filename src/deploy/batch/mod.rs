@@ -419,13 +419,13 @@ pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
         drop(emit);
         let counts = writer
             .join()
-            .unwrap_or_else(|_| Err(Error::Numerical("the batch writer thread panicked".into())));
+            .unwrap_or_else(|_| Err(Error::task("batch writer thread", "it panicked")));
         if read_result.is_err() || counts.is_err() {
             stop_hashing.store(true, Ordering::Relaxed);
         }
         let hash = hasher
             .join()
-            .unwrap_or_else(|_| Err(Error::Numerical("the input hasher thread panicked".into())));
+            .unwrap_or_else(|_| Err(Error::task("input hasher thread", "it panicked")));
         (counts, read_result, hash)
     });
     read_result?;
@@ -873,7 +873,7 @@ impl BatchDeployer {
             })
         })
         .await
-        .map_err(|e| Error::Numerical(format!("batch job failed: {e}")))??;
+        .map_err(|e| Error::task("batch scoring", e))??;
         if let Some(c) = &self.collector {
             c.flush().await?;
         }

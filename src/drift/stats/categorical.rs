@@ -5,7 +5,7 @@
 //! category absent from both sides is never stored). Build them from label→count maps
 //! ([`AlignedCounts::from_maps`]), integer category codes ([`AlignedCounts::from_codes`]),
 //! numeric values treated as categories ([`AlignedCounts::from_samples`]) or two
-//! [`CategoricalProfile`](super::CategoricalProfile)s.
+//! [`CategoricalSummary`](super::CategoricalSummary)s.
 
 use std::collections::BTreeMap;
 

@@ -9,8 +9,8 @@
 //!   how many, sorts once); every numeric method takes `&SortedSample`.
 //! * Categorical data: [`AlignedCounts`] — reference and current counts over the union of
 //!   categories, ordered by category key (from label→count maps, integer codes, numeric
-//!   values or [`CategoricalProfile`]s).
-//! * Stored summaries: [`NumericProfile`] / [`CategoricalProfile`] merge exactly and give
+//!   values or [`CategoricalSummary`]s).
+//! * Stored summaries: [`NumericSummary`] / [`CategoricalSummary`] merge exactly and give
 //!   the binned methods (and chi-square) without raw data.
 //!
 //! # Methods
@@ -39,10 +39,10 @@ mod kolmogorov;
 mod ks;
 mod mmd;
 mod numeric;
-mod profile;
 mod rank;
 mod sample;
 mod select;
+mod summary;
 
 pub use binning::{
     BinnedShares, Binning, hellinger, hellinger_evidently_numeric, jensenshannon, kl_div, psi,
@@ -59,10 +59,17 @@ pub use ks::{
     ks_statistic_and_wasserstein,
 };
 pub use mmd::{MMD_MAX_POOLED, empirical_mmd, mmd_sigma};
-pub use profile::{
-    CategoricalProfile, DEFAULT_SKETCH_ALPHA, NumericProfile, QuantileSketch,
-    binned_from_categorical_profiles, binned_from_profiles,
+pub use summary::{
+    CategoricalSummary, DEFAULT_SKETCH_ALPHA, NumericSummary, QuantileSketch,
+    binned_from_categorical_summaries, binned_from_summaries,
 };
+
+/// Former name of [`NumericSummary`] (kept so code written against it still builds).
+#[doc(hidden)]
+pub type NumericProfile = NumericSummary;
+/// Former name of [`CategoricalSummary`] (kept so code written against it still builds).
+#[doc(hidden)]
+pub type CategoricalProfile = CategoricalSummary;
 pub use rank::{
     Alternative, AndersonResult, TestResult, anderson_ksamp, cramer_von_mises, mann_whitney_u,
     t_test,
@@ -72,3 +79,7 @@ pub use select::{
     ColumnKind, ColumnPair, Correction, CorrectionResult, DriftDirection, DriftScore, EvalOptions,
     Method, correct, evaluate, select_method,
 };
+#[doc(hidden)]
+pub use summary::binned_from_categorical_summaries as binned_from_categorical_profiles;
+#[doc(hidden)]
+pub use summary::binned_from_summaries as binned_from_profiles;

@@ -197,7 +197,7 @@ pub fn fit_random_forest(
                 }
                 handle.join()
             })
-            .map_err(|_| Error::Numerical("a random-forest worker thread panicked".into()))?
+            .map_err(|_| Error::task("random-forest worker thread", "it panicked"))?
         }
     };
     Ok(RandomForestModel {

@@ -1,5 +1,7 @@
 //! Lineage queries over the audit trail, the registry and the prediction log.
 //!
+//! This module sits above all three (it joins them), so none of them depends on it.
+//!
 //! - [`LineageQuery::prediction`]: a request id → the version that answered → its training
 //!   and validation datasets (ids, sources, hashes, rows) → code version, trainer and
 //!   parameters → approval (who, when, why) → the alias intervals and deployment in force
@@ -13,7 +15,7 @@
 //! deployments). A record missing from the trail leaves the matching field empty rather
 //! than failing the query.
 
-use super::{AuditLog, AuditQuery, AuditRecord, actions};
+use crate::audit::{AuditLog, AuditQuery, AuditRecord, actions};
 use crate::collect::PredictionLog;
 use crate::registry::{AliasChange, ModelVersion, Registry, RegistryExt};
 use crate::{Error, Result};
@@ -315,7 +317,7 @@ fn deployment_intervals(records: &[AuditRecord]) -> Vec<DeploymentInterval> {
 /// Lineage queries. Borrowing the three stores keeps it usable with any backends.
 ///
 /// ```
-/// use mlcycle::audit::LineageQuery;
+/// use mlcycle::lineage::LineageQuery;
 /// use mlcycle::prelude::*;
 /// use std::sync::Arc;
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {

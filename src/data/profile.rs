@@ -1,15 +1,18 @@
 //! [`DatasetProfile`]: per-column mergeable summaries of a dataset, so drift can be
 //! computed from a stored reference profile instead of the raw training data.
+//!
+//! It lives with the data (below `model/`, which stores it in an artifact, and `drift/`, which
+//! compares it) and is built from the pure statistics of `drift::stats`; `drift` re-exports it.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::engine::categorical_from_codes;
-use super::stats::{
-    CategoricalProfile, ColumnKind, DEFAULT_SKETCH_ALPHA, NumericProfile, SortedSample,
+use super::{Dataset, FeatureKind};
+use crate::drift::stats::{
+    CategoricalSummary, ColumnKind, DEFAULT_SKETCH_ALPHA, NumericSummary, SortedSample,
 };
-use crate::data::{Dataset, FeatureKind};
 use crate::{Error, Result};
+use ndarray::ArrayView1;
 
 /// The summary of one column (serialised as `{"numeric": {...}}` or
 /// `{"categorical": {...}}`).
@@ -17,9 +20,9 @@ use crate::{Error, Result};
 #[serde(rename_all = "snake_case")]
 pub enum ColumnSummary {
     /// Histogram on fixed edges, moments, range and quantile sketch.
-    Numeric(NumericProfile),
+    Numeric(NumericSummary),
     /// Category counts.
-    Categorical(CategoricalProfile),
+    Categorical(CategoricalSummary),
 }
 
 impl ColumnSummary {
@@ -50,7 +53,7 @@ pub struct ColumnProfile {
 /// * [`DatasetProfile::merge`] combines profiles of disjoint batches on the same edges
 ///   (days into a week, replicas into a fleet) exactly.
 ///
-/// [`Binning::Reference`]: super::stats::Binning::Reference
+/// [`Binning::Reference`]: crate::drift::stats::Binning::Reference
 ///
 /// ```
 /// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
@@ -119,10 +122,10 @@ impl DatasetProfile {
                                     f.name
                                 )));
                             }
-                            ColumnSummary::Numeric(NumericProfile::reference(&s)?)
+                            ColumnSummary::Numeric(NumericSummary::reference(&s)?)
                         }
                         Some(ColumnSummary::Numeric(r)) => {
-                            let mut p = NumericProfile::empty(r.edges.clone(), r.sketch.alpha())?;
+                            let mut p = NumericSummary::empty(r.edges.clone(), r.sketch.alpha())?;
                             for &v in col {
                                 p.push(v);
                             }
@@ -168,10 +171,10 @@ impl DatasetProfile {
                 }
                 let summary = match (&a.summary, &b.summary) {
                     (ColumnSummary::Numeric(x), ColumnSummary::Numeric(y)) => {
-                        ColumnSummary::Numeric(NumericProfile::merge(x, y)?)
+                        ColumnSummary::Numeric(NumericSummary::merge(x, y)?)
                     }
                     (ColumnSummary::Categorical(x), ColumnSummary::Categorical(y)) => {
-                        ColumnSummary::Categorical(CategoricalProfile::merge(x, y))
+                        ColumnSummary::Categorical(CategoricalSummary::merge(x, y))
                     }
                     _ => {
                         return Err(Error::SchemaMismatch(format!(
@@ -191,4 +194,37 @@ impl DatasetProfile {
 
     /// The default relative accuracy of the quantile sketches.
     pub const SKETCH_ALPHA: f64 = DEFAULT_SKETCH_ALPHA;
+}
+
+/// Category counts of a column of level codes (`NaN` = missing).
+pub(crate) fn categorical_from_codes(
+    name: &str,
+    codes: ArrayView1<'_, f64>,
+    levels: &[String],
+) -> Result<CategoricalSummary> {
+    let mut counts = vec![0u64; levels.len()];
+    let mut missing = 0u64;
+    for &x in codes {
+        if x.is_nan() {
+            missing += 1;
+            continue;
+        }
+        if !(x >= 0.0 && x.fract() == 0.0 && (x as usize) < levels.len()) {
+            return Err(Error::Data(format!(
+                "column `{name}`: {x} is not a valid level code (0..{})",
+                levels.len()
+            )));
+        }
+        counts[x as usize] += 1;
+    }
+    let mut p = CategoricalSummary {
+        missing,
+        ..CategoricalSummary::default()
+    };
+    for (l, c) in levels.iter().zip(counts) {
+        if c > 0 {
+            *p.counts.entry(l.clone()).or_insert(0) += c;
+        }
+    }
+    Ok(p)
 }

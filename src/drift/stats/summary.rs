@@ -1,8 +1,9 @@
-//! Mergeable, serialisable column profiles.
+//! Mergeable, serialisable column summaries ([`NumericSummary`], [`CategoricalSummary`]).
 //!
-//! A profile summarises one column of one batch. Profiles of disjoint batches merge into
-//! the profile of their union, so drift can be computed from stored profiles instead of
-//! raw data:
+//! A summary describes one column of one batch. Summaries of disjoint batches merge into
+//! the summary of their union, so drift can be computed from stored summaries instead of
+//! raw data. (A dataset's reference profile, `data::DatasetProfile`, is one summary per
+//! column; validation's latency/size profile is something else again.)
 //!
 //! * counts, missing counts, min / max, histogram counts and sketch buckets merge
 //!   **exactly** (integer addition);
@@ -188,7 +189,7 @@ impl QuantileSketch {
 /// Profile of a numeric column: moments, range, a histogram on fixed edges and a quantile
 /// sketch. Serialisable with serde; see the module docs for the merge guarantees.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NumericProfile {
+pub struct NumericSummary {
     /// Number of finite values.
     pub count: u64,
     /// Number of missing (NaN) values.
@@ -220,12 +221,12 @@ pub struct NumericProfile {
     pub sketch: QuantileSketch,
 }
 
-impl NumericProfile {
+impl NumericSummary {
     /// An empty profile on the given edges.
     pub fn empty(edges: Vec<f64>, sketch_alpha: f64) -> Result<Self> {
         check_edges(&edges)?;
         let k = edges.len() - 1;
-        Ok(NumericProfile {
+        Ok(NumericSummary {
             count: 0,
             missing: 0,
             infinite: 0,
@@ -323,7 +324,7 @@ impl NumericProfile {
     }
 
     /// Merge two profiles built on the same edges (error otherwise).
-    pub fn merge(a: &NumericProfile, b: &NumericProfile) -> Result<NumericProfile> {
+    pub fn merge(a: &NumericSummary, b: &NumericSummary) -> Result<NumericSummary> {
         if a.edges != b.edges {
             return Err(Error::invalid(
                 "profile merge",
@@ -359,7 +360,7 @@ impl NumericProfile {
 
     /// Reference-convention binned shares of `current` against this reference profile.
     /// Both profiles must share edges, and the reference must have no values outside them.
-    pub fn binned_against(&self, current: &NumericProfile) -> Result<BinnedShares> {
+    pub fn binned_against(&self, current: &NumericSummary) -> Result<BinnedShares> {
         if self.edges != current.edges {
             return Err(Error::invalid(
                 "profiles",
@@ -375,7 +376,7 @@ impl NumericProfile {
         if self.below + self.above > 0 {
             return Err(Error::invalid(
                 "reference profile",
-                "has values outside its own edges; build it with NumericProfile::reference",
+                "has values outside its own edges; build it with NumericSummary::reference",
             ));
         }
         Ok(BinnedShares::reference_from_counts(
@@ -389,17 +390,17 @@ impl NumericProfile {
 
 /// Profile of a categorical column: label → count, plus missing values.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CategoricalProfile {
+pub struct CategoricalSummary {
     /// Count per category label.
     pub counts: BTreeMap<String, u64>,
     /// Missing values.
     pub missing: u64,
 }
 
-impl CategoricalProfile {
+impl CategoricalSummary {
     /// Profile of optional labels (`None` = missing).
     pub fn from_labels<'a>(labels: impl IntoIterator<Item = Option<&'a str>>) -> Self {
-        let mut p = CategoricalProfile::default();
+        let mut p = CategoricalSummary::default();
         for l in labels {
             p.push(l);
         }
@@ -420,7 +421,7 @@ impl CategoricalProfile {
     }
 
     /// Merge two profiles (exact).
-    pub fn merge(a: &CategoricalProfile, b: &CategoricalProfile) -> CategoricalProfile {
+    pub fn merge(a: &CategoricalSummary, b: &CategoricalSummary) -> CategoricalSummary {
         let mut out = a.clone();
         for (k, v) in &b.counts {
             *out.counts.entry(k.clone()).or_insert(0) += v;
@@ -431,26 +432,26 @@ impl CategoricalProfile {
 
     /// Aligned counts of a reference and a current profile (categories ordered by label).
     pub fn aligned(
-        reference: &CategoricalProfile,
-        current: &CategoricalProfile,
+        reference: &CategoricalSummary,
+        current: &CategoricalSummary,
     ) -> Result<AlignedCounts> {
         Ok(AlignedCounts::from_maps(&reference.counts, &current.counts)?.1)
     }
 }
 
 /// PSI, KL, JS and Hellinger from two numeric profiles ([`Binning::Reference`]).
-pub fn binned_from_profiles(
-    reference: &NumericProfile,
-    current: &NumericProfile,
+pub fn binned_from_summaries(
+    reference: &NumericSummary,
+    current: &NumericSummary,
 ) -> Result<BinnedShares> {
     reference.binned_against(current)
 }
 
 /// Binned shares of two categorical profiles under either convention.
-pub fn binned_from_categorical_profiles(
-    reference: &CategoricalProfile,
-    current: &CategoricalProfile,
+pub fn binned_from_categorical_summaries(
+    reference: &CategoricalSummary,
+    current: &CategoricalSummary,
     binning: Binning,
 ) -> Result<BinnedShares> {
-    BinnedShares::categorical(&CategoricalProfile::aligned(reference, current)?, binning)
+    BinnedShares::categorical(&CategoricalSummary::aligned(reference, current)?, binning)
 }

@@ -1,0 +1,130 @@
+//! The embedded store's SQLite database: opening a connection, its pragmas (WAL, full sync),
+//! and the versioned migrations that create every table — the registry's (`versions`,
+//! `aliases`, `alias_history`, `status_history`, `registry_events`, `models`) and the audit
+//! trail's (`audit_log`, `audit_head`, `audit_checkpoints`).
+//!
+//! The registry and the audit log (`registry::SqliteRegistry`, `audit::SqliteAuditLog`) open
+//! their connections here; neither creates or changes a table itself.
+
+use crate::{Error, Result};
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+
+/// The database file name inside a store directory.
+pub const DB_FILE: &str = "mlcycle.db";
+
+/// Schema migrations, applied in order; `PRAGMA user_version` is the number applied.
+/// Append new ones at the end; never edit one that has shipped.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: registry tables
+    "CREATE TABLE versions (
+        name TEXT NOT NULL, version INTEGER NOT NULL, created_at TEXT NOT NULL,
+        status TEXT NOT NULL, flavor TEXT NOT NULL, artifact_sha256 TEXT NOT NULL,
+        signature TEXT NOT NULL, lineage TEXT NOT NULL, metrics TEXT NOT NULL,
+        tags TEXT NOT NULL, description TEXT NOT NULL,
+        PRIMARY KEY (name, version));
+     CREATE TABLE aliases (
+        name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL,
+        PRIMARY KEY (name, alias));
+     CREATE TABLE alias_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, alias TEXT NOT NULL,
+        version INTEGER, previous INTEGER, at TEXT NOT NULL, actor TEXT NOT NULL,
+        reason TEXT NOT NULL);
+     CREATE TABLE status_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, version INTEGER NOT NULL,
+        status TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL);
+     CREATE TABLE registry_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, event TEXT NOT NULL);",
+    // 2: audit trail
+    "CREATE TABLE audit_log (
+        seq INTEGER NOT NULL UNIQUE, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        subjects TEXT NOT NULL, payload TEXT NOT NULL, trace_id TEXT NOT NULL,
+        prev_hash TEXT NOT NULL, hash TEXT NOT NULL);",
+    // 3: per-model version counter (numbers are never reused after a deletion), the initial
+    //    status of versions registered before status history recorded it, and indexes
+    "CREATE TABLE models (
+        name TEXT PRIMARY KEY, last_version INTEGER NOT NULL, created_at TEXT NOT NULL);
+     INSERT INTO models (name, last_version, created_at)
+        SELECT name, MAX(version), MIN(created_at) FROM versions GROUP BY name;
+     INSERT INTO status_history (name, version, status, at, actor, reason)
+        SELECT v.name, v.version, 'pending_approval', v.created_at,
+               COALESCE(json_extract(v.lineage, '$.created_by'), ''), 'registered'
+        FROM versions v ORDER BY v.created_at, v.name, v.version;
+     CREATE INDEX aliases_by_version ON aliases (name, version);
+     CREATE INDEX alias_history_by_name ON alias_history (name, alias);
+     CREATE INDEX status_history_by_version ON status_history (name, version);",
+    // 4: audit chain head (updated with every append) and signed checkpoints
+    "CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
+     INSERT INTO audit_head (id, seq, hash)
+        SELECT 1, seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1;
+     CREATE TABLE audit_checkpoints (
+        seq INTEGER PRIMARY KEY, at TEXT NOT NULL, hash TEXT NOT NULL, key_id TEXT NOT NULL,
+        prev_signature TEXT NOT NULL, signature TEXT NOT NULL);",
+];
+
+pub(crate) fn sql_err(e: rusqlite::Error) -> Error {
+    Error::Backend {
+        backend: "sqlite",
+        source: Box::new(e),
+    }
+}
+
+pub(crate) fn backend_msg(msg: impl Into<String>) -> Error {
+    Error::Backend {
+        backend: "sqlite",
+        source: msg.into().into(),
+    }
+}
+
+/// Open a connection to the database file at `path` (no pragmas, no migrations), waiting up to
+/// 30 s for other writers.
+pub(crate) fn connect(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(sql_err)?;
+    conn.busy_timeout(Duration::from_secs(30))
+        .map_err(sql_err)?;
+    Ok(conn)
+}
+
+/// Open (creating if needed) the store database and apply pending migrations.
+pub(crate) fn open_db(dir: &Path) -> Result<Connection> {
+    open_db_upto(dir, MIGRATIONS.len())
+}
+
+/// Open the store database, applying migrations up to number `upto` (tests build old
+/// stores with it).
+pub(crate) fn open_db_upto(dir: &Path, upto: usize) -> Result<Connection> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let path = dir.join(DB_FILE);
+    let mut conn = connect(&path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(sql_err)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(sql_err)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_err)?;
+    let current: usize = tx
+        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+        .map_err(sql_err)? as usize;
+    if current > MIGRATIONS.len() {
+        return Err(Error::Conflict(format!(
+            "{} has schema version {current}, newer than this mlcycle ({}); upgrade mlcycle",
+            path.display(),
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, m) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(upto.min(MIGRATIONS.len()))
+        .skip(current)
+    {
+        tx.execute_batch(m).map_err(sql_err)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(sql_err)?;
+    }
+    tx.commit().map_err(sql_err)?;
+    Ok(conn)
+}
