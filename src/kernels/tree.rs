@@ -12,7 +12,7 @@
 //! `model::trees::gbdt`, which builds both layouts from fitted trees).
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Rows per block of [`FlatForest::add_block`] (a multiple of `LANES` and of `BIT_ROWS`).
 pub(crate) const BLOCK: usize = 64;
