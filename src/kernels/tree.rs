@@ -189,7 +189,13 @@ impl FlatForest {
                     }
                 }
             }
-            _ => self.add_block_traversal(cols, rows, has_nan, k, out),
+            _ => {
+                if has_nan {
+                    self.add_block_with::<true>(cols, rows, k, out);
+                } else {
+                    self.add_block_with::<false>(cols, rows, k, out);
+                }
+            }
         }
     }
 
@@ -223,6 +229,7 @@ impl FlatForest {
     }
 
     /// [`FlatForest::add_block`] by the branch-free traversal (the reference evaluation).
+    #[cfg(test)]
     pub(crate) fn add_block_traversal(
         &self,
         cols: &[f64],
@@ -299,6 +306,11 @@ impl FlatForest {
 /// One branch-free traversal step from node `ix` for row `r` of `group`, the tail of a
 /// feature-major block starting at the current group's first row. Returns the child the row
 /// goes to (the node itself for a leaf).
+///
+/// The reads are unchecked: with bounds checks, predicting blocks of 4 rows (where the
+/// traversal serves single-row requests) took 59 % more instructions for trees of 31 leaves
+/// and 78 % more for 128 leaves (callgrind, 100 trees), and the layout is checked once in
+/// [`FlatForest::new`] instead.
 ///
 /// # Safety
 /// - `thr`, `meta` and `missing_left` have the same length, `ix` is an index into them, and
