@@ -53,6 +53,8 @@ pub mod deploy;
 pub mod drift;
 pub mod embedded;
 pub mod error;
+#[allow(unsafe_code)]
+pub(crate) mod kernels;
 pub mod lifecycle;
 pub mod lineage;
 pub mod model;

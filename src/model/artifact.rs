@@ -1,5 +1,5 @@
 use super::{
-    DecisionTreeTreeModel, GbdtTreeModel, LinearModel, LogisticModel, Model, RandomForestTreeModel,
+    DecisionTreePipeline, GbdtPipeline, LinearModel, LogisticModel, Model, RandomForestPipeline,
     Signature,
 };
 use crate::data::DatasetProfile;
@@ -42,11 +42,11 @@ pub enum ModelArtifact {
     /// Linear / ridge regression.
     Linear(LinearModel),
     /// Histogram gradient-boosted trees.
-    Gbdt(GbdtTreeModel),
+    Gbdt(GbdtPipeline),
     /// A single decision tree.
-    DecisionTree(DecisionTreeTreeModel),
+    DecisionTree(DecisionTreePipeline),
     /// A random forest.
-    RandomForest(RandomForestTreeModel),
+    RandomForest(RandomForestPipeline),
     /// A model of one of the flavors above with the reference profile of its training data
     /// (build with [`ModelArtifact::with_reference_profile`]).
     Bundle(Box<ArtifactBundle>),
@@ -207,9 +207,9 @@ fn model_of<'de, D: Deserializer<'de>>(
     Ok(match flavor {
         "logistic" => ModelArtifact::Logistic(LogisticModel::deserialize(d)?),
         "linear" => ModelArtifact::Linear(LinearModel::deserialize(d)?),
-        "gbdt" => ModelArtifact::Gbdt(GbdtTreeModel::deserialize(d)?),
-        "decision_tree" => ModelArtifact::DecisionTree(DecisionTreeTreeModel::deserialize(d)?),
-        "random_forest" => ModelArtifact::RandomForest(RandomForestTreeModel::deserialize(d)?),
+        "gbdt" => ModelArtifact::Gbdt(GbdtPipeline::deserialize(d)?),
+        "decision_tree" => ModelArtifact::DecisionTree(DecisionTreePipeline::deserialize(d)?),
+        "random_forest" => ModelArtifact::RandomForest(RandomForestPipeline::deserialize(d)?),
         other => return Err(de::Error::unknown_variant(other, FLAVORS)),
     })
 }

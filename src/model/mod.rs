@@ -6,15 +6,15 @@ mod fused;
 mod linear;
 mod preprocess;
 mod signature;
-mod trees;
+pub(crate) mod trees;
 
 pub use artifact::{ArtifactBundle, ModelArtifact};
 pub use linear::{LinearModel, LogisticConvergence, LogisticModel};
 pub use preprocess::{ColumnTransform, Preprocessor};
 pub use signature::{OutputKind, Signature};
 pub use trees::{
-    DecisionTreeTreeModel, GbdtTreeModel, RandomForestTreeModel, TreeColumn, TreeLearner,
-    TreeModel, TreePreprocessor,
+    DecisionTreeModel, DecisionTreePipeline, GbdtModel, GbdtPipeline, RandomForestModel,
+    RandomForestPipeline, TreeColumn, TreeLearner, TreeModel, TreePreprocessor, TreeTask,
 };
 
 use crate::Result;

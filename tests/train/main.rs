@@ -7,4 +7,5 @@ mod train_cli;
 mod train_lifecycle;
 mod train_logistic;
 mod train_models;
+mod tree_artifact_fixture;
 mod trees;

@@ -1,5 +1,8 @@
 //! Tree-based learners: decision tree, random forest, histogram gradient boosting (pure, no I/O).
 //!
+//! This module fits; the fitted models it produces, and their prediction, live in
+//! [`crate::model`] (re-exported here, as they are what the `fit` functions return).
+//!
 //! Three learners share one task type ([`TreeTask`]) and one progress hook ([`TrainProgress`]):
 //!
 //! * [`DecisionTreeParams`] → [`DecisionTreeModel`]: an exact CART tree (Gini / entropy for
@@ -35,43 +38,12 @@ mod decision_tree;
 mod forest;
 mod gbdt;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::model::{DecisionTreeModel, GbdtModel, RandomForestModel, TreeTask};
 pub use decision_tree::{
-    CheckedDecisionTreeParams, Criterion, DecisionTreeModel, DecisionTreeParams, MaxFeatures,
-    fit_decision_tree,
+    CheckedDecisionTreeParams, Criterion, DecisionTreeParams, MaxFeatures, fit_decision_tree,
 };
-pub use forest::{
-    CheckedRandomForestParams, RandomForestModel, RandomForestParams, fit_random_forest,
-};
-pub use gbdt::{CheckedGbdtParams, EarlyStopping, GbdtModel, GbdtParams, fit_gbdt};
-
-/// What a tree learner predicts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum TreeTask {
-    /// Predict a real value (squared-error loss).
-    Regression,
-    /// Predict one of `n_classes` classes; labels are the class indices `0..n_classes` as `f64`.
-    Classification {
-        /// Number of classes (at least 2).
-        n_classes: usize,
-    },
-}
-
-impl TreeTask {
-    /// Number of classes for classification, `None` for regression.
-    pub fn n_classes(&self) -> Option<usize> {
-        match self {
-            TreeTask::Regression => None,
-            TreeTask::Classification { n_classes } => Some(*n_classes),
-        }
-    }
-
-    /// Whether this is a classification task.
-    pub fn is_classification(&self) -> bool {
-        matches!(self, TreeTask::Classification { .. })
-    }
-}
+pub use forest::{CheckedRandomForestParams, RandomForestParams, fit_random_forest};
+pub use gbdt::{CheckedGbdtParams, EarlyStopping, GbdtParams, fit_gbdt};
 
 /// Progress report passed to the training hook.
 ///

@@ -1,12 +1,12 @@
-//! Quantile binning of features into at most 255 bins (+ one bin for missing values).
+//! Quantile binning of features into at most 255 bins (+ one bin for missing values): fitting
+//! the thresholds a [`BinMapper`] stores, and applying them.
 
 use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use crate::train::trees::common::exact_f64_vec;
+use crate::model::trees::gbdt::tree::{BinMapper, FeatureBins, Tree};
 
 /// Bin index reserved for missing values (NaN).
 pub(crate) const MISSING_BIN: u8 = 255;
@@ -14,19 +14,6 @@ pub(crate) const MISSING_BIN: u8 = 255;
 pub(crate) const HIST_BINS: usize = 256;
 /// Above this many rows, thresholds are fitted on a random subsample (as scikit-learn does).
 const SUBSAMPLE: usize = 200_000;
-
-/// Per-feature thresholds; value `x` maps to bin `#(thresholds < x)`, NaN to [`MISSING_BIN`].
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct BinMapper {
-    features: Vec<FeatureBins>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct FeatureBins {
-    /// Strictly increasing, finite.
-    #[serde(with = "exact_f64_vec")]
-    thresholds: Vec<f64>,
-}
 
 /// Binned data, column-major: `bins[f * n + i]`.
 pub(crate) struct BinnedData {
@@ -42,93 +29,92 @@ impl BinnedData {
     }
 }
 
-impl BinMapper {
-    /// Fit thresholds on the rows `rows` of `x` and bin those rows. `max_bins` ≤ 255.
-    pub(crate) fn fit_transform(
-        x: ArrayView2<f64>,
-        rows: &[usize],
-        max_bins: usize,
-        seed: u64,
-    ) -> (Self, BinnedData) {
-        let n = rows.len();
-        let p = x.ncols();
-        // Rows used to fit thresholds (positions into `rows`), sorted for locality.
-        let fit_pos: Option<Vec<usize>> = (n > SUBSAMPLE).then(|| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let mut v = rand::seq::index::sample(&mut rng, n, SUBSAMPLE).into_vec();
-            v.sort_unstable();
-            v
+/// Fit thresholds on the rows `rows` of `x` and bin those rows. `max_bins` ≤ 255.
+pub(crate) fn fit_bins(
+    x: ArrayView2<f64>,
+    rows: &[usize],
+    max_bins: usize,
+    seed: u64,
+) -> (BinMapper, BinnedData) {
+    let n = rows.len();
+    let p = x.ncols();
+    // Rows used to fit thresholds (positions into `rows`), sorted for locality.
+    let fit_pos: Option<Vec<usize>> = (n > SUBSAMPLE).then(|| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut v = rand::seq::index::sample(&mut rng, n, SUBSAMPLE).into_vec();
+        v.sort_unstable();
+        v
+    });
+    let mut bins = vec![0u8; n * p];
+    let features: Vec<FeatureBins> = bins
+        .par_chunks_mut(n.max(1))
+        .enumerate()
+        .map(|(f, out)| {
+            let col = x.column(f);
+            let values: Vec<f64> = rows.iter().map(|&r| col[r]).collect();
+            let mut sample: Vec<f64> = match &fit_pos {
+                Some(pos) => pos
+                    .iter()
+                    .map(|&i| values[i])
+                    .filter(|v| !v.is_nan())
+                    .collect(),
+                None => values.iter().copied().filter(|v| !v.is_nan()).collect(),
+            };
+            let fb = FeatureBins {
+                thresholds: thresholds(&mut sample, max_bins),
+            };
+            bin_into(&fb, &values, out);
+            fb
+        })
+        .collect();
+    (BinMapper { features }, BinnedData { n, p, bins })
+}
+
+/// Bin the rows `rows` of `x` with the fitted thresholds of `mapper`.
+pub(crate) fn bin_rows(mapper: &BinMapper, x: ArrayView2<f64>, rows: &[usize]) -> BinnedData {
+    let n = rows.len();
+    let p = x.ncols();
+    let mut bins = vec![0u8; n * p];
+    if n > 0 {
+        bins.par_chunks_mut(n).enumerate().for_each(|(f, out)| {
+            let col = x.column(f);
+            let values: Vec<f64> = rows.iter().map(|&r| col[r]).collect();
+            bin_into(&mapper.features[f], &values, out);
         });
-        let mut bins = vec![0u8; n * p];
-        let features: Vec<FeatureBins> = bins
-            .par_chunks_mut(n.max(1))
-            .enumerate()
-            .map(|(f, out)| {
-                let col = x.column(f);
-                let values: Vec<f64> = rows.iter().map(|&r| col[r]).collect();
-                let mut sample: Vec<f64> = match &fit_pos {
-                    Some(pos) => pos
-                        .iter()
-                        .map(|&i| values[i])
-                        .filter(|v| !v.is_nan())
-                        .collect(),
-                    None => values.iter().copied().filter(|v| !v.is_nan()).collect(),
-                };
-                let fb = FeatureBins {
-                    thresholds: thresholds(&mut sample, max_bins),
-                };
-                fb.bin_into(&values, out);
-                fb
-            })
-            .collect();
-        (Self { features }, BinnedData { n, p, bins })
     }
+    BinnedData { n, p, bins }
+}
 
-    /// Bin the rows `rows` of `x` with the fitted thresholds.
-    pub(crate) fn transform(&self, x: ArrayView2<f64>, rows: &[usize]) -> BinnedData {
-        let n = rows.len();
-        let p = x.ncols();
-        let mut bins = vec![0u8; n * p];
-        if n > 0 {
-            bins.par_chunks_mut(n).enumerate().for_each(|(f, out)| {
-                let col = x.column(f);
-                let values: Vec<f64> = rows.iter().map(|&r| col[r]).collect();
-                self.features[f].bin_into(&values, out);
-            });
-        }
-        BinnedData { n, p, bins }
-    }
-
-    /// Number of non-missing bins of feature `f`.
-    #[inline]
-    pub(crate) fn n_bins_non_missing(&self, f: usize) -> usize {
-        self.features[f].thresholds.len() + 1
-    }
-
-    /// Raw threshold for "bin ≤ `bin` goes left": values `x <= threshold` go left.
-    pub(crate) fn raw_threshold(&self, f: usize, bin: u8) -> f64 {
-        self.features[f]
-            .thresholds
-            .get(bin as usize)
-            .copied()
-            .unwrap_or(f64::INFINITY)
-    }
-
-    pub(crate) fn n_features(&self) -> usize {
-        self.features.len()
+/// Bin `values` into `out` by the thresholds of one feature.
+fn bin_into(fb: &FeatureBins, values: &[f64], out: &mut [u8]) {
+    let t = &fb.thresholds[..];
+    for (o, &v) in out.iter_mut().zip(values) {
+        *o = if v.is_nan() {
+            MISSING_BIN
+        } else {
+            // #(thresholds < v); at most 254 so it fits below MISSING_BIN.
+            t.partition_point(|&th| th < v) as u8
+        };
     }
 }
 
-impl FeatureBins {
-    fn bin_into(&self, values: &[f64], out: &mut [u8]) {
-        let t = &self.thresholds[..];
-        for (o, &v) in out.iter_mut().zip(values) {
-            *o = if v.is_nan() {
-                MISSING_BIN
+/// Add `tree`'s output for every row of binned `data` to `out`.
+pub(crate) fn add_binned(tree: &Tree, data: &BinnedData, out: &mut [f64]) {
+    for (i, o) in out.iter_mut().enumerate().take(data.n) {
+        let mut j = 0usize;
+        loop {
+            let nd = &tree.nodes[j];
+            if nd.is_leaf {
+                *o += nd.value;
+                break;
+            }
+            let b = data.bins[nd.feature as usize * data.n + i];
+            let left = if b == MISSING_BIN {
+                nd.missing_left
             } else {
-                // #(thresholds < v); at most 254 so it fits below MISSING_BIN.
-                t.partition_point(|&th| th < v) as u8
+                b <= nd.bin_threshold
             };
+            j = if left { nd.left } else { nd.right } as usize;
         }
     }
 }
@@ -273,7 +259,7 @@ mod tests {
     fn few_distinct_values_get_one_bin_each() {
         let x = Array2::from_shape_vec((6, 1), vec![3.0, 1.0, 2.0, 2.0, f64::NAN, 1.0]).unwrap();
         let rows: Vec<usize> = (0..6).collect();
-        let (m, b) = BinMapper::fit_transform(x.view(), &rows, 255, 0);
+        let (m, b) = fit_bins(x.view(), &rows, 255, 0);
         assert_eq!(m.n_bins_non_missing(0), 3);
         assert_eq!(b.bins, vec![2, 0, 1, 1, MISSING_BIN, 0]);
         assert_eq!(m.raw_threshold(0, 0), 1.5);
@@ -285,7 +271,7 @@ mod tests {
         let n = 10_000;
         let x = Array2::from_shape_fn((n, 1), |(i, _)| ((i * 7919) % n) as f64);
         let rows: Vec<usize> = (0..n).collect();
-        let (m, b) = BinMapper::fit_transform(x.view(), &rows, 255, 0);
+        let (m, b) = fit_bins(x.view(), &rows, 255, 0);
         assert_eq!(m.n_bins_non_missing(0), 255);
         let mut counts = [0usize; 256];
         for &v in &b.bins {

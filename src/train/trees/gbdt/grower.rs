@@ -8,8 +8,9 @@
 
 use rayon::prelude::*;
 
-use super::binning::{BinMapper, BinnedData, HIST_BINS, MISSING_BIN};
-use super::tree::{Node, Tree};
+use super::binning::{BinnedData, HIST_BINS, MISSING_BIN};
+use crate::kernels::tree::prefetch;
+use crate::model::trees::gbdt::tree::{BinMapper, Node, Tree};
 
 /// One histogram slot. The explicit padding leaves no uninitialised bytes, so clearing a run
 /// of slots is one `memset`.
@@ -485,23 +486,6 @@ fn build_hist(ctx: &Ctx<'_>, hist: &mut [HistBin], of: HistOf<'_>, rows: &[u8]) 
 
 /// How many samples ahead [`build_hist`] prefetches rows and gradients below the root.
 const PREFETCH: usize = 16;
-
-/// Hint that `v[i]` will be read soon (no effect where there is no prefetch instruction, or
-/// when `i` is out of range).
-#[inline(always)]
-fn prefetch<T>(v: &[T], i: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if i < v.len() {
-        // SAFETY: `i` is in range, so the address is inside `v`; a prefetch never faults and
-        // changes no state visible to the program.
-        unsafe {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            _mm_prefetch::<_MM_HINT_T0>(v.as_ptr().add(i).cast::<i8>());
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (v, i);
-}
 
 /// `large -= small` on the bins in use.
 fn subtract_hist(ctx: &Ctx<'_>, large: &mut [HistBin], small: &[HistBin]) {

@@ -4,6 +4,8 @@
 
 use rayon::prelude::*;
 
+use crate::model::trees::gbdt::sigmoid;
+
 /// The loss being minimised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Loss {
@@ -148,17 +150,6 @@ impl Loss {
     }
 }
 
-/// Logistic sigmoid, numerically stable.
-#[inline]
-pub(crate) fn sigmoid(f: f64) -> f64 {
-    if f >= 0.0 {
-        1.0 / (1.0 + (-f).exp())
-    } else {
-        let e = f.exp();
-        e / (1.0 + e)
-    }
-}
-
 /// `ln(1 + e^f)`, numerically stable.
 #[inline]
 fn log1p_exp(f: f64) -> f64 {
@@ -166,18 +157,5 @@ fn log1p_exp(f: f64) -> f64 {
         f + (-f).exp().ln_1p()
     } else {
         f.exp().ln_1p()
-    }
-}
-
-/// Softmax of a row of logits, in place.
-pub(crate) fn softmax_row(v: &mut [f64]) {
-    let m = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let mut s = 0.0;
-    for x in v.iter_mut() {
-        *x = (*x - m).exp();
-        s += *x;
-    }
-    for x in v.iter_mut() {
-        *x /= s;
     }
 }

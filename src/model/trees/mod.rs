@@ -1,4 +1,11 @@
-//! Tree models (gradient boosting, decision tree, random forest) behind the [`Model`] trait.
+//! Tree models (gradient boosting, decision tree, random forest): the fitted learners, their
+//! prediction, and the [`Model`] they form with a signature and preprocessing.
+//!
+//! The fitted learner types ([`GbdtModel`], [`DecisionTreeModel`], [`RandomForestModel`])
+//! live here with their predictors; `train::trees` fits them. A learner with its signature
+//! and input preprocessing is a [`TreeModel`], the artifact of one flavor per learner:
+//! [`GbdtPipeline`] (`gbdt`), [`DecisionTreePipeline`] (`decision_tree`) and
+//! [`RandomForestPipeline`] (`random_forest`).
 //!
 //! # Preprocessing
 //!
@@ -14,14 +21,49 @@
 //!   cannot take NaN, so missing numerics get the training median and missing categoricals the
 //!   most frequent training level (`fill: Some(v)`).
 
+pub(crate) mod common;
+pub(crate) mod decision_tree;
+pub(crate) mod forest;
+pub(crate) mod gbdt;
+
+pub use decision_tree::DecisionTreeModel;
+pub use forest::RandomForestModel;
+pub use gbdt::GbdtModel;
+
 use super::{Model, ModelArtifact, Prediction, Signature};
 use crate::data::{Dataset, FeatureKind, Schema, validate_features};
-use crate::train::trees::{DecisionTreeModel, GbdtModel, RandomForestModel, TreeTask};
 use crate::{Error, Result};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
+
+/// What a tree learner predicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TreeTask {
+    /// Predict a real value (squared-error loss).
+    Regression,
+    /// Predict one of `n_classes` classes; labels are the class indices `0..n_classes` as `f64`.
+    Classification {
+        /// Number of classes (at least 2).
+        n_classes: usize,
+    },
+}
+
+impl TreeTask {
+    /// Number of classes for classification, `None` for regression.
+    pub fn n_classes(&self) -> Option<usize> {
+        match self {
+            TreeTask::Regression => None,
+            TreeTask::Classification { n_classes } => Some(*n_classes),
+        }
+    }
+
+    /// Whether this is a classification task.
+    pub fn is_classification(&self) -> bool {
+        matches!(self, TreeTask::Classification { .. })
+    }
+}
 
 /// What a tree sees for one input column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -298,12 +340,15 @@ pub struct TreeModel<L: TreeLearner> {
     pub learner: L,
 }
 
-/// Gradient-boosted trees with their preprocessing (flavor `gbdt`).
-pub type GbdtTreeModel = TreeModel<GbdtModel>;
-/// A decision tree with its preprocessing (flavor `decision_tree`).
-pub type DecisionTreeTreeModel = TreeModel<DecisionTreeModel>;
-/// A random forest with its preprocessing (flavor `random_forest`).
-pub type RandomForestTreeModel = TreeModel<RandomForestModel>;
+/// Gradient-boosted trees with their signature and preprocessing: the model of an artifact of
+/// flavor `gbdt`.
+pub type GbdtPipeline = TreeModel<GbdtModel>;
+/// A decision tree with its signature and preprocessing: the model of an artifact of flavor
+/// `decision_tree`.
+pub type DecisionTreePipeline = TreeModel<DecisionTreeModel>;
+/// A random forest with its signature and preprocessing: the model of an artifact of flavor
+/// `random_forest`.
+pub type RandomForestPipeline = TreeModel<RandomForestModel>;
 
 impl<L: TreeLearner> PartialEq for TreeModel<L> {
     /// Equal when the serialised forms are equal (the fitted learners compare by their exact
