@@ -44,6 +44,9 @@
 //!
 //! Features switch backends, never behaviour.
 #![warn(missing_docs)]
+// `unsafe` lives in `kernels` only (see its docs); everything else is safe code.
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod audit;
 pub mod clock;
@@ -53,6 +56,8 @@ pub mod deploy;
 pub mod drift;
 pub mod embedded;
 pub mod error;
+#[allow(unsafe_code)]
+mod kernels;
 pub mod lifecycle;
 pub mod model;
 pub mod monitor;

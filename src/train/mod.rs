@@ -36,6 +36,8 @@ mod lbfgs;
 mod linalg;
 mod linear;
 mod search;
+// Until the tree kernels move into `kernels`, the only `unsafe` outside it.
+#[allow(unsafe_code)]
 pub mod trees;
 
 pub use algorithm::{Algorithm, AlgorithmTrainer};
