@@ -10,7 +10,7 @@
 //! | `number`  | decimal text to `f64` for CSV cells and JSON tokens (SWAR, SSSE3/SSE4.1) | `number::reference`, `str::parse` |
 //! | `simd`    | processor-feature tokens, sixteen-byte blocks and their byte masks   | byte loops       |
 //! | `fused`   | the dot product of fused linear prediction (SSE2, AVX)               | a portable twin  |
-//! | `bytes`   | fixed-size appends to byte buffers                                   | `extend_from_slice` |
+//! | `bytes`   | appends to byte buffers without a `memcpy` call (fixed-size copies, `ryu` into spare capacity) | `extend_from_slice`, `ryu::Buffer` |
 //!
 //! Tree traversal and histogram kernels of the tree learners belong here as `tree` too.
 //!

@@ -128,7 +128,7 @@ const NUMBER: usize = 24;
 /// Append `v` as `ryu` formats it.
 #[inline(always)]
 fn put_number(out: &mut Vec<u8>, v: f64, fmt: &mut ryu::Buffer) {
-    out.extend_from_slice(fmt.format(v).as_bytes());
+    kernels::bytes::append_f64(out, v, fmt);
 }
 
 /// Append the first `n` (at most [`PAD`]) bytes of `w` (all sixteen are copied, a
