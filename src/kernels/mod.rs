@@ -10,7 +10,6 @@
 //! | `number`  | decimal text to `f64` for CSV cells and JSON tokens (SWAR, SSSE3/SSE4.1) | `number::reference`, `str::parse` |
 //! | `simd`    | processor-feature tokens, sixteen-byte blocks and their byte masks   | byte loops       |
 //! | `fused`   | the dot product of fused linear prediction (SSE2, AVX)               | a portable twin  |
-//! | `rows`    | rows of `f64` appended in place, kept only when every value was written | `Vec::resize`    |
 //! | `bytes`   | appends to byte buffers without a `memcpy` call (fixed-size copies, `ryu` into spare capacity) | `extend_from_slice`, `ryu::Buffer` |
 //!
 //! Tree traversal and histogram kernels of the tree learners belong here as `tree` too.
@@ -36,5 +35,4 @@
 pub(crate) mod bytes;
 pub(crate) mod fused;
 pub(crate) mod number;
-pub(crate) mod rows;
 pub(crate) mod simd;

@@ -499,8 +499,6 @@ fn separators(l: &[u8], n_fields: usize, seps: &mut [u32]) -> Option<(usize, usi
 #[cfg(target_arch = "x86_64")]
 mod sse41 {
     use super::{CsvPlan, Plan};
-    use crate::kernels;
-    use crate::kernels::rows::RowSlots;
     use crate::kernels::simd::{Avx2Bmi, Block16, Sse41, Task};
 
     /// Which build of [`row`] this processor runs: the same code is compiled twice, with
@@ -581,9 +579,14 @@ mod sse41 {
             if !p.complete || l.first() == Some(&b'\n') {
                 return None;
             }
-            kernels::rows::append_row(values, plan.n_feat(), |row| {
-                fields(t, plan, p, l, row, bounds)
-            })
+            let n_feat = plan.n_feat();
+            let base = values.len();
+            values.resize(base + n_feat, 0.0);
+            let used = fields(t, plan, p, l, &mut values[base..], bounds);
+            if used.is_none() {
+                values.truncate(base);
+            }
+            used
         }
     }
 
@@ -594,7 +597,7 @@ mod sse41 {
         plan: &Plan,
         p: &CsvPlan,
         l: &[u8],
-        row: &mut RowSlots<'_>,
+        row: &mut [f64],
         bounds: &mut [(usize, usize)],
     ) -> Option<usize> {
         let (last, roles) = p.roles.split_last()?;
@@ -618,7 +621,7 @@ mod sse41 {
         l: &[u8],
         start: usize,
         sep: u8,
-        row: &mut RowSlots<'_>,
+        row: &mut [f64],
         bounds: &mut [(usize, usize)],
     ) -> Option<usize> {
         let window: &[u8; 16] = l.get(start..start + 16)?.try_into().ok()?;
@@ -650,7 +653,7 @@ mod sse41 {
                 None if clean() => encode(plan, k, &l[start..end])?,
                 None => return None,
             };
-            row.set(k, x)?;
+            *row.get_mut(k)? = x;
         }
         if role.kept {
             if !clean() {
