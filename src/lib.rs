@@ -44,6 +44,9 @@
 //!
 //! Features switch backends, never behaviour.
 #![warn(missing_docs)]
+// `unsafe` lives in `kernels` only (see its docs); everything else is safe code.
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod audit;
 pub mod clock;

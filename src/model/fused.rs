@@ -30,6 +30,9 @@
 use super::{ColumnTransform, Preprocessor, Signature};
 use crate::Result;
 use crate::data::validate_features;
+use crate::kernels::fused::CenteredDot;
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::simd;
 use ndarray::{Array1, Array2, ArrayView2};
 use rayon::prelude::*;
 
@@ -55,22 +58,15 @@ pub(crate) struct LinearKernel {
     coef: Vec<f64>,
     intercepts: Vec<f64>,
     /// Every column numeric and one output: the per-row loop runs over plain slices.
-    fast: Option<FastBinary>,
-    /// Whether the CPU has AVX (the all-numeric binary path then runs four lanes at a time,
-    /// with the same partial sums).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    avx: bool,
-    /// Whether the CPU has AVX2 (the binary link then runs four rows at a time; same bits).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    avx2: bool,
-}
-
-/// Parameters of the all-numeric, single-output case, one entry per input column.
-#[derive(Debug)]
-struct FastBinary {
-    fill: Vec<f64>,
-    mean: Vec<f64>,
-    coef: Vec<f64>,
+    fast: Option<CenteredDot>,
+    /// Present when the CPU has AVX (the all-numeric binary path then runs four lanes at a
+    /// time, with the same partial sums).
+    #[cfg(target_arch = "x86_64")]
+    avx: Option<simd::Avx>,
+    /// Present when the CPU has AVX2 (the binary link then runs four rows at a time; same
+    /// bits).
+    #[cfg(target_arch = "x86_64")]
+    avx2: Option<simd::Avx2>,
 }
 
 impl LinearKernel {
@@ -103,7 +99,7 @@ impl LinearKernel {
         }
         let fast = (k == 1)
             .then(|| {
-                let mut f = FastBinary {
+                let mut f = CenteredDot {
                     fill: Vec::with_capacity(terms.len()),
                     mean: Vec::with_capacity(terms.len()),
                     coef: Vec::with_capacity(terms.len()),
@@ -128,13 +124,9 @@ impl LinearKernel {
             intercepts,
             fast,
             #[cfg(target_arch = "x86_64")]
-            avx: std::arch::is_x86_feature_detected!("avx"),
-            #[cfg(not(target_arch = "x86_64"))]
-            avx: false,
+            avx: simd::Avx::detect(),
             #[cfg(target_arch = "x86_64")]
-            avx2: std::arch::is_x86_feature_detected!("avx2"),
-            #[cfg(not(target_arch = "x86_64"))]
-            avx2: false,
+            avx2: simd::Avx2::detect(),
         }
     }
 
@@ -188,11 +180,10 @@ impl LinearKernel {
             Some(f) => {
                 let b = self.intercepts[0];
                 #[cfg(target_arch = "x86_64")]
-                if let (true, Some(s)) = (self.avx, x.as_slice()) {
+                if let (Some(avx), Some(s)) = (self.avx, x.as_slice()) {
                     let p = x.ncols();
                     if p > 0 && p == f.coef.len() {
-                        // SAFETY: the CPU has AVX (detected when the kernel was built).
-                        return unsafe { avx::score_rows(f, b, &s[r0 * p..(r0 + n) * p], p, emit) };
+                        return avx.score_rows(f, b, &s[r0 * p..(r0 + n) * p], p, emit);
                     }
                 }
                 Self::rows_with(
@@ -201,7 +192,7 @@ impl LinearKernel {
                     n,
                     self.k,
                     |row, eta| {
-                        eta[0] = dot_binary(f, row) + b;
+                        eta[0] = f.dot(row) + b;
                         true
                     },
                     emit,
@@ -309,9 +300,12 @@ impl LinearKernel {
                     let mut eta = vec![0.0; rows];
                     let clean = self.score_rows(x, r0, rows, |i, e| eta[i] = e[0]);
                     #[cfg(target_arch = "x86_64")]
-                    if self.avx2 {
-                        // SAFETY: the CPU has AVX2 (detected when the kernel was built).
-                        unsafe { avx::binary_links_avx2(&eta, probs, values) };
+                    if let Some(avx2) = self.avx2 {
+                        avx2.run(BinaryLinks {
+                            eta: &eta,
+                            probs,
+                            values,
+                        });
                         return clean;
                     }
                     binary_links(&eta, probs, values);
@@ -349,238 +343,22 @@ impl LinearKernel {
     }
 }
 
-/// `Σ (x or fill − mean) · coef` over one all-numeric row: four partial sums (terms `j` with
-/// the same `j % 4`, each in order), added as `(s0 + s1) + (s2 + s3)`, then the tail. The
-/// x86-64 version computes the same partial sums two lanes at a time (SSE2, always present).
-#[inline(always)]
-fn dot_binary(f: &FastBinary, row: &[f64]) -> f64 {
-    let n = row.len().min(f.coef.len());
-    let (row, fill, mean, coef) = (&row[..n], &f.fill[..n], &f.mean[..n], &f.coef[..n]);
-    let split = n / 4 * 4;
-    let [s0, s1, s2, s3] = partial_sums(
-        &row[..split],
-        &fill[..split],
-        &mean[..split],
-        &coef[..split],
-    );
-    let mut tail = 0.0;
-    for (((&x, &fl), &m), &w) in row[split..]
-        .iter()
-        .zip(&fill[split..])
-        .zip(&mean[split..])
-        .zip(&coef[split..])
-    {
-        let v = if x.is_nan() { fl } else { x };
-        tail += (v - m) * w;
-    }
-    ((s0 + s1) + (s2 + s3)) + tail
-}
-
-/// The four partial sums of [`dot_binary`] over slices of equal length, a multiple of 4.
+/// [`binary_links`] as a task, compiled for AVX2 through [`simd::Avx2::run`] (four rows
+/// per instruction; same bits).
 #[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn partial_sums(row: &[f64], fill: &[f64], mean: &[f64], coef: &[f64]) -> [f64; 4] {
-    use std::arch::x86_64::*;
-    let n = row.len();
-    debug_assert!(n.is_multiple_of(4) && fill.len() == n && mean.len() == n && coef.len() == n);
-    // SAFETY: SSE2 is part of the x86-64 baseline; every load reads `j..j + 2` with
-    // `j + 4 <= n`, inside all four slices (equal length `n`, checked by the caller's slicing).
-    unsafe {
-        let (mut a01, mut a23) = (_mm_setzero_pd(), _mm_setzero_pd());
-        let mut j = 0;
-        while j + 4 <= n {
-            let term = |k: usize| {
-                let x = _mm_loadu_pd(row.as_ptr().add(k));
-                let nan = _mm_cmpunord_pd(x, x);
-                let v = _mm_or_pd(
-                    _mm_and_pd(nan, _mm_loadu_pd(fill.as_ptr().add(k))),
-                    _mm_andnot_pd(nan, x),
-                );
-                _mm_mul_pd(
-                    _mm_sub_pd(v, _mm_loadu_pd(mean.as_ptr().add(k))),
-                    _mm_loadu_pd(coef.as_ptr().add(k)),
-                )
-            };
-            a01 = _mm_add_pd(a01, term(j));
-            a23 = _mm_add_pd(a23, term(j + 2));
-            j += 4;
-        }
-        let mut out = [0.0; 4];
-        _mm_storeu_pd(out.as_mut_ptr(), a01);
-        _mm_storeu_pd(out.as_mut_ptr().add(2), a23);
-        out
-    }
+struct BinaryLinks<'a> {
+    eta: &'a [f64],
+    probs: &'a mut [f64],
+    values: &'a mut [f64],
 }
 
-/// The four partial sums of [`dot_binary`] over slices of equal length, a multiple of 4.
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn partial_sums(row: &[f64], fill: &[f64], mean: &[f64], coef: &[f64]) -> [f64; 4] {
-    let mut acc = [0.0f64; 4];
-    for (((x, fl), m), w) in row
-        .chunks_exact(4)
-        .zip(fill.chunks_exact(4))
-        .zip(mean.chunks_exact(4))
-        .zip(coef.chunks_exact(4))
-    {
-        for l in 0..4 {
-            let v = if x[l].is_nan() { fl[l] } else { x[l] };
-            acc[l] += (v - m[l]) * w[l];
-        }
-    }
-    acc
-}
-
-/// The all-numeric binary path four lanes at a time (AVX, detected at run time). Lane `l`
-/// sums the terms `j ≡ l (mod 4)` in order, exactly as [`partial_sums`] does, and without
-/// fused multiply-adds, so the scores are bit for bit those of the two-lane path.
 #[cfg(target_arch = "x86_64")]
-mod avx {
-    use super::FastBinary;
-    use std::arch::x86_64::*;
+impl simd::Task for BinaryLinks<'_> {
+    type Output = ();
 
-    /// Score the contiguous rows `rows` (`p` values each, `p` the kernel's width), handing each
-    /// score (intercept `b` included) to `emit`; whether every score was finite.
-    ///
-    /// # Safety
-    /// The CPU must have AVX.
-    #[target_feature(enable = "avx")]
-    pub(super) unsafe fn score_rows(
-        f: &FastBinary,
-        b: f64,
-        rows: &[f64],
-        p: usize,
-        mut emit: impl FnMut(usize, &[f64]),
-    ) -> bool {
-        assert!(p > 0 && f.coef.len() == p && f.fill.len() == p && f.mean.len() == p);
-        let mut clean = true;
-        let mut finish = |i: usize, e: f64, row: &[f64]| {
-            // Without imputation first: a missing value makes the sum NaN, and the row is
-            // summed again with it (rows without missing values give the same numbers either
-            // way).
-            // SAFETY: AVX is available (this function's contract); `row` has `p` values.
-            let e = if e.is_finite() {
-                e
-            } else {
-                unsafe { sum::<true>(f, row) }
-            };
-            let eta = e + b;
-            clean &= eta.is_finite();
-            emit(i, &[eta]);
-        };
-        // Four rows at a time: four independent sums in flight instead of one chain of
-        // additions, and each coefficient and mean loaded once for the four.
-        let mut groups = rows.chunks_exact(4 * p);
-        for (g, group) in groups.by_ref().enumerate() {
-            // SAFETY: AVX is available; `group` holds four rows of `p` values.
-            let s = unsafe { sum4(f, group) };
-            for (l, (&e, row)) in s.iter().zip(group.chunks_exact(p)).enumerate() {
-                finish(4 * g + l, e, row);
-            }
-        }
-        let done = (rows.len() - groups.remainder().len()) / p;
-        for (i, row) in groups.remainder().chunks_exact(p).enumerate() {
-            // SAFETY: as above.
-            let e = unsafe { sum::<false>(f, row) };
-            finish(done + i, e, row);
-        }
-        clean
-    }
-
-    /// [`sum`] without imputation over four consecutive rows of the kernel's width: the
-    /// same partial sums per row in the same order, so each result is bit for bit the
-    /// one-row result.
-    #[target_feature(enable = "avx")]
-    #[inline]
-    unsafe fn sum4(f: &FastBinary, rows: &[f64]) -> [f64; 4] {
-        let n = f.coef.len();
-        assert!(rows.len() == 4 * n && f.fill.len() == n && f.mean.len() == n);
-        let split = n / 4 * 4;
-        // SAFETY: AVX is available; every load reads `j..j + 4` with `j + 4 <= split <= n`
-        // from `mean`, `coef` (`n` values) and from row `r` at `r * n` (`rows` holds 4 × n).
-        let lanes = unsafe {
-            let mut acc = [_mm256_setzero_pd(); 4];
-            let mut j = 0;
-            while j < split {
-                let m = _mm256_loadu_pd(f.mean.as_ptr().add(j));
-                let w = _mm256_loadu_pd(f.coef.as_ptr().add(j));
-                for (r, a) in acc.iter_mut().enumerate() {
-                    let x = _mm256_loadu_pd(rows.as_ptr().add(r * n + j));
-                    *a = _mm256_add_pd(*a, _mm256_mul_pd(_mm256_sub_pd(x, m), w));
-                }
-                j += 4;
-            }
-            let mut lanes = [[0.0; 4]; 4];
-            for (l, a) in lanes.iter_mut().zip(acc) {
-                _mm256_storeu_pd(l.as_mut_ptr(), a);
-            }
-            lanes
-        };
-        let mut out = [0.0; 4];
-        for ((o, s), row) in out.iter_mut().zip(lanes).zip(rows.chunks_exact(n)) {
-            *o = ((s[0] + s[1]) + (s[2] + s[3])) + tail(f, row, split);
-        }
-        out
-    }
-
-    /// `Σ (x or fill − mean) · coef` over one row of the kernel's width (`BLEND`: impute
-    /// missing values; otherwise NaN propagates).
-    #[target_feature(enable = "avx")]
-    #[inline]
-    unsafe fn sum<const BLEND: bool>(f: &FastBinary, row: &[f64]) -> f64 {
-        let n = row.len();
-        let split = n / 4 * 4;
-        // SAFETY: AVX is available; every load reads `j..j + 4` with `j + 4 <= split <= n`,
-        // and `row`, `fill`, `mean`, `coef` all have `n` values (checked by the caller).
-        let s = unsafe {
-            let mut acc = _mm256_setzero_pd();
-            let mut j = 0;
-            while j < split {
-                let x = _mm256_loadu_pd(row.as_ptr().add(j));
-                let v = if BLEND {
-                    let nan = _mm256_cmp_pd::<_CMP_UNORD_Q>(x, x);
-                    _mm256_blendv_pd(x, _mm256_loadu_pd(f.fill.as_ptr().add(j)), nan)
-                } else {
-                    x
-                };
-                let d = _mm256_sub_pd(v, _mm256_loadu_pd(f.mean.as_ptr().add(j)));
-                acc = _mm256_add_pd(
-                    acc,
-                    _mm256_mul_pd(d, _mm256_loadu_pd(f.coef.as_ptr().add(j))),
-                );
-                j += 4;
-            }
-            let mut s = [0.0; 4];
-            _mm256_storeu_pd(s.as_mut_ptr(), acc);
-            s
-        };
-        ((s[0] + s[1]) + (s[2] + s[3])) + tail(f, row, split)
-    }
-
-    /// [`super::binary_links`] compiled for AVX2 (four rows per instruction; same bits).
-    ///
-    /// # Safety
-    /// The CPU must have AVX2.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn binary_links_avx2(eta: &[f64], probs: &mut [f64], values: &mut [f64]) {
-        super::binary_links(eta, probs, values);
-    }
-
-    /// The terms of `row` from `split` on (missing values imputed), summed in order.
     #[inline(always)]
-    fn tail(f: &FastBinary, row: &[f64], split: usize) -> f64 {
-        let n = row.len();
-        let mut tail = 0.0;
-        for (((&x, &fl), &m), &w) in row[split..]
-            .iter()
-            .zip(&f.fill[split..n])
-            .zip(&f.mean[split..n])
-            .zip(&f.coef[split..n])
-        {
-            let v = if x.is_nan() { fl } else { x };
-            tail += (v - m) * w;
-        }
-        tail
+    fn run(self) {
+        binary_links(self.eta, self.probs, self.values);
     }
 }
 
@@ -729,10 +507,11 @@ mod tests {
 
     #[cfg(target_arch = "x86_64")]
     #[test]
+    #[cfg(target_arch = "x86_64")]
     fn binary_links_give_the_same_bits_with_avx2() {
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        let Some(avx2) = simd::Avx2::detect() else {
             return;
-        }
+        };
         // Scores over the whole range, specials, and lengths that leave ragged tails.
         let mut eta: Vec<f64> = (0..4_000)
             .map(|i| ((i as f64) * 0.618_033_988_7).sin() * 900.0 / (1.0 + (i % 17) as f64))
@@ -751,8 +530,11 @@ mod tests {
             let (mut pa, mut va) = (vec![0.0; 2 * n], vec![0.0; n]);
             let (mut pb, mut vb) = (vec![1.0; 2 * n], vec![1.0; n]);
             binary_links(e, &mut pa, &mut va);
-            // SAFETY: AVX2 was detected above.
-            unsafe { avx::binary_links_avx2(e, &mut pb, &mut vb) };
+            avx2.run(BinaryLinks {
+                eta: e,
+                probs: &mut pb,
+                values: &mut vb,
+            });
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&pa), bits(&pb), "probabilities, {n} scores");
             assert_eq!(bits(&va), bits(&vb), "classes, {n} scores");

@@ -2,6 +2,7 @@
 //! the rejects file's records.
 
 use super::{Decoded, Kept, Plan};
+use crate::kernels;
 use crate::model::Prediction;
 use crate::{Error, Result};
 
@@ -124,38 +125,19 @@ pub(crate) fn format_rows(
 /// The most bytes `ryu` writes for an `f64`.
 const NUMBER: usize = 24;
 
-/// Append `v` as `ryu` formats it (`fmt` for NaN and infinities).
+/// Append `v` as `ryu` formats it.
 #[inline(always)]
 fn put_number(out: &mut Vec<u8>, v: f64, fmt: &mut ryu::Buffer) {
-    if !v.is_finite() {
-        out.extend_from_slice(fmt.format(v).as_bytes());
-        return;
-    }
-    out.reserve(NUMBER);
-    let len = out.len();
-    // SAFETY: `reserve` left at least NUMBER (24) writable bytes after `len`, the most ryu
-    // writes for a finite f64; `format64` initialised the `n` bytes it reports.
-    unsafe {
-        let n = ryu::raw::format64(v, out.as_mut_ptr().add(len));
-        out.set_len(len + n);
-    }
+    kernels::bytes::append_f64(out, v, fmt);
 }
 
 /// Append the first `n` (at most [`PAD`]) bytes of `w` (all sixteen are copied, a
 /// fixed-size copy, and the length then set to keep `n`).
 #[inline(always)]
 pub(crate) fn put_short(out: &mut Vec<u8>, w: &[u8], n: usize) {
-    let Ok(w) = <&[u8; PAD]>::try_from(w) else {
-        out.extend_from_slice(&w[..n]);
-        return;
-    };
-    out.reserve(PAD);
-    let len = out.len();
-    // SAFETY: `reserve` left at least PAD writable bytes after `len`; all of them are
-    // written, and `n <= PAD` of them kept.
-    unsafe {
-        std::ptr::copy_nonoverlapping(w.as_ptr(), out.as_mut_ptr().add(len), PAD);
-        out.set_len(len + n.min(PAD));
+    match <&[u8; PAD]>::try_from(w) {
+        Ok(w) => kernels::bytes::append_prefix16(out, w, n),
+        Err(_) => out.extend_from_slice(&w[..n]),
     }
 }
 
@@ -163,22 +145,8 @@ pub(crate) fn put_short(out: &mut Vec<u8>, w: &[u8], n: usize) {
 /// (no separator, quote or line break).
 #[inline(always)]
 fn plain(w: &[u8], n: usize) -> bool {
-    #[cfg(target_arch = "x86_64")]
     if let Ok(w) = <&[u8; PAD]>::try_from(w) {
-        use std::arch::x86_64::{
-            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
-            _mm_set1_epi8,
-        };
-        // SAFETY: SSE2 is part of the x86_64 baseline; the load reads exactly `w`.
-        let special = unsafe {
-            let v = _mm_loadu_si128(w.as_ptr().cast::<__m128i>());
-            let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
-            _mm_movemask_epi8(_mm_or_si128(
-                _mm_or_si128(eq(b','), eq(b'"')),
-                _mm_or_si128(eq(b'\n'), eq(b'\r')),
-            )) as u32
-        };
-        return special & ((1u32 << n.min(PAD)) - 1) == 0;
+        return kernels::simd::csv_specials16(w) & ((1u32 << n.min(PAD)) - 1) == 0;
     }
     !w[..n.min(w.len())]
         .iter()

@@ -10,10 +10,10 @@
 //! behaviour do not depend on this module. When it returns a matrix, it is the one the
 //! general path would have built.
 
-use super::number::scan_number;
 use super::state::Served;
 use super::tabular::{Cell, Encoding, encode_cell, resolve_columns};
 use crate::collect::{JsonRows, JsonRowsBuilder};
+use crate::kernels::number::scan_number;
 use std::borrow::Cow;
 
 /// Deepest nesting skipped (serde_json refuses beyond 128).
@@ -266,7 +266,8 @@ fn rows(
         p.eat(b'[')?;
         let mut width = 0usize;
         if in_order
-            && let Some(end) = super::number::scan_compact_row(p.b, p.i, &mut x[at..at + nf])
+            && let Some(end) =
+                crate::kernels::number::scan_compact_row(p.b, p.i, &mut x[at..at + nf])
         {
             if let Some(t) = &mut text {
                 t.push_row(&p.b[row_start..end], nf);

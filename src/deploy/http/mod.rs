@@ -95,7 +95,6 @@ mod fastjson;
 mod follow;
 mod metrics;
 mod mlflow;
-mod number;
 mod server;
 mod state;
 mod tabular;
