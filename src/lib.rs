@@ -40,14 +40,17 @@
 //! | `sqlite`      | yes     | [`registry::SqliteRegistry`] and [`audit::SqliteAuditLog`] (the embedded store) |
 //! | `http`        | yes     | [`deploy::http::HttpDeployer`]: Open Inference Protocol v2 + MLflow scoring over HTTP |
 //! | `cli`         | yes     | the `mlcycle` binary                                                |
-//! | `conformance` | no      | conformance suites for users' own backends                          |
+//! | `conformance` | no      | conformance suites for users' own backends: [`registry::registry_conformance`], [`audit::audit_conformance`], [`deploy::deployer_conformance`], [`drift::drift_conformance`], [`train::trainer_conformance`] |
 //!
 //! Features switch backends, never behaviour.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audit;
 pub mod clock;
 pub mod collect;
+#[cfg(any(test, feature = "conformance"))]
+mod conformance_support;
 pub mod data;
 pub mod deploy;
 pub mod drift;

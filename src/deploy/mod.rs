@@ -1,17 +1,29 @@
-//! Deployment: the [`Deployer`] trait and the in-process deployment (an atomic model slot
-//! with hot swap, recording every scoring call to the prediction log).
+//! Deployment: the [`Deployer`] trait, the atomic [`ModelSlot`] every built-in deployment
+//! serves from (hot swap), the [`Recorded`] wrapper that records every scoring call to the
+//! prediction log through a [`Recorder`], and the deployments built from them: in-process,
+//! batch scoring of files, and the HTTP server (which holds the same [`Recorder`]).
 
 pub mod batch;
+#[cfg(any(test, feature = "conformance"))]
+mod conformance;
 #[cfg(feature = "http")]
 pub mod http;
 mod in_process;
+mod recorded;
+mod slot;
 
+#[allow(deprecated)]
+pub use batch::score_csv;
 pub use batch::{
-    BatchDeployer, BatchJob, BatchOptions, BatchOutcome, BatchProgress, BatchSummary, score_csv,
+    BatchDeployer, BatchJob, BatchOptions, BatchOutcome, BatchProgress, BatchSummary, score_file,
 };
+#[cfg(any(test, feature = "conformance"))]
+pub use conformance::deployer_conformance;
 #[cfg(feature = "http")]
 pub use http::HttpDeployer;
 pub use in_process::InProcessDeployer;
+pub use recorded::{Recorded, Recorder, ScoringCall};
+pub use slot::ModelSlot;
 
 use crate::Result;
 use crate::model::{Model, Prediction};
