@@ -18,6 +18,7 @@ pub use batch::{
     BatchDeployer, BatchJob, BatchOptions, BatchOutcome, BatchProgress, BatchSummary, score_file,
 };
 #[cfg(any(test, feature = "conformance"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub use conformance::deployer_conformance;
 #[cfg(feature = "http")]
 pub use http::HttpDeployer;

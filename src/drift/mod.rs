@@ -77,12 +77,17 @@
 //! drift a day earlier at no cost in false alarms. `auto` is one constructor away
 //! ([`StatisticalDriftConfig::evidently`]) and is what the `mlcycle drift` command uses.
 
+#[cfg(any(test, feature = "conformance"))]
+mod conformance;
 mod detector;
 mod engine;
 mod profile;
 mod report;
 pub mod stats;
 
+#[cfg(any(test, feature = "conformance"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
+pub use conformance::drift_conformance;
 pub use detector::{MethodSelection, StatisticalDriftConfig, StatisticalDriftDetector};
 pub use engine::{ColumnInput, ColumnValues};
 pub use profile::{ColumnProfile, ColumnSummary, DatasetProfile};

@@ -32,6 +32,8 @@
 //! uniform choice among its values).
 
 mod algorithm;
+#[cfg(any(test, feature = "conformance"))]
+mod conformance;
 mod lbfgs;
 mod linalg;
 mod linear;
@@ -39,6 +41,9 @@ mod search;
 pub mod trees;
 
 pub use algorithm::{Algorithm, AlgorithmTrainer};
+#[cfg(any(test, feature = "conformance"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
+pub use conformance::{TargetKinds, trainer_conformance};
 pub use search::{
     CvResult, Distribution, MAX_TRIALS, SearchOutcome, SearchSpace, SearchTrainer, Trial,
     cross_validate, kfold, stratified_kfold,

@@ -3,3 +3,5 @@
 //! own tests.
 
 mod deployer;
+mod drift;
+mod trainer;
