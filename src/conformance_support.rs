@@ -96,3 +96,86 @@ mod tests {
         );
     }
 }
+
+/// `value`'s Debug form, cut to [`QUOTE_CHARS`] characters.
+pub(crate) fn short_debug(value: &impl std::fmt::Debug) -> String {
+    quote(&format!("{value:?}"))
+}
+
+/// `assert_eq!` for a suite: on failure, reports the broken property (the message given,
+/// else the compared expressions) with both values cut short, through [`broken`].
+/// A suite shadows `assert_eq!` with it:
+/// `macro_rules! assert_eq { ($($t:tt)+) => { suite_assert_eq!("registry", $($t)+) } }`.
+macro_rules! suite_assert_eq {
+    ($suite:expr, $left:expr, $right:expr $(,)?) => {
+        match (&$left, &$right) {
+            (l, r) => {
+                if !(*l == *r) {
+                    $crate::conformance_support::broken(
+                        $suite,
+                        concat!(stringify!($left), " == ", stringify!($right)),
+                        format!(
+                            "got {}, expected {}",
+                            $crate::conformance_support::short_debug(l),
+                            $crate::conformance_support::short_debug(r)
+                        ),
+                    );
+                }
+            }
+        }
+    };
+    ($suite:expr, $left:expr, $right:expr, $($arg:tt)+) => {
+        match (&$left, &$right) {
+            (l, r) => {
+                if !(*l == *r) {
+                    $crate::conformance_support::broken(
+                        $suite,
+                        &format!($($arg)+),
+                        format!(
+                            "`{}` is {}, expected {}",
+                            stringify!($left),
+                            $crate::conformance_support::short_debug(l),
+                            $crate::conformance_support::short_debug(r)
+                        ),
+                    );
+                }
+            }
+        }
+    };
+}
+pub(crate) use suite_assert_eq;
+
+#[cfg(test)]
+mod suite_assert_tests {
+    #[test]
+    fn a_failed_equality_is_reported_short() {
+        let big = vec![7u64; 10_000];
+        let e = std::panic::catch_unwind(|| {
+            super::suite_assert_eq!(
+                "registry",
+                big.len(),
+                3,
+                "versions are numbered {}",
+                "1, 2, 3"
+            );
+        })
+        .unwrap_err();
+        let msg = e.downcast_ref::<String>().unwrap();
+        assert_eq!(
+            msg,
+            "registry conformance: broken property `versions are numbered 1, 2, 3`: `big.len()` is 10000, expected 3"
+        );
+        let e = std::panic::catch_unwind(|| {
+            super::suite_assert_eq!("audit log", big, vec![1u64]);
+        })
+        .unwrap_err();
+        let msg = e.downcast_ref::<String>().unwrap();
+        assert!(
+            msg.starts_with(
+                "audit log conformance: broken property `big == vec![1u64]`: got [7, 7"
+            ),
+            "{msg}"
+        );
+        assert!(msg.chars().count() < 450, "{msg}");
+    }
+}
