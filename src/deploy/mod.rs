@@ -87,10 +87,20 @@ pub struct ScoreResponse {
 ///
 /// # Contract
 /// - `deploy` replaces the served version atomically: every `predict` is answered
-///   entirely by one version, and no request fails because of a swap.
+///   entirely by one version, and no request fails because of a swap; `current` names
+///   the version served.
+/// - `predict` echoes the caller's request id (a fresh one when none is given), passes the
+///   model's typed errors through (a wrong number of columns is
+///   [`crate::Error::SchemaMismatch`]) and keeps serving after one.
+/// - `predict` with nothing deployed (before `deploy`, after `undeploy`) is an
+///   [`crate::Error::Conflict`].
 /// - Every `predict` call (including failed ones) is recorded to the deployment's
-///   prediction log with its inputs, outputs, version, request id and time.
-/// - `predict` with nothing deployed is an [`crate::Error::Conflict`].
+///   prediction log with its inputs, outputs, version, request id and time. A deployer
+///   gets this by being wrapped in [`Recorded`] (the built-in ones are, or hold the same
+///   [`Recorder`]) rather than by recording itself.
+///
+/// `deployer_conformance` (feature `conformance`) checks the first three for any
+/// deployer; the built-in ones run it in `cargo test`.
 ///
 /// ```
 /// use mlcycle::deploy::{Deployer, InProcessDeployer, DeployRequest, ScoreRequest};

@@ -106,6 +106,11 @@ use std::fmt::Debug;
 /// - Missing values are dropped per column and counted in the report, never silently.
 /// - A column with no values on either side is an error naming the column.
 /// - The result is deterministic for the same inputs.
+/// - The report has one column per feature, named and ordered as the reference's; the
+///   same data shows no drift and a strong shift of one column is drift on that column.
+///
+/// `drift_conformance` (feature `conformance`) checks this for any detector; every
+/// built-in configuration runs it in `cargo test`.
 ///
 /// ```
 /// use mlcycle::drift::{DriftDetector, StatisticalDriftDetector};

@@ -128,6 +128,9 @@ pub struct TrainedModel {
 ///   preprocessing is fitted on `data` only.
 /// - Long fits do not block the async runtime.
 ///
+/// `trainer_conformance` (feature `conformance`) checks the first three for any trainer;
+/// every built-in trainer runs it in `cargo test`.
+///
 /// ```
 /// use mlcycle::train::{Trainer, LinearModelTrainer, TrainContext};
 /// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
