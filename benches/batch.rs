@@ -8,7 +8,7 @@
 
 use mlcycle::clock::SystemClock;
 use mlcycle::data::{Dataset, Feature, Schema, Target, TargetKind};
-use mlcycle::deploy::{BatchJob, BatchOptions, score_csv};
+use mlcycle::deploy::{BatchJob, BatchOptions, score_file};
 use mlcycle::train::{LogisticParams, fit_logistic};
 use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};
@@ -99,7 +99,7 @@ fn main() {
     for run in 0..if only == "parquet" { 0 } else { 3 } {
         let cpu = cpu_seconds();
         let t = Instant::now();
-        let s = score_csv(&BatchJob {
+        let s = score_file(&BatchJob {
             model: &model,
             model_name: "bench",
             model_version: 1,
@@ -132,7 +132,7 @@ fn main() {
         for run in 0..3 {
             let cpu = cpu_seconds();
             let t = Instant::now();
-            let s = score_csv(&BatchJob {
+            let s = score_file(&BatchJob {
                 model: &model,
                 model_name: "bench",
                 model_version: 1,

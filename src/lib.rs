@@ -40,17 +40,20 @@
 //! | `sqlite`      | yes     | [`registry::SqliteRegistry`] and [`audit::SqliteAuditLog`] (the embedded store) |
 //! | `http`        | yes     | [`deploy::http::HttpDeployer`]: Open Inference Protocol v2 + MLflow scoring over HTTP |
 //! | `cli`         | yes     | the `mlcycle` binary                                                |
-//! | `conformance` | no      | conformance suites for users' own backends                          |
+//! | `conformance` | no      | conformance suites for users' own backends: [`registry::registry_conformance`], [`audit::audit_conformance`], [`deploy::deployer_conformance`], [`drift::drift_conformance`], [`train::trainer_conformance`] |
 //!
 //! Features switch backends, never behaviour.
 #![warn(missing_docs)]
 // `unsafe` lives in `kernels` only (see its docs); everything else is safe code.
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audit;
 pub mod clock;
 pub mod collect;
+#[cfg(any(test, feature = "conformance"))]
+mod conformance_support;
 pub mod data;
 pub mod deploy;
 pub mod drift;

@@ -7,6 +7,11 @@ use super::{
 use crate::Error;
 use serde_json::json;
 
+// A failed check names the broken property with the values cut short, not a Debug dump.
+macro_rules! assert_eq {
+    ($($t:tt)+) => { crate::conformance_support::suite_assert_eq!("audit log", $($t)+) };
+}
+
 fn entry(i: usize) -> AuditEntry {
     AuditEntry {
         actor: if i.is_multiple_of(2) {
@@ -30,9 +35,15 @@ fn entry(i: usize) -> AuditEntry {
 }
 
 fn expect_broken<T: std::fmt::Debug>(r: crate::Result<T>, what: &str) {
-    match r {
-        Err(Error::AuditBroken { .. }) => {}
-        other => panic!("{what}: expected AuditBroken, got {other:?}"),
+    if !matches!(r, Err(Error::AuditBroken { .. })) {
+        crate::conformance_support::broken(
+            "audit log",
+            what,
+            format!(
+                "expected AuditBroken, got {}",
+                crate::conformance_support::outcome(&r)
+            ),
+        );
     }
 }
 

@@ -48,6 +48,7 @@ mod verify;
 
 pub use checkpoint::{ChainHead, Checkpoint, CheckpointKey, CheckpointPolicy};
 #[cfg(feature = "conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub use conformance::audit_conformance;
 pub use context::{current_trace, in_trace, trace_or_new};
 pub use export::{export_jsonl, write_jsonl};

@@ -1,17 +1,30 @@
-//! Deployment: the [`Deployer`] trait and the in-process deployment (an atomic model slot
-//! with hot swap, recording every scoring call to the prediction log).
+//! Deployment: the [`Deployer`] trait, the atomic [`ModelSlot`] every built-in deployment
+//! serves from (hot swap), the [`Recorded`] wrapper that records every scoring call to the
+//! prediction log through a [`Recorder`], and the deployments built from them: in-process,
+//! batch scoring of files, and the HTTP server (which holds the same [`Recorder`]).
 
 pub mod batch;
+#[cfg(any(test, feature = "conformance"))]
+mod conformance;
 #[cfg(feature = "http")]
 pub mod http;
 mod in_process;
+mod recorded;
+mod slot;
 
+#[allow(deprecated)]
+pub use batch::score_csv;
 pub use batch::{
-    BatchDeployer, BatchJob, BatchOptions, BatchOutcome, BatchProgress, BatchSummary, score_csv,
+    BatchDeployer, BatchJob, BatchOptions, BatchOutcome, BatchProgress, BatchSummary, score_file,
 };
+#[cfg(any(test, feature = "conformance"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
+pub use conformance::deployer_conformance;
 #[cfg(feature = "http")]
 pub use http::HttpDeployer;
 pub use in_process::InProcessDeployer;
+pub use recorded::{Recorded, Recorder, ScoringCall};
+pub use slot::ModelSlot;
 
 use crate::Result;
 use crate::model::{Model, Prediction};
@@ -74,10 +87,20 @@ pub struct ScoreResponse {
 ///
 /// # Contract
 /// - `deploy` replaces the served version atomically: every `predict` is answered
-///   entirely by one version, and no request fails because of a swap.
+///   entirely by one version, and no request fails because of a swap; `current` names
+///   the version served.
+/// - `predict` echoes the caller's request id (a fresh one when none is given), passes the
+///   model's typed errors through (a wrong number of columns is
+///   [`crate::Error::SchemaMismatch`]) and keeps serving after one.
+/// - `predict` with nothing deployed (before `deploy`, after `undeploy`) is an
+///   [`crate::Error::Conflict`].
 /// - Every `predict` call (including failed ones) is recorded to the deployment's
-///   prediction log with its inputs, outputs, version, request id and time.
-/// - `predict` with nothing deployed is an [`crate::Error::Conflict`].
+///   prediction log with its inputs, outputs, version, request id and time. A deployer
+///   gets this by being wrapped in [`Recorded`] (the built-in ones are, or hold the same
+///   [`Recorder`]) rather than by recording itself.
+///
+/// `deployer_conformance` (feature `conformance`) checks the first three for any
+/// deployer; the built-in ones run it in `cargo test`.
 ///
 /// ```
 /// use mlcycle::deploy::{Deployer, InProcessDeployer, DeployRequest, ScoreRequest};

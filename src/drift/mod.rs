@@ -78,6 +78,8 @@
 //! ([`StatisticalDriftConfig::evidently`]) and is what the `mlcycle drift` command uses.
 
 mod config;
+#[cfg(any(test, feature = "conformance"))]
+mod conformance;
 mod detector;
 mod engine;
 mod report;
@@ -86,6 +88,9 @@ pub mod stats;
 pub use crate::data::{ColumnProfile, ColumnSummary, DatasetProfile};
 pub use config::{MethodSelection, StatisticalDriftConfig};
 pub use detector::StatisticalDriftDetector;
+#[cfg(any(test, feature = "conformance"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
+pub use conformance::drift_conformance;
 pub use engine::{ColumnInput, ColumnValues};
 pub use report::{ColumnDrift, DriftReport, TestOutcome, Tests};
 
@@ -102,6 +107,11 @@ use std::fmt::Debug;
 /// - Missing values are dropped per column and counted in the report, never silently.
 /// - A column with no values on either side is an error naming the column.
 /// - The result is deterministic for the same inputs.
+/// - The report has one column per feature, named and ordered as the reference's; the
+///   same data shows no drift and a strong shift of one column is drift on that column.
+///
+/// `drift_conformance` (feature `conformance`) checks this for any detector; every
+/// built-in configuration runs it in `cargo test`.
 ///
 /// ```
 /// use mlcycle::drift::{DriftDetector, StatisticalDriftDetector};

@@ -57,9 +57,22 @@ macro_rules! expect_err {
     ($fut:expr, $pat:pat, $what:expr) => {
         match $fut.await {
             Err($pat) => {}
-            other => panic!("{}: expected {}, got {:?}", $what, stringify!($pat), other),
+            other => crate::conformance_support::broken(
+                "registry",
+                &$what.to_string(),
+                format!(
+                    "expected {}, got {}",
+                    stringify!($pat),
+                    crate::conformance_support::outcome(&other)
+                ),
+            ),
         }
     };
+}
+
+// A failed check names the broken property with the values cut short, not a Debug dump.
+macro_rules! assert_eq {
+    ($($t:tt)+) => { crate::conformance_support::suite_assert_eq!("registry", $($t)+) };
 }
 
 /// Run the whole registry contract against `registry`, which must be empty.

@@ -16,6 +16,7 @@ pub(crate) mod sqlite;
 mod types;
 
 #[cfg(any(test, feature = "conformance"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub use conformance::registry_conformance;
 pub use events::{
     DEFAULT_POLL_INTERVAL, EventSubscription, LIVE_CHANNEL_CAPACITY, RegistryEvent,

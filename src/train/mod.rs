@@ -32,6 +32,8 @@
 //! uniform choice among its values).
 
 mod algorithm;
+#[cfg(any(test, feature = "conformance"))]
+mod conformance;
 mod lbfgs;
 mod linalg;
 mod linear;
@@ -39,6 +41,9 @@ mod search;
 pub mod trees;
 
 pub use algorithm::{Algorithm, AlgorithmTrainer};
+#[cfg(any(test, feature = "conformance"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
+pub use conformance::{TargetKinds, trainer_conformance};
 pub use search::{
     CvResult, Distribution, MAX_TRIALS, SearchOutcome, SearchSpace, SearchTrainer, Trial,
     cross_validate, kfold, stratified_kfold,
@@ -122,6 +127,9 @@ pub struct TrainedModel {
 /// - The returned model's signature is the dataset's schema (features + target), and its
 ///   preprocessing is fitted on `data` only.
 /// - Long fits do not block the async runtime.
+///
+/// `trainer_conformance` (feature `conformance`) checks the first three for any trainer;
+/// every built-in trainer runs it in `cargo test`.
 ///
 /// ```
 /// use mlcycle::train::{Trainer, LinearModelTrainer, TrainContext};

@@ -4,7 +4,7 @@
 use mlcycle::clock::SystemClock;
 use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::data::write_csv;
-use mlcycle::deploy::{BatchJob, BatchOptions, BatchOutcome, score_csv};
+use mlcycle::deploy::{BatchJob, BatchOptions, BatchOutcome, score_file};
 use mlcycle::model::Model;
 use mlcycle::registry::{Change, Lineage, NewVersion, Registry, SqliteRegistry};
 use mlcycle::train::{LogisticParams, fit_logistic};
@@ -105,7 +105,7 @@ async fn order_rejects_and_determinism() {
         threads: 3,
         ..Default::default()
     };
-    let s = score_csv(&job(&f, &out1, &opts)).unwrap();
+    let s = score_file(&job(&f, &out1, &opts)).unwrap();
     assert_eq!(s.outcome, BatchOutcome::Published);
     assert_eq!(s.rows_read, 2_004);
     assert_eq!(s.rows_rejected, 4);
@@ -181,7 +181,7 @@ async fn order_rejects_and_determinism() {
         threads: 1,
         ..opts.clone()
     };
-    score_csv(&job(&f, &out2, &opts2)).unwrap();
+    score_file(&job(&f, &out2, &opts2)).unwrap();
     assert_eq!(std::fs::read(&out1).unwrap(), std::fs::read(&out2).unwrap());
 }
 
@@ -190,7 +190,7 @@ async fn too_many_rejects_publish_nothing_and_a_failed_job_leaves_no_output() {
     let f = fixture(100).await;
     let out = f.dir.path().join("out.csv");
     // 4 of 104 rejected > 1%.
-    let s = score_csv(&job(&f, &out, &BatchOptions::default())).unwrap();
+    let s = score_file(&job(&f, &out, &BatchOptions::default())).unwrap();
     assert_eq!(s.outcome, BatchOutcome::TooManyRejects);
     assert!(!out.exists());
     assert!(Path::new(&s.rejects).exists());
@@ -201,7 +201,7 @@ async fn too_many_rejects_publish_nothing_and_a_failed_job_leaves_no_output() {
         max_reject_fraction: 0.05,
         ..Default::default()
     };
-    let s = score_csv(&job(&f, &out, &lenient)).unwrap();
+    let s = score_file(&job(&f, &out, &lenient)).unwrap();
     assert_eq!(s.rows_rejected, 2);
     assert!(out.exists());
     std::fs::remove_file(&out).unwrap();
@@ -223,7 +223,7 @@ async fn too_many_rejects_publish_nothing_and_a_failed_job_leaves_no_output() {
     };
     let mut j = job(&f, &out, &opts);
     j.collect = Some(&failing);
-    let e = score_csv(&j).unwrap_err();
+    let e = score_file(&j).unwrap_err();
     assert!(e.to_string().contains("disk full"));
     assert!(!out.exists());
     let leftovers: Vec<_> = std::fs::read_dir(f.dir.path())
@@ -245,7 +245,7 @@ async fn missing_required_column_fails_before_any_work() {
     let broken = text.replacen("income", "salary", 1);
     std::fs::write(&f.input, broken).unwrap();
     let out = f.dir.path().join("out.csv");
-    let e = score_csv(&job(&f, &out, &BatchOptions::default())).unwrap_err();
+    let e = score_file(&job(&f, &out, &BatchOptions::default())).unwrap_err();
     assert!(
         matches!(e, mlcycle::Error::SchemaMismatch(ref m) if m.contains("income")),
         "{e}"
@@ -453,7 +453,7 @@ fn odd_csv_lines_score_like_plain_ones() {
             max_reject_fraction: 0.5,
             ..Default::default()
         };
-        score_csv(&BatchJob {
+        score_file(&BatchJob {
             model: &model,
             model_name: "m",
             model_version: 1,

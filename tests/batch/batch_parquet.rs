@@ -13,7 +13,7 @@ use arrow_schema::{DataType, Field, Schema};
 use mlcycle::clock::SystemClock;
 use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::data::{Dataset, write_csv};
-use mlcycle::deploy::{BatchJob, BatchOptions, BatchOutcome, score_csv};
+use mlcycle::deploy::{BatchJob, BatchOptions, BatchOutcome, score_file};
 use mlcycle::model::Model;
 use mlcycle::train::{LogisticParams, fit_logistic};
 use parquet::arrow::ArrowWriter;
@@ -279,7 +279,7 @@ fn parquet_and_csv_inputs_and_outputs_agree() {
         (&in_pq, "pq_pq.parquet"),
     ] {
         let out = dir.path().join(out);
-        let s = score_csv(&job(m.as_ref(), input, &out, &opts)).unwrap();
+        let s = score_file(&job(m.as_ref(), input, &out, &opts)).unwrap();
         assert_eq!(s.outcome, BatchOutcome::Published, "{}", out.display());
         assert_eq!((s.rows_read, s.rows_rejected), (1_500, 0));
         let want = format!(
@@ -328,7 +328,7 @@ fn parquet_rejects_order_and_byte_identical_output() {
         threads: 3,
         ..Default::default()
     };
-    let s = score_csv(&job(m.as_ref(), &input, &out1, &opts)).unwrap();
+    let s = score_file(&job(m.as_ref(), &input, &out1, &opts)).unwrap();
     assert_eq!(s.outcome, BatchOutcome::Published);
     assert_eq!(
         (s.rows_read, s.rows_scored, s.rows_rejected),
@@ -384,7 +384,7 @@ fn parquet_rejects_order_and_byte_identical_output() {
         threads: 1,
         ..opts.clone()
     };
-    score_csv(&job(m.as_ref(), &input, &out2, &opts2)).unwrap();
+    score_file(&job(m.as_ref(), &input, &out2, &opts2)).unwrap();
     assert_eq!(std::fs::read(&out1).unwrap(), std::fs::read(&out2).unwrap());
 
     // Lenient policies score the null and the unknown category as missing values.
@@ -394,7 +394,7 @@ fn parquet_rejects_order_and_byte_identical_output() {
         unknown: mlcycle::data::UnknownLevel::AsMissing,
         ..opts.clone()
     };
-    let s = score_csv(&job(m.as_ref(), &input, &out3, &lenient)).unwrap();
+    let s = score_file(&job(m.as_ref(), &input, &out3, &lenient)).unwrap();
     assert_eq!((s.rows_scored, s.rows_rejected), (1_000, 0));
 }
 
@@ -432,7 +432,7 @@ fn a_missing_column_fails_before_any_work_and_failed_jobs_leave_no_output() {
         .unwrap();
     w.close().unwrap();
     let out = dir.path().join("out.parquet");
-    let e = score_csv(&job(m.as_ref(), &renamed, &out, &BatchOptions::default())).unwrap_err();
+    let e = score_file(&job(m.as_ref(), &renamed, &out, &BatchOptions::default())).unwrap_err();
     assert!(
         matches!(e, mlcycle::Error::SchemaMismatch(ref msg) if msg.contains("income")),
         "{e}"
@@ -445,13 +445,13 @@ fn a_missing_column_fails_before_any_work_and_failed_jobs_leave_no_output() {
         keep: vec!["nope".into()],
         ..Default::default()
     };
-    let e = score_csv(&job(m.as_ref(), &input, &out, &keep_missing)).unwrap_err();
+    let e = score_file(&job(m.as_ref(), &input, &out, &keep_missing)).unwrap_err();
     assert!(e.to_string().contains("nope"), "{e}");
 
     // Not a Parquet file at all.
     let fake = dir.path().join("fake.parquet");
     std::fs::write(&fake, "id,age\n1,2\n").unwrap();
-    let e = score_csv(&job(m.as_ref(), &fake, &out, &BatchOptions::default())).unwrap_err();
+    let e = score_file(&job(m.as_ref(), &fake, &out, &BatchOptions::default())).unwrap_err();
     assert!(e.to_string().contains("not a readable Parquet file"), "{e}");
 
     // A job that fails midway (the collector fails on the third chunk) never leaves an
@@ -474,7 +474,7 @@ fn a_missing_column_fails_before_any_work_and_failed_jobs_leave_no_output() {
         };
         let mut j = job(m.as_ref(), input, &out, &opts);
         j.collect = Some(&failing);
-        let e = score_csv(&j).unwrap_err();
+        let e = score_file(&j).unwrap_err();
         assert!(e.to_string().contains("disk full"));
         assert!(!out.exists());
         assert!(

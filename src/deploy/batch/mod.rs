@@ -277,12 +277,19 @@ fn no_parquet(path: &Path) -> Error {
     )
 }
 
+/// The former name of [`score_file`], which it calls: it never read only CSV.
+#[deprecated(note = "renamed `score_file`: it scores CSV or Parquet, by file extension")]
+pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
+    score_file(job)
+}
+
 /// Run a batch-scoring job (blocking; run it on a blocking thread from async code).
 ///
-/// Despite its name this scores any supported input into any supported output: the formats
-/// follow the file extensions (`.parquet` is Parquet with the `parquet` feature, anything
-/// else CSV), so CSV → Parquet and Parquet → CSV work too. Rejects are always CSV.
-pub fn score_csv(job: &BatchJob<'_>) -> Result<BatchSummary> {
+/// Scores any supported input into any supported output: the formats follow the file
+/// extensions (`.parquet` is Parquet with the `parquet` feature, anything else CSV), so
+/// CSV → CSV, Parquet → Parquet, CSV → Parquet and Parquet → CSV all work. Rejects are
+/// always CSV.
+pub fn score_file(job: &BatchJob<'_>) -> Result<BatchSummary> {
     let opts = job.options;
     if !(0.0..=1.0).contains(&opts.max_reject_fraction) {
         return Err(Error::invalid(
@@ -814,24 +821,30 @@ fn write_in_order(
     Ok((read, scored, rejected))
 }
 
-/// The batch deployment: holds the version to score with, scores files with
+/// Batch scoring as a deployment: holds the version to score with, scores files with
 /// [`BatchDeployer::score_file`] (streaming, on a blocking thread) and, through the
 /// [`super::Deployer`] trait, in-memory batches. With a collector, every scored chunk is
 /// appended to the prediction log (nothing dropped: batch producers wait for room).
+///
+/// It implements [`super::Deployer`] because it keeps the trait's whole contract: `deploy`
+/// swaps the version atomically (a file job loads it once and is scored entirely by it),
+/// `current` names it, `predict` answers with it and is recorded, `undeploy` stops it and
+/// flushes the log; `deployer_conformance` checks this as for every deployer. It is a
+/// [`super::ModelSlot`] inside a [`super::Recorded`] wrapper, plus file scoring with the
+/// same [`super::Recorder`].
 #[derive(Debug)]
 pub struct BatchDeployer {
-    slot: arc_swap::ArcSwapOption<(super::DeploymentInfo, Arc<dyn Model>)>,
+    inner: super::Recorded<super::ModelSlot>,
     clock: Arc<dyn Clock>,
-    collector: Option<crate::collect::Collector>,
 }
 
 impl BatchDeployer {
     /// A batch deployer; `collector` feeds the prediction log (optional).
     pub fn new(clock: Arc<dyn Clock>, collector: Option<crate::collect::Collector>) -> Self {
+        let recorder = collector.map(|c| super::Recorder::new(c, clock.clone()));
         BatchDeployer {
-            slot: arc_swap::ArcSwapOption::empty(),
+            inner: super::Recorded::with_optional(super::ModelSlot::batch(clock.clone()), recorder),
             clock,
-            collector,
         }
     }
 
@@ -844,19 +857,16 @@ impl BatchDeployer {
         options: &BatchOptions,
         progress: Option<Arc<dyn Fn(BatchProgress) + Send + Sync>>,
     ) -> Result<BatchSummary> {
-        let serving = self.slot.load_full().ok_or_else(|| {
-            Error::Conflict("no model is deployed for batch scoring; deploy a version first".into())
-        })?;
+        let (info, model) = self.inner.inner().serving()?;
         let (input, output, options) = (input.to_path_buf(), output.to_path_buf(), options.clone());
+        let recorder = self.inner.recorder().cloned();
         let clock = self.clock.clone();
-        let collector = self.collector.clone();
         let summary = tokio::task::spawn_blocking(move || {
-            let (info, model) = serving.as_ref();
-            let collect = |r| match &collector {
-                Some(c) => c.record_blocking(r),
+            let collect = |r| match &recorder {
+                Some(rec) => rec.record_blocking(r),
                 None => Ok(()),
             };
-            score_csv(&BatchJob {
+            score_file(&BatchJob {
                 model: model.as_ref(),
                 model_name: &info.model_name,
                 model_version: info.version,
@@ -867,77 +877,40 @@ impl BatchDeployer {
                 progress: progress
                     .as_deref()
                     .map(|p| p as &(dyn Fn(BatchProgress) + Sync)),
-                collect: collector
+                collect: recorder
                     .as_ref()
                     .map(|_| &collect as &(dyn Fn(PredictionRecord) -> Result<()> + Sync)),
             })
         })
         .await
         .map_err(|e| Error::task("batch scoring", e))??;
-        if let Some(c) = &self.collector {
-            c.flush().await?;
+        if let Some(r) = self.inner.recorder() {
+            r.flush().await?;
         }
         Ok(summary)
     }
 }
 
 #[async_trait::async_trait]
+#[deny(clippy::missing_trait_methods)]
 impl super::Deployer for BatchDeployer {
     fn kind(&self) -> &str {
-        "batch"
+        self.inner.kind()
     }
 
     async fn deploy(&self, request: super::DeployRequest) -> Result<super::DeploymentInfo> {
-        let info = super::DeploymentInfo {
-            deployer: self.kind().into(),
-            endpoint: "batch".into(),
-            model_name: request.model_name,
-            version: request.version,
-            since: self.clock.now(),
-        };
-        self.slot
-            .store(Some(Arc::new((info.clone(), request.model))));
-        Ok(info)
+        self.inner.deploy(request).await
     }
 
     async fn current(&self) -> Option<super::DeploymentInfo> {
-        self.slot.load().as_ref().map(|s| s.0.clone())
+        self.inner.current().await
     }
 
     async fn predict(&self, request: super::ScoreRequest) -> Result<super::ScoreResponse> {
-        let serving = self.slot.load_full().ok_or_else(|| {
-            Error::Conflict("no model is deployed for batch scoring; deploy a version first".into())
-        })?;
-        let (info, model) = serving.as_ref();
-        let request_id = request
-            .request_id
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let prediction = model.predict(request.rows.view())?;
-        if let Some(c) = &self.collector {
-            c.record(PredictionRecord {
-                request_id: request_id.clone(),
-                at: self.clock.now(),
-                model_name: info.model_name.clone(),
-                model_version: info.version,
-                inputs: request.rows.outer_iter().map(|r| r.to_vec()).collect(),
-                outputs: prediction.values.to_vec(),
-                latency_us: 0,
-                error: None,
-            });
-        }
-        Ok(super::ScoreResponse {
-            request_id,
-            model_name: info.model_name.clone(),
-            model_version: info.version,
-            prediction,
-        })
+        self.inner.predict(request).await
     }
 
     async fn undeploy(&self) -> Result<()> {
-        self.slot.store(None);
-        if let Some(c) = &self.collector {
-            c.flush().await?;
-        }
-        Ok(())
+        self.inner.undeploy().await
     }
 }

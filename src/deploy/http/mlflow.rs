@@ -280,9 +280,9 @@ async fn invocations_inner(
                     // The fast path reads the body straight into the matrix; anything else
                     // (including every error) goes through the general path.
                     let keep_text = shared
-                        .collector
+                        .recorder
                         .as_ref()
-                        .is_some_and(|c| c.wants_json_text());
+                        .is_some_and(|r| r.wants_json_text());
                     if let Some(r) = super::fastjson::mlflow_rows(served, &bytes, enc, keep_text) {
                         return Ok(Encoded {
                             x: r.x,

@@ -102,9 +102,9 @@ mod v2;
 
 pub use follow::{AliasFollower, FollowSpec};
 
-use super::{DeployRequest, Deployer, DeploymentInfo, ScoreRequest, ScoreResponse};
+use super::{DeployRequest, Deployer, DeploymentInfo, ScoreRequest, ScoreResponse, ScoringCall};
 use crate::clock::Clock;
-use crate::collect::{Collector, PredictionRecord};
+use crate::collect::{Collector, RecordInputs};
 use crate::data::UnknownLevel;
 use crate::registry::Registry;
 use crate::{Error, Result};
@@ -336,7 +336,10 @@ impl HttpDeployer {
 
     /// The collector, if any.
     pub fn collector(&self) -> Option<&Collector> {
-        self.shared.collector.as_ref()
+        self.shared
+            .recorder
+            .as_ref()
+            .map(super::Recorder::collector)
     }
 }
 
@@ -365,19 +368,15 @@ impl Deployer for HttpDeployer {
         let started = std::time::Instant::now();
         let result = served.model.predict(request.rows.view());
         let latency_us = started.elapsed().as_micros() as u64;
-        if let Some(c) = &self.shared.collector {
-            c.record(PredictionRecord {
-                request_id: request_id.clone(),
+        if let Some(r) = &self.shared.recorder {
+            r.record(ScoringCall {
+                request_id: &request_id,
                 at,
-                model_name: served.name.clone(),
+                model_name: served.name_shared.clone(),
                 model_version: served.version,
-                inputs: request.rows.outer_iter().map(|r| r.to_vec()).collect(),
-                outputs: result
-                    .as_ref()
-                    .map(|p| p.values.to_vec())
-                    .unwrap_or_default(),
+                inputs: RecordInputs::Matrix(Arc::new(request.rows)),
+                result: result.as_ref(),
                 latency_us,
-                error: result.as_ref().err().map(ToString::to_string),
             });
         }
         Ok(ScoreResponse {
@@ -415,8 +414,8 @@ impl Deployer for HttpDeployer {
         self.shared.drain_shadows().await;
         self.shared.champion.store(None);
         self.shared.challenger.store(None);
-        if let Some(c) = &self.shared.collector {
-            c.flush().await?;
+        if let Some(r) = &self.shared.recorder {
+            r.flush().await?;
         }
         Ok(())
     }

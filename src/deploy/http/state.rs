@@ -6,8 +6,9 @@ use super::metrics::{Metrics, RequestLabels};
 use super::tabular::Encoding;
 use super::{HttpConfig, SplitMode, TrafficSplit};
 use crate::clock::Clock;
-use crate::collect::{Collector, JsonRows, RecordInputs, RequestRecord};
+use crate::collect::{Collector, JsonRows, RecordInputs};
 use crate::deploy::{DeployRequest, DeploymentInfo};
+use crate::deploy::{Recorder, ScoringCall};
 use crate::model::{Model, Prediction};
 use crate::{Error, Result};
 use arc_swap::ArcSwapOption;
@@ -186,7 +187,8 @@ pub(super) struct Shared {
     pub challenger: ArcSwapOption<Challenger>,
     pub config: HttpConfig,
     pub clock: Arc<dyn Clock>,
-    pub collector: Option<Collector>,
+    /// Records every scored request (the same recording code as [`crate::deploy::Recorded`]).
+    pub recorder: Option<Recorder>,
     pub metrics: Metrics,
     pub endpoint: String,
     route_counter: AtomicU64,
@@ -206,9 +208,9 @@ impl Shared {
             champion: ArcSwapOption::empty(),
             challenger: ArcSwapOption::empty(),
             config,
-            clock,
             metrics: Metrics::new(collector.clone()),
-            collector,
+            recorder: collector.map(|c| Recorder::new(c, clock.clone())),
+            clock,
             endpoint,
             route_counter: AtomicU64::new(0),
             shadow_gate: Arc::new(tokio::sync::RwLock::new(())),
@@ -372,7 +374,7 @@ impl Shared {
         let Encoded { x, logged } = encode(&served, &self.encoding())?;
         let x = Arc::new(x);
         let inputs = match logged {
-            Some(text) if self.collector.is_some() => RecordInputs::Json(Arc::new(text)),
+            Some(text) if self.recorder.is_some() => RecordInputs::Json(Arc::new(text)),
             _ => RecordInputs::Matrix(x.clone()),
         };
         // A shadow with another input signature cannot score these encoded rows.
@@ -451,19 +453,15 @@ impl Shared {
         at: chrono::DateTime<chrono::Utc>,
         latency_us: u64,
     ) {
-        if let Some(c) = &self.collector {
-            c.record_request(RequestRecord {
-                request_id: request_id.to_string(),
+        if let Some(r) = &self.recorder {
+            r.record(ScoringCall {
+                request_id,
                 at,
                 model_name: served.name_shared.clone(),
                 model_version: served.version,
                 inputs,
-                outputs: result
-                    .as_ref()
-                    .map(|p| p.values.to_vec())
-                    .unwrap_or_default(),
+                result: result.as_ref(),
                 latency_us,
-                error: result.as_ref().err().map(ToString::to_string),
             });
         }
     }
