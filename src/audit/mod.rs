@@ -40,6 +40,7 @@ mod checkpoint;
 #[cfg(feature = "conformance")]
 mod conformance;
 mod context;
+pub mod event;
 mod export;
 mod lineage;
 mod memory;
@@ -52,6 +53,7 @@ pub use checkpoint::{ChainHead, Checkpoint, CheckpointKey, CheckpointPolicy};
 #[cfg(feature = "conformance")]
 pub use conformance::audit_conformance;
 pub use context::{current_trace, in_trace, trace_or_new};
+pub use event::AuditEvent;
 pub use export::{export_jsonl, write_jsonl};
 pub use lineage::{
     AliasInterval, ApprovalInfo, DatasetInfo, DatasetLineage, DatasetUse, DeploymentInterval,
