@@ -29,6 +29,12 @@
 //! part of. `append_in_transaction` (feature `sqlite`) does the same for a caller's own
 //! SQLite transaction.
 //!
+//! # What is recorded
+//! Every record is an [`AuditEvent`]: one variant per action (the names in [`actions`]),
+//! each with a typed payload. Writers build the event and append
+//! [`AuditEntry::from_event`]; readers call [`AuditEntry::event`]. Records written by
+//! earlier versions read the same way (see [`event`]'s "Versions").
+//!
 //! # Reading it
 //! [`LineageQuery`] answers "where did this prediction come from" (request → model version
 //! → datasets, code, approval, deployment window), "where did this version serve" and

@@ -4,9 +4,7 @@
 //! its typed variant, and writing the variant back gives the stored payload unchanged.
 //! Records the lifecycle writes today have the shapes of those records.
 
-use mlcycle::audit::{
-    AuditEntry, AuditEvent, AuditQuery, AuditRecord, actions, verify_chain,
-};
+use mlcycle::audit::{AuditEntry, AuditEvent, AuditQuery, AuditRecord, actions, verify_chain};
 use mlcycle::clock::SystemClock;
 use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::embedded::Stack;
