@@ -110,6 +110,7 @@ impl Stack {
             .deployer(deployer.clone())
             .detector(Arc::new(StatisticalDriftDetector::default()))
             .prediction_log(prediction_log.clone())
+            .collector(collector.clone())
             .clock(clock);
         let lifecycle = customize(builder).build(config)?;
         let audit = lifecycle.audit().clone();

@@ -1,6 +1,7 @@
 //! The action names the lifecycle and the registry append, and what each record holds.
 //! Lineage queries and exports read records by these names; they are part of the stored
-//! format.
+//! format. [`AuditEvent`](super::AuditEvent) is their typed form: write and read records
+//! through it, so that no action name is spelled outside this module.
 //!
 //! Subjects are ids: dataset ids (content hashes), `name/version` references, request ids.
 //! Every record of one lifecycle run shares its `trace_id`.

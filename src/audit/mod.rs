@@ -28,6 +28,12 @@
 //! commit or roll back together; [`in_trace`] tells it which lifecycle run the change is
 //! part of.
 //!
+//! # What is recorded
+//! Every record is an [`AuditEvent`]: one variant per action (the names in [`actions`]),
+//! each with a typed payload. Writers build the event and append
+//! [`AuditEntry::from_event`]; readers call [`AuditEntry::event`]. Records written by
+//! earlier versions read the same way (see [`event`]'s "Versions").
+//!
 //! # Reading it
 //! [`crate::lineage::LineageQuery`] (a layer above this one) answers "where did this prediction come from" (request → model version
 //! → datasets, code, approval, deployment window), "where did this version serve" and
@@ -39,6 +45,7 @@ mod checkpoint;
 #[cfg(feature = "conformance")]
 mod conformance;
 mod context;
+pub mod event;
 mod export;
 mod memory;
 pub mod openlineage;
@@ -51,6 +58,7 @@ pub use checkpoint::{ChainHead, Checkpoint, CheckpointKey, CheckpointPolicy};
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub use conformance::audit_conformance;
 pub use context::{current_trace, in_trace, trace_or_new};
+pub use event::AuditEvent;
 pub use export::{export_jsonl, write_jsonl};
 pub use memory::InMemoryAuditLog;
 #[cfg(feature = "sqlite")]

@@ -13,6 +13,16 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// The stored name (`warning`, `critical`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -23,6 +33,17 @@ pub enum AlertKind {
     DataQuality,
     /// The service is unhealthy (errors).
     Health,
+}
+
+impl AlertKind {
+    /// The stored name (`drift`, `data_quality`, `health`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Drift => "drift",
+            AlertKind::DataQuality => "data_quality",
+            AlertKind::Health => "health",
+        }
+    }
 }
 
 /// An alert raised by the monitoring cycle.

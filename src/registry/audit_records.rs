@@ -8,11 +8,18 @@
 //! [`Registry::audit_log`]: super::Registry::audit_log
 
 use super::{AliasChange, Change, ModelVersion, StatusChange};
-use crate::audit::{AuditEntry, actions};
-use serde_json::json;
+use crate::audit::AuditEntry;
+use crate::audit::event::{
+    AliasDeleted, AliasMoved, AuditEvent, VersionDeleted, VersionRegistered, VersionStatusChanged,
+};
 
 fn vref(name: &str, version: u32) -> String {
     format!("{name}/{version}")
+}
+
+/// A field's JSON form (`Null` for what has none).
+fn json_of<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_default()
 }
 
 /// `version.registered`: actor the lineage's `created_by`; subjects `name/version`, then
@@ -22,62 +29,60 @@ pub fn version_registered(mv: &ModelVersion, trace_id: String) -> AuditEntry {
     let mut subjects = vec![vref(&mv.name, mv.version)];
     subjects.extend(mv.lineage.training_datasets.iter().map(|d| d.to_string()));
     subjects.extend(mv.lineage.validation_dataset.iter().map(|d| d.to_string()));
-    AuditEntry {
-        actor: mv.lineage.created_by.clone(),
-        action: actions::VERSION_REGISTERED.into(),
-        subjects,
-        payload: json!({
-            "artifact_sha256": mv.artifact_sha256, "flavor": mv.flavor, "lineage": mv.lineage,
-            "metrics": mv.metrics, "model_name": mv.name, "version": mv.version,
-        }),
-        trace_id,
-    }
+    let event = AuditEvent::VersionRegistered(VersionRegistered {
+        model_name: mv.name.clone(),
+        version: mv.version,
+        artifact_sha256: mv.artifact_sha256.clone(),
+        flavor: mv.flavor.clone(),
+        lineage: json_of(&mv.lineage),
+        metrics: json_of(&mv.metrics),
+    });
+    AuditEntry::from_event(mv.lineage.created_by.clone(), subjects, &event, trace_id)
 }
 
 /// `version.status_changed`: actor who decided; subject `name/version`; payload `status`,
 /// `reason`, `model_name`, `version`.
 pub fn status_changed(c: &StatusChange, trace_id: String) -> AuditEntry {
-    AuditEntry {
-        actor: c.change.actor.clone(),
-        action: actions::VERSION_STATUS_CHANGED.into(),
-        subjects: vec![vref(&c.name, c.version)],
-        payload: json!({
-            "status": c.status, "reason": c.change.reason,
-            "model_name": c.name, "version": c.version,
-        }),
+    let event = AuditEvent::VersionStatusChanged(VersionStatusChanged {
+        model_name: c.name.clone(),
+        version: c.version,
+        status: json_of(&c.status).as_str().unwrap_or_default().to_string(),
+        reason: c.change.reason.clone(),
+    });
+    AuditEntry::from_event(
+        c.change.actor.clone(),
+        vec![vref(&c.name, c.version)],
+        &event,
         trace_id,
-    }
+    )
 }
 
 /// `alias.moved` when the alias now points somewhere (subject: the new target), or
 /// `alias.deleted` when it was removed (subject: the version it pointed to); actor who
 /// changed it; payload `model_name`, `alias`, `from`, `to` (moves only), `reason`.
 pub fn alias_changed(c: &AliasChange, trace_id: String) -> AuditEntry {
-    let (action, subjects, payload) = match c.version {
+    let (subjects, event) = match c.version {
         Some(to) => (
-            actions::ALIAS_MOVED,
             vec![vref(&c.name, to)],
-            json!({
-                "model_name": c.name, "alias": c.alias, "from": c.previous, "to": to,
-                "reason": c.change.reason,
+            AuditEvent::AliasMoved(AliasMoved {
+                model_name: c.name.clone(),
+                alias: c.alias.clone(),
+                from: c.previous,
+                to,
+                reason: c.change.reason.clone(),
             }),
         ),
         None => (
-            actions::ALIAS_DELETED,
             c.previous.map(|v| vref(&c.name, v)).into_iter().collect(),
-            json!({
-                "model_name": c.name, "alias": c.alias, "from": c.previous,
-                "reason": c.change.reason,
+            AuditEvent::AliasDeleted(AliasDeleted {
+                model_name: c.name.clone(),
+                alias: c.alias.clone(),
+                from: c.previous,
+                reason: c.change.reason.clone(),
             }),
         ),
     };
-    AuditEntry {
-        actor: c.change.actor.clone(),
-        action: action.into(),
-        subjects,
-        payload,
-        trace_id,
-    }
+    AuditEntry::from_event(c.change.actor.clone(), subjects, &event, trace_id)
 }
 
 /// `version.deleted`: actor who deleted it; subject `name/version`; payload `model_name`,
@@ -88,14 +93,18 @@ pub fn version_deleted(
     change: &Change,
     trace_id: String,
 ) -> AuditEntry {
-    AuditEntry {
-        actor: change.actor.clone(),
-        action: actions::VERSION_DELETED.into(),
-        subjects: vec![vref(&mv.name, mv.version)],
-        payload: json!({
-            "model_name": mv.name, "version": mv.version, "artifact_sha256": mv.artifact_sha256,
-            "forced": forced, "aliases": mv.aliases, "reason": change.reason,
-        }),
+    let event = AuditEvent::VersionDeleted(VersionDeleted {
+        model_name: mv.name.clone(),
+        version: mv.version,
+        artifact_sha256: mv.artifact_sha256.clone(),
+        forced,
+        aliases: mv.aliases.clone(),
+        reason: change.reason.clone(),
+    });
+    AuditEntry::from_event(
+        change.actor.clone(),
+        vec![vref(&mv.name, mv.version)],
+        &event,
         trace_id,
-    }
+    )
 }

@@ -2,5 +2,6 @@
 
 mod audit_conformance;
 mod audit_crash;
+mod audit_events;
 mod audit_lineage;
 mod audit_tamper;

@@ -1,6 +1,7 @@
 //! Integration tests: lifecycle (one test binary per area).
 
 mod lifecycle_e2e;
+mod lifecycle_flush;
 mod lifecycle_http;
 mod lifecycle_release;
 mod lifecycle_restart;

@@ -2,7 +2,8 @@
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use mlcycle::audit::{AuditEntry, AuditLog, SqliteAuditLog};
+use mlcycle::audit::event::BatchScored;
+use mlcycle::audit::{AuditEntry, AuditEvent, AuditLog, SqliteAuditLog};
 use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::collect::{Collector, FilePredictionLog};
 use mlcycle::data::UnknownLevel;
@@ -107,16 +108,31 @@ pub async fn run(args: ScoreArgs) -> mlcycle::Result<bool> {
     reporter.finish();
     let audit = SqliteAuditLog::open(&args.store, clock)?;
     audit
-        .append(AuditEntry {
-            actor: std::env::var("USER").unwrap_or_else(|_| "cli".into()),
-            action: mlcycle::audit::actions::BATCH_SCORED.into(),
-            subjects: vec![
+        .append(AuditEntry::from_event(
+            std::env::var("USER").unwrap_or_else(|_| "cli".into()),
+            vec![
                 format!("{}/{}", summary.model_name, summary.model_version),
                 summary.input_hash.clone(),
             ],
-            payload: serde_json::to_value(&summary)?,
-            trace_id: format!("batch-{}", summary.started_at.format("%Y%m%dT%H%M%S%.6fZ")),
-        })
+            &AuditEvent::BatchScored(BatchScored {
+                model_name: summary.model_name.clone(),
+                model_version: summary.model_version,
+                input: summary.input.clone(),
+                input_hash: summary.input_hash.clone(),
+                output: summary.output.clone(),
+                rejects: summary.rejects.clone(),
+                rows_read: summary.rows_read,
+                rows_scored: summary.rows_scored,
+                rows_rejected: summary.rows_rejected,
+                started_at: summary.started_at,
+                finished_at: summary.finished_at,
+                outcome: serde_json::to_value(summary.outcome)?
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            }),
+            format!("batch-{}", summary.started_at.format("%Y%m%dT%H%M%S%.6fZ")),
+        ))
         .await?;
     let ok = summary.outcome == BatchOutcome::Published;
     if !args.quiet || !ok {

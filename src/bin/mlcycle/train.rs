@@ -3,21 +3,35 @@
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use mlcycle::audit::{AuditEntry, AuditLog, SqliteAuditLog, actions, in_trace};
 use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::data::{CsvOptions, read_csv};
-use mlcycle::model::ModelArtifact;
-use mlcycle::registry::{Lineage, NewVersion, Registry, SqliteRegistry};
-use mlcycle::train::{
-    Algorithm, AlgorithmTrainer, SearchSpace, SearchTrainer, TrainContext, Trainer,
+use mlcycle::lifecycle::{
+    LifecycleConfig, Observer, Stage, StageEvents, TrainingRun, TrainingStage, Trigger,
 };
-use mlcycle::validate::{ChampionChallenger, Validator};
+use mlcycle::model::ModelArtifact;
+use mlcycle::registry::{Registry, SqliteRegistry};
+use mlcycle::train::{Algorithm, AlgorithmTrainer, SearchSpace, SearchTrainer, Trainer};
+use mlcycle::validate::ChampionChallenger;
 use mlcycle::{Error, Result};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// Shows the training stage's progress on a progress bar.
+#[derive(Debug)]
+struct ProgressBarObserver(ProgressBar);
+
+impl Observer for ProgressBarObserver {
+    fn progress(&self, stage: Stage, _trace_id: &str, what: &str, done: usize, total: usize) {
+        if stage == Stage::Train {
+            self.0.set_message(what.to_string());
+            self.0.set_length(total as u64);
+            self.0.set_position(done as u64);
+        }
+    }
+}
 
 /// Arguments of `mlcycle train`.
 #[derive(Args, Debug)]
@@ -109,7 +123,6 @@ pub async fn run(args: TrainArgs) -> Result<()> {
         ..CsvOptions::default()
     };
     let data = read_csv(&args.data, &opts)?.with_source(args.data.display().to_string());
-    let (train, holdout) = data.split(args.holdout, args.seed)?;
 
     let bar = if std::io::stderr().is_terminal() && !args.json {
         ProgressBar::new(0)
@@ -120,114 +133,66 @@ pub async fn run(args: TrainArgs) -> Result<()> {
         ProgressStyle::with_template("{msg:>6} {bar:40} {pos}/{len}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let b = bar.clone();
-    let ctx = TrainContext::with_seed(args.seed).with_progress(move |what, done, total| {
-        b.set_message(what.to_string());
-        b.set_length(total as u64);
-        b.set_position(done as u64);
-    });
-    let trained = trainer.train(&train, &ctx).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // The registry appends `version.registered` in the registration's own transaction;
+    // the stage appends everything else to the same log.
+    let registry = SqliteRegistry::open_audited(&args.store, clock.clone(), None)?;
+    let audit = registry.audit_log().ok_or_else(|| {
+        Error::invalid("store", "the registry was opened without its audit trail")
+    })?;
+    let actor = args
+        .actor
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "cli".into());
+    let mut config = LifecycleConfig::new(args.name.clone());
+    config.holdout_fraction = args.holdout;
+    config.seed = args.seed;
+    config.actor = actor.clone();
+    // The command trains on what it is given; the quality report is recorded, not enforced.
+    config.max_missing_fraction = 1.0;
+    let events = StageEvents::new(
+        audit,
+        true,
+        Arc::new(ProgressBarObserver(bar.clone())),
+        clock,
+        actor,
+        args.name.clone(),
+    );
+    let trace = format!("train-{}", uuid::Uuid::new_v4());
+    let mut tags = BTreeMap::new();
+    tags.insert("source".to_string(), args.data.display().to_string());
+    tags.insert("seed".to_string(), args.seed.to_string());
+    // A version registered here is validated against the champion when it is released
+    // (`Lifecycle::release_registered`); here it is measured on its holdout alone.
+    let registered = TrainingStage {
+        trainer: trainer.as_ref(),
+        validator: &ChampionChallenger::default(),
+        registry: &registry,
+        events: &events,
+        config: &config,
+    }
+    .run(TrainingRun {
+        data: &data,
+        trigger: Trigger::Manual,
+        trace_id: &trace,
+        champion: None,
+        tags,
+    })
+    .await;
     bar.finish_and_clear();
+    let registered = registered?;
+    let (trained, report, mv) = (
+        &registered.trained,
+        &registered.validation,
+        &registered.version,
+    );
+    let (train, holdout) = (&registered.train, &registered.holdout);
     if trained.algorithm == "logistic_regression"
         && let Ok(ModelArtifact::Logistic(m)) = trained.model.to_artifact()
         && let Some(warning) = m.convergence().and_then(|c| c.warning.as_deref())
     {
         eprintln!("warning: {warning}");
     }
-
-    let report = ChampionChallenger::default()
-        .validate_with_training(trained.model.clone(), None, &holdout, &train)
-        .await?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    // The registry appends `version.registered` in the registration's own transaction.
-    let registry = SqliteRegistry::open_audited(&args.store, clock.clone(), None)?;
-    let audit = SqliteAuditLog::open(&args.store, clock)?;
-    let actor = args
-        .actor
-        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-        .unwrap_or_else(|| "cli".into());
-    let trace = format!("train-{}", uuid::Uuid::new_v4());
-    let record = |action: &str, subjects: Vec<String>, payload: Value| {
-        audit.append(AuditEntry {
-            actor: actor.clone(),
-            action: action.to_string(),
-            subjects,
-            payload,
-            trace_id: trace.clone(),
-        })
-    };
-    let source = args.data.display().to_string();
-    record(
-        actions::DATASET_REGISTERED,
-        vec![data.id().to_string()],
-        json!({"source": source, "hash": data.id(), "rows": data.n_rows(),
-               "features": data.schema().n_features(), "model_name": args.name}),
-    )
-    .await?;
-    for (split, role, share) in [
-        (&train, "train", 1.0 - args.holdout),
-        (&holdout, "holdout", args.holdout),
-    ] {
-        record(
-            actions::DATASET_REGISTERED,
-            vec![split.id().to_string()],
-            json!({
-                "source": format!("{role} split ({:.0}%, seed {}) of {source}", 100.0 * share, args.seed),
-                "hash": split.id(), "rows": split.n_rows(), "features": split.schema().n_features(),
-                "role": role, "derived_from": data.id(), "model_name": args.name,
-            }),
-        )
-        .await?;
-    }
-    record(
-        actions::TRAINING_FINISHED,
-        vec![train.id().to_string()],
-        json!({"algorithm": trained.algorithm, "params": trained.params, "seed": args.seed,
-               "model_name": args.name}),
-    )
-    .await?;
-    record(
-        actions::VALIDATION_COMPLETED,
-        vec![holdout.id().to_string()],
-        json!({"champion": null, "decision": if report.promote { "pass" } else { "fail" },
-               "report": report, "model_name": args.name}),
-    )
-    .await?;
-    let mut tags = BTreeMap::new();
-    tags.insert("source".to_string(), source.clone());
-    tags.insert("seed".to_string(), args.seed.to_string());
-    tags.insert("trace_id".to_string(), trace.clone());
-    let mv = in_trace(
-        trace.clone(),
-        registry.register(
-            &args.name,
-            NewVersion {
-                artifact: trained
-                    .model
-                    .to_artifact()?
-                    .with_reference_profile(mlcycle::drift::DatasetProfile::reference(&train)?),
-                lineage: Lineage {
-                    training_datasets: vec![data.id().clone(), train.id().clone()],
-                    validation_dataset: Some(holdout.id().clone()),
-                    parent_version: None,
-                    code_version: None,
-                    trainer: trained.algorithm.clone(),
-                    params: trained.params.clone(),
-                    created_by: actor.clone(),
-                },
-                metrics: report.version_metrics(),
-                tags,
-                description: format!(
-                    "{} trained on {} ({} rows; {} held out)",
-                    trained.algorithm,
-                    args.data.display(),
-                    train.n_rows(),
-                    holdout.n_rows()
-                ),
-            },
-        ),
-    )
-    .await?;
     if args.json {
         println!(
             "{}",

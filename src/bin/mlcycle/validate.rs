@@ -2,7 +2,8 @@
 //! and record the outcome in the store's audit trail (`validation.completed`).
 
 use clap::{Args, ValueEnum};
-use mlcycle::audit::{AuditEntry, AuditLog, SqliteAuditLog, actions};
+use mlcycle::audit::event::{ValidationCompleted, ValidationVerdict};
+use mlcycle::audit::{AuditEntry, AuditEvent, AuditLog, SqliteAuditLog};
 use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::data::{Schema, UnknownLevel, read_csv_with_schema};
 use mlcycle::registry::{RegistryExt, SqliteRegistry};
@@ -10,7 +11,6 @@ use mlcycle::validate::{
     ChampionChallenger, ChampionChallengerConfig, FairnessConfig, SignificanceConfig, Validator,
 };
 use mlcycle::{Error, Result};
-use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -122,24 +122,25 @@ pub async fn run(args: ValidateArgs) -> Result<bool> {
     let report = validator.validate(candidate, champion, &holdout).await?;
     let audit = SqliteAuditLog::open(&args.store, clock)?;
     audit
-        .append(AuditEntry {
-            actor: std::env::var("USER")
+        .append(AuditEntry::from_event(
+            std::env::var("USER")
                 .ok()
                 .filter(|u| !u.is_empty())
                 .unwrap_or_else(|| "cli".into()),
-            action: actions::VALIDATION_COMPLETED.into(),
-            subjects: vec![holdout.id().to_string()],
-            payload: json!({
-                "model_name": candidate_mv.name,
-                "candidate": candidate_mv.version,
-                "champion": champion_mv.as_ref().map(|c| c.version),
-                "champion_model": champion_mv.as_ref().map(|c| c.name.clone()),
-                "decision": if report.promote { "pass" } else { "fail" },
-                "report": report,
-                "holdout": args.data.display().to_string(),
+            vec![holdout.id().to_string()],
+            &AuditEvent::ValidationCompleted(ValidationCompleted {
+                model_name: candidate_mv.name.clone(),
+                candidate: Some(candidate_mv.version),
+                champion: champion_mv.as_ref().map(|c| c.version),
+                champion_model: champion_mv.as_ref().map(|c| c.name.clone()),
+                decision: ValidationVerdict::of(report.promote),
+                report: serde_json::to_value(&report)?,
+                holdout: Some(args.data.display().to_string()),
+                version: None,
+                trigger: None,
             }),
-            trace_id: format!("validate-{}", uuid::Uuid::new_v4()),
-        })
+            format!("validate-{}", uuid::Uuid::new_v4()),
+        ))
         .await?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),

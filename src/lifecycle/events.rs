@@ -1,0 +1,157 @@
+//! Where a stage's events go: the audit trail and the [`Observer`], from one place.
+
+use super::observer::{Alert, Observer};
+use super::{Stage, decide::AlertSpec};
+use crate::Result;
+use crate::audit::{AuditEntry, AuditEvent, AuditLog};
+use crate::clock::Clock;
+use std::future::Future;
+use std::sync::Arc;
+
+/// The sink of a run's events: each stage appends its typed [`AuditEvent`]s here and
+/// reports its start, end (with a summary) or failure to the observer here.
+#[derive(Debug, Clone)]
+pub struct StageEvents {
+    audit: Arc<dyn AuditLog>,
+    registry_audits: bool,
+    observer: Arc<dyn Observer>,
+    clock: Arc<dyn Clock>,
+    actor: String,
+    model_name: String,
+}
+
+impl StageEvents {
+    /// Events appended to `audit` as `actor`, about `model_name`, reported to `observer`.
+    /// `registry_audits`: the registry appends the records of its own changes (atomically
+    /// with them, see `Registry::audit_log`), so the stages do not append them again.
+    pub fn new(
+        audit: Arc<dyn AuditLog>,
+        registry_audits: bool,
+        observer: Arc<dyn Observer>,
+        clock: Arc<dyn Clock>,
+        actor: impl Into<String>,
+        model_name: impl Into<String>,
+    ) -> Self {
+        StageEvents {
+            audit,
+            registry_audits,
+            observer,
+            clock,
+            actor: actor.into(),
+            model_name: model_name.into(),
+        }
+    }
+
+    /// The observer.
+    pub fn observer(&self) -> &Arc<dyn Observer> {
+        &self.observer
+    }
+
+    /// The actor recorded for the stages' own actions.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// `name/version` of this model.
+    pub fn version_ref(&self, version: u32) -> String {
+        format!("{}/{version}", self.model_name)
+    }
+
+    /// Append `event` about `subjects` to the trail, as the stages' actor.
+    pub async fn emit(&self, trace: &str, subjects: Vec<String>, event: AuditEvent) -> Result<()> {
+        self.emit_as(&self.actor, trace, subjects, event).await
+    }
+
+    /// Append `event` as `actor` (a human decision).
+    pub async fn emit_as(
+        &self,
+        actor: &str,
+        trace: &str,
+        subjects: Vec<String>,
+        event: AuditEvent,
+    ) -> Result<()> {
+        self.audit
+            .append(AuditEntry::from_event(actor, subjects, &event, trace))
+            .await
+            .map(|_| ())
+    }
+
+    /// Append the record of a registry change, unless the registry already appended it.
+    pub async fn registry_change(
+        &self,
+        trace: &str,
+        entry: impl FnOnce(String) -> AuditEntry,
+    ) -> Result<()> {
+        if !self.registry_audits {
+            self.audit.append(entry(trace.to_string())).await?;
+        }
+        Ok(())
+    }
+
+    /// Run one stage: report its start, run `work`, then report its end with the summary
+    /// `summary` makes of the result, or its failure (the error is tagged with the stage).
+    pub async fn stage<T, F>(
+        &self,
+        stage: Stage,
+        trace: &str,
+        work: F,
+        summary: impl FnOnce(&T) -> String,
+    ) -> Result<T>
+    where
+        F: Future<Output = Result<T>>,
+    {
+        let v = self.attempt(stage, trace, work).await?;
+        self.observer.stage_finished(stage, trace, &summary(&v));
+        Ok(v)
+    }
+
+    /// Like [`StageEvents::stage`], leaving the end to the caller (a stage whose summary
+    /// depends on what follows).
+    pub async fn attempt<T, F>(&self, stage: Stage, trace: &str, work: F) -> Result<T>
+    where
+        F: Future<Output = Result<T>>,
+    {
+        self.observer.stage_started(stage, trace);
+        work.await.map_err(|e| {
+            let e = e.in_stage(stage);
+            self.observer.stage_failed(stage, trace, &e);
+            e
+        })
+    }
+
+    /// Report a stage's end.
+    pub fn finished(&self, stage: Stage, trace: &str, summary: &str) {
+        self.observer.stage_finished(stage, trace, summary);
+    }
+
+    /// Raise an alert: stamped with the time, model and run, and shown to the observer.
+    /// It is recorded with [`StageEvents::record_alerts`].
+    pub fn alert(&self, trace: &str, spec: AlertSpec) -> Alert {
+        let a = Alert {
+            at: self.clock.now(),
+            severity: spec.severity,
+            kind: spec.kind,
+            model_name: self.model_name.clone(),
+            message: spec.message,
+            trace_id: trace.into(),
+        };
+        self.observer.alert(&a);
+        a
+    }
+
+    /// Append an `alert.raised` record of each alert, about `subject`.
+    pub async fn record_alerts(&self, trace: &str, subject: &str, alerts: &[Alert]) -> Result<()> {
+        for a in alerts {
+            let event = AuditEvent::AlertRaised(crate::audit::event::AlertRaised {
+                at: a.at,
+                severity: a.severity.as_str().into(),
+                kind: a.kind.as_str().into(),
+                model_name: a.model_name.clone(),
+                message: a.message.clone(),
+                trace_id: a.trace_id.clone(),
+            });
+            self.emit(trace, vec![subject.to_string()], event).await?;
+        }
+        Ok(())
+    }
+}

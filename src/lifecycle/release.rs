@@ -1,0 +1,403 @@
+//! The release stage: the validation gate, the approval gate, human approve/reject,
+//! deployment and the serving alias; the release of versions registered elsewhere; and
+//! undeploying.
+
+use super::approval::{ApprovalDecision, ApprovalRequest};
+use super::outcome::{ReleaseOutcome, TrainingDecision};
+use super::training::{load_champion, load_model};
+use super::{Candidate, Lifecycle, Stage, Trigger};
+use crate::audit::event::{
+    ApprovalRequested, DeploymentStarted, DeploymentStopped, ValidationCompleted, ValidationVerdict,
+};
+use crate::audit::{AuditEvent, in_trace};
+use crate::data::Dataset;
+use crate::deploy::{DeployRequest, DeploymentInfo};
+use crate::registry::{Change, ModelVersion, RegistryEventKind, VersionStatus, audit_records};
+use crate::validate::ValidationReport;
+use crate::{Error, Result};
+
+/// `deployment.stopped` for `p`.
+fn stopped(p: &DeploymentInfo, reason: String, replaced_by: Option<u32>) -> AuditEvent {
+    AuditEvent::DeploymentStopped(DeploymentStopped {
+        deployer: p.deployer.clone(),
+        endpoint: p.endpoint.clone(),
+        model_name: p.model_name.clone(),
+        version: p.version,
+        since: p.since,
+        reason,
+        replaced_by,
+    })
+}
+
+impl Lifecycle {
+    /// The version the serving alias points to, if any.
+    pub async fn champion(&self) -> Result<Option<ModelVersion>> {
+        let name = &self.config.model_name;
+        if self.registry.list_models().await?.iter().all(|m| m != name) {
+            return Ok(None);
+        }
+        match self
+            .registry
+            .get_alias(name, &self.config.serving_alias)
+            .await?
+        {
+            Some(v) => Ok(Some(self.registry.get_version(name, v).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The gate for a registered, validated version: reject it if validation failed, else
+    /// ask the approval gate and, when approved, deploy it and move the serving alias.
+    /// `reference` becomes the drift baseline if it is deployed.
+    pub(super) async fn gate_and_deploy(
+        &self,
+        trace: &str,
+        version: &ModelVersion,
+        validation: &ValidationReport,
+        trigger: Trigger,
+        reference: &Dataset,
+    ) -> Result<TrainingDecision> {
+        let cfg = &self.config;
+        let ev = &self.events;
+        if !validation.promote {
+            let reason = validation
+                .first_failure()
+                .map_or_else(|| "validation failed".to_string(), |c| c.detail.clone());
+            self.set_status(
+                trace,
+                version.version,
+                VersionStatus::Rejected,
+                &cfg.actor,
+                &reason,
+            )
+            .await
+            .map_err(|e| e.in_stage(Stage::Approve))?;
+            ev.finished(Stage::Approve, trace, &format!("rejected: {reason}"));
+            return Ok(TrainingDecision::Rejected { reason });
+        }
+        let decision = ev
+            .attempt(
+                Stage::Approve,
+                trace,
+                self.approval.review(&ApprovalRequest {
+                    version: version.clone(),
+                    validation: validation.clone(),
+                    trigger,
+                }),
+            )
+            .await?;
+        match decision {
+            ApprovalDecision::Pending => {
+                self.lock().pending.insert(
+                    version.version,
+                    Candidate {
+                        training_data: reference.clone(),
+                    },
+                );
+                ev.emit(
+                    trace,
+                    vec![ev.version_ref(version.version)],
+                    AuditEvent::ApprovalRequested(ApprovalRequested {
+                        model_name: cfg.model_name.clone(),
+                        version: version.version,
+                        trigger: trigger.as_str().into(),
+                    }),
+                )
+                .await
+                .map_err(|e| e.in_stage(Stage::Approve))?;
+                ev.finished(Stage::Approve, trace, "waiting for a human decision");
+                Ok(TrainingDecision::AwaitingApproval)
+            }
+            ApprovalDecision::Rejected { actor, reason } => {
+                self.set_status(
+                    trace,
+                    version.version,
+                    VersionStatus::Rejected,
+                    &actor,
+                    &reason,
+                )
+                .await
+                .map_err(|e| e.in_stage(Stage::Approve))?;
+                ev.finished(
+                    Stage::Approve,
+                    trace,
+                    &format!("rejected by {actor}: {reason}"),
+                );
+                Ok(TrainingDecision::Rejected { reason })
+            }
+            ApprovalDecision::Approved { actor, reason } => {
+                ev.finished(
+                    Stage::Approve,
+                    trace,
+                    &format!("approved by {actor}: {reason}"),
+                );
+                let deployment = self
+                    .promote(trace, version.version, &actor, &reason, reference.clone())
+                    .await?;
+                Ok(TrainingDecision::Promoted {
+                    deployment,
+                    approved_by: actor,
+                    reason,
+                })
+            }
+        }
+    }
+
+    async fn set_status(
+        &self,
+        trace: &str,
+        version: u32,
+        status: VersionStatus,
+        actor: &str,
+        reason: &str,
+    ) -> Result<()> {
+        let c = in_trace(
+            trace,
+            self.registry.set_status(
+                &self.config.model_name,
+                version,
+                status,
+                Change::new(actor, reason),
+            ),
+        )
+        .await?;
+        self.events
+            .registry_change(trace, |t| audit_records::status_changed(&c, t))
+            .await
+    }
+
+    /// Approve a pending version (a human decision): it is deployed and the serving alias moves.
+    pub async fn approve(&self, version: u32, actor: &str, reason: &str) -> Result<DeploymentInfo> {
+        let trace = self.new_trace("approve");
+        let cand = self.lock().pending.remove(&version).ok_or_else(|| {
+            Error::not_found(
+                "pending version",
+                self.events.version_ref(version),
+                "only versions awaiting approval in this lifecycle can be approved",
+            )
+        })?;
+        self.promote(&trace, version, actor, reason, cand.training_data)
+            .await
+    }
+
+    /// Reject a pending version (a human decision).
+    pub async fn reject(&self, version: u32, actor: &str, reason: &str) -> Result<()> {
+        let trace = self.new_trace("reject");
+        self.lock().pending.remove(&version).ok_or_else(|| {
+            Error::not_found(
+                "pending version",
+                self.events.version_ref(version),
+                "only versions awaiting approval can be rejected",
+            )
+        })?;
+        self.set_status(&trace, version, VersionStatus::Rejected, actor, reason)
+            .await
+    }
+
+    /// The release pipeline for versions registered outside this lifecycle (by `mlcycle
+    /// train`, another process or another team's trainer): for every `VersionCreated` event
+    /// of this lifecycle's model after `cursor` whose version is still `pending_approval`,
+    /// validate it against the champion on `holdout`, ask the approval gate, and deploy it
+    /// when approved. Returns the cursor to pass next time (events are replayable, so a
+    /// restarted pipeline misses nothing) and what happened to each version.
+    ///
+    /// The lifecycle does not have the training data of such a version, so when it is
+    /// deployed `holdout` (recent labelled data) becomes its drift baseline.
+    pub async fn release_registered(
+        &self,
+        cursor: u64,
+        holdout: &Dataset,
+    ) -> Result<(u64, Vec<ReleaseOutcome>)> {
+        let cfg = &self.config;
+        let ev = &self.events;
+        let mut next = cursor;
+        let mut outcomes = Vec::new();
+        for event in self.registry.events_since(cursor).await? {
+            next = next.max(event.seq);
+            let RegistryEventKind::VersionCreated { name, version } = &event.kind else {
+                continue;
+            };
+            if *name != cfg.model_name || self.lock().pending.contains_key(version) {
+                continue;
+            }
+            let mv = match self.registry.get_version(name, *version).await {
+                Ok(mv) => mv,
+                Err(Error::NotFound { .. }) => continue, // deleted since
+                Err(e) => return Err(e),
+            };
+            if mv.status != VersionStatus::PendingApproval {
+                continue;
+            }
+            let trace = self.new_trace("release");
+            let champion = self
+                .champion()
+                .await
+                .map_err(|e| e.in_stage(Stage::Validate))?;
+            let validation = ev
+                .attempt(Stage::Validate, &trace, async {
+                    let candidate = load_model(self.registry.as_ref(), &mv).await?;
+                    let champ_model =
+                        load_champion(self.registry.as_ref(), champion.as_ref()).await?;
+                    let r = self
+                        .validator
+                        .validate(candidate, champ_model, holdout)
+                        .await?;
+                    ev.emit(
+                        &trace,
+                        vec![ev.version_ref(*version), holdout.id().to_string()],
+                        AuditEvent::ValidationCompleted(ValidationCompleted {
+                            model_name: cfg.model_name.clone(),
+                            champion: champion.as_ref().map(|c| c.version),
+                            decision: ValidationVerdict::of(r.promote),
+                            report: serde_json::to_value(&r)?,
+                            version: Some(*version),
+                            trigger: Some(Trigger::RegistryEvent.as_str().into()),
+                            candidate: None,
+                            champion_model: None,
+                            holdout: None,
+                        }),
+                    )
+                    .await?;
+                    Ok(r)
+                })
+                .await?;
+            let decision = self
+                .gate_and_deploy(&trace, &mv, &validation, Trigger::RegistryEvent, holdout)
+                .await?;
+            outcomes.push(ReleaseOutcome {
+                trace_id: trace,
+                version: mv,
+                champion_version: champion.map(|c| c.version),
+                validation,
+                decision,
+            });
+        }
+        Ok((next, outcomes))
+    }
+
+    /// Approve `version`, deploy it, record the deployment (and the one it replaces) and
+    /// move the serving alias; `training_data` becomes the drift baseline.
+    async fn promote(
+        &self,
+        trace: &str,
+        version: u32,
+        actor: &str,
+        reason: &str,
+        training_data: Dataset,
+    ) -> Result<DeploymentInfo> {
+        let cfg = &self.config;
+        let ev = &self.events;
+        self.set_status(trace, version, VersionStatus::Approved, actor, reason)
+            .await
+            .map_err(|e| e.in_stage(Stage::Approve))?;
+        let deployment = ev
+            .stage(
+                Stage::Deploy,
+                trace,
+                async {
+                    let previous = self.deployer.current().await;
+                    let model = self
+                        .registry
+                        .load_artifact(&cfg.model_name, version)
+                        .await?
+                        .into_model()?;
+                    let info = self
+                        .deployer
+                        .deploy(DeployRequest {
+                            model_name: cfg.model_name.clone(),
+                            version,
+                            model,
+                        })
+                        .await?;
+                    let replaces = previous.as_ref().map(|p| p.version);
+                    if let Some(p) =
+                        previous.filter(|p| p.version != version || p.model_name != cfg.model_name)
+                    {
+                        ev.emit(
+                            trace,
+                            vec![format!("{}/{}", p.model_name, p.version)],
+                            stopped(&p, format!("replaced by version {version}"), Some(version)),
+                        )
+                        .await?;
+                    }
+                    ev.emit(
+                        trace,
+                        vec![ev.version_ref(version)],
+                        AuditEvent::DeploymentStarted(DeploymentStarted {
+                            deployer: info.deployer.clone(),
+                            endpoint: info.endpoint.clone(),
+                            model_name: info.model_name.clone(),
+                            version: info.version,
+                            since: info.since,
+                            approved_by: actor.to_string(),
+                            replaces,
+                        }),
+                    )
+                    .await?;
+                    Ok(info)
+                },
+                |d| {
+                    format!(
+                        "{} serving {} via {}",
+                        d.endpoint,
+                        ev.version_ref(version),
+                        d.deployer
+                    )
+                },
+            )
+            .await?;
+        ev.stage(
+            Stage::Promote,
+            trace,
+            async {
+                let c = in_trace(
+                    trace,
+                    self.registry.set_alias(
+                        &cfg.model_name,
+                        &cfg.serving_alias,
+                        version,
+                        Change::new(actor, reason),
+                    ),
+                )
+                .await?;
+                ev.registry_change(trace, |t| audit_records::alias_changed(&c, t))
+                    .await
+            },
+            |_| {
+                format!(
+                    "{}@{} → version {version}",
+                    cfg.model_name, cfg.serving_alias
+                )
+            },
+        )
+        .await?;
+        let now = self.clock.now();
+        let mut st = self.lock();
+        st.reference = Some((version, training_data));
+        st.episode = std::mem::take(&mut st.episode).deployed(now);
+        Ok(deployment)
+    }
+
+    /// Stop serving (the deployer flushes its prediction log) and record who stopped it
+    /// and why. Returns what was serving, if anything.
+    pub async fn undeploy(&self, actor: &str, reason: &str) -> Result<Option<DeploymentInfo>> {
+        let trace = self.new_trace("undeploy");
+        let current = self.deployer.current().await;
+        self.deployer
+            .undeploy()
+            .await
+            .map_err(|e| e.in_stage(Stage::Deploy))?;
+        if let Some(p) = &current {
+            self.events
+                .emit_as(
+                    actor,
+                    &trace,
+                    vec![format!("{}/{}", p.model_name, p.version)],
+                    stopped(p, reason.to_string(), None),
+                )
+                .await
+                .map_err(|e| e.in_stage(Stage::Deploy))?;
+        }
+        Ok(current)
+    }
+}
