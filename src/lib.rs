@@ -14,6 +14,7 @@
 //!
 //! ```
 //! use mlcycle::prelude::*;
+//! use mlcycle::testing::{CreditDefault, DriftSpec};
 //! use std::sync::Arc;
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! // Default components, all in memory (use `Stack::open(dir, ..)` for the embedded store).
@@ -57,7 +58,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod monitor;
 pub mod registry;
-pub mod scenario;
+pub mod testing;
 pub mod train;
 pub mod validate;
 
@@ -66,7 +67,6 @@ pub use error::{Error, Result};
 /// The names most programs need.
 pub mod prelude {
     pub use crate::clock::{Clock, SimulatedClock, SystemClock};
-    pub use crate::data::synthetic::{CreditDefault, DriftSpec};
     pub use crate::data::{CsvOptions, Dataset, Schema, read_csv};
     pub use crate::deploy::{Deployer, ScoreRequest};
     pub use crate::drift::DriftDetector;

@@ -1,12 +1,11 @@
-//! Data: schemas, datasets with content-hash ids, CSV, quality checks and a synthetic
-//! generator with drift.
+//! Data: schemas, datasets with content-hash ids, CSV and quality checks (the synthetic
+//! generator is in [`crate::testing`]).
 
 mod csv_io;
 mod dataset;
 mod encode;
 pub mod quality;
 mod schema;
-pub mod synthetic;
 
 pub use csv_io::{CsvOptions, TargetHint, read_csv, read_csv_with_schema, write_csv};
 pub use dataset::{Dataset, DatasetId, validate_features};

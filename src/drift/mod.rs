@@ -104,7 +104,7 @@ use std::fmt::Debug;
 ///
 /// ```
 /// use mlcycle::drift::{DriftDetector, StatisticalDriftDetector};
-/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let g = CreditDefault::new(5);
 /// let reference = g.sample(3_000, &DriftSpec::none(), 0).unwrap();

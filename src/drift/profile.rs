@@ -53,7 +53,7 @@ pub struct ColumnProfile {
 /// [`Binning::Reference`]: super::stats::Binning::Reference
 ///
 /// ```
-/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// use mlcycle::drift::{DatasetProfile, StatisticalDriftConfig, StatisticalDriftDetector};
 /// use mlcycle::drift::stats::Method;
 /// let g = CreditDefault::new(3);

@@ -6,8 +6,8 @@ use super::{
     RegistryExt, VersionQuery, VersionStatus,
 };
 use crate::Error;
-use crate::data::synthetic::{CreditDefault, DriftSpec};
 use crate::model::{Model, ModelArtifact};
+use crate::testing::{CreditDefault, DriftSpec};
 use crate::train::{LogisticParams, fit_logistic};
 use std::collections::BTreeMap;
 

@@ -1361,8 +1361,8 @@ mod tests {
     }
 
     fn version_for_tests() -> NewVersion {
-        let data = crate::data::synthetic::CreditDefault::new(1)
-            .sample(100, &crate::data::synthetic::DriftSpec::none(), 0)
+        let data = crate::testing::CreditDefault::new(1)
+            .sample(100, &crate::testing::DriftSpec::none(), 0)
             .unwrap();
         let model = crate::train::fit_logistic(
             &data,

@@ -59,7 +59,13 @@ async fn worker() {
 
 fn spawn_worker(store: &Path, id: u64, count: u64, model: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "registry_processes::worker", "--nocapture", "--test-threads=1", "-q"])
+        .args([
+            "--exact",
+            "registry_processes::worker",
+            "--nocapture",
+            "--test-threads=1",
+            "-q",
+        ])
         .env("REGISTRY_WORKER_STORE", store)
         .env("REGISTRY_WORKER_ID", id.to_string())
         .env("REGISTRY_WORKER_COUNT", count.to_string())

@@ -9,13 +9,13 @@
 
 use crate::clock::SimulatedClock;
 use crate::data::Dataset;
-use crate::data::synthetic::{CreditDefault, DriftSpec};
 use crate::deploy::{Deployer, ScoreRequest};
 use crate::embedded::Stack;
 use crate::lifecycle::{
     LifecycleBuilder, LifecycleConfig, MonitoringOutcome, Observer, TrainingDataSource,
     TrainingOutcome, Trigger,
 };
+use crate::testing::{CreditDefault, DriftSpec};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
