@@ -4,3 +4,4 @@ mod lifecycle_e2e;
 mod lifecycle_http;
 mod lifecycle_release;
 mod lifecycle_restart;
+mod stack_reopen;
