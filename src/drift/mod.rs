@@ -86,7 +86,7 @@ pub mod stats;
 pub use detector::{MethodSelection, StatisticalDriftConfig, StatisticalDriftDetector};
 pub use engine::{ColumnInput, ColumnValues};
 pub use profile::{ColumnProfile, ColumnSummary, DatasetProfile};
-pub use report::{ColumnDrift, DriftReport, TestOutcome, Tests};
+pub use report::{ColumnDrift, ColumnKind, DriftReport, MethodOutcomes, TestOutcome, Tests};
 
 use crate::data::Dataset;
 use crate::{Error, Result};
@@ -98,6 +98,9 @@ use std::fmt::Debug;
 /// # Contract
 /// - `reference` and `current` must have the same feature columns (names, kinds, levels);
 ///   otherwise [`crate::Error::SchemaMismatch`].
+/// - Only feature columns are compared. The target is not a feature: the reference is
+///   usually the labelled training data and the current window the unlabelled served rows,
+///   so a target on either side is ignored (label drift is not measured here).
 /// - Missing values are dropped per column and counted in the report, never silently.
 /// - A column with no values on either side is an error naming the column.
 /// - The result is deterministic for the same inputs.

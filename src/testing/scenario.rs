@@ -11,7 +11,7 @@
 //! (each day's [`ScenarioData::day`] carries them).
 //!
 //! ```
-//! use mlcycle::data::{Dataset, Feature, Schema, Target};
+//! use mlcycle::data::{Dataset, Feature, Schema, Target, TargetKind};
 //! use mlcycle::lifecycle::LifecycleConfig;
 //! use mlcycle::testing::scenario::{Scenario, ScenarioConfig, ScenarioData};
 //! use ndarray::{Array1, Array2};
@@ -24,7 +24,7 @@
 //!     fn rows(&self, n: usize, shift: f64, salt: u64) -> mlcycle::Result<Dataset> {
 //!         let schema = Schema::new(
 //!             vec![Feature::numeric("tenure")],
-//!             Some(Target::classification(["stay", "churn"])?),
+//!             Some(Target { name: "churned".into(), kind: TargetKind::classification(["stay", "churn"])? }),
 //!         )?;
 //!         let x: Vec<f64> = (0..n).map(|i| ((i as u64 * 7919 + salt) % 1000) as f64 / 100.0 + shift).collect();
 //!         let y: Vec<f64> = x.iter().map(|&v| if v < 5.0 { 1.0 } else { 0.0 }).collect();

@@ -1,5 +1,6 @@
 //! Integration tests: lifecycle (one test binary per area).
 
+mod examples;
 mod lifecycle_e2e;
 mod lifecycle_http;
 mod lifecycle_release;
