@@ -8,3 +8,4 @@ mod train_lifecycle;
 mod train_logistic;
 mod train_models;
 mod trees;
+mod user_inputs;
