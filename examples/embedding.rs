@@ -5,7 +5,9 @@
 //! file is written to a temporary directory first. The file has a customer id (ignored), a
 //! sign-up time (each row's timestamp, not a feature), two numbers, a plan and the label.
 
-use mlcycle::data::{CsvOptions, UnknownLevel, read_csv};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use mlcycle::data::{CsvOptions, Dataset, UnknownLevel, read_csv};
 use mlcycle::prelude::*;
 use mlcycle::registry::RegistryExt;
 use std::sync::Arc;
@@ -27,6 +29,18 @@ fn write_example_csv(path: &std::path::Path) -> std::io::Result<()> {
         ));
     }
     std::fs::write(path, text)
+}
+
+/// Where the lifecycle finds newer labelled rows when drift calls for a retrain: here the
+/// same file, cut to the asked window (in production: your warehouse or label store).
+#[derive(Debug)]
+struct LabelledRows(Dataset);
+
+#[async_trait]
+impl TrainingDataSource for LabelledRows {
+    async fn labelled(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> mlcycle::Result<Dataset> {
+        self.0.window(from, to)
+    }
 }
 
 #[tokio::main]
@@ -58,10 +72,11 @@ async fn main() -> mlcycle::Result<()> {
 
     // 2. Train, validate, register and deploy (the store is a directory; reopening it
     //    later resumes serving `churn@production`).
-    let stack = Stack::open(
+    let stack = Stack::open_with(
         dir.path().join("store"),
         Arc::new(SystemClock),
         LifecycleConfig::new("churn"),
+        |b| b.data_source(Arc::new(LabelledRows(data.clone()))),
     )?;
     let outcome = stack.lifecycle.run_training(&data, Trigger::Manual).await?;
     println!("training: {:?}", outcome.decision);

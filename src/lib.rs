@@ -72,7 +72,8 @@ pub mod prelude {
     pub use crate::drift::DriftDetector;
     pub use crate::embedded::Stack;
     pub use crate::lifecycle::{
-        Lifecycle, LifecycleConfig, MonitoringDecision, TrainingDecision, Trigger,
+        Lifecycle, LifecycleConfig, MonitoringDecision, TrainingDataSource, TrainingDecision,
+        Trigger,
     };
     pub use crate::model::Model;
     pub use crate::registry::{Registry, RegistryExt};
