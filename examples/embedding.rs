@@ -99,8 +99,19 @@ async fn main() -> mlcycle::Result<()> {
         .await?;
     println!(
         "version {} predicts {:?}",
-        answer.model_version, answer.prediction.values
+        answer.model_version,
+        answer.prediction.values.to_vec()
     );
+
+    // ... and a day's batch of production rows (here: the file's first 500)
+    let batch = data.features().slice(ndarray::s![0..500, ..]).to_owned();
+    stack
+        .deployer
+        .predict(ScoreRequest {
+            rows: batch,
+            request_id: None,
+        })
+        .await?;
 
     // 4. Monitor: flush the prediction log, then check the last hour against the training data.
     stack.collector.flush().await?;
