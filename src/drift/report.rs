@@ -53,7 +53,8 @@ impl TestOutcome {
     }
 }
 
-/// The former name of [`MethodOutcomes`].
+/// The former name of [`MethodOutcomes`], kept until the drift engine uses the new name.
+#[doc(hidden)]
 pub type Tests = MethodOutcomes;
 
 /// Every method computed on a column, keyed by method name (Evidently's names: `ks`,
