@@ -6,9 +6,9 @@
 //! e.g. `.venv-registry/bin/python`; without it MLflow is skipped).
 
 use mlcycle::clock::SystemClock;
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::model::{Model, ModelArtifact};
 use mlcycle::registry::{Change, Lineage, NewVersion, Registry, RegistryExt, SqliteRegistry};
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::train::{LogisticParams, fit_logistic};
 use std::sync::Arc;
 use std::time::Instant;

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use mlcycle::data::Dataset;
 use mlcycle::model::Model;
 use mlcycle::prelude::*;
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::train::{LogisticParams, TrainContext, TrainedModel, fit_logistic};
 use std::sync::Arc;
 

@@ -2,16 +2,17 @@
 //! simulations) or the embedded store on disk (one directory: SQLite database for registry
 //! and audit trail, content-addressed artifacts, hourly prediction log, binary by default).
 
-use crate::Result;
 use crate::audit::{AuditLog, InMemoryAuditLog};
 use crate::clock::Clock;
 use crate::collect::{Collector, FilePredictionLog, InMemoryPredictionLog, PredictionLog};
 use crate::deploy::InProcessDeployer;
+use crate::deploy::{DeployRequest, DeploymentInfo};
 use crate::drift::StatisticalDriftDetector;
 use crate::lifecycle::{Lifecycle, LifecycleBuilder, LifecycleConfig};
 use crate::registry::{InMemoryRegistry, Registry};
 use crate::train::LinearModelTrainer;
 use crate::validate::ChampionChallenger;
+use crate::{Error, Result};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -89,9 +90,52 @@ impl Stack {
         )
     }
 
-    /// Wire the components; `registry` records its own changes, and its audit log is the
-    /// lifecycle's.
-    fn assemble(
+    /// Wire the default components around a `registry` and a `prediction_log` of your
+    /// choice — the same wiring [`Stack::in_memory`] and [`Stack::open`] use — so you can
+    /// swap one component and keep the rest.
+    ///
+    /// The defaults are: [`LinearModelTrainer`], [`ChampionChallenger`],
+    /// [`StatisticalDriftDetector`], an [`InProcessDeployer`] recording every scoring call
+    /// through a [`Collector`] (capacity [`COLLECTOR_CAPACITY`]) into `prediction_log`,
+    /// and `clock`. `customize` receives the builder with all of them set and may replace
+    /// any (e.g. `|b| b.trainer(my_trainer).data_source(my_labels)`); the audit log is the
+    /// registry's when it records its own changes ([`Registry::audit_log`]), otherwise set
+    /// one with `b.audit(..)`.
+    ///
+    /// If the registry's serving alias ([`LifecycleConfig::serving_alias`], `production`
+    /// by default) already names a version of the model, that version is loaded and
+    /// deployed, so a reopened store resumes serving where the last process stopped.
+    /// Loading it may fail (a damaged artifact, a flavor this build cannot open): the
+    /// error says which version and why.
+    ///
+    /// Must be called inside a tokio runtime.
+    ///
+    /// ```
+    /// use mlcycle::prelude::*;
+    /// use mlcycle::audit::InMemoryAuditLog;
+    /// use mlcycle::collect::InMemoryPredictionLog;
+    /// use mlcycle::registry::InMemoryRegistry;
+    /// use mlcycle::train::{LinearModelTrainer, LogisticParams, RidgeParams};
+    /// use std::sync::Arc;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    /// let audit = Arc::new(InMemoryAuditLog::new(clock.clone()));
+    /// let stack = Stack::assemble(
+    ///     clock.clone(),
+    ///     LifecycleConfig::new("churn"),
+    ///     Arc::new(InMemoryRegistry::new(clock).with_audit(audit)),
+    ///     Arc::new(InMemoryPredictionLog::default()),
+    ///     // keep everything, but a stronger regularisation
+    ///     |b| b.trainer(Arc::new(LinearModelTrainer::new(
+    ///         LogisticParams::default().l2(1.0).check().unwrap(),
+    ///         RidgeParams::default().check().unwrap(),
+    ///     ))),
+    /// )
+    /// .unwrap();
+    /// assert!(stack.deployer.current().await.is_none());
+    /// # });
+    /// ```
+    pub fn assemble(
         clock: Arc<dyn Clock>,
         config: LifecycleConfig,
         registry: Arc<dyn Registry>,
@@ -114,6 +158,7 @@ impl Stack {
             .clock(clock);
         let lifecycle = customize(builder).build(config)?;
         let audit = lifecycle.audit().clone();
+        resume_serving_blocking(&lifecycle)?;
         Ok(Stack {
             registry,
             audit,
@@ -123,4 +168,74 @@ impl Stack {
             lifecycle,
         })
     }
+
+    /// Deploy what the lifecycle's serving alias names, if anything (what [`Stack::open`]
+    /// and [`Stack::assemble`] do at start). Returns the deployment, or `None` when the
+    /// alias is not set. Use it after moving the alias behind the lifecycle's back (e.g.
+    /// with another process or `registry.set_alias`).
+    pub async fn resume_serving(&self) -> Result<Option<DeploymentInfo>> {
+        resume_serving(&self.lifecycle).await
+    }
+}
+
+/// Load the version the serving alias names and deploy it through the lifecycle's deployer.
+async fn resume_serving(lifecycle: &Lifecycle) -> Result<Option<DeploymentInfo>> {
+    let cfg = lifecycle.config();
+    let registry = lifecycle.registry();
+    if !registry.list_models().await?.contains(&cfg.model_name) {
+        return Ok(None);
+    }
+    let Some(version) = registry
+        .get_alias(&cfg.model_name, &cfg.serving_alias)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let cannot = |e: Error| {
+        Error::invalid(
+            "stored serving alias",
+            format!(
+                "`{}@{}` names version {version}, which cannot be loaded to resume serving: \
+                 {e}; move the alias to a version this program can open (or delete it) \
+                 before reopening the store",
+                cfg.model_name, cfg.serving_alias
+            ),
+        )
+    };
+    let model = registry
+        .load_artifact(&cfg.model_name, version)
+        .await
+        .and_then(|a| a.into_model())
+        .map_err(cannot)?;
+    let info = lifecycle
+        .deployer()
+        .deploy(DeployRequest {
+            model_name: cfg.model_name.clone(),
+            version,
+            model,
+        })
+        .await?;
+    Ok(Some(info))
+}
+
+/// [`resume_serving`] from a synchronous constructor that runs inside a tokio runtime of
+/// any flavor: the future runs to completion on a runtime of its own, on a helper thread
+/// (blocking in place would need a multi-threaded runtime).
+fn resume_serving_blocking(lifecycle: &Lifecycle) -> Result<()> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::io("a runtime to resume serving", e))?;
+            rt.block_on(resume_serving(lifecycle)).map(|_| ())
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(Error::invalid(
+                "stored serving alias",
+                "resuming the serving version failed unexpectedly (the loading thread panicked)",
+            ))
+        })
+    })
 }

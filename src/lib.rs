@@ -14,6 +14,7 @@
 //!
 //! ```
 //! use mlcycle::prelude::*;
+//! use mlcycle::testing::{CreditDefault, DriftSpec};
 //! use std::sync::Arc;
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! // Default components, all in memory (use `Stack::open(dir, ..)` for the embedded store).
@@ -66,8 +67,8 @@ pub mod lineage;
 pub mod model;
 pub mod monitor;
 pub mod registry;
-pub mod scenario;
 mod store;
+pub mod testing;
 pub mod train;
 pub mod validate;
 
@@ -76,13 +77,13 @@ pub use error::{Error, Result};
 /// The names most programs need.
 pub mod prelude {
     pub use crate::clock::{Clock, SimulatedClock, SystemClock};
-    pub use crate::data::synthetic::{CreditDefault, DriftSpec};
     pub use crate::data::{CsvOptions, Dataset, Schema, read_csv};
     pub use crate::deploy::{Deployer, ScoreRequest};
     pub use crate::drift::DriftDetector;
     pub use crate::embedded::Stack;
     pub use crate::lifecycle::{
-        Lifecycle, LifecycleConfig, MonitoringDecision, TrainingDecision, Trigger,
+        Lifecycle, LifecycleConfig, MonitoringDecision, TrainingDataSource, TrainingDecision,
+        Trigger,
     };
     pub use crate::model::Model;
     pub use crate::registry::{Registry, RegistryExt};

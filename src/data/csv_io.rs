@@ -31,9 +31,11 @@ pub struct CsvOptions {
     pub target_hint: TargetHint,
     /// Columns to treat as categorical even if they look numeric.
     pub categorical: Vec<String>,
-    /// A column holding RFC 3339 timestamps (kept as per-row timestamps, not a feature).
+    /// The column holding each row's time (RFC 3339 / ISO 8601 date-times, or ISO dates
+    /// read as midnight UTC), kept as per-row timestamps, not a feature. When `None`,
+    /// [`read_csv`] infers it: the one column whose every value is such a time.
     pub timestamp: Option<String>,
-    /// Columns to ignore (ids and the like).
+    /// Columns to ignore (ids, free text, other dates and the like).
     pub ignore: Vec<String>,
 }
 
@@ -100,11 +102,45 @@ fn col_index(headers: &[String], name: &str, path: &Path) -> Result<usize> {
     })
 }
 
+/// A text column with more distinct values than this (and more than half its rows
+/// distinct) is refused as a categorical feature by [`read_csv`] unless listed in
+/// [`CsvOptions::categorical`].
+pub const MAX_INFERRED_LEVELS: usize = 50;
+
 /// Load a CSV file (header row required), inferring the schema.
 ///
-/// A column is numeric when every non-missing cell parses as a number and it is not
-/// listed in `opts.categorical`; otherwise it is categorical with its sorted distinct values
-/// as levels. Empty cells (and `NA`, `NaN`, `null`) are missing values.
+/// - A column is numeric when every non-missing cell parses as a number and it is not
+///   listed in `opts.categorical`.
+/// - A column whose every non-missing cell is an RFC 3339 / ISO 8601 date-time or an ISO
+///   date (`2026-03-02`, read as midnight UTC) is a time, never a feature: it becomes the
+///   per-row timestamps when `opts.timestamp` is unset and it is the only such column.
+///   Any other time column must be named in `opts.ignore` (an
+///   [`Error::InvalidInput`] says so), since a date as a category would have a level per
+///   day and never match production rows.
+/// - Other columns are categorical with their sorted distinct values as levels. A text
+///   column with more than [`MAX_INFERRED_LEVELS`] distinct values, more than half of its
+///   rows distinct, is refused ([`Error::InvalidInput`]): it is an id or free text, not a
+///   category. List it in `opts.ignore`, or in `opts.categorical` to keep it anyway.
+///
+/// Empty cells (and `NA`, `NaN`, `null`) are missing values.
+///
+/// ```
+/// use mlcycle::data::{CsvOptions, read_csv};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("churn.csv");
+/// std::fs::write(&path, "customer_id,signed_up,tenure,plan,churned\n\
+///     c-001,2026-01-03T09:15:00Z,12,basic,no\n\
+///     c-002,2026-01-04T10:00:00Z,3,pro,yes\n\
+///     c-003,2026-01-05T11:30:00Z,30,basic,no\n").unwrap();
+/// let data = read_csv(&path, &CsvOptions {
+///     ignore: vec!["customer_id".into()],
+///     ..CsvOptions::with_target("churned")
+/// })
+/// .unwrap();
+/// // `signed_up` became the timestamps (inferred), not a feature
+/// assert_eq!(data.schema().feature_names(), ["tenure", "plan"]);
+/// assert_eq!(data.timestamps().unwrap().len(), 3);
+/// ```
 pub fn read_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Dataset> {
     let path = path.as_ref();
     let raw = read_raw(path)?;
@@ -113,25 +149,77 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Dataset> {
         .as_deref()
         .map(|t| col_index(&raw.headers, t, path))
         .transpose()?;
-    let ts_idx = opts
-        .timestamp
-        .as_deref()
-        .map(|t| col_index(&raw.headers, t, path))
-        .transpose()?;
+    let candidates: Vec<usize> = (0..raw.headers.len())
+        .filter(|&j| {
+            Some(j) != target_idx
+                && !opts.ignore.contains(&raw.headers[j])
+                && !opts.categorical.contains(&raw.headers[j])
+                && column_is_time(&raw.rows, j)
+        })
+        .collect();
+    let ts_idx = match opts.timestamp.as_deref() {
+        Some(t) => Some(col_index(&raw.headers, t, path)?),
+        None if candidates.len() == 1 => Some(candidates[0]),
+        None => None,
+    };
+    let others: Vec<&str> = candidates
+        .iter()
+        .filter(|&&j| Some(j) != ts_idx)
+        .map(|&j| raw.headers[j].as_str())
+        .collect();
+    if !others.is_empty() {
+        let list = others
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(Error::invalid(
+            format!("time column(s) {list} in {}", path.display()),
+            match ts_idx {
+                Some(t) => format!(
+                    "`{}` is the timestamp column and these also hold dates or times, which \
+                     are not features (a category per date never matches new rows); list \
+                     them in `CsvOptions::ignore` (or in `categorical` to keep them anyway)",
+                    raw.headers[t]
+                ),
+                None => "several columns hold dates or times: name the one that is each \
+                         row's time with `CsvOptions::timestamp` and list the others in \
+                         `CsvOptions::ignore`"
+                    .to_string(),
+            },
+        ));
+    }
     let mut features = Vec::new();
     let mut feature_cols = Vec::new();
     for (j, name) in raw.headers.iter().enumerate() {
         if Some(j) == target_idx || Some(j) == ts_idx || opts.ignore.contains(name) {
             continue;
         }
-        let numeric =
-            !opts.categorical.contains(name) && raw.rows.iter().all(|r| cell_is_numeric(r, j));
+        let listed = opts.categorical.contains(name);
+        let numeric = !listed && raw.rows.iter().all(|r| cell_is_numeric(r, j));
         let kind = if numeric {
             FeatureKind::Numeric
         } else {
-            FeatureKind::Categorical {
-                levels: distinct(&raw.rows, j),
+            let levels = distinct(&raw.rows, j);
+            let present = raw
+                .rows
+                .iter()
+                .filter(|r| !is_missing(r.get(j).unwrap_or("")))
+                .count();
+            if !listed && levels.len() > MAX_INFERRED_LEVELS && levels.len() * 2 > present {
+                return Err(Error::invalid(
+                    format!("column `{name}` in {}", path.display()),
+                    format!(
+                        "it has {} distinct text values in {present} rows, so it looks like an \
+                         id or free text rather than a category (a model cannot learn from a \
+                         level per row, and new rows would all be unknown levels); list it in \
+                         `CsvOptions::ignore`, or in `CsvOptions::categorical` to keep it as a \
+                         feature anyway",
+                        levels.len()
+                    ),
+                ));
             }
+            FeatureKind::Categorical { levels }
         };
         features.push(Feature {
             name: name.clone(),
@@ -235,17 +323,57 @@ fn build(
         }
         if let (Some(j), Some(ts)) = (ts_idx, ts.as_mut()) {
             let cell = rec.get(j).unwrap_or("").trim();
-            let t = DateTime::parse_from_rfc3339(cell).map_err(|e| {
+            let t = parse_time(cell).ok_or_else(|| {
                 Error::Data(format!(
-                    "{} line {line}: timestamp `{}` is not RFC 3339 ({e})",
+                    "{} line {line}: timestamp `{}` is not an RFC 3339 / ISO 8601 date-time \
+                     (`2026-03-02T09:30:00Z`) or an ISO date (`2026-03-02`)",
                     path.display(),
                     super::schema::truncate(cell)
                 ))
             })?;
-            ts.push(t.with_timezone(&Utc));
+            ts.push(t);
         }
     }
     Ok(Dataset::new(schema.clone(), x, y, ts)?.with_source(path.display().to_string()))
+}
+
+/// A time in one of the forms [`read_csv`] recognises: RFC 3339, ISO 8601 date-time
+/// without an offset (UTC; `T` or a space between date and time, optional fraction), or
+/// an ISO date (midnight UTC).
+fn parse_time(cell: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(cell) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(cell, f) {
+            return Some(t.and_utc());
+        }
+    }
+    chrono::NaiveDate::parse_from_str(cell, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
+/// Every non-missing cell is a time, and there is at least one.
+fn column_is_time(rows: &[csv::StringRecord], j: usize) -> bool {
+    let mut any = false;
+    for r in rows {
+        let c = r.get(j).unwrap_or("").trim();
+        if is_missing(c) {
+            continue;
+        }
+        // cheap reject before parsing: times start with a 4-digit year and a dash
+        if c.len() < 10 || c.as_bytes()[4] != b'-' || parse_time(c).is_none() {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
 fn cell_is_numeric(r: &csv::StringRecord, j: usize) -> bool {

@@ -56,7 +56,7 @@ pub struct ColumnProfile {
 /// [`Binning::Reference`]: crate::drift::stats::Binning::Reference
 ///
 /// ```
-/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// use mlcycle::drift::{DatasetProfile, StatisticalDriftConfig, StatisticalDriftDetector};
 /// use mlcycle::drift::stats::Method;
 /// let g = CreditDefault::new(3);

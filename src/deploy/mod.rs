@@ -105,7 +105,7 @@ pub struct ScoreResponse {
 /// ```
 /// use mlcycle::deploy::{Deployer, InProcessDeployer, DeployRequest, ScoreRequest};
 /// use mlcycle::clock::SystemClock;
-/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// use mlcycle::train::{fit_logistic, LogisticParams};
 /// use std::sync::Arc;
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {

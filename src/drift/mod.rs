@@ -92,7 +92,7 @@ pub use detector::StatisticalDriftDetector;
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub use conformance::drift_conformance;
 pub use engine::{ColumnInput, ColumnValues};
-pub use report::{ColumnDrift, DriftReport, TestOutcome, Tests};
+pub use report::{ColumnDrift, ColumnKind, DriftReport, MethodOutcomes, TestOutcome, Tests};
 
 use crate::data::Dataset;
 use crate::{Error, Result};
@@ -104,6 +104,9 @@ use std::fmt::Debug;
 /// # Contract
 /// - `reference` and `current` must have the same feature columns (names, kinds, levels);
 ///   otherwise [`crate::Error::SchemaMismatch`].
+/// - Only feature columns are compared. The target is not a feature: the reference is
+///   usually the labelled training data and the current window the unlabelled served rows,
+///   so a target on either side is ignored (label drift is not measured here).
 /// - Missing values are dropped per column and counted in the report, never silently.
 /// - A column with no values on either side is an error naming the column.
 /// - The result is deterministic for the same inputs.
@@ -115,7 +118,7 @@ use std::fmt::Debug;
 ///
 /// ```
 /// use mlcycle::drift::{DriftDetector, StatisticalDriftDetector};
-/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let g = CreditDefault::new(5);
 /// let reference = g.sample(3_000, &DriftSpec::none(), 0).unwrap();

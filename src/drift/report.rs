@@ -53,13 +53,17 @@ impl TestOutcome {
     }
 }
 
+/// The former name of [`MethodOutcomes`], kept until the drift engine uses the new name.
+#[doc(hidden)]
+pub type Tests = MethodOutcomes;
+
 /// Every method computed on a column, keyed by method name (Evidently's names: `ks`,
 /// `wasserstein`, `psi`, `jensenshannon`, `chisquare`, ...), in the order they were
 /// requested. Serialised as a JSON object.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Tests(Vec<(String, TestOutcome)>);
+pub struct MethodOutcomes(Vec<(String, TestOutcome)>);
 
-impl Tests {
+impl MethodOutcomes {
     /// The outcome of a method, by name.
     pub fn get(&self, method: &str) -> Option<&TestOutcome> {
         self.0.iter().find(|(m, _)| m == method).map(|(_, t)| t)
@@ -90,7 +94,7 @@ impl Tests {
     }
 }
 
-impl Serialize for Tests {
+impl Serialize for MethodOutcomes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
         for (k, v) in &self.0 {
@@ -100,20 +104,20 @@ impl Serialize for Tests {
     }
 }
 
-impl<'de> Deserialize<'de> for Tests {
+impl<'de> Deserialize<'de> for MethodOutcomes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Tests;
+            type Value = MethodOutcomes;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a map of method name to test outcome")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Tests, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<MethodOutcomes, A::Error> {
                 let mut out = Vec::new();
                 while let Some((k, v)) = a.next_entry::<String, TestOutcome>()? {
                     out.push((k, v));
                 }
-                Ok(Tests(out))
+                Ok(MethodOutcomes(out))
             }
         }
         d.deserialize_map(V)
@@ -129,12 +133,39 @@ fn nullable_opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::E
     Ok(Some(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN)))
 }
 
+/// The kind of a column in a [`ColumnDrift`] (serialised as `numeric` / `categorical`,
+/// the strings [`ColumnDrift::kind`] holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnKind {
+    /// A numeric feature.
+    Numeric,
+    /// A categorical feature.
+    Categorical,
+}
+
+impl ColumnKind {
+    /// `numeric` or `categorical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColumnKind::Numeric => "numeric",
+            ColumnKind::Categorical => "categorical",
+        }
+    }
+}
+
+impl fmt::Display for ColumnKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The drift result of one column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnDrift {
     /// Column name.
     pub name: String,
-    /// `numeric` or `categorical`.
+    /// `numeric` or `categorical` ([`ColumnKind::as_str`]; see [`ColumnDrift::column_kind`]).
     pub kind: String,
     /// Finite reference values used.
     pub n_reference: usize,
@@ -158,7 +189,82 @@ pub struct ColumnDrift {
     pub drift: bool,
     /// Every requested method that applies to the column's kind, the deciding one included.
     #[serde(default)]
-    pub tests: Tests,
+    pub tests: MethodOutcomes,
+}
+
+impl ColumnDrift {
+    /// The result of `method` on column `name`: `statistic` (and `p_value` for a test)
+    /// against `threshold`, with `drift` its verdict. The counts start at zero (set them
+    /// with [`ColumnDrift::with_counts`]) and `tests` holds this one method.
+    ///
+    /// ```
+    /// use mlcycle::drift::{ColumnDrift, ColumnKind, DriftReport};
+    /// let age = ColumnDrift::new("age", ColumnKind::Numeric, "ks", 0.21, Some(0.001), 0.05, true)
+    ///     .with_counts(5_000, 1_200, 0, 3);
+    /// let plan = ColumnDrift::new("plan", ColumnKind::Categorical, "chisquare", 1.2, Some(0.55), 0.05, false);
+    /// let report = DriftReport::from_columns(vec![age, plan], 0.5);
+    /// assert!(report.dataset_drift);
+    /// assert_eq!(report.columns[0].kind, "numeric");
+    /// assert_eq!(report.columns[0].tests.get("ks").unwrap().p_value, Some(0.001));
+    /// ```
+    pub fn new(
+        name: impl Into<String>,
+        kind: ColumnKind,
+        method: impl Into<String>,
+        statistic: f64,
+        p_value: Option<f64>,
+        threshold: f64,
+        drift: bool,
+    ) -> Self {
+        let method = method.into();
+        let mut tests = MethodOutcomes::default();
+        tests.insert(
+            method.clone(),
+            TestOutcome {
+                statistic,
+                p_value,
+                raw: None,
+            },
+        );
+        ColumnDrift {
+            name: name.into(),
+            kind: kind.as_str().into(),
+            n_reference: 0,
+            n_current: 0,
+            missing_reference: 0,
+            missing_current: 0,
+            method,
+            statistic,
+            p_value,
+            threshold,
+            drift,
+            tests,
+        }
+    }
+
+    /// Set the finite values used and the missing values dropped, on each side.
+    pub fn with_counts(
+        mut self,
+        n_reference: usize,
+        n_current: usize,
+        missing_reference: usize,
+        missing_current: usize,
+    ) -> Self {
+        self.n_reference = n_reference;
+        self.n_current = n_current;
+        self.missing_reference = missing_reference;
+        self.missing_current = missing_current;
+        self
+    }
+
+    /// [`ColumnDrift::kind`] as a [`ColumnKind`] (`None` for a string neither kind spells).
+    pub fn column_kind(&self) -> Option<ColumnKind> {
+        match self.kind.as_str() {
+            "numeric" => Some(ColumnKind::Numeric),
+            "categorical" => Some(ColumnKind::Categorical),
+            _ => None,
+        }
+    }
 }
 
 /// The drift result of a dataset.
@@ -186,6 +292,25 @@ pub struct DriftReport {
 }
 
 impl DriftReport {
+    /// A report from per-column results: counts the drifted columns and applies the
+    /// dataset rule (drifted when `share_drifted ≥ drift_share`), as the built-in detector
+    /// does.
+    pub fn from_columns(columns: Vec<ColumnDrift>, drift_share: f64) -> Self {
+        let drifted_columns = columns.iter().filter(|c| c.drift).count();
+        let share_drifted = if columns.is_empty() {
+            0.0
+        } else {
+            drifted_columns as f64 / columns.len() as f64
+        };
+        DriftReport {
+            columns,
+            drifted_columns,
+            share_drifted,
+            drift_share,
+            dataset_drift: share_drifted >= drift_share,
+        }
+    }
+
     /// The drifted columns.
     pub fn drifted(&self) -> impl Iterator<Item = &ColumnDrift> {
         self.columns.iter().filter(|c| c.drift)

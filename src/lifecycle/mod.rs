@@ -75,7 +75,7 @@ struct State {
 /// ```
 /// use mlcycle::embedded::Stack;
 /// use mlcycle::clock::SystemClock;
-/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// use mlcycle::lifecycle::{LifecycleConfig, Trigger, TrainingDecision};
 /// use std::sync::Arc;
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {

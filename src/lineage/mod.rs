@@ -319,6 +319,7 @@ fn deployment_intervals(records: &[AuditRecord]) -> Vec<DeploymentInterval> {
 /// ```
 /// use mlcycle::lineage::LineageQuery;
 /// use mlcycle::prelude::*;
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// use std::sync::Arc;
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let stack = Stack::in_memory(Arc::new(SystemClock), LifecycleConfig::new("credit")).unwrap();

@@ -22,7 +22,7 @@ use std::sync::Arc;
 /// model.
 ///
 /// ```
-/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// use mlcycle::drift::DatasetProfile;
 /// use mlcycle::model::{Model, ModelArtifact};
 /// use mlcycle::train::{LogisticParams, fit_logistic};

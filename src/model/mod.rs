@@ -44,7 +44,7 @@ pub struct Prediction {
 ///
 /// ```
 /// use mlcycle::model::{Model, ModelArtifact};
-/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// use mlcycle::train::{LogisticParams, fit_logistic};
 ///
 /// let data = CreditDefault::new(1).sample(500, &DriftSpec::none(), 0).unwrap();

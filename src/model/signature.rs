@@ -1,4 +1,4 @@
-use crate::data::{Schema, Target, TargetKind};
+use crate::data::{RawValue, Schema, Target, TargetKind, UnknownLevel};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +25,56 @@ pub struct Signature {
 }
 
 impl Signature {
+    /// Encode raw rows — `(column name, value)` pairs, e.g. a CSV record zipped with its
+    /// header, or a form — into the feature matrix this model scores (what
+    /// [`ScoreRequest::rows`](crate::deploy::ScoreRequest::rows) must hold). A column
+    /// named like the target is skipped; the rules and errors are those of
+    /// [`crate::data::encode_rows`]: an unknown column or a missing feature is a
+    /// [`Error::SchemaMismatch`], an unknown level an [`Error::Data`] unless `unknown`
+    /// is [`UnknownLevel::AsMissing`].
+    ///
+    /// ```
+    /// use mlcycle::data::UnknownLevel;
+    /// use mlcycle::model::Model;
+    /// use mlcycle::testing::{CreditDefault, DriftSpec};
+    /// use mlcycle::train::{LogisticParams, fit_logistic};
+    ///
+    /// let data = CreditDefault::new(1).sample(500, &DriftSpec::none(), 0).unwrap();
+    /// let model = fit_logistic(&data, &LogisticParams::default().check().unwrap()).unwrap();
+    /// // one applicant, as a JSON object (e.g. the body of your own endpoint)
+    /// let applicant = serde_json::json!({
+    ///     "age": 35, "income": 52000, "debt_ratio": 0.3, "credit_limit": 9000,
+    ///     "utilization": 0.5, "late_payments": 0, "months_employed": 40, "n_accounts": 4,
+    ///     "loan_amount": 8000, "interest_rate": 7.5,
+    ///     "home_ownership": "rent", "purpose": "car", "region": "north",
+    /// });
+    /// let x = model.signature().encode_json_rows(&[applicant], UnknownLevel::Error).unwrap();
+    /// assert_eq!(model.predict(x.view()).unwrap().values.len(), 1);
+    /// ```
+    pub fn encode_rows<I, R, K>(
+        &self,
+        rows: I,
+        unknown: UnknownLevel,
+    ) -> Result<ndarray::Array2<f64>>
+    where
+        I: IntoIterator<Item = R>,
+        R: IntoIterator<Item = (K, RawValue)>,
+        K: AsRef<str>,
+    {
+        crate::data::encode_rows_skipping(&self.inputs, Some(&self.target.name), rows, unknown)
+    }
+
+    /// Encode JSON objects (`{"tenure": 12, "plan": "pro"}`) like
+    /// [`Signature::encode_rows`]; anything other than an object is an
+    /// [`Error::InvalidInput`].
+    pub fn encode_json_rows(
+        &self,
+        rows: &[serde_json::Value],
+        unknown: UnknownLevel,
+    ) -> Result<ndarray::Array2<f64>> {
+        crate::data::encode_json_rows_skipping(&self.inputs, Some(&self.target.name), rows, unknown)
+    }
+
     /// The signature of a model trained on data with `schema` (which must have a target).
     pub fn from_training_schema(schema: &Schema) -> Result<Self> {
         let target = schema

@@ -119,8 +119,8 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// let registry: Arc<dyn Registry> = Arc::new(InMemoryRegistry::new(Arc::new(SystemClock)));
 /// let mut events = EventSubscription::new(registry.clone(), 0);
 /// let follower = tokio::spawn(async move { events.next().await.map(|e| e.seq) });
-/// # let data = mlcycle::data::synthetic::CreditDefault::new(1)
-/// #     .sample(200, &mlcycle::data::synthetic::DriftSpec::none(), 0).unwrap();
+/// # let data = mlcycle::testing::CreditDefault::new(1)
+/// #     .sample(200, &mlcycle::testing::DriftSpec::none(), 0).unwrap();
 /// # let model = mlcycle::train::fit_logistic(&data,
 /// #     &mlcycle::train::LogisticParams::default().check().unwrap()).unwrap();
 /// # use mlcycle::model::Model;

@@ -74,7 +74,7 @@ use tokio::sync::broadcast;
 /// ```
 /// use mlcycle::registry::{InMemoryRegistry, Registry, RegistryExt, NewVersion, Lineage, Change};
 /// use mlcycle::clock::SystemClock;
-/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// use mlcycle::train::{fit_logistic, LogisticParams};
 /// use mlcycle::model::Model;
 /// use std::sync::Arc;

@@ -248,7 +248,7 @@ fn fit_tree<L: TreeLearner>(
 ///
 /// ```
 /// use mlcycle::train::{AlgorithmTrainer, Trainer, TrainContext};
-/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let data = CreditDefault::new(3).sample(1_000, &DriftSpec::none(), 0).unwrap();
 /// let trainer = AlgorithmTrainer::from_name("gbdt", &serde_json::json!({"max_iter": 20})).unwrap();

@@ -133,7 +133,7 @@ pub struct TrainedModel {
 ///
 /// ```
 /// use mlcycle::train::{Trainer, LinearModelTrainer, TrainContext};
-/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let data = CreditDefault::new(3).sample(2_000, &DriftSpec::none(), 0).unwrap();
 /// let trainer = LinearModelTrainer::default();

@@ -403,7 +403,7 @@ pub struct SearchOutcome {
 ///
 /// ```
 /// use mlcycle::train::{Algorithm, SearchSpace, SearchTrainer, Trainer, TrainContext};
-/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let data = CreditDefault::new(3).sample(600, &DriftSpec::none(), 0).unwrap();
 /// let space = SearchSpace::from_json(br#"{"grid": {"l2": [0.1, 10.0]}}"#).unwrap();

@@ -3,7 +3,7 @@ use super::metrics::{
     ModelOutputs, REGRESSOR_METRICS, classifier_metric, fairness_report, greater_is_better,
     mcnemar, paired_bootstrap_ci, regressor_metric,
 };
-use super::{Check, ProfileConfig, ValidationReport, Validator, profile_model};
+use super::{Check, CostBudget, ValidationReport, Validator, measure_serving_cost};
 use crate::data::Dataset;
 use crate::model::Model;
 use crate::{Error, Result};
@@ -126,8 +126,10 @@ pub struct ChampionChallengerConfig {
     pub significance: Option<SignificanceConfig>,
     /// Fairness on a sensitive column (off by default).
     pub fairness: Option<FairnessConfig>,
-    /// Profiling and its budgets (on by default, without budgets).
-    pub profile: Option<ProfileConfig>,
+    /// Measuring the serving cost (artifact size, latency, throughput) and its budgets (on
+    /// by default, without budgets). Serialised as `profile`, its name before the rename.
+    #[serde(rename = "profile")]
+    pub serving_cost: Option<CostBudget>,
     /// Largest acceptable gap between the training and the holdout primary metric (in its
     /// better direction); checked only when the training data is given.
     pub max_train_holdout_gap: Option<f64>,
@@ -142,7 +144,7 @@ impl Default for ChampionChallengerConfig {
             metric_thresholds: BTreeMap::new(),
             significance: None,
             fairness: None,
-            profile: Some(ProfileConfig::default()),
+            serving_cost: Some(CostBudget::default()),
             max_train_holdout_gap: None,
         }
     }
@@ -196,10 +198,10 @@ pub struct FitGap {
 /// ```
 /// use mlcycle::validate::{
 ///     ChampionChallenger, ChampionChallengerConfig, FairnessConfig, MetricThreshold,
-///     ProfileConfig, SignificanceConfig,
+///     CostBudget, SignificanceConfig,
 /// };
 /// use mlcycle::train::{AlgorithmTrainer, TrainContext};
-/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// use std::collections::BTreeMap;
 ///
 /// let data = CreditDefault::new(3).sample(2_000, &DriftSpec::none(), 0)?;
@@ -221,7 +223,7 @@ pub struct FitGap {
 ///         min_disparate_impact_ratio: Some(0.0),
 ///         ..Default::default()
 ///     }),
-///     profile: Some(ProfileConfig { max_artifact_bytes: Some(1 << 20), ..Default::default() }),
+///     serving_cost: Some(CostBudget { max_artifact_bytes: Some(1 << 20), ..Default::default() }),
 ///     max_train_holdout_gap: Some(0.5),
 ///     ..Default::default()
 /// })?;
@@ -318,7 +320,7 @@ impl ChampionChallenger {
                 f.min_disparate_impact_ratio,
             )?;
         }
-        if let Some(p) = &config.profile {
+        if let Some(p) = &config.serving_cost {
             p.check()?;
         }
         finite_nonneg("max_train_holdout_gap", config.max_train_holdout_gap)?;
@@ -463,7 +465,7 @@ fn decide(
         promote: false,
         significance: None,
         fairness: None,
-        profile: None,
+        serving_cost: None,
         fit: None,
     };
     let Some(&cv) = cand.get(&primary) else {
@@ -526,9 +528,9 @@ fn decide(
             None
         }
     };
-    // Profiling first, so its metrics can be thresholded.
-    if let Some(pc) = &cfg.profile {
-        let p = profile_model(candidate.as_ref(), holdout, pc)?;
+    // The serving cost first, so its metrics can be thresholded.
+    if let Some(pc) = &cfg.serving_cost {
+        let p = measure_serving_cost(candidate.as_ref(), holdout, pc)?;
         if let Some(b) = pc.max_artifact_bytes {
             let ok = p.artifact_bytes <= b;
             checks.push(check(
@@ -567,11 +569,11 @@ fn decide(
                 ),
             ));
         }
-        rep.profile = Some(p);
+        rep.serving_cost = Some(p);
     }
     // MLflow-style metric thresholds.
     let mut all = cand.clone();
-    if let Some(p) = &rep.profile {
+    if let Some(p) = &rep.serving_cost {
         all.extend(p.metrics());
     }
     for (name, t) in &cfg.metric_thresholds {

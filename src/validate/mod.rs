@@ -10,7 +10,7 @@
 //! | `threshold:<m>`, `min_absolute_change:<m>`, `min_relative_change:<m>` | none | an MLflow-style [`MetricThreshold`] is missed (or its metric is missing) |
 //! | `significance:bootstrap:<primary>`, `significance:mcnemar` | off | the paired bootstrap interval of the primary-metric difference does not exclude 0 / McNemar's p ≥ alpha (see [`McNemarPolicy`]) |
 //! | `fairness:*` | off | a limit on demographic parity, equalized odds or disparate impact across a sensitive column's groups is exceeded |
-//! | `profile:*` | measured, no budgets | artifact size, single-row p99 latency or batch throughput misses its budget |
+//! | `profile:*` (serving cost) | measured, no budgets | artifact size, single-row p99 latency or batch throughput misses its budget |
 //! | `fit_gap:<primary>` | reported when training data is given | the training score beats the holdout score by more than `max_train_holdout_gap` |
 //!
 //! Significance is opt-in: a default that suddenly required statistical significance would
@@ -20,13 +20,13 @@
 
 mod champion;
 pub mod metrics;
-mod profile;
+mod serving_cost;
 
 pub use champion::{
     ChampionChallenger, ChampionChallengerConfig, FairnessConfig, FairnessSummary, FitGap,
     McNemarPolicy, MetricThreshold, SignificanceConfig, SignificanceSummary,
 };
-pub use profile::{Profile, ProfileConfig, profile_model};
+pub use serving_cost::{CostBudget, ServingCost, measure_serving_cost};
 
 use crate::Result;
 use crate::data::{Dataset, DatasetId};
@@ -71,9 +71,10 @@ pub struct ValidationReport {
     /// Group fairness of the candidate, when a sensitive column was configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fairness: Option<FairnessSummary>,
-    /// Size, latency and throughput of the candidate, when profiling is on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<Profile>,
+    /// Size, latency and throughput of the candidate, when measured (serialised as
+    /// `profile`, its name before the rename).
+    #[serde(default, rename = "profile", skip_serializing_if = "Option::is_none")]
+    pub serving_cost: Option<ServingCost>,
     /// Training vs holdout score of the candidate, when the training data was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fit: Option<FitGap>,
@@ -87,11 +88,11 @@ impl ValidationReport {
 
     /// The metrics to record on the registered version: the candidate's holdout metrics plus
     /// `profile_artifact_bytes`, `profile_latency_p50_us`, `profile_latency_p99_us`,
-    /// `profile_throughput_rows_per_s` (when profiled) and `train_<primary metric>` (when the
+    /// `profile_throughput_rows_per_s` (when the serving cost was measured) and `train_<primary metric>` (when the
     /// training data was given).
     pub fn version_metrics(&self) -> BTreeMap<String, f64> {
         let mut m = self.candidate.clone();
-        if let Some(p) = &self.profile {
+        if let Some(p) = &self.serving_cost {
             m.extend(p.metrics());
         }
         if let Some(f) = &self.fit {
@@ -153,10 +154,10 @@ impl ValidationReport {
                 );
             }
         }
-        if let Some(p) = &self.profile {
+        if let Some(p) = &self.serving_cost {
             let _ = writeln!(
                 s,
-                "profile: artifact {} bytes, single-row latency p50 {:.1} µs / p99 {:.1} µs ({} rows), batch {:.0} rows/s",
+                "serving cost: artifact {} bytes, single-row latency p50 {:.1} µs / p99 {:.1} µs ({} rows), batch {:.0} rows/s",
                 p.artifact_bytes,
                 p.latency_p50_us,
                 p.latency_p99_us,
@@ -191,7 +192,7 @@ impl ValidationReport {
 /// ```
 /// use mlcycle::validate::{Validator, ChampionChallenger};
 /// use mlcycle::train::{Trainer, LinearModelTrainer, TrainContext};
-/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let data = CreditDefault::new(3).sample(4_000, &DriftSpec::none(), 0).unwrap();
 /// let (train, holdout) = data.split(0.25, 7).unwrap();

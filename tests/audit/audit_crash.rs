@@ -124,8 +124,8 @@ fn registry_changer_child() {
     let Some(dir) = std::env::var_os(REGISTRY_CHILD_STORE) else {
         return;
     };
-    let data = mlcycle::data::synthetic::CreditDefault::new(3)
-        .sample(200, &mlcycle::data::synthetic::DriftSpec::none(), 0)
+    let data = mlcycle::testing::CreditDefault::new(3)
+        .sample(200, &mlcycle::testing::DriftSpec::none(), 0)
         .unwrap();
     let params = mlcycle::train::LogisticParams::default().check().unwrap();
     let artifact = mlcycle::train::fit_logistic(&data, &params)

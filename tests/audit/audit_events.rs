@@ -6,7 +6,7 @@
 
 use mlcycle::audit::{AuditEntry, AuditEvent, AuditQuery, AuditRecord, actions, verify_chain};
 use mlcycle::clock::SystemClock;
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::embedded::Stack;
 use mlcycle::lifecycle::{LifecycleConfig, Trigger};
 use serde_json::{Value, json};

@@ -2,11 +2,11 @@
 //! determinism.
 
 use mlcycle::clock::SystemClock;
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::data::write_csv;
 use mlcycle::deploy::{BatchJob, BatchOptions, BatchOutcome, score_file};
 use mlcycle::model::Model;
 use mlcycle::registry::{Change, Lineage, NewVersion, Registry, SqliteRegistry};
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::train::{LogisticParams, fit_logistic};
 use std::path::{Path, PathBuf};
 use std::process::Command;

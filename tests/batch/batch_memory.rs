@@ -3,9 +3,9 @@
 //! this process pollutes the RUSAGE_CHILDREN reading.)
 
 use mlcycle::clock::SystemClock;
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::model::Model;
 use mlcycle::registry::{Change, Lineage, NewVersion, Registry, SqliteRegistry};
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::train::{LogisticParams, fit_logistic};
 use std::io::Write;
 use std::path::Path;

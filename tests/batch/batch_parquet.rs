@@ -11,10 +11,10 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema};
 use mlcycle::clock::SystemClock;
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::data::{Dataset, write_csv};
 use mlcycle::deploy::{BatchJob, BatchOptions, BatchOutcome, score_file};
 use mlcycle::model::Model;
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::train::{LogisticParams, fit_logistic};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;

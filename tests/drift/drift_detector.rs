@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 
 use mlcycle::Error;
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::drift::stats::{
     self, Binning, CategoricalSummary, Correction, Method, SortedSample, correct,
 };
@@ -12,6 +11,7 @@ use mlcycle::drift::{
     ColumnInput, ColumnValues, DatasetProfile, DriftReport, MethodSelection,
     StatisticalDriftConfig, StatisticalDriftDetector,
 };
+use mlcycle::testing::{CreditDefault, DriftSpec};
 
 /// Deterministic pseudo-normal values (sum of uniforms from a fixed LCG).
 fn normal(n: usize, seed: u64, mean: f64) -> Vec<f64> {

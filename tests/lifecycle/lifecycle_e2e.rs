@@ -2,7 +2,7 @@
 //! retrained version is promoted; without drift, 60 days pass without a false alarm.
 
 use mlcycle::lifecycle::{LifecycleConfig, MonitoringDecision, TrainingDecision};
-use mlcycle::scenario::{self, ScenarioConfig};
+use mlcycle::testing::scenario::{self, ScenarioConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_is_detected_and_a_retrained_version_is_promoted() {

@@ -3,7 +3,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use mlcycle::clock::SimulatedClock;
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::deploy::{Deployer, ScoreRequest};
 use mlcycle::embedded::Stack;
 use mlcycle::lifecycle::{LifecycleConfig, Trigger};

@@ -4,11 +4,11 @@
 
 use mlcycle::clock::SystemClock;
 use mlcycle::collect::{Collector, InMemoryPredictionLog};
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::deploy::Deployer;
 use mlcycle::deploy::http::{HttpConfig, HttpDeployer};
 use mlcycle::embedded::Stack;
 use mlcycle::lifecycle::{LifecycleConfig, TrainingDecision, Trigger};
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

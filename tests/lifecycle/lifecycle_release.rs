@@ -2,12 +2,12 @@
 //! validated against the champion, approved, deployed, alias moved — once.
 
 use mlcycle::clock::SystemClock;
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::deploy::Deployer;
 use mlcycle::embedded::Stack;
 use mlcycle::lifecycle::{LifecycleConfig, TrainingDecision, Trigger};
 use mlcycle::model::Model;
 use mlcycle::registry::{Lineage, NewVersion, RegistryExt, VersionStatus};
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::train::{LogisticParams, fit_logistic};
 use std::sync::Arc;
 

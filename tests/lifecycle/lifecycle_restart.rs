@@ -7,13 +7,13 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use mlcycle::audit::AuditQuery;
 use mlcycle::clock::SimulatedClock;
 use mlcycle::data::Dataset;
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::deploy::{Deployer, ScoreRequest};
 use mlcycle::drift::{DatasetProfile, DriftReport};
 use mlcycle::embedded::Stack;
 use mlcycle::lifecycle::{LifecycleConfig, MonitoringDecision, TrainingDecision, Trigger};
 use mlcycle::model::{Model, ModelArtifact};
 use mlcycle::registry::{Lineage, NewVersion};
+use mlcycle::testing::{CreditDefault, DriftSpec};
 
 fn day(d: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap() + Duration::days(d)

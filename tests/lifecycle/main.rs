@@ -1,7 +1,9 @@
 //! Integration tests: lifecycle (one test binary per area).
 
+mod examples;
 mod lifecycle_e2e;
 mod lifecycle_flush;
 mod lifecycle_http;
 mod lifecycle_release;
 mod lifecycle_restart;
+mod stack_reopen;

@@ -1,9 +1,9 @@
 //! Helpers shared by the registry integration tests.
 #![allow(dead_code)]
 
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::model::{Model, ModelArtifact};
 use mlcycle::registry::{Lineage, NewVersion};
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::train::{LogisticParams, fit_logistic};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

@@ -2,7 +2,6 @@
 
 use mlcycle::audit::{AuditEntry, AuditLog, InMemoryAuditLog};
 use mlcycle::clock::{SimulatedClock, SystemClock};
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::data::{
     CleaningOptions, CsvOptions, Dataset, Feature, Impute, QualityReport, Schema, Target,
     TargetKind, UnknownLevel, clean, read_csv, read_csv_with_schema, write_csv,
@@ -15,6 +14,7 @@ use mlcycle::model::{Model, ModelArtifact};
 use mlcycle::registry::{
     Change, Lineage, NewVersion, Registry, RegistryExt, SqliteRegistry, VersionStatus,
 };
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::train::{LogisticParams, RidgeParams, TrainContext, Trainer, fit_logistic, fit_ridge};
 use mlcycle::validate::Validator;
 use mlcycle::{Error, clock::Clock};

@@ -9,3 +9,4 @@ mod train_logistic;
 mod train_models;
 mod tree_artifact_fixture;
 mod trees;
+mod user_inputs;

@@ -304,8 +304,8 @@ fn fused_path_reports_bad_inputs_as_the_input_check_does() {
 /// learner on the preprocessed input.
 #[test]
 fn tree_models_check_inputs_as_before() {
-    use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
     use mlcycle::model::ModelArtifact;
+    use mlcycle::testing::{CreditDefault, DriftSpec};
     use mlcycle::train::{AlgorithmTrainer, TrainContext};
 
     let data = CreditDefault::new(5)

@@ -2,9 +2,9 @@
 
 use mlcycle::audit::{AuditLog, AuditQuery, SqliteAuditLog, actions};
 use mlcycle::clock::SystemClock;
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::data::write_csv;
 use mlcycle::registry::{Registry, SqliteRegistry};
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Output};

@@ -2,9 +2,9 @@
 //! trials land in the version's lineage, profile metrics on the version.
 
 use mlcycle::clock::SystemClock;
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::embedded::Stack;
 use mlcycle::lifecycle::{LifecycleConfig, Observer, Stage, Trigger};
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::train::{Algorithm, SearchSpace, SearchTrainer};
 use serde_json::json;
 use std::sync::{Arc, Mutex};

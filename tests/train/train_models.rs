@@ -2,9 +2,9 @@
 //! cross-validation and hyperparameter search.
 
 use mlcycle::Error;
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::data::{Dataset, Feature, Schema, Target, TargetKind};
 use mlcycle::model::{Model, ModelArtifact};
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::train::{
     Algorithm, AlgorithmTrainer, SearchSpace, SearchTrainer, TrainContext, Trainer, cross_validate,
     kfold, stratified_kfold,

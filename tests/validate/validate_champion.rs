@@ -2,12 +2,12 @@
 //! profiling budgets and the training/holdout gap.
 
 use mlcycle::data::Dataset;
-use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
 use mlcycle::model::Model;
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::train::{AlgorithmTrainer, TrainContext};
 use mlcycle::validate::{
-    ChampionChallenger, ChampionChallengerConfig, FairnessConfig, McNemarPolicy, MetricThreshold,
-    ProfileConfig, SignificanceConfig, ValidationReport, Validator,
+    ChampionChallenger, ChampionChallengerConfig, CostBudget, FairnessConfig, McNemarPolicy,
+    MetricThreshold, SignificanceConfig, ValidationReport, Validator,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -354,12 +354,12 @@ fn fairness_is_reported_and_a_limit_blocks() {
 #[test]
 fn profiling_budgets_block() {
     let f = fixture();
-    let cfg = |p: ProfileConfig| ChampionChallengerConfig {
-        profile: Some(p),
+    let cfg = |p: CostBudget| ChampionChallengerConfig {
+        serving_cost: Some(p),
         ..Default::default()
     };
     let r = run(
-        cfg(ProfileConfig {
+        cfg(CostBudget {
             latency_rows: 20,
             max_artifact_bytes: Some(1),
             ..Default::default()
@@ -369,12 +369,12 @@ fn profiling_budgets_block() {
     );
     assert!(!r.promote);
     assert!(!check(&r, "profile:artifact_bytes").passed);
-    let p = r.profile.as_ref().unwrap();
+    let p = r.serving_cost.as_ref().unwrap();
     assert_eq!(p.latency_samples, 20);
     assert_eq!(p.batch_rows, f.holdout.n_rows());
     assert!(p.artifact_bytes > 1);
     let r = run(
-        cfg(ProfileConfig {
+        cfg(CostBudget {
             latency_rows: 20,
             max_latency_p99_us: Some(0.0),
             ..Default::default()
@@ -384,7 +384,7 @@ fn profiling_budgets_block() {
     );
     assert!(!check(&r, "profile:latency_p99_us").passed);
     let r = run(
-        cfg(ProfileConfig {
+        cfg(CostBudget {
             latency_rows: 5,
             min_throughput_rows_per_s: Some(1e300),
             ..Default::default()
@@ -395,7 +395,7 @@ fn profiling_budgets_block() {
     assert!(!check(&r, "profile:throughput_rows_per_s").passed);
     // Generous budgets pass.
     let r = run(
-        cfg(ProfileConfig {
+        cfg(CostBudget {
             latency_rows: 5,
             max_artifact_bytes: Some(u64::MAX),
             max_latency_p99_us: Some(1e12),
@@ -408,13 +408,13 @@ fn profiling_budgets_block() {
     // Profiling off: nothing measured.
     let r = run(
         ChampionChallengerConfig {
-            profile: None,
+            serving_cost: None,
             ..Default::default()
         },
         &f.good,
         None,
     );
-    assert!(r.profile.is_none());
+    assert!(r.serving_cost.is_none());
     assert!(!r.version_metrics().contains_key("profile_latency_p99_us"));
 }
 
@@ -467,7 +467,7 @@ fn reports_serialise_and_old_reports_still_load() {
         old.as_object_mut().unwrap().remove(k);
     }
     let back: ValidationReport = serde_json::from_value(old).unwrap();
-    assert!(back.profile.is_none());
+    assert!(back.serving_cost.is_none());
     // Configs load from partial JSON.
     let cfg: ChampionChallengerConfig = serde_json::from_value(json!({
         "metric_thresholds": {"roc_auc": {"threshold": 0.7}},

@@ -1,7 +1,7 @@
 //! The human-readable account of a demo run.
 
 use mlcycle::lifecycle::{MonitoringDecision, TrainingDecision, TrainingOutcome};
-use mlcycle::scenario::{DayRecord, ScenarioConfig, ScenarioReport};
+use mlcycle::testing::scenario::{DayRecord, ScenarioConfig, ScenarioReport};
 use std::path::Path;
 
 pub fn intro(c: &ScenarioConfig, temporary: bool) {

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use mlcycle::lifecycle::LifecycleConfig;
-use mlcycle::scenario::{self, ScenarioConfig};
+use mlcycle::testing::scenario::{self, ScenarioConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -76,7 +76,7 @@
 //! use mlcycle::deploy::{Deployer, DeployRequest};
 //! use mlcycle::deploy::http::{HttpConfig, HttpDeployer};
 //! use mlcycle::clock::SystemClock;
-//! use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+//! use mlcycle::testing::{CreditDefault, DriftSpec};
 //! use mlcycle::train::{fit_logistic, LogisticParams};
 //! use std::sync::Arc;
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {

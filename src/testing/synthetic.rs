@@ -7,8 +7,7 @@
 //! missing values, and a change of the relation between features and default ("concept
 //! drift", which is what makes retraining on newer data worth it).
 
-use super::dataset::Dataset;
-use super::schema::{Feature, Schema, Target, TargetKind};
+use crate::data::{Dataset, Feature, Schema, Target, TargetKind};
 use crate::{Error, Result};
 use chrono::{DateTime, Duration, Utc};
 use ndarray::{Array1, Array2};
@@ -181,7 +180,7 @@ impl DriftSpec {
 /// The seeded credit-default generator.
 ///
 /// ```
-/// use mlcycle::data::synthetic::{CreditDefault, DriftSpec};
+/// use mlcycle::testing::{CreditDefault, DriftSpec};
 /// let generator = CreditDefault::new(7);
 /// let train = generator.sample(1_000, &DriftSpec::none(), 0).unwrap();
 /// assert_eq!(train.n_rows(), 1_000);
@@ -266,8 +265,7 @@ impl CreditDefault {
         let mut y = Array1::<f64>::zeros(n);
         let new_cat = drift.new_category.as_ref().map(|nc| {
             let j = schema.feature_index(&nc.feature).unwrap_or(0);
-            if let super::schema::FeatureKind::Categorical { levels } = &mut schema.features[j].kind
-            {
+            if let crate::data::FeatureKind::Categorical { levels } = &mut schema.features[j].kind {
                 levels.push(nc.level.clone());
             }
             (

@@ -1,4 +1,6 @@
-//! Model profiling: artifact size, single-row latency and batch throughput.
+//! The serving cost of a model: artifact size, single-row latency and batch throughput,
+//! measured on the holdout and checked against budgets ("profile" in the drift module
+//! means something else: the reference profile of the training data).
 //!
 //! Timings are measured with a monotonic clock at run time; they depend on the machine and its
 //! load, so they are reported and checked against budgets, never compared bit for bit.
@@ -14,7 +16,7 @@ use std::time::Instant;
 /// What to measure, and the budgets that block a promotion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct ProfileConfig {
+pub struct CostBudget {
     /// Rows scored one at a time to measure latency (the first rows of the holdout; default 200).
     pub latency_rows: usize,
     /// Largest acceptable 99th-percentile single-row latency, in microseconds.
@@ -25,9 +27,9 @@ pub struct ProfileConfig {
     pub min_throughput_rows_per_s: Option<f64>,
 }
 
-impl Default for ProfileConfig {
+impl Default for CostBudget {
     fn default() -> Self {
-        ProfileConfig {
+        CostBudget {
             latency_rows: 200,
             max_latency_p99_us: None,
             max_artifact_bytes: None,
@@ -36,7 +38,7 @@ impl Default for ProfileConfig {
     }
 }
 
-impl ProfileConfig {
+impl CostBudget {
     pub(crate) fn check(&self) -> Result<()> {
         if self.latency_rows == 0 {
             return Err(Error::invalid("latency_rows", "must be at least 1"));
@@ -58,9 +60,9 @@ impl ProfileConfig {
     }
 }
 
-/// What profiling measured.
+/// What [`measure_serving_cost`] measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Profile {
+pub struct ServingCost {
     /// Size of the serialised artifact ([`crate::model::ModelArtifact::to_bytes`]).
     pub artifact_bytes: u64,
     /// Median single-row latency, microseconds.
@@ -75,8 +77,9 @@ pub struct Profile {
     pub batch_rows: usize,
 }
 
-impl Profile {
-    /// The measurements as version metrics (`profile_*`).
+impl ServingCost {
+    /// The measurements as version metrics (`profile_*`: the names stored with versions
+    /// since before the rename, kept so existing registries and thresholds still match).
     pub fn metrics(&self) -> BTreeMap<String, f64> {
         [
             ("profile_artifact_bytes", self.artifact_bytes as f64),
@@ -93,16 +96,34 @@ impl Profile {
 /// Measure `model` on `holdout`: artifact size, latency of `config.latency_rows` single-row
 /// predictions (after one warm-up call), and the throughput of one batch prediction of every
 /// holdout row.
-pub fn profile_model(
+pub fn measure_serving_cost(
     model: &dyn Model,
     holdout: &Dataset,
-    config: &ProfileConfig,
-) -> Result<Profile> {
+    config: &CostBudget,
+) -> Result<ServingCost> {
     config.check()?;
     if holdout.is_empty() {
-        return Err(Error::Data("cannot profile on an empty holdout".into()));
+        return Err(Error::Data(
+            "cannot measure the serving cost on an empty holdout".into(),
+        ));
     }
-    let artifact_bytes = model.to_artifact()?.to_bytes()?.len() as u64;
+    let artifact_bytes = model
+        .to_artifact()
+        .and_then(|a| a.to_bytes())
+        .map_err(|e| {
+            Error::invalid(
+                "model artifact",
+                format!(
+                    "the candidate model (predicting `{}`) cannot be serialised to an artifact: \
+                     {e}; measuring its serving cost needs the artifact size, and registering \
+                     it needs the artifact — implement `Model::to_artifact` (see \
+                     `ModelArtifact`), or turn the measurement off with \
+                     `ChampionChallengerConfig {{ serving_cost: None, .. }}`",
+                    model.signature().target.name
+                ),
+            )
+        })?
+        .len() as u64;
     let x = holdout.features();
     let n = x.nrows();
     let rows = config.latency_rows.min(n);
@@ -118,7 +139,7 @@ pub fn profile_model(
     let t = Instant::now();
     model.predict(x)?;
     let secs = t.elapsed().as_secs_f64().max(1e-9);
-    Ok(Profile {
+    Ok(ServingCost {
         artifact_bytes,
         latency_p50_us: crate::data::quality::quantile_sorted(&lat, 0.5),
         latency_p99_us: crate::data::quality::quantile_sorted(&lat, 0.99),
