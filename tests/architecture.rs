@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(u32, &[&str])] = &[
     // 1 foundation: the error type (with `Stage`) and time.
     (10, &["error", "clock"]),
+    // 1a the shared failure report of the conformance suites (imports only the error type).
+    (12, &["conformance_support"]),
     // 1b the one module allowed `unsafe`: number parsing, fused prediction, tree traversal.
     (15, &["kernels"]),
     // 1c pure math: statistics and metrics on slices, no I/O. Below `data`, because the

@@ -87,10 +87,10 @@ pub mod stats;
 
 pub use crate::data::{ColumnProfile, ColumnSummary, DatasetProfile};
 pub use config::{MethodSelection, StatisticalDriftConfig};
-pub use detector::StatisticalDriftDetector;
 #[cfg(any(test, feature = "conformance"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub use conformance::drift_conformance;
+pub use detector::StatisticalDriftDetector;
 pub use engine::{ColumnInput, ColumnValues};
 pub use report::{ColumnDrift, ColumnKind, DriftReport, MethodOutcomes, TestOutcome, Tests};
 

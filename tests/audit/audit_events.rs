@@ -6,9 +6,9 @@
 
 use mlcycle::audit::{AuditEntry, AuditEvent, AuditQuery, AuditRecord, actions, verify_chain};
 use mlcycle::clock::SystemClock;
-use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::embedded::Stack;
 use mlcycle::lifecycle::{LifecycleConfig, Trigger};
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

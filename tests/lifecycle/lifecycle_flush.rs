@@ -3,10 +3,10 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use mlcycle::clock::SimulatedClock;
-use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::deploy::{Deployer, ScoreRequest};
 use mlcycle::embedded::Stack;
 use mlcycle::lifecycle::{LifecycleConfig, Trigger};
+use mlcycle::testing::{CreditDefault, DriftSpec};
 use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
