@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use ndarray::ArrayView1;
 
 use super::config::{MethodSelection, StatisticalDriftConfig};
-use super::report::{TestOutcome, Tests};
+use super::report::{MethodOutcomes, TestOutcome};
 use super::stats::{
     AlignedCounts, Alternative, BinnedShares, Binning, BucketedPair, CategoricalSummary,
     ColumnKind, Method, NumericSummary, SortedSample, anderson_ksamp, bucketed_pair, chisquare,
@@ -88,7 +88,7 @@ pub(crate) struct ColumnEval {
     /// The number compared with the threshold (p-value or distance).
     pub score: f64,
     pub threshold: f64,
-    pub tests: Tests,
+    pub tests: MethodOutcomes,
 }
 
 pub(crate) fn kind_name(kind: ColumnKind) -> &'static str {
@@ -353,7 +353,7 @@ pub(crate) fn evaluate_column(
     };
     let mut order = vec![decide];
     order.extend(listed.into_iter().filter(|m| *m != decide));
-    let mut tests = Tests::default();
+    let mut tests = MethodOutcomes::default();
     let mut decision = None;
     for m in order {
         if on_profiles && !profile_capable(m, kind) {

@@ -92,7 +92,7 @@ pub use config::{MethodSelection, StatisticalDriftConfig};
 pub use conformance::drift_conformance;
 pub use detector::StatisticalDriftDetector;
 pub use engine::{ColumnInput, ColumnValues};
-pub use report::{ColumnDrift, ColumnKind, DriftReport, MethodOutcomes, TestOutcome, Tests};
+pub use report::{ColumnDrift, ColumnKind, DriftReport, MethodOutcomes, TestOutcome};
 
 use crate::data::Dataset;
 use crate::{Error, Result};

@@ -53,10 +53,6 @@ impl TestOutcome {
     }
 }
 
-/// The former name of [`MethodOutcomes`], kept until the drift engine uses the new name.
-#[doc(hidden)]
-pub type Tests = MethodOutcomes;
-
 /// Every method computed on a column, keyed by method name (Evidently's names: `ks`,
 /// `wasserstein`, `psi`, `jensenshannon`, `chisquare`, ...), in the order they were
 /// requested. Serialised as a JSON object.

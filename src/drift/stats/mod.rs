@@ -64,12 +64,6 @@ pub use summary::{
     binned_from_categorical_summaries, binned_from_summaries,
 };
 
-/// Former name of [`NumericSummary`] (kept so code written against it still builds).
-#[doc(hidden)]
-pub type NumericProfile = NumericSummary;
-/// Former name of [`CategoricalSummary`] (kept so code written against it still builds).
-#[doc(hidden)]
-pub type CategoricalProfile = CategoricalSummary;
 pub use rank::{
     Alternative, AndersonResult, TestResult, anderson_ksamp, cramer_von_mises, mann_whitney_u,
     t_test,
@@ -79,7 +73,3 @@ pub use select::{
     ColumnKind, ColumnPair, Correction, CorrectionResult, DriftDirection, DriftScore, EvalOptions,
     Method, correct, evaluate, select_method,
 };
-#[doc(hidden)]
-pub use summary::binned_from_categorical_summaries as binned_from_categorical_profiles;
-#[doc(hidden)]
-pub use summary::binned_from_summaries as binned_from_profiles;
