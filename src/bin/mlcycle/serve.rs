@@ -107,6 +107,9 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
         } else {
             UnknownLevel::Error
         },
+        admin_token: std::env::var(mlcycle::deploy::http::ADMIN_TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.is_empty()),
         ..HttpConfig::default()
     };
     let server = HttpDeployer::start(config, clock, collector).await?;

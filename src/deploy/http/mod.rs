@@ -89,6 +89,7 @@
 //! # });
 //! ```
 
+mod auth;
 mod body;
 mod error;
 mod fastjson;
@@ -100,6 +101,7 @@ mod state;
 mod tabular;
 mod v2;
 
+pub use auth::ADMIN_TOKEN_ENV;
 pub use follow::{AliasFollower, FollowSpec};
 
 use super::{DeployRequest, Deployer, DeploymentInfo, ScoreRequest, ScoreResponse, ScoringCall};
@@ -197,6 +199,9 @@ pub struct HttpConfig {
     pub unknown_level: UnknownLevel,
     /// Header whose value pins a caller to one side of a traffic split (sticky routing).
     pub route_key_header: String,
+    /// The bearer token of the admin routes (`mlcycle serve` reads it from
+    /// [`ADMIN_TOKEN_ENV`]); `None` disables them (403).
+    pub admin_token: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -207,6 +212,7 @@ impl Default for HttpConfig {
             strict: false,
             unknown_level: UnknownLevel::Error,
             route_key_header: "x-route-key".into(),
+            admin_token: None,
         }
     }
 }
