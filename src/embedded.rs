@@ -79,14 +79,20 @@ impl Stack {
         customize: impl FnOnce(LifecycleBuilder) -> LifecycleBuilder,
     ) -> Result<Stack> {
         let dir = dir.as_ref();
-        Self::assemble(
+        let registry = Arc::new(crate::registry::SqliteRegistry::open_audited(
+            dir,
             clock.clone(),
+            None,
+        )?);
+        // The lifecycle's episode, cooldown and approval requests live in the same database.
+        let state: Arc<dyn crate::lifecycle::LifecycleStateStore> =
+            Arc::new(crate::lifecycle::SqliteLifecycleState::open(dir)?);
+        Self::assemble(
+            clock,
             config,
-            Arc::new(crate::registry::SqliteRegistry::open_audited(
-                dir, clock, None,
-            )?),
+            registry,
             Arc::new(FilePredictionLog::open(dir.join("predictions"))?),
-            customize,
+            |b| customize(b.state_store(state)),
         )
     }
 

@@ -33,6 +33,9 @@ pub const VERSION_STATUS_CHANGED: &str = "version.status_changed";
 pub const VERSION_DELETED: &str = "version.deleted";
 /// A version waits for a human decision. Subject: `name/version`.
 pub const APPROVAL_REQUESTED: &str = "approval.requested";
+/// A person approved or rejected a pending version (from any process). Actor: who decided.
+/// Subject: `name/version`. Payload: `model_name`, `version`, `decision`, `reason`.
+pub const APPROVAL_DECIDED: &str = "approval.decided";
 /// A version started serving. Subject: `name/version`. Payload: the deployment
 /// (`deployer`, `endpoint`, `model_name`, `version`, `since`), `approved_by`, `replaces`.
 pub const DEPLOYMENT_STARTED: &str = "deployment.started";

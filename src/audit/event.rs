@@ -202,6 +202,23 @@ pub struct ApprovalRequested {
     pub trigger: String,
 }
 
+/// `approval.decided`: a person approved or rejected a pending version, from any process
+/// (CLI, HTTP admin API, library); the record's actor is who decided. Subject:
+/// `name/version`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalDecided {
+    /// The model.
+    pub model_name: String,
+    /// The version.
+    pub version: u32,
+    /// `approved` or `rejected`.
+    pub decision: String,
+    /// Who decided.
+    pub decided_by: String,
+    /// Why.
+    pub reason: String,
+}
+
 /// `deployment.started`. Subject: `name/version`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeploymentStarted {
@@ -455,6 +472,7 @@ events! {
     VersionStatusChanged(VersionStatusChanged) = actions::VERSION_STATUS_CHANGED,
     VersionDeleted(VersionDeleted) = actions::VERSION_DELETED,
     ApprovalRequested(ApprovalRequested) = actions::APPROVAL_REQUESTED,
+    ApprovalDecided(ApprovalDecided) = actions::APPROVAL_DECIDED,
     DeploymentStarted(DeploymentStarted) = actions::DEPLOYMENT_STARTED,
     DeploymentStopped(DeploymentStopped) = actions::DEPLOYMENT_STOPPED,
     AliasMoved(AliasMoved) = actions::ALIAS_MOVED,

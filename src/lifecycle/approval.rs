@@ -86,3 +86,99 @@ impl ApprovalGate for RequireHumanApproval {
         Ok(ApprovalDecision::Pending)
     }
 }
+
+/// Approves automatically when every check of the validation report passed (metric
+/// thresholds, beating the champion, significance, fairness, serving cost), and leaves the
+/// candidate pending for a person otherwise.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RulesApproval;
+
+#[async_trait]
+impl ApprovalGate for RulesApproval {
+    async fn review(&self, request: &ApprovalRequest) -> Result<ApprovalDecision> {
+        let v = &request.validation;
+        let failed: Vec<&str> = v
+            .checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name.as_str())
+            .collect();
+        if !v.promote || !failed.is_empty() {
+            return Ok(ApprovalDecision::Pending);
+        }
+        let mut reason = format!("rules: all {} checks passed", v.checks.len());
+        if v.significance.is_some() {
+            reason.push_str(", significance tested");
+        }
+        if v.fairness.is_some() {
+            reason.push_str(", fairness tested");
+        }
+        Ok(ApprovalDecision::Approved {
+            actor: "lifecycle/rules".into(),
+            reason,
+        })
+    }
+}
+
+/// Which approval gate a lifecycle uses, as a setting: `auto` ([`AutoApprove`]), `manual`
+/// ([`RequireHumanApproval`]) or `rules` ([`RulesApproval`]).
+///
+/// ```
+/// use mlcycle::lifecycle::ApprovalPolicy;
+/// let p: ApprovalPolicy = "rules".parse().unwrap();
+/// assert_eq!(p, ApprovalPolicy::Rules);
+/// assert_eq!(p.as_str(), "rules");
+/// assert!("sometimes".parse::<ApprovalPolicy>().is_err());
+/// ```
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalPolicy {
+    /// Every validated candidate is deployed.
+    #[default]
+    Auto,
+    /// Every validated candidate waits for a person.
+    Manual,
+    /// Automatic when every check passed, a person otherwise.
+    Rules,
+}
+
+impl ApprovalPolicy {
+    /// `auto`, `manual` or `rules`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalPolicy::Auto => "auto",
+            ApprovalPolicy::Manual => "manual",
+            ApprovalPolicy::Rules => "rules",
+        }
+    }
+
+    /// The gate implementing the policy.
+    pub fn gate(self) -> std::sync::Arc<dyn ApprovalGate> {
+        match self {
+            ApprovalPolicy::Auto => std::sync::Arc::new(AutoApprove),
+            ApprovalPolicy::Manual => std::sync::Arc::new(RequireHumanApproval),
+            ApprovalPolicy::Rules => std::sync::Arc::new(RulesApproval),
+        }
+    }
+}
+
+impl std::str::FromStr for ApprovalPolicy {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(ApprovalPolicy::Auto),
+            "manual" => Ok(ApprovalPolicy::Manual),
+            "rules" => Ok(ApprovalPolicy::Rules),
+            other => Err(crate::Error::invalid(
+                "approval policy",
+                format!("`{other}` is not one of auto, manual, rules"),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ApprovalPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

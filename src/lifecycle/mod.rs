@@ -23,10 +23,12 @@ mod observer;
 mod outcome;
 mod release;
 mod stage;
+mod state_store;
 pub mod training;
 
 pub use approval::{
-    ApprovalDecision, ApprovalGate, ApprovalRequest, AutoApprove, RequireHumanApproval,
+    ApprovalDecision, ApprovalGate, ApprovalPolicy, ApprovalRequest, AutoApprove,
+    RequireHumanApproval, RulesApproval,
 };
 pub use config::{LifecycleConfig, RetrainPolicy, TrainingDataSource, Trigger};
 pub use decide::EpisodeState;
@@ -35,7 +37,14 @@ pub use observer::{Alert, AlertKind, NoopObserver, Observer, Severity};
 pub use outcome::{
     MonitoringDecision, MonitoringOutcome, ReleaseOutcome, TrainingDecision, TrainingOutcome,
 };
+pub use release::AppliedDecision;
 pub use stage::Stage;
+#[cfg(feature = "sqlite")]
+pub use state_store::SqliteLifecycleState;
+pub use state_store::{
+    ApprovalRecord, ApprovalStatus, Decision, InMemoryLifecycleState, LifecycleState,
+    LifecycleStateStore, record_decision, validation_summary,
+};
 pub use training::{Registered, TrainingRun, TrainingStage};
 
 use crate::audit::AuditLog;
@@ -98,6 +107,8 @@ pub struct Lifecycle {
     clock: Arc<dyn Clock>,
     approval: Arc<dyn ApprovalGate>,
     data_source: Option<Arc<dyn TrainingDataSource>>,
+    /// Durable episode, cooldown, baseline pointer and approval requests.
+    state_store: Arc<dyn LifecycleStateStore>,
     /// The collector feeding the prediction log, flushed before a window is read.
     collector: Option<Collector>,
     config: LifecycleConfig,
@@ -120,6 +131,7 @@ pub struct LifecycleBuilder {
     observer: Option<Arc<dyn Observer>>,
     approval: Option<Arc<dyn ApprovalGate>>,
     data_source: Option<Arc<dyn TrainingDataSource>>,
+    state_store: Option<Arc<dyn LifecycleStateStore>>,
     collector: Option<Collector>,
 }
 
@@ -145,6 +157,7 @@ impl LifecycleBuilder {
     setter!(observer, dyn Observer);
     setter!(approval, dyn ApprovalGate);
     setter!(data_source, dyn TrainingDataSource);
+    setter!(state_store, dyn LifecycleStateStore);
 
     /// The collector that feeds the prediction log (the one the deployer records into):
     /// the monitoring cycle flushes it before reading a window, so a window read right
@@ -202,6 +215,14 @@ impl LifecycleBuilder {
             config.actor.clone(),
             config.model_name.clone(),
         );
+        let state_store = self
+            .state_store
+            .unwrap_or_else(|| Arc::new(InMemoryLifecycleState::default()));
+        let stored = state_store.load(&config.model_name)?.unwrap_or_default();
+        let state = State {
+            episode: stored.episode,
+            ..State::default()
+        };
         Ok(Lifecycle {
             trainer: need(self.trainer, "trainer")?,
             validator: need(self.validator, "validator")?,
@@ -213,10 +234,11 @@ impl LifecycleBuilder {
             clock,
             approval: self.approval.unwrap_or_else(|| Arc::new(AutoApprove)),
             data_source: self.data_source,
+            state_store,
             collector: self.collector,
             config,
             events,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             runs: AtomicU64::new(0),
         })
     }
@@ -246,6 +268,28 @@ impl Lifecycle {
     /// The audit log.
     pub fn audit(&self) -> &Arc<dyn AuditLog> {
         &self.audit
+    }
+
+    /// The durable state store (episode, cooldown, approval requests).
+    pub fn state_store(&self) -> &Arc<dyn LifecycleStateStore> {
+        &self.state_store
+    }
+
+    /// Write the episode and baseline pointer to the state store.
+    fn persist_state(&self) -> Result<()> {
+        let state = {
+            let st = self.lock();
+            LifecycleState {
+                episode: st.episode.clone(),
+                baseline_version: st
+                    .reference
+                    .as_ref()
+                    .map(|(v, _)| *v)
+                    .or(st.stored_reference.as_ref().map(|(v, _)| *v)),
+            }
+        };
+        self.state_store
+            .save(&self.config.model_name, &state, self.clock.now())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -83,6 +83,8 @@ impl Lifecycle {
     }
 
     /// Resume from a saved drift-episode and cooldown state.
+    /// (The state store keeps it too; this sets the in-memory copy, written to the store at
+    /// the next change.)
     pub fn restore_episode(&self, state: EpisodeState) {
         self.lock().episode = state;
     }
@@ -219,6 +221,8 @@ impl Lifecycle {
             st.episode = next;
             decision
         };
+        self.persist_state()
+            .map_err(|e| e.in_stage(Stage::Decide))?;
         let alerts: Vec<Alert> = decision
             .alerts
             .into_iter()
@@ -274,8 +278,12 @@ impl Lifecycle {
                             .run_training_traced(&data, Trigger::DriftAlert, &trace)
                             .await?;
                         if matches!(outcome.decision, TrainingDecision::Promoted { .. }) {
-                            let mut st = self.lock();
-                            st.episode = std::mem::take(&mut st.episode).retrained(to);
+                            {
+                                let mut st = self.lock();
+                                st.episode = std::mem::take(&mut st.episode).retrained(to);
+                            }
+                            self.persist_state()
+                                .map_err(|e| e.in_stage(Stage::Decide))?;
                         }
                         ev.record_alerts(&trace, &subject, &alerts).await?;
                         return Ok(MonitoringOutcome {

@@ -4,6 +4,9 @@
 
 use super::approval::{ApprovalDecision, ApprovalRequest};
 use super::outcome::{ReleaseOutcome, TrainingDecision};
+use super::state_store::{
+    ApprovalRecord, ApprovalStatus, Decision, record_decision, validation_summary,
+};
 use super::training::{load_champion, load_model};
 use super::{Candidate, Lifecycle, Stage, Trigger};
 use crate::audit::event::{
@@ -88,6 +91,20 @@ impl Lifecycle {
             .await?;
         match decision {
             ApprovalDecision::Pending => {
+                self.state_store
+                    .request(&ApprovalRecord {
+                        model: cfg.model_name.clone(),
+                        version: version.version,
+                        requested_at: self.clock.now(),
+                        trigger: trigger.as_str().into(),
+                        summary: validation_summary(validation),
+                        status: ApprovalStatus::Pending,
+                        decided_by: None,
+                        decided_at: None,
+                        reason: None,
+                        applied_at: None,
+                    })
+                    .map_err(|e| e.in_stage(Stage::Approve))?;
                 self.lock().pending.insert(
                     version.version,
                     Candidate {
@@ -132,7 +149,13 @@ impl Lifecycle {
                     &format!("approved by {actor}: {reason}"),
                 );
                 let deployment = self
-                    .promote(trace, version.version, &actor, &reason, reference.clone())
+                    .promote(
+                        trace,
+                        version.version,
+                        &actor,
+                        &reason,
+                        Some(reference.clone()),
+                    )
                     .await?;
                 Ok(TrainingDecision::Promoted {
                     deployment,
@@ -166,32 +189,148 @@ impl Lifecycle {
             .await
     }
 
-    /// Approve a pending version (a human decision): it is deployed and the serving alias moves.
-    pub async fn approve(&self, version: u32, actor: &str, reason: &str) -> Result<DeploymentInfo> {
-        let trace = self.new_trace("approve");
-        let cand = self.lock().pending.remove(&version).ok_or_else(|| {
-            Error::not_found(
+    /// Record a human decision on a pending version of this lifecycle's model (durably,
+    /// audited as `approval.decided`) and claim it for applying; `Ok(false)` when another
+    /// caller applied it first.
+    async fn decide_and_claim(
+        &self,
+        version: u32,
+        approved: bool,
+        actor: &str,
+        reason: &str,
+    ) -> Result<bool> {
+        let model = &self.config.model_name;
+        let now = self.clock.now();
+        let known = self.state_store.approval(model, version)?;
+        if known.is_none() && !self.lock().pending.contains_key(&version) {
+            return Err(Error::not_found(
                 "pending version",
                 self.events.version_ref(version),
-                "only versions awaiting approval in this lifecycle can be approved",
+                "only versions awaiting approval can be approved or rejected; list them with \
+                 `mlcycle pending`",
+            ));
+        }
+        if known.is_some() {
+            let decision = Decision {
+                model: model.clone(),
+                version,
+                approved,
+                by: actor.to_string(),
+                reason: reason.to_string(),
+            };
+            record_decision(
+                self.state_store.as_ref(),
+                self.audit.as_ref(),
+                &decision,
+                now,
             )
-        })?;
-        self.promote(&trace, version, actor, reason, cand.training_data)
+            .await?;
+            return self.state_store.claim(model, version, now);
+        }
+        Ok(true)
+    }
+
+    /// Approve a pending version (a human decision): it is deployed and the serving alias
+    /// moves. Works after a restart: the request is a row of the state store, and the drift
+    /// baseline of a version approved then is the reference profile stored in its artifact.
+    pub async fn approve(&self, version: u32, actor: &str, reason: &str) -> Result<DeploymentInfo> {
+        let trace = self.new_trace("approve");
+        if !self.decide_and_claim(version, true, actor, reason).await? {
+            return Err(Error::Conflict(format!(
+                "{} was approved and released by another caller",
+                self.events.version_ref(version)
+            )));
+        }
+        let cand = self.lock().pending.remove(&version);
+        self.promote(
+            &trace,
+            version,
+            actor,
+            reason,
+            cand.map(|c| c.training_data),
+        )
+        .await
+    }
+
+    /// Reject a pending version (a human decision); works after a restart too.
+    pub async fn reject(&self, version: u32, actor: &str, reason: &str) -> Result<()> {
+        let trace = self.new_trace("reject");
+        if !self.decide_and_claim(version, false, actor, reason).await? {
+            return Err(Error::Conflict(format!(
+                "{} was rejected by another caller",
+                self.events.version_ref(version)
+            )));
+        }
+        self.lock().pending.remove(&version);
+        self.set_status(&trace, version, VersionStatus::Rejected, actor, reason)
             .await
     }
 
-    /// Reject a pending version (a human decision).
-    pub async fn reject(&self, version: u32, actor: &str, reason: &str) -> Result<()> {
-        let trace = self.new_trace("reject");
-        self.lock().pending.remove(&version).ok_or_else(|| {
-            Error::not_found(
-                "pending version",
-                self.events.version_ref(version),
-                "only versions awaiting approval can be rejected",
-            )
-        })?;
-        self.set_status(&trace, version, VersionStatus::Rejected, actor, reason)
-            .await
+    /// Apply the decisions recorded from outside this process ([`record_decision`], i.e.
+    /// `mlcycle approve` / `mlcycle reject`, the HTTP admin API, a library call) that no one
+    /// has applied yet: an approved version is deployed and the serving alias moves (as
+    /// [`Lifecycle::approve`]), a rejected one is marked rejected in the registry. Each
+    /// decision is applied exactly once, even when several callers race. A controller calls
+    /// this every poll.
+    pub async fn apply_decisions(&self) -> Result<Vec<AppliedDecision>> {
+        let model = &self.config.model_name;
+        let mut applied = Vec::new();
+        for rec in self.state_store.approvals(Some(model))? {
+            if rec.status == ApprovalStatus::Pending || rec.applied_at.is_some() {
+                continue;
+            }
+            if !self
+                .state_store
+                .claim(model, rec.version, self.clock.now())?
+            {
+                continue;
+            }
+            let actor = rec.decided_by.clone().unwrap_or_default();
+            let reason = rec.reason.clone().unwrap_or_default();
+            let cand = self.lock().pending.remove(&rec.version);
+            let deployment = match rec.status {
+                ApprovalStatus::Approved => {
+                    let trace = self.new_trace("approve");
+                    Some(
+                        self.promote(
+                            &trace,
+                            rec.version,
+                            &actor,
+                            &reason,
+                            cand.map(|c| c.training_data),
+                        )
+                        .await?,
+                    )
+                }
+                _ => {
+                    let trace = self.new_trace("reject");
+                    self.set_status(
+                        &trace,
+                        rec.version,
+                        VersionStatus::Rejected,
+                        &actor,
+                        &reason,
+                    )
+                    .await?;
+                    None
+                }
+            };
+            applied.push(AppliedDecision {
+                record: rec,
+                deployment,
+            });
+        }
+        Ok(applied)
+    }
+
+    /// The approval requests of this lifecycle's model still waiting for a person.
+    pub fn pending_approvals(&self) -> Result<Vec<ApprovalRecord>> {
+        Ok(self
+            .state_store
+            .approvals(Some(&self.config.model_name))?
+            .into_iter()
+            .filter(|r| r.status == ApprovalStatus::Pending)
+            .collect())
     }
 
     /// The release pipeline for versions registered outside this lifecycle (by `mlcycle
@@ -217,7 +356,10 @@ impl Lifecycle {
             let RegistryEventKind::VersionCreated { name, version } = &event.kind else {
                 continue;
             };
-            if *name != cfg.model_name || self.lock().pending.contains_key(version) {
+            if *name != cfg.model_name
+                || self.lock().pending.contains_key(version)
+                || self.state_store.approval(name, *version)?.is_some()
+            {
                 continue;
             }
             let mv = match self.registry.get_version(name, *version).await {
@@ -276,14 +418,15 @@ impl Lifecycle {
     }
 
     /// Approve `version`, deploy it, record the deployment (and the one it replaces) and
-    /// move the serving alias; `training_data` becomes the drift baseline.
+    /// move the serving alias; `training_data` becomes the drift baseline (without it, the
+    /// reference profile stored in the version's artifact).
     async fn promote(
         &self,
         trace: &str,
         version: u32,
         actor: &str,
         reason: &str,
-        training_data: Dataset,
+        training_data: Option<Dataset>,
     ) -> Result<DeploymentInfo> {
         let cfg = &self.config;
         let ev = &self.events;
@@ -372,9 +515,13 @@ impl Lifecycle {
         )
         .await?;
         let now = self.clock.now();
-        let mut st = self.lock();
-        st.reference = Some((version, training_data));
-        st.episode = std::mem::take(&mut st.episode).deployed(now);
+        {
+            let mut st = self.lock();
+            st.reference = training_data.map(|d| (version, d));
+            st.episode = std::mem::take(&mut st.episode).deployed(now);
+        }
+        self.persist_state()
+            .map_err(|e| e.in_stage(Stage::Promote))?;
         Ok(deployment)
     }
 
@@ -400,4 +547,13 @@ impl Lifecycle {
         }
         Ok(current)
     }
+}
+
+/// A decision recorded from outside that [`Lifecycle::apply_decisions`] applied.
+#[derive(Debug, Clone)]
+pub struct AppliedDecision {
+    /// The approval row as it was decided.
+    pub record: ApprovalRecord,
+    /// The deployment, when the version was approved.
+    pub deployment: Option<DeploymentInfo>,
 }

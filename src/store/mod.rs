@@ -5,4 +5,6 @@
 //! opens a database or creates a table.
 
 #[cfg(feature = "sqlite")]
+pub(crate) mod lifecycle_state;
+#[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
