@@ -6,6 +6,7 @@ use mlcycle::testing::scenario::{self, ScenarioConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod approvals;
 mod audit;
 mod demo_report;
 mod drift;
@@ -80,6 +81,12 @@ enum Command {
     /// Validate a registered candidate against a champion on a labelled holdout file and print
     /// the report; exits with status 2 when the candidate should not be promoted.
     Validate(validate::ValidateArgs),
+    /// List the versions waiting for a person's approval, with their validation summary.
+    Pending(approvals::PendingArgs),
+    /// Approve a pending version (recorded and audited; the running controller releases it).
+    Approve(approvals::ApproveArgs),
+    /// Reject a pending version (recorded and audited; the running controller applies it).
+    Reject(approvals::RejectArgs),
 }
 
 #[tokio::main]
@@ -107,6 +114,9 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Drift(args) => drift::run(args),
         Command::Train(args) => train::run(args).await,
+        Command::Pending(args) => approvals::pending(args).await,
+        Command::Approve(args) => approvals::approve(args).await,
+        Command::Reject(args) => approvals::reject(args).await,
         Command::Validate(args) => match validate::run(args).await {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(2),
