@@ -23,6 +23,8 @@ mod observer;
 mod outcome;
 mod release;
 mod stage;
+#[cfg(any(test, feature = "conformance"))]
+mod state_conformance;
 mod state_store;
 pub mod training;
 
@@ -39,6 +41,9 @@ pub use outcome::{
 };
 pub use release::AppliedDecision;
 pub use stage::Stage;
+#[cfg(any(test, feature = "conformance"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
+pub use state_conformance::lifecycle_state_conformance;
 #[cfg(feature = "sqlite")]
 pub use state_store::SqliteLifecycleState;
 pub use state_store::{

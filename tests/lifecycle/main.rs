@@ -1,5 +1,6 @@
 //! Integration tests: lifecycle (one test binary per area).
 
+mod approvals;
 mod examples;
 mod lifecycle_e2e;
 mod lifecycle_flush;
