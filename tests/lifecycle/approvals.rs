@@ -20,8 +20,12 @@ use std::process::Command;
 use std::sync::Arc;
 
 fn data(stream: u64) -> mlcycle::data::Dataset {
+    sized(2_000, stream)
+}
+
+fn sized(n: usize, stream: u64) -> mlcycle::data::Dataset {
     CreditDefault::new(5)
-        .sample(2_000, &DriftSpec::none(), stream)
+        .sample(n, &DriftSpec::none(), stream)
         .unwrap()
 }
 
@@ -88,10 +92,14 @@ async fn a_reopened_stack_keeps_its_episode_cooldown_and_pending_approval() {
         clock.advance(chrono::Duration::days(2));
         let out = stack
             .lifecycle
-            .run_training(&data(1), Trigger::Manual)
+            .run_training(&sized(6_000, 1), Trigger::Manual)
             .await
             .unwrap();
-        assert!(matches!(out.decision, TrainingDecision::AwaitingApproval));
+        assert!(
+            matches!(out.decision, TrainingDecision::AwaitingApproval),
+            "{:?}",
+            out.decision
+        );
         // Dropped mid-episode with version 2 pending.
     }
     clock.advance(chrono::Duration::hours(1));
