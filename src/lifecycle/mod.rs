@@ -46,6 +46,8 @@ pub use stage::Stage;
 pub use state_conformance::lifecycle_state_conformance;
 #[cfg(feature = "sqlite")]
 pub use state_store::SqliteLifecycleState;
+#[cfg(feature = "http")]
+pub use state_store::StoreApprovals;
 pub use state_store::{
     ApprovalRecord, ApprovalStatus, Decision, InMemoryLifecycleState, LifecycleState,
     LifecycleStateStore, record_decision, validation_summary,

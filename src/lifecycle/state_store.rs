@@ -440,3 +440,68 @@ mod sqlite {
         }
     }
 }
+
+/// The admin API of approvals over a state store and an audit log: what `mlcycle serve`
+/// gives its HTTP server ([`crate::deploy::http::HttpConfig::approvals`]).
+#[cfg(feature = "http")]
+#[derive(Debug)]
+pub struct StoreApprovals {
+    store: std::sync::Arc<dyn LifecycleStateStore>,
+    audit: std::sync::Arc<dyn AuditLog>,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+}
+
+#[cfg(feature = "http")]
+impl StoreApprovals {
+    /// Decisions recorded in `store` and audited in `audit` at `clock`'s time.
+    pub fn new(
+        store: std::sync::Arc<dyn LifecycleStateStore>,
+        audit: std::sync::Arc<dyn AuditLog>,
+        clock: std::sync::Arc<dyn crate::clock::Clock>,
+    ) -> Self {
+        StoreApprovals {
+            store,
+            audit,
+            clock,
+        }
+    }
+}
+
+#[cfg(feature = "http")]
+#[async_trait::async_trait]
+impl crate::deploy::http::ApprovalsAdmin for StoreApprovals {
+    async fn pending(&self) -> Result<serde_json::Value> {
+        let rows: Vec<ApprovalRecord> = self
+            .store
+            .approvals(None)?
+            .into_iter()
+            .filter(|r| r.status == ApprovalStatus::Pending)
+            .collect();
+        Ok(serde_json::to_value(rows)?)
+    }
+
+    async fn decide(
+        &self,
+        model: &str,
+        version: u32,
+        approved: bool,
+        by: &str,
+        reason: &str,
+    ) -> Result<serde_json::Value> {
+        let decision = Decision {
+            model: model.to_string(),
+            version,
+            approved,
+            by: by.to_string(),
+            reason: reason.to_string(),
+        };
+        let rec = record_decision(
+            self.store.as_ref(),
+            self.audit.as_ref(),
+            &decision,
+            self.clock.now(),
+        )
+        .await?;
+        Ok(serde_json::to_value(rec)?)
+    }
+}

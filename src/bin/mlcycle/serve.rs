@@ -5,7 +5,7 @@ use mlcycle::collect::{Collector, CollectorLimits, FilePredictionLog, LogFormat}
 use mlcycle::data::UnknownLevel;
 use mlcycle::deploy::Deployer;
 use mlcycle::deploy::http::{FollowSpec, HttpConfig, HttpDeployer, Limits, TrafficSplit};
-use mlcycle::registry::SqliteRegistry;
+use mlcycle::registry::{Registry, SqliteRegistry};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -110,6 +110,15 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
         admin_token: std::env::var(mlcycle::deploy::http::ADMIN_TOKEN_ENV)
             .ok()
             .filter(|t| !t.is_empty()),
+        approvals: Some(Arc::new(mlcycle::lifecycle::StoreApprovals::new(
+            Arc::new(mlcycle::lifecycle::SqliteLifecycleState::open(&args.store)?),
+            SqliteRegistry::open_audited(&args.store, clock.clone(), None)?
+                .audit_log()
+                .ok_or_else(|| {
+                    mlcycle::Error::invalid("store", "the registry keeps no audit log")
+                })?,
+            clock.clone(),
+        ))),
         ..HttpConfig::default()
     };
     let server = HttpDeployer::start(config, clock, collector).await?;

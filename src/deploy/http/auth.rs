@@ -28,7 +28,6 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// Allow an admin request: `Ok` when `configured` is set and the request carries it.
 // Used by the admin and label routes.
-#[allow(dead_code)]
 pub(super) fn require_admin(configured: Option<&str>, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = configured.filter(|t| !t.is_empty()) else {
         return Err(ApiError::new(

@@ -89,6 +89,7 @@
 //! # });
 //! ```
 
+mod admin;
 mod auth;
 mod body;
 mod error;
@@ -101,6 +102,7 @@ mod state;
 mod tabular;
 mod v2;
 
+pub use admin::ApprovalsAdmin;
 pub use auth::ADMIN_TOKEN_ENV;
 pub use follow::{AliasFollower, FollowSpec};
 
@@ -202,6 +204,9 @@ pub struct HttpConfig {
     /// The bearer token of the admin routes (`mlcycle serve` reads it from
     /// [`ADMIN_TOKEN_ENV`]); `None` disables them (403).
     pub admin_token: Option<String>,
+    /// The approvals behind the admin routes `/admin/pending` and `.../approve|reject`
+    /// (`mlcycle serve` sets it from its store); `None` answers them 501.
+    pub approvals: Option<Arc<dyn ApprovalsAdmin>>,
 }
 
 impl Default for HttpConfig {
@@ -213,6 +218,7 @@ impl Default for HttpConfig {
             unknown_level: UnknownLevel::Error,
             route_key_header: "x-route-key".into(),
             admin_token: None,
+            approvals: None,
         }
     }
 }
