@@ -5,6 +5,7 @@
 
 use mlcycle::audit::{AuditEvent, AuditQuery};
 use mlcycle::clock::{Clock, SimulatedClock};
+use mlcycle::deploy::Deployer;
 use mlcycle::embedded::Stack;
 use mlcycle::lifecycle::ApprovalDecision;
 use mlcycle::lifecycle::{
@@ -417,4 +418,157 @@ async fn the_rules_policy_approves_only_when_every_check_passes() {
         RulesApproval.review(&request).await.unwrap(),
         ApprovalDecision::Approved { .. }
     ));
+}
+
+async fn start_admin(
+    token: Option<&str>,
+    approvals: Option<Arc<dyn mlcycle::deploy::http::ApprovalsAdmin>>,
+) -> (mlcycle::deploy::http::HttpDeployer, String) {
+    let server = mlcycle::deploy::http::HttpDeployer::start(
+        mlcycle::deploy::http::HttpConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            admin_token: token.map(String::from),
+            approvals,
+            ..Default::default()
+        },
+        Arc::new(mlcycle::clock::SystemClock),
+        None,
+    )
+    .await
+    .unwrap();
+    let url = format!("http://{}", server.local_addr());
+    (server, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_admin_api_lists_and_decides_behind_the_admin_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let stack = manual(dir.path(), clock.clone());
+    stack
+        .lifecycle
+        .run_training(&data(0), Trigger::Manual)
+        .await
+        .unwrap();
+    let admin: Arc<dyn mlcycle::deploy::http::ApprovalsAdmin> =
+        Arc::new(mlcycle::lifecycle::StoreApprovals::new(
+            Arc::new(SqliteLifecycleState::open(dir.path()).unwrap()),
+            stack.audit.clone(),
+            clock.clone(),
+        ));
+    let client = reqwest::Client::new();
+
+    // Without a configured token: 403 saying how to enable the routes.
+    let (off, off_url) = start_admin(None, Some(admin.clone())).await;
+    let r = client
+        .get(format!("{off_url}/admin/pending"))
+        .bearer_auth("anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("MLCYCLE_ADMIN_TOKEN"));
+    off.undeploy().await.unwrap();
+
+    // With a token but no approvals store: 501.
+    let (bare, bare_url) = start_admin(Some("s3cret"), None).await;
+    let r = client
+        .get(format!("{bare_url}/admin/pending"))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 501);
+    bare.undeploy().await.unwrap();
+
+    let (server, url) = start_admin(Some("s3cret"), Some(admin)).await;
+    // Missing or wrong token: 401.
+    let r = client
+        .get(format!("{url}/admin/pending"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client
+        .get(format!("{url}/admin/pending"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client
+        .post(format!("{url}/admin/models/credit/versions/1/approve"))
+        .bearer_auth("wrong")
+        .body(r#"{"by": "mallory", "reason": "x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // The right token: the pending list, then a decision.
+    let r = client
+        .get(format!("{url}/admin/pending"))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let list: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["model"], "credit");
+    assert_eq!(list[0]["version"], 1);
+    assert_eq!(list[0]["status"], "pending");
+
+    // A rejection without a reason is refused.
+    let r = client
+        .post(format!("{url}/admin/models/credit/versions/1/reject"))
+        .bearer_auth("s3cret")
+        .body(r#"{"by": "bob"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = client
+        .post(format!("{url}/admin/models/credit/versions/1/approve"))
+        .bearer_auth("s3cret")
+        .header("content-type", "application/json")
+        .body(r#"{"by": "alice", "reason": "reviewed the fairness report"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let rec: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(rec["status"], "approved");
+    assert_eq!(rec["decided_by"], "alice");
+    // Deciding again: 409; an unknown version: 404.
+    let r = client
+        .post(format!("{url}/admin/models/credit/versions/1/reject"))
+        .bearer_auth("s3cret")
+        .body(r#"{"by": "bob", "reason": "changed my mind"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let r = client
+        .post(format!("{url}/admin/models/credit/versions/7/approve"))
+        .bearer_auth("s3cret")
+        .body(r#"{"by": "bob"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    server.undeploy().await.unwrap();
+
+    // The running lifecycle releases it.
+    let applied = stack.lifecycle.apply_decisions().await.unwrap();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(
+        stack
+            .registry
+            .resolve("credit@production")
+            .await
+            .unwrap()
+            .version,
+        1
+    );
 }
