@@ -63,10 +63,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         seq INTEGER PRIMARY KEY, at TEXT NOT NULL, hash TEXT NOT NULL, key_id TEXT NOT NULL,
         prev_signature TEXT NOT NULL, signature TEXT NOT NULL);",
     // 6: lifecycle state (drift episode, cooldown, baseline version) and approval requests
-    "CREATE TABLE lifecycle_state (
+    "CREATE TABLE IF NOT EXISTS lifecycle_state (
         model TEXT PRIMARY KEY, episode TEXT NOT NULL, baseline_version INTEGER,
         updated_at TEXT NOT NULL);
-     CREATE TABLE approvals (
+     CREATE TABLE IF NOT EXISTS approvals (
         model TEXT NOT NULL, version INTEGER NOT NULL, requested_at TEXT NOT NULL,
         trigger TEXT NOT NULL, summary TEXT NOT NULL, status TEXT NOT NULL,
         decided_by TEXT, decided_at TEXT, reason TEXT, applied_at TEXT,

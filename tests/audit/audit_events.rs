@@ -94,6 +94,11 @@ fn records_of_the_actions_missing_from_the_fixture_read_too() {
                    "forced": true, "aliases": ["staging"], "reason": "superseded"}),
         ),
         (
+            actions::APPROVAL_DECIDED,
+            json!({"model_name": "credit", "version": 2, "decision": "approved",
+                   "decided_by": "alice", "reason": "reviewed"}),
+        ),
+        (
             actions::DEPLOYMENT_STOPPED,
             json!({"deployer": "in_process", "endpoint": "in-process", "model_name": "credit",
                    "version": 1, "since": "2026-03-01T00:00:00Z", "reason": "maintenance"}),
@@ -103,7 +108,7 @@ fn records_of_the_actions_missing_from_the_fixture_read_too() {
         assert!(!matches!(e, AuditEvent::Other { .. }));
         assert_eq!(e.payload(), payload, "{action}");
     }
-    assert_eq!(AuditEvent::ACTIONS.len(), 18);
+    assert_eq!(AuditEvent::ACTIONS.len(), 19);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
