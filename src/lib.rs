@@ -50,6 +50,7 @@
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod alerts;
 pub mod audit;
 pub mod clock;
 pub mod collect;

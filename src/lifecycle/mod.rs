@@ -121,6 +121,7 @@ pub struct LifecycleBuilder {
     approval: Option<Arc<dyn ApprovalGate>>,
     data_source: Option<Arc<dyn TrainingDataSource>>,
     collector: Option<Collector>,
+    alerts: Option<Arc<crate::alerts::AlertDispatcher>>,
 }
 
 macro_rules! setter {
@@ -145,6 +146,7 @@ impl LifecycleBuilder {
     setter!(observer, dyn Observer);
     setter!(approval, dyn ApprovalGate);
     setter!(data_source, dyn TrainingDataSource);
+    setter!(alerts, crate::alerts::AlertDispatcher);
 
     /// The collector that feeds the prediction log (the one the deployer records into):
     /// the monitoring cycle flushes it before reading a window, so a window read right
@@ -201,7 +203,8 @@ impl LifecycleBuilder {
             clock.clone(),
             config.actor.clone(),
             config.model_name.clone(),
-        );
+        )
+        .with_alerts(self.alerts);
         Ok(Lifecycle {
             trainer: need(self.trainer, "trainer")?,
             validator: need(self.validator, "validator")?,

@@ -826,6 +826,42 @@ impl Registry for SqliteRegistry {
         .await
     }
 
+    async fn set_owner(&self, name: &str, owner: Option<&str>, change: Change) -> Result<()> {
+        let (name, owner, clock) = (
+            name.to_string(),
+            owner.map(str::to_string),
+            self.inner.clock.clone(),
+        );
+        self.write(move |ctx| {
+            require_model(ctx.conn, &name)?;
+            let previous: Option<String> = ctx
+                .conn
+                .prepare_cached("SELECT owner FROM models WHERE name = ?1")
+                .and_then(|mut st| st.query_row([&name], |r| r.get(0)))
+                .map_err(sql_err)?;
+            ctx.conn
+                .prepare_cached("UPDATE models SET owner = ?2 WHERE name = ?1")
+                .and_then(|mut st| st.execute(params![name, owner]))
+                .map_err(sql_err)?;
+            let at = now(&*clock);
+            ctx.audit(at, |t| {
+                audit_records::owner_set(&name, owner.as_deref(), previous, &change, t)
+            })
+        })
+        .await
+    }
+
+    async fn get_owner(&self, name: &str) -> Result<Option<String>> {
+        let name = name.to_string();
+        self.run(move |conn| {
+            require_model(conn, &name)?;
+            conn.prepare_cached("SELECT owner FROM models WHERE name = ?1")
+                .and_then(|mut st| st.query_row([&name], |r| r.get(0)))
+                .map_err(sql_err)
+        })
+        .await
+    }
+
     async fn delete_alias(&self, name: &str, alias: &str, change: Change) -> Result<AliasChange> {
         let (name, alias, clock) = (
             name.to_string(),
