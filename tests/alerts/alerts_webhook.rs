@@ -12,10 +12,13 @@ use mlcycle::clock::SystemClock;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// (headers, raw body) of the requests received.
+type Requests = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+
 #[derive(Clone, Default)]
 struct Receiver {
     /// (headers, raw body) of every request.
-    got: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>,
+    got: Requests,
     /// Answer 500 to this many requests first.
     fail_first: usize,
 }
