@@ -371,12 +371,6 @@ pub struct AlertRaised {
     pub message: String,
     /// The run that raised it.
     pub trace_id: String,
-    /// The alert's id (absent in records written before alerts had ids).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// The version concerned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<u32>,
 }
 
 /// Payload of `alert.delivery`: one attempt at delivering an alert to a sink.

@@ -186,8 +186,6 @@ impl StageEvents {
                 model_name: a.model_name.clone(),
                 message: a.message.clone(),
                 trace_id: a.trace_id.clone(),
-                id: Some(a.id.to_string()),
-                version: a.version,
             });
             self.emit(trace, vec![subject.to_string()], event).await?;
             if let Some(d) = &self.alerts {

@@ -488,6 +488,12 @@ fn require_model(conn: &Connection, name: &str) -> Result<()> {
     }
 }
 
+fn read_owner(conn: &Connection, name: &str) -> Result<Option<String>> {
+    conn.prepare_cached("SELECT owner FROM model_owners WHERE name = ?1")
+        .and_then(|mut st| st.query_row([name], |r| r.get(0)).optional())
+        .map_err(sql_err)
+}
+
 const VERSION_COLUMNS: &str = "version, created_at, status, flavor, artifact_sha256, signature, \
                                lineage, metrics, tags, description";
 
@@ -834,15 +840,21 @@ impl Registry for SqliteRegistry {
         );
         self.write(move |ctx| {
             require_model(ctx.conn, &name)?;
-            let previous: Option<String> = ctx
-                .conn
-                .prepare_cached("SELECT owner FROM models WHERE name = ?1")
-                .and_then(|mut st| st.query_row([&name], |r| r.get(0)))
-                .map_err(sql_err)?;
-            ctx.conn
-                .prepare_cached("UPDATE models SET owner = ?2 WHERE name = ?1")
-                .and_then(|mut st| st.execute(params![name, owner]))
-                .map_err(sql_err)?;
+            let previous = read_owner(ctx.conn, &name)?;
+            match &owner {
+                Some(o) => ctx
+                    .conn
+                    .prepare_cached(
+                        "INSERT INTO model_owners (name, owner) VALUES (?1, ?2)
+                         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner",
+                    )
+                    .and_then(|mut st| st.execute(params![name, o])),
+                None => ctx
+                    .conn
+                    .prepare_cached("DELETE FROM model_owners WHERE name = ?1")
+                    .and_then(|mut st| st.execute(params![name])),
+            }
+            .map_err(sql_err)?;
             let at = now(&*clock);
             ctx.audit(at, |t| {
                 audit_records::owner_set(&name, owner.as_deref(), previous, &change, t)
@@ -855,9 +867,7 @@ impl Registry for SqliteRegistry {
         let name = name.to_string();
         self.run(move |conn| {
             require_model(conn, &name)?;
-            conn.prepare_cached("SELECT owner FROM models WHERE name = ?1")
-                .and_then(|mut st| st.query_row([&name], |r| r.get(0)))
-                .map_err(sql_err)
+            read_owner(conn, &name)
         })
         .await
     }

@@ -63,15 +63,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         seq INTEGER PRIMARY KEY, at TEXT NOT NULL, hash TEXT NOT NULL, key_id TEXT NOT NULL,
         prev_signature TEXT NOT NULL, signature TEXT NOT NULL);",
     // 5: alerts and their delivery attempts; the owner of a registered model
-    "CREATE TABLE alerts (
+    "CREATE TABLE IF NOT EXISTS alerts (
         id TEXT PRIMARY KEY, model TEXT NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL,
         suppressed INTEGER NOT NULL, body TEXT NOT NULL);
-     CREATE INDEX alerts_by_model ON alerts (model, at);
-     CREATE INDEX alerts_by_time ON alerts (at);
-     CREATE TABLE alert_deliveries (
+     CREATE INDEX IF NOT EXISTS alerts_by_model ON alerts (model, at);
+     CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (at);
+     CREATE TABLE IF NOT EXISTS alert_deliveries (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, body TEXT NOT NULL);
-     CREATE INDEX alert_deliveries_by_alert ON alert_deliveries (alert_id, seq);
-     ALTER TABLE models ADD COLUMN owner TEXT;",
+     CREATE INDEX IF NOT EXISTS alert_deliveries_by_alert ON alert_deliveries (alert_id, seq);
+     CREATE TABLE IF NOT EXISTS model_owners (
+        name TEXT PRIMARY KEY, owner TEXT NOT NULL);",
 ];
 
 pub(crate) fn sql_err(e: rusqlite::Error) -> Error {
