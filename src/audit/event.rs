@@ -548,7 +548,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), AuditEvent::ACTIONS.len());
-        assert_eq!(names.len(), 18);
+        assert_eq!(names.len(), 20);
     }
 
     #[test]
