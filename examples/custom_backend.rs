@@ -95,6 +95,12 @@ impl<R: Registry> Registry for CountingRegistry<R> {
             .delete_version(name, version, force, change)
             .await
     }
+    async fn set_owner(&self, name: &str, owner: Option<&str>, change: Change) -> Result<()> {
+        self.inner.set_owner(name, owner, change).await
+    }
+    async fn get_owner(&self, name: &str) -> Result<Option<String>> {
+        self.inner.get_owner(name).await
+    }
     async fn events_since(&self, cursor: u64) -> Result<Vec<RegistryEvent>> {
         self.inner.events_since(cursor).await
     }

@@ -40,6 +40,7 @@
 //! |---------------|---------|---------------------------------------------------------------------|
 //! | `sqlite`      | yes     | [`registry::SqliteRegistry`] and [`audit::SqliteAuditLog`] (the embedded store) |
 //! | `http`        | yes     | [`deploy::http::HttpDeployer`]: Open Inference Protocol v2 + MLflow scoring over HTTP |
+//! | `webhook`     | yes     | [`alerts::WebhookSink`]: signed alert webhooks (plain HTTP)        |
 //! | `cli`         | yes     | the `mlcycle` binary                                                |
 //! | `conformance` | no      | conformance suites for users' own backends: [`registry::registry_conformance`], [`audit::audit_conformance`], [`deploy::deployer_conformance`], [`drift::drift_conformance`], [`train::trainer_conformance`] |
 //!
@@ -50,6 +51,7 @@
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod alerts;
 pub mod audit;
 pub mod clock;
 pub mod collect;

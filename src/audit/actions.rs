@@ -64,3 +64,10 @@ pub const RETRAIN_DECIDED: &str = "retrain.decided";
 pub const MONITORING_DECIDED: &str = "monitoring.decided";
 /// An alert was raised. Payload: the alert.
 pub const ALERT_RAISED: &str = "alert.raised";
+/// One attempt at delivering an alert to a sink. Subject: `name/version` (or the model's
+/// name). Payload: `alert_id`, `kind`, `model_name`, `sink`, `attempt`, `delivery_id`,
+/// `ok`, `status`, `error`.
+pub const ALERT_DELIVERY: &str = "alert.delivery";
+/// A model's owner was set or cleared. Actor: who changed it. Subject: the model's name.
+/// Payload: `model_name`, `owner`, `previous`, `reason`.
+pub const OWNER_SET: &str = "model.owner_set";

@@ -377,9 +377,10 @@ pub struct MonitoringDecided {
 pub struct AlertRaised {
     /// When.
     pub at: DateTime<Utc>,
-    /// `warning` or `critical`.
+    /// `info`, `warning` or `critical`.
     pub severity: String,
-    /// `drift`, `data_quality` or `health`.
+    /// `drift`, `data_quality`, `health`, `validation_failed`, `approval_needed`,
+    /// `released` or `rolled_back`.
     pub kind: String,
     /// The model concerned.
     pub model_name: String,
@@ -387,6 +388,42 @@ pub struct AlertRaised {
     pub message: String,
     /// The run that raised it.
     pub trace_id: String,
+}
+
+/// Payload of `alert.delivery`: one attempt at delivering an alert to a sink.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertDelivery {
+    /// The alert's id.
+    pub alert_id: String,
+    /// The alert's kind.
+    pub kind: String,
+    /// The model concerned.
+    pub model_name: String,
+    /// The sink's name.
+    pub sink: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The delivery's id (the webhook's `X-Mlcycle-Delivery`).
+    pub delivery_id: String,
+    /// Whether the attempt succeeded.
+    pub ok: bool,
+    /// The HTTP status answered, for a webhook.
+    pub status: Option<u16>,
+    /// What went wrong.
+    pub error: Option<String>,
+}
+
+/// Payload of `model.owner_set`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OwnerSet {
+    /// The model.
+    pub model_name: String,
+    /// The new owner (`None`: cleared).
+    pub owner: Option<String>,
+    /// The owner before.
+    pub previous: Option<String>,
+    /// Why.
+    pub reason: String,
 }
 
 macro_rules! events {
@@ -482,6 +519,8 @@ events! {
     RetrainDecided(RetrainDecided) = actions::RETRAIN_DECIDED,
     MonitoringDecided(MonitoringDecided) = actions::MONITORING_DECIDED,
     AlertRaised(AlertRaised) = actions::ALERT_RAISED,
+    AlertDelivery(AlertDelivery) = actions::ALERT_DELIVERY,
+    OwnerSet(OwnerSet) = actions::OWNER_SET,
 }
 
 /// A payload struct as a JSON object. The payload structs have string keys and plain
@@ -527,7 +566,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), AuditEvent::ACTIONS.len());
-        assert_eq!(names.len(), 19);
+        assert_eq!(names.len(), 21);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Where a stage's events go: the audit trail and the [`Observer`], from one place.
 
-use super::observer::{Alert, Observer};
+use super::observer::{Alert, AlertKind, Observer, Severity};
 use super::{Stage, decide::AlertSpec};
 use crate::Result;
+use crate::alerts::AlertDispatcher;
 use crate::audit::{AuditEntry, AuditEvent, AuditLog};
 use crate::clock::Clock;
 use std::future::Future;
@@ -18,6 +19,7 @@ pub struct StageEvents {
     clock: Arc<dyn Clock>,
     actor: String,
     model_name: String,
+    alerts: Option<Arc<AlertDispatcher>>,
 }
 
 impl StageEvents {
@@ -39,7 +41,42 @@ impl StageEvents {
             clock,
             actor: actor.into(),
             model_name: model_name.into(),
+            alerts: None,
         }
+    }
+
+    /// The same events, with alerts also handed to `alerts` (owner, dedup, sinks).
+    pub fn with_alerts(mut self, alerts: Option<Arc<AlertDispatcher>>) -> Self {
+        self.alerts = alerts;
+        self
+    }
+
+    /// Raise an event alert (`validation_failed`, `approval_needed`, `released`,
+    /// `rolled_back`) about `version`: shown to the observer, recorded (`alert.raised`) and
+    /// handed to the dispatcher.
+    pub async fn raise(
+        &self,
+        trace: &str,
+        kind: AlertKind,
+        severity: Severity,
+        version: u32,
+        message: String,
+        details: serde_json::Value,
+    ) -> Result<Alert> {
+        let mut a = Alert::new(
+            self.clock.now(),
+            severity,
+            kind,
+            self.model_name.clone(),
+            message,
+            trace,
+        );
+        a.version = Some(version);
+        a.details = details;
+        self.observer.alert(&a);
+        self.record_alerts(trace, &self.version_ref(version), std::slice::from_ref(&a))
+            .await?;
+        Ok(a)
     }
 
     /// The observer.
@@ -127,14 +164,14 @@ impl StageEvents {
     /// Raise an alert: stamped with the time, model and run, and shown to the observer.
     /// It is recorded with [`StageEvents::record_alerts`].
     pub fn alert(&self, trace: &str, spec: AlertSpec) -> Alert {
-        let a = Alert {
-            at: self.clock.now(),
-            severity: spec.severity,
-            kind: spec.kind,
-            model_name: self.model_name.clone(),
-            message: spec.message,
-            trace_id: trace.into(),
-        };
+        let a = Alert::new(
+            self.clock.now(),
+            spec.severity,
+            spec.kind,
+            self.model_name.clone(),
+            spec.message,
+            trace,
+        );
         self.observer.alert(&a);
         a
     }
@@ -151,6 +188,19 @@ impl StageEvents {
                 trace_id: a.trace_id.clone(),
             });
             self.emit(trace, vec![subject.to_string()], event).await?;
+            if let Some(d) = &self.alerts {
+                d.raise(a.clone()).await?;
+            }
+        }
+        if let Some(d) = &self.alerts {
+            // A monitoring cycle that no longer raises a condition has seen it clear:
+            // its next occurrence is a new episode, alerted at once.
+            for kind in [AlertKind::Drift, AlertKind::DataQuality, AlertKind::Health] {
+                let monitoring = alerts.is_empty() || alerts.iter().any(|a| a.kind.is_condition());
+                if monitoring && !alerts.iter().any(|a| a.kind == kind) {
+                    d.clear(&self.model_name, kind, None);
+                }
+            }
         }
         Ok(())
     }

@@ -140,6 +140,7 @@ pub struct LifecycleBuilder {
     data_source: Option<Arc<dyn TrainingDataSource>>,
     state_store: Option<Arc<dyn LifecycleStateStore>>,
     collector: Option<Collector>,
+    alerts: Option<Arc<crate::alerts::AlertDispatcher>>,
 }
 
 macro_rules! setter {
@@ -165,6 +166,7 @@ impl LifecycleBuilder {
     setter!(approval, dyn ApprovalGate);
     setter!(data_source, dyn TrainingDataSource);
     setter!(state_store, dyn LifecycleStateStore);
+    setter!(alerts, crate::alerts::AlertDispatcher);
 
     /// The collector that feeds the prediction log (the one the deployer records into):
     /// the monitoring cycle flushes it before reading a window, so a window read right
@@ -221,7 +223,8 @@ impl LifecycleBuilder {
             clock.clone(),
             config.actor.clone(),
             config.model_name.clone(),
-        );
+        )
+        .with_alerts(self.alerts);
         let state_store = self
             .state_store
             .unwrap_or_else(|| Arc::new(InMemoryLifecycleState::default()));

@@ -1,67 +1,6 @@
 use super::Stage;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+pub use crate::alerts::{Alert, AlertKind, Severity};
 use std::fmt::Debug;
-
-/// How serious an alert is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Worth a look.
-    Warning,
-    /// Needs action.
-    Critical,
-}
-
-impl Severity {
-    /// The stored name (`warning`, `critical`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-/// What an alert is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertKind {
-    /// Production inputs drifted from the training baseline.
-    Drift,
-    /// Production inputs have a data-quality fault (e.g. a surge of missing values).
-    DataQuality,
-    /// The service is unhealthy (errors).
-    Health,
-}
-
-impl AlertKind {
-    /// The stored name (`drift`, `data_quality`, `health`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertKind::Drift => "drift",
-            AlertKind::DataQuality => "data_quality",
-            AlertKind::Health => "health",
-        }
-    }
-}
-
-/// An alert raised by the monitoring cycle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Alert {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Severity.
-    pub severity: Severity,
-    /// Kind.
-    pub kind: AlertKind,
-    /// The model concerned.
-    pub model_name: String,
-    /// What happened, in words.
-    pub message: String,
-    /// The lifecycle run that raised it.
-    pub trace_id: String,
-}
 
 /// Hooks into the lifecycle: progress display, metrics, test recording. Every method has
 /// a no-op default, so an observer implements only what it needs.

@@ -3,6 +3,7 @@
 //! undeploying.
 
 use super::approval::{ApprovalDecision, ApprovalRequest};
+use super::observer::{AlertKind, Severity};
 use super::outcome::{ReleaseOutcome, TrainingDecision};
 use super::state_store::{
     ApprovalRecord, ApprovalStatus, Decision, record_decision, validation_summary,
@@ -76,6 +77,22 @@ impl Lifecycle {
             .await
             .map_err(|e| e.in_stage(Stage::Approve))?;
             ev.finished(Stage::Approve, trace, &format!("rejected: {reason}"));
+            let failed: Vec<_> = validation.checks.iter().filter(|c| !c.passed).collect();
+            let details = serde_json::json!({ "failed_checks": failed, "candidate": validation.candidate, "champion": validation.champion });
+            let msg = format!(
+                "{} was rejected by validation ({reason}); review the training data or the trainer before retrying",
+                ev.version_ref(version.version)
+            );
+            ev.raise(
+                trace,
+                AlertKind::ValidationFailed,
+                Severity::Warning,
+                version.version,
+                msg,
+                details,
+            )
+            .await
+            .map_err(|e| e.in_stage(Stage::Approve))?;
             return Ok(TrainingDecision::Rejected { reason });
         }
         let decision = ev
@@ -123,6 +140,13 @@ impl Lifecycle {
                 .await
                 .map_err(|e| e.in_stage(Stage::Approve))?;
                 ev.finished(Stage::Approve, trace, "waiting for a human decision");
+                let msg = format!(
+                    "{} passed validation and waits for approval: approve or reject it",
+                    ev.version_ref(version.version)
+                );
+                ev.raise(trace, AlertKind::ApprovalNeeded, Severity::Info, version.version, msg, serde_json::json!({ "candidate": validation.candidate, "champion": validation.champion }))
+                    .await
+                    .map_err(|e| e.in_stage(Stage::Approve))?;
                 Ok(TrainingDecision::AwaitingApproval)
             }
             ApprovalDecision::Rejected { actor, reason } => {
@@ -514,6 +538,15 @@ impl Lifecycle {
             },
         )
         .await?;
+        let msg = format!(
+            "{} is now served as {}@{} (approved by {actor})",
+            ev.version_ref(version),
+            cfg.model_name,
+            cfg.serving_alias
+        );
+        ev.raise(trace, AlertKind::Released, Severity::Info, version, msg, serde_json::json!({ "alias": cfg.serving_alias, "approved_by": actor, "reason": reason }))
+            .await
+            .map_err(|e| e.in_stage(Stage::Promote))?;
         let now = self.clock.now();
         {
             let mut st = self.lock();

@@ -10,7 +10,8 @@
 use super::{AliasChange, Change, ModelVersion, StatusChange};
 use crate::audit::AuditEntry;
 use crate::audit::event::{
-    AliasDeleted, AliasMoved, AuditEvent, VersionDeleted, VersionRegistered, VersionStatusChanged,
+    AliasDeleted, AliasMoved, AuditEvent, OwnerSet, VersionDeleted, VersionRegistered,
+    VersionStatusChanged,
 };
 
 fn vref(name: &str, version: u32) -> String {
@@ -104,6 +105,29 @@ pub fn version_deleted(
     AuditEntry::from_event(
         change.actor.clone(),
         vec![vref(&mv.name, mv.version)],
+        &event,
+        trace_id,
+    )
+}
+
+/// `model.owner_set`: actor who changed it; subject the model's name; payload `model_name`,
+/// `owner`, `previous`, `reason`.
+pub fn owner_set(
+    name: &str,
+    owner: Option<&str>,
+    previous: Option<String>,
+    change: &Change,
+    trace_id: String,
+) -> AuditEntry {
+    let event = AuditEvent::OwnerSet(OwnerSet {
+        model_name: name.to_string(),
+        owner: owner.map(str::to_string),
+        previous,
+        reason: change.reason.clone(),
+    });
+    AuditEntry::from_event(
+        change.actor.clone(),
+        vec![name.to_string()],
         &event,
         trace_id,
     )

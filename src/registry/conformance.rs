@@ -106,6 +106,78 @@ pub async fn registry_conformance(registry: &dyn Registry) {
     if registry.audit_log().is_some() {
         audit_trail(registry, &base).await;
     }
+    owners(registry, &base).await;
+}
+
+/// A model's owner: unset at first, set, replaced, cleared; unknown models are `NotFound`;
+/// an audited registry records each change as `model.owner_set`.
+async fn owners(registry: &dyn Registry, base: &ModelArtifact) {
+    const P: &str = "owners";
+    let ck =
+        |holds: bool, why: String| crate::conformance_support::check("registry", P, holds, || why);
+    registry
+        .register("owned", new_version(base, 1, 0.7, "a"))
+        .await
+        .expect("register");
+    let o = registry.get_owner("owned").await.expect("get_owner");
+    ck(
+        o.is_none(),
+        format!("a new model has no owner, found {o:?}"),
+    );
+    registry
+        .set_owner("owned", Some("ann@example.com"), who("on call"))
+        .await
+        .expect("set_owner");
+    registry
+        .set_owner("owned", Some("risk-team"), who("handover"))
+        .await
+        .expect("set_owner");
+    let o = registry.get_owner("owned").await.expect("get_owner");
+    ck(
+        o.as_deref() == Some("risk-team"),
+        format!("the last owner set reads back, found {o:?}"),
+    );
+    expect_err!(
+        registry.set_owner("no-such-model", Some("x"), who("x")),
+        Error::NotFound { .. },
+        "set_owner of an unknown model is NotFound"
+    );
+    expect_err!(
+        registry.get_owner("no-such-model"),
+        Error::NotFound { .. },
+        "get_owner of an unknown model is NotFound"
+    );
+    if let Some(log) = registry.audit_log() {
+        let recs = log
+            .query(&crate::audit::AuditQuery {
+                action: Some(crate::audit::actions::OWNER_SET.into()),
+                subject: Some("owned".into()),
+                ..Default::default()
+            })
+            .await
+            .expect("query");
+        let owners: Vec<_> = recs
+            .iter()
+            .map(|r| r.entry.payload["owner"].clone())
+            .collect();
+        ck(
+            owners
+                == vec![
+                    serde_json::json!("ann@example.com"),
+                    serde_json::json!("risk-team"),
+                ],
+            format!("each owner change is audited, found {owners:?}"),
+        );
+    }
+    registry
+        .set_owner("owned", None, who("left"))
+        .await
+        .expect("set_owner");
+    let o = registry.get_owner("owned").await.expect("get_owner");
+    ck(
+        o.is_none(),
+        format!("a cleared owner reads None, found {o:?}"),
+    );
 }
 
 /// The (action, first subject) an audited registry records for an event; `None` for the

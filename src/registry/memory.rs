@@ -21,6 +21,7 @@ struct ModelEntry {
     /// The highest version number ever given (deleted numbers are not reused).
     last_version: u32,
     versions: BTreeMap<u32, ModelVersion>,
+    owner: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -280,6 +281,26 @@ impl Registry for InMemoryRegistry {
         };
         self.publish(vec![e]);
         Ok(c)
+    }
+
+    async fn set_owner(&self, name: &str, owner: Option<&str>, change: Change) -> Result<()> {
+        let trace = self.trace();
+        let mut st = self.lock();
+        let entry = st
+            .models
+            .get_mut(name)
+            .ok_or_else(|| model_not_found(name))?;
+        let previous = std::mem::replace(&mut entry.owner, owner.map(str::to_string));
+        self.audit(&trace, |t| {
+            audit_records::owner_set(name, owner, previous, &change, t)
+        });
+        Ok(())
+    }
+
+    async fn get_owner(&self, name: &str) -> Result<Option<String>> {
+        let st = self.lock();
+        st.model(name)?;
+        Ok(st.models.get(name).and_then(|m| m.owner.clone()))
     }
 
     async fn delete_alias(&self, name: &str, alias: &str, change: Change) -> Result<AliasChange> {

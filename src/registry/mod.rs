@@ -160,6 +160,22 @@ pub trait Registry: Send + Sync + Debug {
         force: bool,
         change: Change,
     ) -> Result<ModelVersion>;
+    /// Set the owner of model `name` — the person or team its alerts name — or clear it
+    /// with `None`. Recorded like an alias move (`model.owner_set`, actor `change.actor`).
+    /// `NotFound` for an unknown model. The default refuses: the backend keeps no owners.
+    async fn set_owner(&self, name: &str, owner: Option<&str>, change: Change) -> Result<()> {
+        let _ = (owner, change);
+        Err(Error::invalid(
+            format!("owner of model `{name}`"),
+            "this registry backend does not keep model owners; use the embedded store",
+        ))
+    }
+    /// The owner of model `name`, if one is set; `NotFound` for an unknown model. The
+    /// default answers `None` (the backend keeps no owners).
+    async fn get_owner(&self, name: &str) -> Result<Option<String>> {
+        let _ = name;
+        Ok(None)
+    }
     /// Events with a sequence number greater than `cursor`, oldest first.
     async fn events_since(&self, cursor: u64) -> Result<Vec<RegistryEvent>>;
     /// A receiver of events as they are committed by this handle (and its clones), if the

@@ -488,6 +488,12 @@ fn require_model(conn: &Connection, name: &str) -> Result<()> {
     }
 }
 
+fn read_owner(conn: &Connection, name: &str) -> Result<Option<String>> {
+    conn.prepare_cached("SELECT owner FROM model_owners WHERE name = ?1")
+        .and_then(|mut st| st.query_row([name], |r| r.get(0)).optional())
+        .map_err(sql_err)
+}
+
 const VERSION_COLUMNS: &str = "version, created_at, status, flavor, artifact_sha256, signature, \
                                lineage, metrics, tags, description";
 
@@ -822,6 +828,46 @@ impl Registry for SqliteRegistry {
             };
             record_alias_change(ctx, &c)?;
             Ok(c)
+        })
+        .await
+    }
+
+    async fn set_owner(&self, name: &str, owner: Option<&str>, change: Change) -> Result<()> {
+        let (name, owner, clock) = (
+            name.to_string(),
+            owner.map(str::to_string),
+            self.inner.clock.clone(),
+        );
+        self.write(move |ctx| {
+            require_model(ctx.conn, &name)?;
+            let previous = read_owner(ctx.conn, &name)?;
+            match &owner {
+                Some(o) => ctx
+                    .conn
+                    .prepare_cached(
+                        "INSERT INTO model_owners (name, owner) VALUES (?1, ?2)
+                         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner",
+                    )
+                    .and_then(|mut st| st.execute(params![name, o])),
+                None => ctx
+                    .conn
+                    .prepare_cached("DELETE FROM model_owners WHERE name = ?1")
+                    .and_then(|mut st| st.execute(params![name])),
+            }
+            .map_err(sql_err)?;
+            let at = now(&*clock);
+            ctx.audit(at, |t| {
+                audit_records::owner_set(&name, owner.as_deref(), previous, &change, t)
+            })
+        })
+        .await
+    }
+
+    async fn get_owner(&self, name: &str) -> Result<Option<String>> {
+        let name = name.to_string();
+        self.run(move |conn| {
+            require_model(conn, &name)?;
+            read_owner(conn, &name)
         })
         .await
     }

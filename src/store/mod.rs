@@ -5,6 +5,7 @@
 //! opens a database or creates a table.
 
 #[cfg(feature = "sqlite")]
+pub(crate) mod alerts;
 pub(crate) mod lifecycle_state;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;

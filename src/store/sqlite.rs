@@ -62,6 +62,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      CREATE TABLE audit_checkpoints (
         seq INTEGER PRIMARY KEY, at TEXT NOT NULL, hash TEXT NOT NULL, key_id TEXT NOT NULL,
         prev_signature TEXT NOT NULL, signature TEXT NOT NULL);",
+    // 5: alerts and their delivery attempts; the owner of a registered model
+    "CREATE TABLE IF NOT EXISTS alerts (
+        id TEXT PRIMARY KEY, model TEXT NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL,
+        suppressed INTEGER NOT NULL, body TEXT NOT NULL);
+     CREATE INDEX IF NOT EXISTS alerts_by_model ON alerts (model, at);
+     CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (at);
+     CREATE TABLE IF NOT EXISTS alert_deliveries (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, body TEXT NOT NULL);
+     CREATE INDEX IF NOT EXISTS alert_deliveries_by_alert ON alert_deliveries (alert_id, seq);
+     CREATE TABLE IF NOT EXISTS model_owners (
+        name TEXT PRIMARY KEY, owner TEXT NOT NULL);",
     // 6: lifecycle state (drift episode, cooldown, baseline version) and approval requests
     "CREATE TABLE IF NOT EXISTS lifecycle_state (
         model TEXT PRIMARY KEY, episode TEXT NOT NULL, baseline_version INTEGER,

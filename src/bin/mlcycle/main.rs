@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod approvals;
+mod alerts;
 mod audit;
 mod demo_report;
 mod drift;
@@ -60,6 +61,8 @@ enum Command {
     Score(score::ScoreArgs),
     /// Verify, list, checkpoint and export the audit trail of a store.
     Audit(audit::AuditArgs),
+    /// List the alerts raised in a store, with their delivery status.
+    Alerts(alerts::AlertsArgs),
     /// Trace a prediction, a model version or a dataset through the audit trail.
     Lineage(audit::LineageArgs),
     /// Inspect and change the model registry: list, versions, show, alias, tag, status, gc.
@@ -107,6 +110,7 @@ async fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Audit(args) => audit::run_audit(args).await,
+        Command::Alerts(args) => alerts::run(args).await,
         Command::Lineage(args) => audit::run_lineage(args).await,
         Command::Models(args) => models::run(args).await,
         Command::Predictions(args) => predictions::run(args).await,

@@ -71,6 +71,36 @@ enum ModelsCommand {
     },
     /// Remove artifact files that no version refers to.
     Gc,
+    /// Set, clear or show a model's owner (the person or team its alerts name).
+    #[command(subcommand)]
+    Owner(OwnerCommand),
+}
+
+#[derive(Subcommand)]
+enum OwnerCommand {
+    /// Set the owner of a model.
+    Set {
+        /// The model's name.
+        name: String,
+        /// The owner (a name, an e-mail address, a team).
+        owner: String,
+        /// Why (recorded in the audit trail).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Remove the owner of a model.
+    Clear {
+        /// The model's name.
+        name: String,
+        /// Why (recorded in the audit trail).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Show the owner of a model.
+    Show {
+        /// The model's name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -149,6 +179,7 @@ pub async fn run(args: ModelsArgs) -> Result<()> {
                 versions: usize,
                 latest: Option<u32>,
                 aliases: Vec<String>,
+                owner: Option<String>,
             }
             let mut rows = Vec::new();
             for name in registry.list_models().await? {
@@ -158,7 +189,9 @@ pub async fn run(args: ModelsArgs) -> Result<()> {
                     .flat_map(|v| v.aliases.iter().map(move |a| format!("{a}->{}", v.version)))
                     .collect();
                 aliases.sort();
+                let owner = registry.get_owner(&name).await?;
                 rows.push(Row {
+                    owner,
                     latest: vs.last().map(|v| v.version),
                     versions: vs.len(),
                     name,
@@ -167,15 +200,16 @@ pub async fn run(args: ModelsArgs) -> Result<()> {
             }
             emit(format, &rows, || {
                 let mut s = format!(
-                    "{:<32} {:>8} {:>7}  ALIASES\n",
-                    "NAME", "VERSIONS", "LATEST"
+                    "{:<32} {:>8} {:>7}  {:<24}  ALIASES\n",
+                    "NAME", "VERSIONS", "LATEST", "OWNER"
                 );
                 for r in &rows {
                     s += &format!(
-                        "{:<32} {:>8} {:>7}  {}\n",
+                        "{:<32} {:>8} {:>7}  {:<24}  {}\n",
                         r.name,
                         r.versions,
                         r.latest.map_or("-".into(), |v| v.to_string()),
+                        r.owner.as_deref().unwrap_or("-"),
                         r.aliases.join(" ")
                     );
                 }
@@ -188,7 +222,24 @@ pub async fn run(args: ModelsArgs) -> Result<()> {
         }
         ModelsCommand::Show { reference } => {
             let mv = registry.resolve(&reference).await?;
-            emit(format, &mv, || show(&mv))
+            let owner = registry.get_owner(&mv.name).await?;
+            #[derive(Serialize)]
+            struct Shown<'a> {
+                #[serde(flatten)]
+                version: &'a ModelVersion,
+                owner: Option<String>,
+            }
+            let shown = Shown {
+                version: &mv,
+                owner: owner.clone(),
+            };
+            emit(format, &shown, || {
+                format!(
+                    "{}\nowner:       {}\n",
+                    show(&mv).trim_end(),
+                    owner.as_deref().unwrap_or("-")
+                )
+            })
         }
         ModelsCommand::Alias(AliasCommand::Set {
             name,
@@ -238,6 +289,39 @@ pub async fn run(args: ModelsArgs) -> Result<()> {
                 .set_status(&mv.name, mv.version, status, Change::new(actor, reason))
                 .await?;
             emit(format, &c, || status_line(&c))
+        }
+        ModelsCommand::Owner(cmd) => {
+            #[derive(Serialize)]
+            struct Owner {
+                model: String,
+                owner: Option<String>,
+            }
+            let (model, owner) = match cmd {
+                OwnerCommand::Set {
+                    name,
+                    owner,
+                    reason,
+                } => {
+                    registry
+                        .set_owner(&name, Some(&owner), Change::new(actor, reason))
+                        .await?;
+                    (name, Some(owner))
+                }
+                OwnerCommand::Clear { name, reason } => {
+                    registry
+                        .set_owner(&name, None, Change::new(actor, reason))
+                        .await?;
+                    (name, None)
+                }
+                OwnerCommand::Show { name } => {
+                    let owner = registry.get_owner(&name).await?;
+                    (name, owner)
+                }
+            };
+            let o = Owner { model, owner };
+            emit(format, &o, || {
+                format!("{}: owner {}", o.model, o.owner.as_deref().unwrap_or("-"))
+            })
         }
         ModelsCommand::Gc => {
             let removed = registry.gc().await?;

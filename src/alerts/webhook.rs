@@ -1,0 +1,238 @@
+use super::{Alert, AlertSink, DeliveryAttempt, DeliveryReport};
+use crate::{Error, Result};
+use async_trait::async_trait;
+use chrono::Utc;
+use hmac::{KeyInit, Mac};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How a [`WebhookSink`] waits between attempts (tokio's sleep by default; tests inject one
+/// that records the delays and returns at once).
+pub type SleepFn = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Retry policy of a [`WebhookSink`]: at most `attempts` attempts, each limited to
+/// `timeout`; before attempt `n + 1` it waits `base · 2^(n-1)` (at most `max`), scaled by a
+/// random factor in [0.5, 1] (jitter, so many senders do not retry in step).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    /// Attempts in all (at least 1).
+    pub attempts: u32,
+    /// The first wait.
+    pub base: Duration,
+    /// The longest wait.
+    pub max: Duration,
+    /// Time limit of one attempt (connect + answer).
+    pub timeout: Duration,
+}
+
+impl Default for Backoff {
+    /// 5 attempts, waits of 1 s, 2 s, 4 s, 8 s (before jitter), 10 s per attempt.
+    fn default() -> Self {
+        Backoff {
+            attempts: 5,
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Backoff {
+    /// The wait before attempt `n + 1` after attempt `n` failed, before jitter.
+    pub fn delay(&self, n: u32) -> Duration {
+        let factor = 2u32.saturating_pow(n.saturating_sub(1));
+        self.base.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// A sink that POSTs each alert as JSON (see [`WebhookBody`](super::WebhookBody)) to a URL,
+/// signed like GitHub's webhooks: header `X-Mlcycle-Signature: sha256=<hex HMAC-SHA256 of
+/// the raw body keyed with the shared secret>`, and `X-Mlcycle-Delivery: <uuid>` (the same
+/// for every retry of one delivery). Connection failures, timeouts and non-2xx answers are
+/// retried with exponential backoff and jitter (see [`Backoff`]).
+///
+/// Plain `http://` URLs only in this build (no TLS client is compiled in); put a
+/// TLS-terminating proxy in front of an `https://` receiver.
+///
+/// ```
+/// use mlcycle::alerts::WebhookSink;
+/// let sink = WebhookSink::new("http://127.0.0.1:9/hook", "s3cret").unwrap();
+/// assert!(WebhookSink::new("ftp://x", "s").is_err());
+/// // The receiver checks the signature of the raw body with the same secret:
+/// let sig = WebhookSink::signature("s3cret", br#"{"id":"..."}"#);
+/// assert!(sig.starts_with("sha256=") && sig.len() == 7 + 64);
+/// # let _ = sink;
+/// ```
+#[derive(Clone)]
+pub struct WebhookSink {
+    url: String,
+    name: String,
+    secret: String,
+    backoff: Backoff,
+    client: reqwest::Client,
+    sleep: SleepFn,
+}
+
+impl std::fmt::Debug for WebhookSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSink")
+            .field("url", &self.url)
+            .field("secret", &"<redacted>")
+            .field("backoff", &self.backoff)
+            .finish()
+    }
+}
+
+impl WebhookSink {
+    /// A sink posting to `url` (http://), signing with `secret`, with the default
+    /// [`Backoff`]. An empty secret is refused: receivers could not tell real alerts from
+    /// forged ones.
+    pub fn new(url: impl Into<String>, secret: impl Into<String>) -> Result<WebhookSink> {
+        let url = url.into();
+        let secret = secret.into();
+        let rest = url.strip_prefix("http://").ok_or_else(|| {
+            Error::invalid(
+                format!("webhook URL `{url}`"),
+                "must start with http:// (https:// needs a TLS-terminating proxy in this build)",
+            )
+        })?;
+        let host = rest.split('/').next().unwrap_or_default();
+        if host.is_empty() {
+            return Err(Error::invalid(
+                format!("webhook URL `{url}`"),
+                "has no host; write e.g. http://alerts.example:8080/hook",
+            ));
+        }
+        if secret.is_empty() {
+            return Err(Error::invalid(
+                "webhook secret",
+                "is empty; set MLCYCLE_WEBHOOK_SECRET to a shared secret the receiver also knows",
+            ));
+        }
+        let client = reqwest::Client::builder().build().map_err(|e| {
+            Error::invalid("webhook HTTP client", format!("could not be built: {e}"))
+        })?;
+        Ok(WebhookSink {
+            name: format!("webhook:{host}"),
+            url,
+            secret,
+            backoff: Backoff::default(),
+            client,
+            sleep: Arc::new(|d| Box::pin(tokio::time::sleep(d))),
+        })
+    }
+
+    /// The same sink with retry policy `backoff`.
+    pub fn with_backoff(mut self, backoff: Backoff) -> WebhookSink {
+        self.backoff = Backoff {
+            attempts: backoff.attempts.max(1),
+            ..backoff
+        };
+        self
+    }
+
+    /// The same sink waiting between attempts with `sleep` instead of tokio's timer.
+    pub fn with_sleep(mut self, sleep: SleepFn) -> WebhookSink {
+        self.sleep = sleep;
+        self
+    }
+
+    /// The URL posted to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The `X-Mlcycle-Signature` value of `body` under `secret`: `sha256=` and the hex
+    /// HMAC-SHA256.
+    pub fn signature(secret: &str, body: &[u8]) -> String {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+            .expect("HMAC takes keys of any length");
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    async fn attempt(
+        &self,
+        body: &[u8],
+        signature: &str,
+        delivery: Uuid,
+    ) -> (Option<u16>, Option<String>) {
+        let sent = self
+            .client
+            .post(&self.url)
+            .timeout(self.backoff.timeout)
+            .header("content-type", "application/json")
+            .header("user-agent", concat!("mlcycle/", env!("CARGO_PKG_VERSION")))
+            .header("x-mlcycle-signature", signature)
+            .header("x-mlcycle-delivery", delivery.to_string())
+            .body(body.to_vec())
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => (Some(r.status().as_u16()), None),
+            Ok(r) => (
+                Some(r.status().as_u16()),
+                Some(format!("the receiver answered {}", r.status())),
+            ),
+            Err(e) if e.is_timeout() => (
+                None,
+                Some(format!("no answer within {:?}", self.backoff.timeout)),
+            ),
+            Err(e) => (None, Some(format!("could not post to {}: {e}", self.url))),
+        }
+    }
+}
+
+fn jitter(d: Duration) -> Duration {
+    // A factor in [0.5, 1]; a fresh v4 uuid is 122 random bits, plenty for this.
+    let r = (Uuid::new_v4().as_u128() % 1_000) as f64 / 1_000.0;
+    d.mul_f64(0.5 + 0.5 * r)
+}
+
+#[async_trait]
+impl AlertSink for WebhookSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn deliver(&self, alert: &Alert) -> DeliveryReport {
+        let body = match serde_json::to_vec(&alert.webhook_body()) {
+            Ok(b) => b,
+            Err(e) => {
+                return DeliveryReport::single(
+                    &self.name,
+                    false,
+                    Some(format!("the alert could not be serialised: {e}")),
+                );
+            }
+        };
+        let signature = Self::signature(&self.secret, &body);
+        let delivery = Uuid::new_v4();
+        let mut report = DeliveryReport::default();
+        for n in 1..=self.backoff.attempts.max(1) {
+            let at = Utc::now();
+            let (status, error) = self.attempt(&body, &signature, delivery).await;
+            let ok = error.is_none();
+            report.attempts.push(DeliveryAttempt {
+                sink: self.name.clone(),
+                attempt: n,
+                delivery_id: delivery,
+                at,
+                ok,
+                status,
+                error,
+            });
+            if ok {
+                break;
+            }
+            if n < self.backoff.attempts {
+                (self.sleep)(jitter(self.backoff.delay(n))).await;
+            }
+        }
+        report
+    }
+}
