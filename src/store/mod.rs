@@ -6,3 +6,6 @@
 
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
+
+#[cfg(feature = "sqlite")]
+pub(crate) mod controller_state;

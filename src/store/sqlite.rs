@@ -62,6 +62,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      CREATE TABLE audit_checkpoints (
         seq INTEGER PRIMARY KEY, at TEXT NOT NULL, hash TEXT NOT NULL, key_id TEXT NOT NULL,
         prev_signature TEXT NOT NULL, signature TEXT NOT NULL);",
+    // 7: the controller's durable state (registry-event cursor, last monitoring window, last
+    //    scheduled run, the step in progress), the datasets it trained on, and its lease
+    "CREATE TABLE controller_state (
+        model TEXT PRIMARY KEY, registry_cursor INTEGER NOT NULL, last_window_end TEXT,
+        last_schedule TEXT, in_progress TEXT, updated_at TEXT NOT NULL);
+     CREATE TABLE controller_datasets (
+        model TEXT NOT NULL, dataset TEXT NOT NULL, trained_at TEXT NOT NULL,
+        version INTEGER, PRIMARY KEY (model, dataset));
+     CREATE TABLE controller_lease (
+        model TEXT PRIMARY KEY, holder TEXT NOT NULL, pid INTEGER NOT NULL,
+        heartbeat TEXT NOT NULL);",
 ];
 
 pub(crate) fn sql_err(e: rusqlite::Error) -> Error {
