@@ -11,6 +11,7 @@ mod demo_report;
 mod drift;
 mod models;
 mod predictions;
+mod run;
 mod score;
 #[cfg(feature = "http")]
 mod serve;
@@ -80,6 +81,10 @@ enum Command {
     /// Validate a registered candidate against a champion on a labelled holdout file and print
     /// the report; exits with status 2 when the candidate should not be promoted.
     Validate(validate::ValidateArgs),
+    /// Keep the lifecycle running until SIGINT/SIGTERM: monitoring windows on a cadence,
+    /// training on new files of --training-data, releases of versions registered elsewhere,
+    /// retraining on drift; one line per cycle.
+    Run(run::RunArgs),
 }
 
 #[tokio::main]
@@ -107,6 +112,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Drift(args) => drift::run(args),
         Command::Train(args) => train::run(args).await,
+        Command::Run(args) => run::run(args).await,
         Command::Validate(args) => match validate::run(args).await {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(2),
