@@ -10,6 +10,7 @@ mod audit;
 mod demo_report;
 mod drift;
 mod models;
+mod monitor;
 mod predictions;
 mod run;
 mod score;
@@ -85,6 +86,9 @@ enum Command {
     /// training on new files of --training-data, releases of versions registered elsewhere,
     /// retraining on drift; one line per cycle.
     Run(run::RunArgs),
+    /// One monitoring report of a served model (health, data quality, drift, the decision it
+    /// would take) without acting; exit 3 when it would alert.
+    Monitor(monitor::MonitorArgs),
 }
 
 #[tokio::main]
@@ -113,6 +117,11 @@ async fn main() -> ExitCode {
         Command::Drift(args) => drift::run(args),
         Command::Train(args) => train::run(args).await,
         Command::Run(args) => run::run(args).await,
+        Command::Monitor(args) => match monitor::run(args).await {
+            Ok(false) => Ok(()),
+            Ok(true) => return ExitCode::from(3),
+            Err(e) => Err(e),
+        },
         Command::Validate(args) => match validate::run(args).await {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(2),
