@@ -5,6 +5,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 
 /// A source of the current time.
@@ -23,6 +25,13 @@ use std::sync::Mutex;
 pub trait Clock: Send + Sync + Debug {
     /// The current time.
     fn now(&self) -> DateTime<Utc>;
+
+    /// Wait until `now() >= t` (at once when it already is). The default waits on the
+    /// wall clock (tokio's timer); a simulated clock jumps to `t` instead.
+    fn sleep_until(&self, t: DateTime<Utc>) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        let wait = (t - self.now()).to_std().unwrap_or_default();
+        Box::pin(tokio::time::sleep(wait))
+    }
 }
 
 /// The wall clock.
@@ -64,5 +73,14 @@ impl SimulatedClock {
 impl Clock for SimulatedClock {
     fn now(&self) -> DateTime<Utc> {
         *self.now.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Jump to `t` (if it is later than now) and return at once.
+    fn sleep_until(&self, t: DateTime<Utc>) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
+        if t > *now {
+            *now = t;
+        }
+        Box::pin(std::future::ready(()))
     }
 }

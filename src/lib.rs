@@ -57,7 +57,9 @@ pub mod clock;
 pub mod collect;
 #[cfg(any(test, feature = "conformance"))]
 mod conformance_support;
+pub mod controller;
 pub mod data;
+pub mod datasets;
 pub mod deploy;
 pub mod drift;
 pub mod embedded;

@@ -50,6 +50,8 @@ const LAYERS: &[(u32, &[&str])] = &[
     (70, &["lineage"]),
     // 8 orchestration.
     (80, &["lifecycle"]),
+    // 8a the controller that keeps the lifecycle running, and the training data sources.
+    (85, &["controller", "datasets"]),
     // 9 assemblies.
     (90, &["embedded", "testing", "scenario"]),
 ];

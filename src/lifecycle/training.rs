@@ -346,11 +346,34 @@ impl Lifecycle {
         self.run_training_traced(data, trigger, &trace).await
     }
 
+    /// [`Lifecycle::run_training`] with extra `tags` on the registered version (e.g. the
+    /// dataset version it was trained on, so a restarted caller can tell it was done).
+    pub async fn run_training_tagged(
+        &self,
+        data: &Dataset,
+        trigger: Trigger,
+        tags: BTreeMap<String, String>,
+    ) -> Result<TrainingOutcome> {
+        let trace = self.new_trace("train");
+        self.run_training_with(data, trigger, &trace, tags).await
+    }
+
     pub(super) async fn run_training_traced(
         &self,
         data: &Dataset,
         trigger: Trigger,
         trace: &str,
+    ) -> Result<TrainingOutcome> {
+        self.run_training_with(data, trigger, trace, BTreeMap::new())
+            .await
+    }
+
+    async fn run_training_with(
+        &self,
+        data: &Dataset,
+        trigger: Trigger,
+        trace: &str,
+        tags: BTreeMap<String, String>,
     ) -> Result<TrainingOutcome> {
         let champion = self
             .champion()
@@ -363,7 +386,7 @@ impl Lifecycle {
                 trigger,
                 trace_id: trace,
                 champion: champion.as_ref(),
-                tags: BTreeMap::new(),
+                tags,
             })
             .await?;
         let decision = self

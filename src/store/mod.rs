@@ -9,3 +9,6 @@ pub(crate) mod alerts;
 pub(crate) mod lifecycle_state;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
+
+#[cfg(feature = "sqlite")]
+pub(crate) mod controller_state;

@@ -82,6 +82,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         trigger TEXT NOT NULL, summary TEXT NOT NULL, status TEXT NOT NULL,
         decided_by TEXT, decided_at TEXT, reason TEXT, applied_at TEXT,
         PRIMARY KEY (model, version));",
+    // 7: the controller's durable state (registry-event cursor, last monitoring window, last
+    //    scheduled run, the step in progress), the datasets it trained on, and its lease
+    "CREATE TABLE controller_state (
+        model TEXT PRIMARY KEY, registry_cursor INTEGER NOT NULL, last_window_end TEXT,
+        last_schedule TEXT, in_progress TEXT, updated_at TEXT NOT NULL);
+     CREATE TABLE controller_datasets (
+        model TEXT NOT NULL, dataset TEXT NOT NULL, trained_at TEXT NOT NULL,
+        version INTEGER, PRIMARY KEY (model, dataset));
+     CREATE TABLE controller_lease (
+        model TEXT PRIMARY KEY, holder TEXT NOT NULL, pid INTEGER NOT NULL,
+        heartbeat TEXT NOT NULL);",
 ];
 
 pub(crate) fn sql_err(e: rusqlite::Error) -> Error {

@@ -12,7 +12,9 @@ mod audit;
 mod demo_report;
 mod drift;
 mod models;
+mod monitor;
 mod predictions;
+mod run;
 mod score;
 #[cfg(feature = "http")]
 mod serve;
@@ -90,6 +92,13 @@ enum Command {
     Approve(approvals::ApproveArgs),
     /// Reject a pending version (recorded and audited; the running controller applies it).
     Reject(approvals::RejectArgs),
+    /// Keep the lifecycle running until SIGINT/SIGTERM: monitoring windows on a cadence,
+    /// training on new files of --training-data, releases of versions registered elsewhere,
+    /// retraining on drift; one line per cycle.
+    Run(run::RunArgs),
+    /// One monitoring report of a served model (health, data quality, drift, the decision it
+    /// would take) without acting; exit 3 when it would alert.
+    Monitor(monitor::MonitorArgs),
 }
 
 #[tokio::main]
@@ -121,6 +130,12 @@ async fn main() -> ExitCode {
         Command::Pending(args) => approvals::pending(args).await,
         Command::Approve(args) => approvals::approve(args).await,
         Command::Reject(args) => approvals::reject(args).await,
+        Command::Run(args) => run::run(args).await,
+        Command::Monitor(args) => match monitor::run(args).await {
+            Ok(false) => Ok(()),
+            Ok(true) => return ExitCode::from(3),
+            Err(e) => Err(e),
+        },
         Command::Validate(args) => match validate::run(args).await {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(2),

@@ -1,0 +1,5 @@
+//! Integration tests: the controller (`mlcycle::controller`) and `mlcycle run`.
+
+mod cli_monitor;
+mod cli_run;
+mod simulated;
