@@ -62,6 +62,7 @@ pub mod embedded;
 pub mod error;
 #[allow(unsafe_code)]
 pub(crate) mod kernels;
+pub mod labels;
 pub mod lifecycle;
 pub mod lineage;
 pub mod model;

@@ -61,3 +61,6 @@ pub const RETRAIN_DECIDED: &str = "retrain.decided";
 pub const MONITORING_DECIDED: &str = "monitoring.decided";
 /// An alert was raised. Payload: the alert.
 pub const ALERT_RAISED: &str = "alert.raised";
+/// Ground-truth labels were recorded. Subjects: the corrected keys. Payload: `source`,
+/// `received`, `inserted`, `unchanged`, `corrected` (the keys whose label changed).
+pub const LABELS_RECORDED: &str = "labels.recorded";

@@ -372,6 +372,22 @@ pub struct AlertRaised {
     pub trace_id: String,
 }
 
+/// `labels.recorded`: a batch of ground-truth labels was stored. Subjects: the corrected
+/// keys (`REQUEST_ID` or `REQUEST_ID/ROW`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelsRecorded {
+    /// Where the labels came from (a file, `POST /labels`, a library call).
+    pub source: String,
+    /// Labels received.
+    pub received: usize,
+    /// Keys labelled for the first time.
+    pub inserted: usize,
+    /// Repeats of a stored label (nothing changed).
+    pub unchanged: usize,
+    /// Keys whose stored label was replaced by a different one (the later one wins).
+    pub corrected: Vec<String>,
+}
+
 macro_rules! events {
     ($($variant:ident($payload:ty) = $action:path),* $(,)?) => {
         /// One audit record's action and payload, typed.
@@ -464,6 +480,7 @@ events! {
     RetrainDecided(RetrainDecided) = actions::RETRAIN_DECIDED,
     MonitoringDecided(MonitoringDecided) = actions::MONITORING_DECIDED,
     AlertRaised(AlertRaised) = actions::ALERT_RAISED,
+    LabelsRecorded(LabelsRecorded) = actions::LABELS_RECORDED,
 }
 
 /// A payload struct as a JSON object. The payload structs have string keys and plain
@@ -509,7 +526,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), AuditEvent::ACTIONS.len());
-        assert_eq!(names.len(), 18);
+        assert_eq!(names.len(), 19);
     }
 
     #[test]

@@ -5,4 +5,6 @@
 //! opens a database or creates a table.
 
 #[cfg(feature = "sqlite")]
+pub(crate) mod labels;
+#[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;

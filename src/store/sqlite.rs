@@ -62,6 +62,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      CREATE TABLE audit_checkpoints (
         seq INTEGER PRIMARY KEY, at TEXT NOT NULL, hash TEXT NOT NULL, key_id TEXT NOT NULL,
         prev_signature TEXT NOT NULL, signature TEXT NOT NULL);",
+    // 8: ground-truth labels, keyed by `REQUEST_ID` or `REQUEST_ID/ROW`
+    "CREATE TABLE labels (
+        key TEXT PRIMARY KEY, label TEXT NOT NULL, observed_at TEXT NOT NULL,
+        recorded_at TEXT NOT NULL, revision INTEGER NOT NULL);",
 ];
 
 pub(crate) fn sql_err(e: rusqlite::Error) -> Error {
