@@ -1,4 +1,5 @@
 //! Ground truth: the label stores, matching and joining labels with the prediction log, the
 //! `mlcycle labels` commands.
 
+mod cli;
 mod store;
