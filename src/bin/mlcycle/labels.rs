@@ -107,11 +107,7 @@ fn read_labels(
                     .map(|t| t.with_timezone(&Utc))
                     .map_err(|e| {
                         Error::invalid(
-                            format!(
-                                "{} line {line}, column `{}`",
-                                input.display(),
-                                headers[c].to_string()
-                            ),
+                            format!("{} line {line}, column `{}`", input.display(), &headers[c]),
                             format!(
                                 "`{text}` is not an RFC 3339 time ({e}), e.g. 2026-03-01T12:00:00Z"
                             ),
