@@ -2,4 +2,5 @@
 //! `mlcycle labels` commands.
 
 mod cli;
+mod http;
 mod store;

@@ -110,6 +110,16 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
         admin_token: std::env::var(mlcycle::deploy::http::ADMIN_TOKEN_ENV)
             .ok()
             .filter(|t| !t.is_empty()),
+        labels: Some(mlcycle::deploy::http::LabelSink {
+            store: Arc::new(mlcycle::labels::SqliteLabelStore::open(
+                &args.store,
+                clock.clone(),
+            )?),
+            audit: Some(Arc::new(mlcycle::audit::SqliteAuditLog::open(
+                &args.store,
+                clock.clone(),
+            )?)),
+        }),
         ..HttpConfig::default()
     };
     let server = HttpDeployer::start(config, clock, collector).await?;

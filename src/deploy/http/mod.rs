@@ -94,6 +94,7 @@ mod body;
 mod error;
 mod fastjson;
 mod follow;
+mod labels;
 mod metrics;
 mod mlflow;
 mod server;
@@ -103,6 +104,7 @@ mod v2;
 
 pub use auth::ADMIN_TOKEN_ENV;
 pub use follow::{AliasFollower, FollowSpec};
+pub use labels::LabelSink;
 
 use super::{DeployRequest, Deployer, DeploymentInfo, ScoreRequest, ScoreResponse, ScoringCall};
 use crate::clock::Clock;
@@ -202,6 +204,9 @@ pub struct HttpConfig {
     /// The bearer token of the admin routes (`mlcycle serve` reads it from
     /// [`ADMIN_TOKEN_ENV`]); `None` disables them (403).
     pub admin_token: Option<String>,
+    /// Where `POST /labels` stores ground-truth labels (`mlcycle serve` sets the store's);
+    /// `None`: the route answers 404.
+    pub labels: Option<LabelSink>,
 }
 
 impl Default for HttpConfig {
@@ -213,6 +218,7 @@ impl Default for HttpConfig {
             unknown_level: UnknownLevel::Error,
             route_key_header: "x-route-key".into(),
             admin_token: None,
+            labels: None,
         }
     }
 }
