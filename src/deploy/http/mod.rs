@@ -17,6 +17,7 @@
 //! | `GET /ping`, `GET /health` | 200 `"\n"` when a model is served (MLflow) |
 //! | `GET /version` | the crate version, raw (MLflow) |
 //! | `GET /metrics` | Prometheus metrics (OpenMetrics text) |
+//! | `POST /labels` | ground-truth labels: a JSON array of `{"request_id", "label", "at"?}` ([`HttpConfig::labels`]; needs the admin token when one is configured) |
 //!
 //! # Inputs
 //! V2 requests send either one tensor per feature (named like the feature, shape `[n]` or
