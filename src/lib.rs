@@ -41,7 +41,7 @@
 //! | `sqlite`      | yes     | [`registry::SqliteRegistry`] and [`audit::SqliteAuditLog`] (the embedded store) |
 //! | `http`        | yes     | [`deploy::http::HttpDeployer`]: Open Inference Protocol v2 + MLflow scoring over HTTP |
 //! | `cli`         | yes     | the `mlcycle` binary                                                |
-//! | `conformance` | no      | conformance suites for users' own backends: [`registry::registry_conformance`], [`audit::audit_conformance`], [`deploy::deployer_conformance`], [`drift::drift_conformance`], [`train::trainer_conformance`] |
+//! | `conformance` | no      | conformance suites for users' own backends: [`registry::registry_conformance`], [`audit::audit_conformance`], [`deploy::deployer_conformance`], [`drift::drift_conformance`], [`train::trainer_conformance`], [`labels::label_store_conformance`] |
 //!
 //! Features switch backends, never behaviour.
 #![warn(missing_docs)]
