@@ -42,7 +42,7 @@
 //! | `http`        | yes     | [`deploy::http::HttpDeployer`]: Open Inference Protocol v2 + MLflow scoring over HTTP |
 //! | `webhook`     | yes     | [`alerts::WebhookSink`]: signed alert webhooks (plain HTTP)        |
 //! | `cli`         | yes     | the `mlcycle` binary                                                |
-//! | `conformance` | no      | conformance suites for users' own backends: [`registry::registry_conformance`], [`audit::audit_conformance`], [`deploy::deployer_conformance`], [`drift::drift_conformance`], [`train::trainer_conformance`] |
+//! | `conformance` | no      | conformance suites for users' own backends: [`registry::registry_conformance`], [`audit::audit_conformance`], [`deploy::deployer_conformance`], [`drift::drift_conformance`], [`train::trainer_conformance`], [`labels::label_store_conformance`] |
 //!
 //! Features switch backends, never behaviour.
 #![warn(missing_docs)]
@@ -66,6 +66,7 @@ pub mod embedded;
 pub mod error;
 #[allow(unsafe_code)]
 pub(crate) mod kernels;
+pub mod labels;
 pub mod lifecycle;
 pub mod lineage;
 pub mod model;

@@ -40,7 +40,7 @@ const LAYERS: &[(u32, &[&str])] = &[
     // 5 storage: the only layer that speaks SQL.
     (50, &["store"]),
     // 6a stores of record: registry, audit trail, prediction log.
-    (60, &["registry", "audit", "collect"]),
+    (60, &["registry", "audit", "collect", "labels"]),
     // 6b components built on them.
     (
         65,

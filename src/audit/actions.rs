@@ -71,3 +71,6 @@ pub const ALERT_DELIVERY: &str = "alert.delivery";
 /// A model's owner was set or cleared. Actor: who changed it. Subject: the model's name.
 /// Payload: `model_name`, `owner`, `previous`, `reason`.
 pub const OWNER_SET: &str = "model.owner_set";
+/// Ground-truth labels were recorded. Subjects: the corrected keys. Payload: `source`,
+/// `received`, `inserted`, `unchanged`, `corrected` (the keys whose label changed).
+pub const LABELS_RECORDED: &str = "labels.recorded";

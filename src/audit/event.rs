@@ -426,6 +426,22 @@ pub struct OwnerSet {
     pub reason: String,
 }
 
+/// `labels.recorded`: a batch of ground-truth labels was stored. Subjects: the corrected
+/// keys (`REQUEST_ID` or `REQUEST_ID/ROW`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelsRecorded {
+    /// Where the labels came from (a file, `POST /labels`, a library call).
+    pub source: String,
+    /// Labels received.
+    pub received: usize,
+    /// Keys labelled for the first time.
+    pub inserted: usize,
+    /// Repeats of a stored label (nothing changed).
+    pub unchanged: usize,
+    /// Keys whose stored label was replaced by a different one (the later one wins).
+    pub corrected: Vec<String>,
+}
+
 macro_rules! events {
     ($($variant:ident($payload:ty) = $action:path),* $(,)?) => {
         /// One audit record's action and payload, typed.
@@ -521,6 +537,7 @@ events! {
     AlertRaised(AlertRaised) = actions::ALERT_RAISED,
     AlertDelivery(AlertDelivery) = actions::ALERT_DELIVERY,
     OwnerSet(OwnerSet) = actions::OWNER_SET,
+    LabelsRecorded(LabelsRecorded) = actions::LABELS_RECORDED,
 }
 
 /// A payload struct as a JSON object. The payload structs have string keys and plain
@@ -566,7 +583,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), AuditEvent::ACTIONS.len());
-        assert_eq!(names.len(), 21);
+        assert_eq!(names.len(), 22);
     }
 
     #[test]

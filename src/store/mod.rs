@@ -6,9 +6,11 @@
 
 #[cfg(feature = "sqlite")]
 pub(crate) mod alerts;
+#[cfg(feature = "sqlite")]
+pub(crate) mod controller_state;
+#[cfg(feature = "sqlite")]
+pub(crate) mod labels;
+#[cfg(feature = "sqlite")]
 pub(crate) mod lifecycle_state;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
-
-#[cfg(feature = "sqlite")]
-pub(crate) mod controller_state;

@@ -93,6 +93,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      CREATE TABLE controller_lease (
         model TEXT PRIMARY KEY, holder TEXT NOT NULL, pid INTEGER NOT NULL,
         heartbeat TEXT NOT NULL);",
+    // 8: ground-truth labels, keyed by `REQUEST_ID` or `REQUEST_ID/ROW`
+    "CREATE TABLE labels (
+        key TEXT PRIMARY KEY, label TEXT NOT NULL, observed_at TEXT NOT NULL,
+        recorded_at TEXT NOT NULL, revision INTEGER NOT NULL);",
 ];
 
 pub(crate) fn sql_err(e: rusqlite::Error) -> Error {

@@ -11,6 +11,7 @@ mod alerts;
 mod audit;
 mod demo_report;
 mod drift;
+mod labels;
 mod models;
 mod monitor;
 mod predictions;
@@ -67,6 +68,8 @@ enum Command {
     Alerts(alerts::AlertsArgs),
     /// Trace a prediction, a model version or a dataset through the audit trail.
     Lineage(audit::LineageArgs),
+    /// Ground truth: record labels for logged predictions (`labels ingest`).
+    Labels(labels::LabelsArgs),
     /// Inspect and change the model registry: list, versions, show, alias, tag, status, gc.
     Models(models::ModelsArgs),
     /// Print the prediction log (either format) as JSON lines, or count its records: a
@@ -121,6 +124,7 @@ async fn main() -> ExitCode {
         Command::Audit(args) => audit::run_audit(args).await,
         Command::Alerts(args) => alerts::run(args).await,
         Command::Lineage(args) => audit::run_lineage(args).await,
+        Command::Labels(args) => labels::run(args).await,
         Command::Models(args) => models::run(args).await,
         Command::Predictions(args) => predictions::run(args).await,
         #[cfg(feature = "http")]

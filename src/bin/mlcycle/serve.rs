@@ -119,6 +119,16 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
                 })?,
             clock.clone(),
         ))),
+        labels: Some(mlcycle::deploy::http::LabelSink {
+            store: Arc::new(mlcycle::labels::SqliteLabelStore::open(
+                &args.store,
+                clock.clone(),
+            )?),
+            audit: Some(Arc::new(mlcycle::audit::SqliteAuditLog::open(
+                &args.store,
+                clock.clone(),
+            )?)),
+        }),
         ..HttpConfig::default()
     };
     let server = HttpDeployer::start(config, clock, collector).await?;

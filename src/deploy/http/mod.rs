@@ -17,6 +17,7 @@
 //! | `GET /ping`, `GET /health` | 200 `"\n"` when a model is served (MLflow) |
 //! | `GET /version` | the crate version, raw (MLflow) |
 //! | `GET /metrics` | Prometheus metrics (OpenMetrics text) |
+//! | `POST /labels` | ground-truth labels: a JSON array of `{"request_id", "label", "at"?}` ([`HttpConfig::labels`]; needs the admin token when one is configured) |
 //!
 //! # Inputs
 //! V2 requests send either one tensor per feature (named like the feature, shape `[n]` or
@@ -95,6 +96,7 @@ mod body;
 mod error;
 mod fastjson;
 mod follow;
+mod labels;
 mod metrics;
 mod mlflow;
 mod server;
@@ -105,6 +107,7 @@ mod v2;
 pub use admin::ApprovalsAdmin;
 pub use auth::ADMIN_TOKEN_ENV;
 pub use follow::{AliasFollower, FollowSpec};
+pub use labels::LabelSink;
 
 use super::{DeployRequest, Deployer, DeploymentInfo, ScoreRequest, ScoreResponse, ScoringCall};
 use crate::clock::Clock;
@@ -207,6 +210,9 @@ pub struct HttpConfig {
     /// The approvals behind the admin routes `/admin/pending` and `.../approve|reject`
     /// (`mlcycle serve` sets it from its store); `None` answers them 501.
     pub approvals: Option<Arc<dyn ApprovalsAdmin>>,
+    /// Where `POST /labels` stores ground-truth labels (`mlcycle serve` sets the store's);
+    /// `None`: the route answers 404.
+    pub labels: Option<LabelSink>,
 }
 
 impl Default for HttpConfig {
@@ -219,6 +225,7 @@ impl Default for HttpConfig {
             route_key_header: "x-route-key".into(),
             admin_token: None,
             approvals: None,
+            labels: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::metrics::RequestLabels;
 use super::state::{Served, Shared};
-use super::{admin, mlflow, v2};
+use super::{admin, labels, mlflow, v2};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -68,6 +68,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
             "/admin/models/{name}/versions/{version}/reject",
             post(admin::reject),
         )
+        .route("/labels", post(labels::post_labels))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(shared.clone(), around))

@@ -1,0 +1,6 @@
+//! Ground truth: the label stores, matching and joining labels with the prediction log, the
+//! `mlcycle labels` commands.
+
+mod cli;
+mod http;
+mod store;
