@@ -3,3 +3,4 @@
 mod drift_cli;
 mod drift_detector;
 mod drift_stats;
+mod monitor_estimate;
