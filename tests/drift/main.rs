@@ -4,3 +4,4 @@ mod drift_cli;
 mod drift_detector;
 mod drift_stats;
 mod monitor_estimate;
+mod prediction_drift;
