@@ -21,9 +21,9 @@ pub enum MethodSelection {
     /// Evidently's automatic selection: one method per column (see
     /// [`stats::select_method`](super::stats::select_method)).
     Auto,
-    /// Every method that applies to the column's kind, except the permutation-based
-    /// `empirical_mmd` (quadratic) and `TVD` (1000 permutations), which must be listed
-    /// explicitly; the automatic selection decides.
+    /// Every method that applies to the column's kind (`energy_distance`, `tvd` and
+    /// `chi2_contingency` included), except the permutation-based `empirical_mmd`
+    /// (quadratic), which must be listed explicitly; the automatic selection decides.
     All,
     /// The listed methods, each on the columns whose kind it applies to. The first listed
     /// method that applies to a column decides it — or the automatic selection when
@@ -140,7 +140,7 @@ pub struct StatisticalDriftConfig {
     pub thresholds: BTreeMap<String, f64>,
     /// The dataset drifts when at least this share of columns drift (in `(0, 1]`).
     pub drift_share: f64,
-    /// Seed of the permutation-based methods (`empirical_mmd`, `TVD`).
+    /// Seed of the permutation-based methods (`empirical_mmd`, `tvd`).
     #[serde(default)]
     pub seed: u64,
     /// The methods of a comparison against a stored reference profile instead of raw

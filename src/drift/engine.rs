@@ -9,10 +9,10 @@ use super::config::{MethodSelection, StatisticalDriftConfig};
 use super::report::{MethodOutcomes, TestOutcome};
 use super::stats::{
     AlignedCounts, Alternative, BinnedShares, Binning, BucketedPair, CategoricalSummary,
-    ColumnKind, Method, NumericSummary, SortedSample, anderson_ksamp, bucketed_pair, chisquare,
-    cramer_von_mises, empirical_mmd, energy_distance, hellinger_evidently_numeric,
-    ks_from_statistic, ks_statistic_and_wasserstein, l_infinity, mann_whitney_u, select_method,
-    t_test, tvd_permutation, z_test,
+    ColumnKind, Method, NumericSummary, SortedSample, anderson_ksamp, bucketed_pair,
+    chi2_contingency, chisquare, cramer_von_mises, empirical_mmd, energy_distance,
+    hellinger_evidently_numeric, ks_from_statistic, ks_statistic_and_wasserstein, l_infinity,
+    mann_whitney_u, select_method, t_test, tvd_permutation, z_test,
 };
 use crate::{Error, Result};
 
@@ -274,7 +274,7 @@ fn profile_capable(method: Method, kind: ColumnKind) -> bool {
 fn categorical_only(method: Method) -> bool {
     matches!(
         method,
-        Method::ChiSquare | Method::Z | Method::Tvd | Method::LInfinity
+        Method::ChiSquare | Method::Z | Method::Tvd | Method::LInfinity | Method::Chi2Contingency
     )
 }
 
@@ -320,7 +320,7 @@ pub(crate) fn evaluate_column(
         MethodSelection::Auto => vec![],
         MethodSelection::All => Method::ALL
             .into_iter()
-            .filter(|m| !matches!(m, Method::EmpiricalMmd | Method::Tvd))
+            .filter(|m| !matches!(m, Method::EmpiricalMmd))
             .filter(|m| m.supports(kind) && (!on_profiles || profile_capable(*m, kind)))
             .collect(),
         MethodSelection::List { methods, .. } => methods
@@ -523,6 +523,10 @@ impl Ctx<'_, '_> {
                 TestOutcome::test(t.statistic, t.p_value)
             }
             Method::LInfinity => TestOutcome::distance(l_infinity(self.counts()?)),
+            Method::Chi2Contingency => {
+                let t = chi2_contingency(self.counts()?)?;
+                TestOutcome::test(t.statistic, t.p_value)
+            }
             numeric => {
                 let Prepared::Numeric {
                     reference: r,

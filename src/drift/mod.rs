@@ -82,6 +82,7 @@ mod config;
 mod conformance;
 mod detector;
 mod engine;
+pub mod prediction;
 mod report;
 pub mod stats;
 

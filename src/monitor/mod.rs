@@ -3,6 +3,8 @@
 //! reference profile ([`Monitor::check_against_profile`]). Reads the prediction log; never
 //! talks to a deployment.
 
+pub mod estimate;
+
 use crate::collect::{PredictionLog, PredictionRecord};
 use crate::data::{Dataset, Schema};
 use crate::drift::{ColumnSummary, DatasetProfile, DriftDetector, DriftReport};

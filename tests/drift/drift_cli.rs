@@ -299,3 +299,89 @@ fn bad_input_gives_a_clear_error_and_a_failure_exit() {
     let o = run(g, g, &["--binning", "weird"]);
     assert!(!o.status.success());
 }
+
+/// Shares of each non-empty `city` value of a [`sample_csv`] text.
+fn city_shares(csv: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut counts = std::collections::BTreeMap::new();
+    let mut n = 0.0;
+    for line in csv.lines().skip(1) {
+        let city = line.rsplit(',').next().unwrap();
+        if !city.is_empty() {
+            *counts.entry(city.to_string()).or_insert(0.0) += 1.0;
+            n += 1.0;
+        }
+    }
+    counts.values_mut().for_each(|c| *c /= n);
+    counts
+}
+
+#[test]
+fn contract_method_names_energy_distance_tvd_chi2_contingency() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, ct) = (sample_csv(600, 0.0, 1), sample_csv(500, 2.0, 2));
+    let r = write(dir.path(), "ref.csv", &rt);
+    let c = write(dir.path(), "cur.csv", &ct);
+    let run = |methods: &str| -> Value {
+        let o = mlcycle(&[
+            "drift",
+            "--reference",
+            r.to_str().unwrap(),
+            "--current",
+            c.to_str().unwrap(),
+            "--methods",
+            methods,
+            "--format",
+            "json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let v = run("energy_distance,tvd,chi2_contingency");
+    let cols = v["columns"].as_array().unwrap();
+    let x = &cols[0];
+    assert_eq!(x["method"], "energy_distance");
+    let ed = x["tests"]["energy_distance"]["statistic"].as_f64().unwrap();
+    assert!(ed > 0.5, "x is shifted by 2: {ed}");
+    let city = &cols[2];
+    assert_eq!(city["method"], "tvd");
+    let keys: Vec<&str> = city["tests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["chi2_contingency", "tvd"]);
+    // `tvd` reports the total variation distance as its statistic
+    let (rs, cs) = (city_shares(&rt), city_shares(&ct));
+    let expected: f64 = 0.5
+        * rs.keys()
+            .chain(cs.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|k| (rs.get(k).unwrap_or(&0.0) - cs.get(k).unwrap_or(&0.0)).abs())
+            .sum::<f64>();
+    let tvd = city["tests"]["tvd"]["statistic"].as_f64().unwrap();
+    assert!((tvd - expected).abs() < 1e-12, "{tvd} vs {expected}");
+    let p = city["tests"]["tvd"]["p_value"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&p));
+    assert_eq!(
+        city["p_value"].as_f64().unwrap(),
+        p,
+        "tvd decides by its p-value"
+    );
+    let chi = &city["tests"]["chi2_contingency"];
+    assert!(chi["statistic"].as_f64().unwrap() >= 0.0);
+    assert!((0.0..=1.0).contains(&chi["p_value"].as_f64().unwrap()));
+    // the Evidently spellings stay as aliases; the key is the contract name
+    let v = run("ed,TVD");
+    let cols = v["columns"].as_array().unwrap();
+    assert!(cols[0]["tests"]["energy_distance"].is_object());
+    assert!(cols[0]["tests"].get("ed").is_none());
+    assert_eq!(cols[2]["tests"]["tvd"]["statistic"].as_f64().unwrap(), tvd);
+    // and `all` runs the three
+    let v = run("all");
+    let cols = v["columns"].as_array().unwrap();
+    assert!(cols[0]["tests"]["energy_distance"].is_object());
+    assert!(cols[2]["tests"]["tvd"].is_object());
+    assert!(cols[2]["tests"]["chi2_contingency"].is_object());
+}

@@ -139,7 +139,10 @@ fn engine_numbers_equal_the_statistics_module() {
         t("anderson").p_value,
         Some(stats::anderson_ksamp(&rs, &cs).unwrap().p_value)
     );
-    assert_eq!(t("ed").statistic, stats::energy_distance(&rs, &cs).unwrap());
+    assert_eq!(
+        t("energy_distance").statistic,
+        stats::energy_distance(&rs, &cs).unwrap()
+    );
     assert_eq!(col.tests.len(), 8);
 }
 
@@ -190,8 +193,13 @@ fn tests_hold_every_requested_method_of_the_columns_kind() {
         .detect_columns(&[num("x", &r[..300], &c[..300]), cat("k", &lr, &lc)])
         .unwrap();
     assert_eq!(report.columns[0].tests.len(), 11);
-    assert_eq!(report.columns[1].tests.len(), 7);
+    assert_eq!(report.columns[1].tests.len(), 9);
     assert!(report.columns[0].tests.get("empirical_mmd").is_none());
+    // the contract names of the drift issue, in `all`
+    assert!(report.columns[0].tests.get("energy_distance").is_some());
+    for m in ["tvd", "chi2_contingency"] {
+        assert!(report.columns[1].tests.get(m).is_some(), "{m}");
+    }
 }
 
 #[test]

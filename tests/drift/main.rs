@@ -3,3 +3,5 @@
 mod drift_cli;
 mod drift_detector;
 mod drift_stats;
+mod monitor_estimate;
+mod prediction_drift;

@@ -18,7 +18,7 @@
 //! |---|---|
 //! | [`ks`] | scipy `ks_2samp(method="auto")` |
 //! | [`wasserstein`], [`wasserstein_normed`] | scipy `wasserstein_distance`; Evidently `wasserstein` |
-//! | [`energy_distance`] | scipy / Evidently `ed` |
+//! | [`energy_distance`] | scipy / Evidently `ed` (method `energy_distance`) |
 //! | [`cramer_von_mises`] | scipy `cramervonmises_2samp` (Evidently's copy) |
 //! | [`anderson_ksamp`] | scipy `anderson_ksamp` (p capped to [0.001, 0.25]) |
 //! | [`mann_whitney_u`] | scipy `mannwhitneyu` (Evidently: `Alternative::Less`) |
@@ -26,7 +26,7 @@
 //! | [`empirical_mmd`] | Evidently `empirical_mmd` (seeded permutations) |
 //! | [`chisquare`], [`z_test`] | Evidently `chisquare`, `z` |
 //! | [`chi2_contingency`] | scipy `chi2_contingency` on the 2×K table (alibi-detect) |
-//! | [`tvd`], [`l_infinity`] | Evidently `TVD` statistic, NannyML `l_infinity` |
+//! | [`tvd`], [`l_infinity`] | Evidently `TVD` statistic (method `tvd`), NannyML `l_infinity` |
 //! | [`psi`], [`kl_div`], [`jensenshannon`], [`hellinger`] | Evidently or NannyML per [`Binning`] |
 //! | [`select_method`], [`evaluate`] | Evidently's default method selection and decisions |
 //! | [`correct`] | alibi-detect's Bonferroni / FDR corrections |

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::binning::{BinnedShares, Binning, hellinger_evidently_numeric};
-use super::categorical::{AlignedCounts, chisquare, l_infinity, tvd_permutation, z_test};
+use super::categorical::{
+    AlignedCounts, chi2_contingency, chisquare, l_infinity, tvd_permutation, z_test,
+};
 use super::distance::{energy_distance, wasserstein_normed};
 use super::ks::ks;
 use super::mmd::empirical_mmd;
@@ -84,17 +86,21 @@ pub enum Method {
     TTest,
     /// `empirical_mmd`: permutation p-value of the RBF MMD.
     EmpiricalMmd,
-    /// `ed`: energy distance.
+    /// `energy_distance` (Evidently alias `ed`): energy distance.
     EnergyDistance,
-    /// `TVD`: permutation p-value of the total variation distance.
+    /// `tvd` (Evidently alias `TVD`): the total variation distance as the statistic, decided
+    /// by its permutation p-value.
     Tvd,
     /// `l_infinity`: NannyML's L-infinity distance of category shares.
     LInfinity,
+    /// `chi2_contingency`: scipy's chi-square test of independence on the 2×K table
+    /// (reference vs current counts), Yates-corrected exactly when scipy does (K = 2).
+    Chi2Contingency,
 }
 
 impl Method {
     /// Every method.
-    pub const ALL: [Method; 16] = [
+    pub const ALL: [Method; 17] = [
         Method::Ks,
         Method::ChiSquare,
         Method::Z,
@@ -111,9 +117,10 @@ impl Method {
         Method::EnergyDistance,
         Method::Tvd,
         Method::LInfinity,
+        Method::Chi2Contingency,
     ];
 
-    /// Evidently's name for the method.
+    /// The method's name (the contract name: the key of its outcome in reports).
     pub fn name(self) -> &'static str {
         match self {
             Method::Ks => "ks",
@@ -129,26 +136,39 @@ impl Method {
             Method::MannWhitney => "mannw",
             Method::TTest => "t_test",
             Method::EmpiricalMmd => "empirical_mmd",
-            Method::EnergyDistance => "ed",
-            Method::Tvd => "TVD",
+            Method::EnergyDistance => "energy_distance",
+            Method::Tvd => "tvd",
             Method::LInfinity => "l_infinity",
+            Method::Chi2Contingency => "chi2_contingency",
         }
     }
 
-    /// Look a method up by its Evidently name.
+    /// Other accepted spellings of the method's name (Evidently's `ed` and `TVD`).
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Method::EnergyDistance => &["ed"],
+            Method::Tvd => &["TVD"],
+            _ => &[],
+        }
+    }
+
+    /// Look a method up by its name or one of its [`aliases`](Self::aliases).
     pub fn from_name(name: &str) -> Result<Method> {
         Method::ALL
             .into_iter()
-            .find(|m| m.name() == name)
+            .find(|m| m.name() == name || m.aliases().contains(&name))
             .ok_or_else(|| Error::invalid("drift method", format!("unknown method `{name}`")))
     }
 
     /// Default threshold (Evidently's; 0.1 for L-infinity, which has none there).
     pub fn default_threshold(self) -> f64 {
         match self {
-            Method::Ks | Method::ChiSquare | Method::Z | Method::MannWhitney | Method::TTest => {
-                0.05
-            }
+            Method::Ks
+            | Method::ChiSquare
+            | Method::Z
+            | Method::MannWhitney
+            | Method::TTest
+            | Method::Chi2Contingency => 0.05,
             _ => 0.1,
         }
     }
@@ -163,7 +183,8 @@ impl Method {
             | Method::MannWhitney
             | Method::TTest
             | Method::EmpiricalMmd
-            | Method::Tvd => DriftDirection::PValueBelow,
+            | Method::Tvd
+            | Method::Chi2Contingency => DriftDirection::PValueBelow,
             Method::EnergyDistance => DriftDirection::DistanceAbove,
             Method::Wasserstein
             | Method::Psi
@@ -178,9 +199,11 @@ impl Method {
     pub fn supports(self, kind: ColumnKind) -> bool {
         match self {
             Method::Psi | Method::KlDiv | Method::JensenShannon | Method::Hellinger => true,
-            Method::ChiSquare | Method::Z | Method::Tvd | Method::LInfinity => {
-                kind == ColumnKind::Categorical
-            }
+            Method::ChiSquare
+            | Method::Z
+            | Method::Tvd
+            | Method::LInfinity
+            | Method::Chi2Contingency => kind == ColumnKind::Categorical,
             _ => kind == ColumnKind::Numerical,
         }
     }
@@ -300,7 +323,7 @@ pub fn evaluate(
     };
     let categorical_ok = matches!(
         method,
-        Method::ChiSquare | Method::Z | Method::Tvd | Method::LInfinity
+        Method::ChiSquare | Method::Z | Method::Tvd | Method::LInfinity | Method::Chi2Contingency
     );
     if !(method.supports(kind) || (kind == ColumnKind::Numerical && categorical_ok)) {
         return Err(Error::invalid(
@@ -352,7 +375,11 @@ fn numeric_score(
             empirical_mmd(r, c, opts.n_permutations.unwrap_or(100), opts.seed)?.p_value
         }
         Method::EnergyDistance => energy_distance(r, c)?,
-        Method::ChiSquare | Method::Z | Method::Tvd | Method::LInfinity => {
+        Method::ChiSquare
+        | Method::Z
+        | Method::Tvd
+        | Method::LInfinity
+        | Method::Chi2Contingency => {
             return Err(Error::invalid(
                 "drift method",
                 "categorical method on numeric data",
@@ -369,6 +396,7 @@ fn categorical_score(method: Method, counts: &AlignedCounts, opts: &EvalOptions)
             tvd_permutation(counts, opts.n_permutations.unwrap_or(1000), opts.seed)?.p_value
         }
         Method::LInfinity => l_infinity(counts),
+        Method::Chi2Contingency => chi2_contingency(counts)?.p_value,
         Method::Psi => BinnedShares::categorical(counts, opts.binning)?.psi(),
         Method::KlDiv => BinnedShares::categorical(counts, opts.binning)?.kl_div(),
         Method::JensenShannon => BinnedShares::categorical(counts, opts.binning)?.jensenshannon(),
