@@ -39,10 +39,10 @@ pub struct ScoreArgs {
     #[arg(long)]
     rejects: Option<PathBuf>,
     /// Fail (non-zero exit, no output) when more than this share of rows is rejected.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = parse_fraction)]
     max_reject_fraction: f64,
-    /// Worker threads (default: one per core).
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads (default: one per core; at most 1024).
+    #[arg(long, default_value_t = 0, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024))]
     threads: usize,
     /// Score empty feature cells as missing values instead of rejecting the row.
     #[arg(long)]
@@ -56,6 +56,14 @@ pub struct ScoreArgs {
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
+}
+
+/// A share in [0, 1] (`--max-reject-fraction`).
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number from 0 to 1")),
+    }
 }
 
 /// Run `mlcycle score`; returns whether the job succeeded.

@@ -1,0 +1,5 @@
+//! Integration tests: hardening against hostile input and unlucky operators (one test
+//! binary per area).
+
+mod harden_cli;
+mod harden_reference;
