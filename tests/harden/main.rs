@@ -3,3 +3,4 @@
 
 mod harden_cli;
 mod harden_reference;
+mod harden_store;
