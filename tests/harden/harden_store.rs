@@ -178,3 +178,61 @@ fn a_full_disk_is_said_in_words() {
     let other = mlcycle::Error::io("/x", std::io::Error::from(std::io::ErrorKind::NotFound));
     assert!(!other.to_string().contains("full"));
 }
+
+#[tokio::test]
+async fn tag_keys_and_values_are_validated_by_every_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_a_model(dir.path()).await;
+    let clock = Arc::new(SystemClock);
+    let sqlite = SqliteRegistry::open(dir.path(), clock.clone()).unwrap();
+    let memory = mlcycle::registry::InMemoryRegistry::new(clock);
+    let data = CreditDefault::new(3)
+        .sample(200, &DriftSpec::none(), 0)
+        .unwrap();
+    let model = fit_logistic(&data, &LogisticParams::default().check().unwrap()).unwrap();
+    use mlcycle::model::Model;
+    let new = |k: &str, v: &str| NewVersion {
+        artifact: model.to_artifact().unwrap(),
+        lineage: Lineage::default(),
+        metrics: Default::default(),
+        tags: [(k.to_string(), v.to_string())].into(),
+        description: String::new(),
+    };
+    memory
+        .register("credit", new("team", "risk"))
+        .await
+        .unwrap();
+    let long_value = "x".repeat(131_072);
+    let long_key = "k".repeat(257);
+    for reg in [&sqlite as &dyn Registry, &memory] {
+        for (k, v, needle) in [
+            ("../x", "1", "contains `..`"),
+            ("a/b", "1", "'/' is not allowed"),
+            ("a\u{1}", "1", "is not allowed in a tag key"),
+            ("", "1", "it is empty"),
+            (long_key.as_str(), "1", "the limit is 256"),
+            ("note", long_value.as_str(), "the limit is 8192"),
+            ("note", "a\u{0}b", "is not allowed in a tag value"),
+        ] {
+            let e = reg
+                .set_tag("credit", 1, k, v)
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "{k:?}: {e}");
+            let e = reg
+                .register("credit", new(k, v))
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "register {k:?}: {e}");
+        }
+        reg.set_tag("credit", 1, "owner.team", "risk\tanalytics")
+            .await
+            .unwrap();
+        assert_eq!(
+            reg.get_version("credit", 1).await.unwrap().tags["owner.team"],
+            "risk\tanalytics"
+        );
+    }
+}
