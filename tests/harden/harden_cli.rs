@@ -74,3 +74,46 @@ fn a_zero_poll_interval_is_raised_instead_of_panicking_later() {
         FollowSpec::new("m@production").with_poll_interval(std::time::Duration::from_millis(5));
     assert_eq!(spec.poll_interval, std::time::Duration::from_millis(5));
 }
+
+#[tokio::test]
+async fn predictions_count_skips_and_reports_a_bad_json_line() {
+    use chrono::TimeZone;
+    use mlcycle::collect::{FilePredictionLog, LogFormat, PredictionLog, PredictionRecord};
+    let dir = tempfile::tempdir().unwrap();
+    mlcycle::registry::SqliteRegistry::open(
+        dir.path(),
+        std::sync::Arc::new(mlcycle::clock::SystemClock),
+    )
+    .unwrap();
+    let log =
+        FilePredictionLog::open_with_format(dir.path().join("predictions"), LogFormat::JsonLines)
+            .unwrap();
+    let t = chrono::Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    let record = |id: &str| PredictionRecord {
+        request_id: id.into(),
+        at: t,
+        model_name: "credit".into(),
+        model_version: 1,
+        inputs: vec![vec![1.0]],
+        outputs: vec![0.0],
+        latency_us: 1,
+        error: None,
+    };
+    log.append(vec![record("a")]).await.unwrap();
+    let path = log.partition(t);
+    let mut text = std::fs::read(&path).unwrap();
+    text.extend_from_slice(b"{\"request_id\": \"broken\"}\n");
+    std::fs::write(&path, text).unwrap();
+    log.append(vec![record("b")]).await.unwrap();
+    let store = dir.path().to_str().unwrap();
+    let out = mlcycle(&["predictions", "--store", store, "--count"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("skipped 1 damaged record(s)"),
+        "{out:?}"
+    );
+    let out = mlcycle(&["predictions", "--store", store, "--request-id", "b"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"request_id\":\"b\""));
+}
