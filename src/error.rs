@@ -165,12 +165,23 @@ impl Error {
         }
     }
 
-    /// Shorthand for an [`Error::Io`] on `path`.
+    /// Shorthand for an [`Error::Io`] on `path`. A full disk (`ENOSPC`, a quota exceeded)
+    /// is said in words: "the disk holding PATH is full: free space and retry".
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.as_ref().display().to_string(),
-            source,
-        }
+        let path = path.as_ref().display().to_string();
+        use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+        // ENOSPC and EDQUOT on Linux, should the kind not be mapped.
+        let full = matches!(source.kind(), StorageFull | QuotaExceeded)
+            || (cfg!(target_os = "linux") && matches!(source.raw_os_error(), Some(28 | 122)));
+        let source = if full {
+            std::io::Error::new(
+                StorageFull,
+                format!("the disk holding {path} is full: free space and retry ({source})"),
+            )
+        } else {
+            source
+        };
+        Error::Io { path, source }
     }
 
     /// Wrap this error with the lifecycle stage it happened in (idempotent).

@@ -248,6 +248,21 @@ pub(super) fn decode(payload: &[u8]) -> Option<PredictionRecord> {
         NO_ERROR => None,
         n => Some(c.str(n as usize)?.to_string()),
     };
+    // Every count is bounded by the bytes the payload still holds before anything is
+    // allocated for it: a crafted frame (valid checksum, absurd counts) is taken for damage.
+    let rest = payload.len() - c.at;
+    let fits = |n: usize, each: usize| n.checked_mul(each).is_some_and(|b| b <= rest);
+    let rows_fit = if n_cols == RAGGED {
+        fits(n_rows, 4)
+    } else if n_cols == 0 {
+        // Rows of no values take no bytes; a writer never makes more of them than this.
+        n_rows <= rest.max(1 << 16)
+    } else {
+        n_rows
+            .checked_mul(n_cols as usize)
+            .is_some_and(|n| fits(n, 8))
+    };
+    (rows_fit && fits(n_outputs, 8)).then_some(())?;
     let widths: Vec<usize> = if n_cols == RAGGED {
         (0..n_rows)
             .map(|_| c.u32().map(|w| w as usize))

@@ -6,6 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Timelike, Utc};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How a [`FilePredictionLog`] writes records (it reads both).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -83,6 +85,8 @@ impl std::str::FromStr for LogFormat {
 pub struct FilePredictionLog {
     dir: PathBuf,
     format: LogFormat,
+    /// Damaged records readers skipped (shared by clones).
+    skipped: Arc<AtomicU64>,
 }
 
 impl FilePredictionLog {
@@ -95,7 +99,19 @@ impl FilePredictionLog {
     pub fn open_with_format(dir: impl Into<PathBuf>, format: LogFormat) -> Result<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        Ok(FilePredictionLog { dir, format })
+        Ok(FilePredictionLog {
+            dir,
+            format,
+            skipped: Arc::default(),
+        })
+    }
+
+    /// How many damaged records the reads of this log (and its clones) have skipped so far:
+    /// JSON lines that do not parse as a record, and binary frames whose checksum holds but
+    /// whose contents do not decode. Torn last lines or frames (a crash mid-write) and frames
+    /// whose checksum fails are skipped without being counted here.
+    pub fn skipped_records(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
     }
 
     /// The format this log writes.
@@ -145,6 +161,7 @@ impl FilePredictionLog {
                     read_file(
                         &path,
                         format,
+                        &self.skipped,
                         &mut |head| head.at >= from && head.at < to,
                         &mut each,
                     )?;
@@ -253,6 +270,7 @@ impl FilePredictionLog {
                         read_file(
                             &path,
                             format,
+                            &self.skipped,
                             &mut |head| head.request_id == request_id,
                             |r| {
                                 if found.as_ref().is_none_or(|f| r.at >= f.at) {
@@ -279,16 +297,21 @@ struct RecordHead<'a> {
 }
 
 /// Read the records of one hour file, handing those `wanted` to `each`, in file order.
-/// A torn last line or frame (crash mid-write) is skipped; a damaged binary frame too.
+/// A torn last line or frame (crash mid-write) is skipped; a damaged binary frame too. A
+/// damaged record (a JSON line that is not a record, a binary frame with a valid checksum
+/// that does not decode) is skipped and counted in `skipped`: one bad record never stops a
+/// read.
 fn read_file(
     path: &Path,
     format: LogFormat,
+    skipped: &AtomicU64,
     wanted: &mut dyn FnMut(&RecordHead<'_>) -> bool,
     mut each: impl FnMut(PredictionRecord) -> Result<()>,
 ) -> Result<()> {
     match format {
         LogFormat::Binary => binary::read_frames(path, |payload| {
             let Some(h) = binary::head(payload) else {
+                skipped.fetch_add(1, Ordering::Relaxed);
                 return Ok(());
             };
             if !wanted(&RecordHead {
@@ -299,20 +322,30 @@ fn read_file(
             }
             match binary::decode(payload) {
                 Some(r) => each(r),
-                None => Err(Error::Serde(format!(
-                    "{}: a record with a valid checksum does not decode (written by another version of the format?)",
-                    path.display()
-                ))),
+                None => {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                }
             }
         }),
         LogFormat::JsonLines => {
             let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-            for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-                let line = line.map_err(|e| Error::io(path, e))?;
-                if line.trim().is_empty() {
+            let mut reader = std::io::BufReader::new(f);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                let n = reader
+                    .read_until(b'\n', &mut line)
+                    .map_err(|e| Error::io(path, e))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                let complete = line.last() == Some(&b'\n');
+                let text = line.trim_ascii();
+                if text.is_empty() {
                     continue;
                 }
-                match serde_json::from_str::<PredictionRecord>(&line) {
+                match serde_json::from_slice::<PredictionRecord>(text) {
                     Ok(r) => {
                         if wanted(&RecordHead {
                             at: r.at,
@@ -321,18 +354,13 @@ fn read_file(
                             each(r)?;
                         }
                     }
-                    // A torn last line (crash mid-write) is skipped, not fatal.
-                    Err(_) if !line.ends_with('}') => {}
-                    Err(e) => {
-                        return Err(Error::Serde(format!(
-                            "{} line {}: {e}",
-                            path.display(),
-                            i + 1
-                        )));
+                    // A torn last line (crash mid-write) is skipped, not counted.
+                    Err(_) if !complete && !text.ends_with(b"}") => {}
+                    Err(_) => {
+                        skipped.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
-            Ok(())
         }
     }
 }
@@ -695,6 +723,110 @@ mod tests {
             u32::from_le_bytes(bytes[8..12].try_into().unwrap()),
             crc32fast::hash(&bytes[12..])
         );
+    }
+
+    /// A frame with a valid checksum whose fixed fields announce `n_rows` rows of `n_cols`
+    /// values and `n_outputs` outputs, with no values at all after them.
+    fn crafted_frame(
+        t: DateTime<Utc>,
+        id: &str,
+        n_rows: u32,
+        n_cols: u32,
+        n_outputs: u32,
+    ) -> Vec<u8> {
+        let mut p = Vec::new();
+        p.extend_from_slice(&t.timestamp().to_le_bytes());
+        p.extend_from_slice(&0u32.to_le_bytes());
+        p.extend_from_slice(&1u32.to_le_bytes());
+        p.extend_from_slice(&5u64.to_le_bytes());
+        for v in [n_rows, n_cols, n_outputs, id.len() as u32, 1, u32::MAX] {
+            p.extend_from_slice(&v.to_le_bytes());
+        }
+        p.extend_from_slice(id.as_bytes());
+        p.push(b'm');
+        let mut frame = binary::MAGIC.to_vec();
+        frame.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&crc32fast::hash(&p).to_le_bytes());
+        frame.extend_from_slice(&p);
+        frame
+    }
+
+    #[test]
+    fn crafted_frames_with_valid_checksums_and_huge_counts_are_skipped_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = FilePredictionLog::open(dir.path()).unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let records = assorted(t, 2);
+        log.batch_writer().unwrap().write(&records[..1]).unwrap();
+        let path = log.partition(t);
+        let mut bytes = std::fs::read(&path).unwrap();
+        // u32::MAX - 1 rows of one value (34 GB of row widths before the fix), 50 M rows of
+        // no values, 50 M ragged rows, and u32::MAX - 1 outputs: none is in the file.
+        for (i, (rows, cols, outs)) in [
+            (u32::MAX - 1, 1, 0),
+            (50_000_000, 0, 0),
+            (50_000_000, u32::MAX, 0),
+            (0, 1, u32::MAX - 1),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            bytes.extend(crafted_frame(t, &format!("evil{i}"), rows, cols, outs));
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        log.batch_writer().unwrap().write(&records[1..]).unwrap();
+        let back = log.read_blocking(t, t + TimeDelta::hours(1)).unwrap();
+        let ids: Vec<_> = back.iter().map(|r| r.request_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                records[0].request_id.as_str(),
+                records[1].request_id.as_str()
+            ]
+        );
+        assert_eq!(log.skipped_records(), 4);
+        // A search by id skips them too (and counts them again).
+        assert!(log.find_blocking("evil0").unwrap().is_none());
+        assert_eq!(
+            log.find_blocking(&records[1].request_id)
+                .unwrap()
+                .unwrap()
+                .request_id,
+            records[1].request_id
+        );
+        assert_eq!(log.skipped_records(), 4 + 1);
+    }
+
+    #[test]
+    fn a_bad_json_line_is_skipped_and_counted_and_the_rest_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = FilePredictionLog::open_with_format(dir.path(), LogFormat::JsonLines).unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let records = assorted(t, 3);
+        log.batch_writer().unwrap().write(&records[..1]).unwrap();
+        let path = log.partition(t);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"{\"request_id\": 7}\n\xff\xfe not utf-8 }\n")
+            .unwrap();
+        drop(f);
+        log.batch_writer().unwrap().write(&records[1..2]).unwrap();
+        // A binary record of the same hour is found too.
+        FilePredictionLog::open(dir.path())
+            .unwrap()
+            .batch_writer()
+            .unwrap()
+            .write(&records[2..])
+            .unwrap();
+        let back = log.read_blocking(t, t + TimeDelta::hours(1)).unwrap();
+        assert_eq!(back.len(), 3);
+        assert_eq!(log.skipped_records(), 2);
+        let found = log.find_blocking(&records[2].request_id).unwrap().unwrap();
+        assert_eq!(found.request_id, records[2].request_id);
+        let found = log.find_blocking(&records[1].request_id).unwrap().unwrap();
+        assert_eq!(found.request_id, records[1].request_id);
     }
 
     #[test]

@@ -75,7 +75,9 @@ pub struct PredictionRecord {
     /// Encoded input rows (NaN is written as `null`).
     #[serde(with = "nan_rows")]
     pub inputs: Vec<Vec<f64>>,
-    /// Predicted values (class index or value), one per row; empty on error.
+    /// Predicted values (class index or value), one per row; empty on error. A NaN is
+    /// written as `null` and read back as NaN.
+    #[serde(deserialize_with = "nan_rows::deserialize_values")]
     pub outputs: Vec<f64>,
     /// Scoring latency in microseconds.
     pub latency_us: u64,
@@ -229,6 +231,11 @@ mod nan_rows {
             .into_iter()
             .map(|r| r.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
             .collect())
+    }
+
+    pub fn deserialize_values<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        let values: Vec<Option<f64>> = Vec::deserialize(d)?;
+        Ok(values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
     }
 }
 

@@ -168,6 +168,9 @@ impl State {
 impl Registry for InMemoryRegistry {
     async fn register(&self, name: &str, new: NewVersion) -> Result<ModelVersion> {
         validate_name(name)?;
+        for (k, v) in &new.tags {
+            super::types::validate_tag(k, v)?;
+        }
         let bytes = new.artifact.to_bytes()?;
         let sha = sha256_hex(&bytes);
         let trace = self.trace();
@@ -395,9 +398,7 @@ impl Registry for InMemoryRegistry {
     }
 
     async fn set_tag(&self, name: &str, version: u32, key: &str, value: &str) -> Result<()> {
-        if key.is_empty() {
-            return Err(Error::invalid("tag key", "it is empty"));
-        }
+        super::types::validate_tag(key, value)?;
         let at = self.clock.now();
         let e = {
             let mut st = self.lock();

@@ -27,8 +27,9 @@ pub use reference::ModelRef;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{DB_FILE, SqliteRegistry};
 pub use types::{
-    AliasChange, Change, CmpOp, Lineage, MetricFilter, ModelVersion, NewVersion, StatusChange,
-    VersionQuery, VersionStatus, is_reserved_alias, validate_alias, validate_name,
+    AliasChange, Change, CmpOp, Lineage, MAX_TAG_KEY_BYTES, MAX_TAG_VALUE_BYTES, MetricFilter,
+    ModelVersion, NewVersion, StatusChange, VersionQuery, VersionStatus, is_reserved_alias,
+    validate_alias, validate_name, validate_tag,
 };
 
 use crate::audit::AuditLog;

@@ -655,6 +655,9 @@ fn record_status_change(conn: &Connection, c: &StatusChange) -> Result<()> {
 impl Registry for SqliteRegistry {
     async fn register(&self, name: &str, new: NewVersion) -> Result<ModelVersion> {
         validate_name(name)?;
+        for (k, v) in &new.tags {
+            super::types::validate_tag(k, v)?;
+        }
         let name = name.to_string();
         // The artifact is made durable first, concurrently with other registrations (their
         // fsyncs overlap); a crash before the row commits leaves an orphan file for `gc`.
@@ -1065,9 +1068,7 @@ impl Registry for SqliteRegistry {
     }
 
     async fn set_tag(&self, name: &str, version: u32, key: &str, value: &str) -> Result<()> {
-        if key.is_empty() {
-            return Err(Error::invalid("tag key", "it is empty"));
-        }
+        super::types::validate_tag(key, value)?;
         let (name, key, value) = (name.to_string(), key.to_string(), value.to_string());
         let clock = self.inner.clock.clone();
         self.write(move |ctx| {

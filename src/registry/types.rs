@@ -193,6 +193,59 @@ pub fn validate_name(name: &str) -> Result<()> {
     }
 }
 
+/// The longest tag key, in bytes.
+pub const MAX_TAG_KEY_BYTES: usize = 256;
+/// The longest tag value, in bytes.
+pub const MAX_TAG_VALUE_BYTES: usize = 8 << 10;
+
+/// Check a version tag: a key of 1 to [`MAX_TAG_KEY_BYTES`] bytes without `/`, `\\`, `..`
+/// or control characters, and a value of at most [`MAX_TAG_VALUE_BYTES`] bytes without
+/// control characters other than tab and line breaks.
+///
+/// ```
+/// use mlcycle::registry::validate_tag;
+/// assert!(validate_tag("team", "risk").is_ok());
+/// assert!(validate_tag("../x", "1").is_err());
+/// assert!(validate_tag("a", &"x".repeat(131_072)).is_err());
+/// ```
+pub fn validate_tag(key: &str, value: &str) -> Result<()> {
+    let key_why = if key.is_empty() {
+        Some("it is empty".to_string())
+    } else if key.len() > MAX_TAG_KEY_BYTES {
+        Some(format!(
+            "it is {} bytes long; the limit is {MAX_TAG_KEY_BYTES}",
+            key.len()
+        ))
+    } else if key.contains("..") {
+        Some("it contains `..`".into())
+    } else {
+        key.chars()
+            .find(|c| c.is_control() || matches!(c, '/' | '\\'))
+            .map(|c| format!("{c:?} is not allowed in a tag key"))
+    };
+    if let Some(why) = key_why {
+        return Err(Error::invalid(
+            format!("tag key `{}`", crate::data::truncate_for_message(key)),
+            why,
+        ));
+    }
+    let value_why = if value.len() > MAX_TAG_VALUE_BYTES {
+        Some(format!(
+            "it is {} bytes long; the limit is {MAX_TAG_VALUE_BYTES} (put large content in the description or an artifact)",
+            value.len()
+        ))
+    } else {
+        value
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+            .map(|c| format!("{c:?} is not allowed in a tag value"))
+    };
+    match value_why {
+        Some(why) => Err(Error::invalid(format!("the value of tag `{key}`"), why)),
+        None => Ok(()),
+    }
+}
+
 /// Check an alias name: a valid name that is not reserved (`latest`, `v<digits>`, in any
 /// case).
 pub fn validate_alias(alias: &str) -> Result<()> {

@@ -100,10 +100,121 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 ];
 
 pub(crate) fn sql_err(e: rusqlite::Error) -> Error {
+    if let rusqlite::Error::SqliteFailure(f, _) = &e {
+        match f.code {
+            rusqlite::ErrorCode::DiskFull => {
+                return backend_msg(format!(
+                    "the disk holding the store's database is full ({e}): free space and retry"
+                ));
+            }
+            rusqlite::ErrorCode::SystemIoFailure => {
+                return backend_msg(format!(
+                    "the store's database could not be read or written ({e}): the disk holding it may be full or failing; free space (or check the disk) and retry"
+                ));
+            }
+            rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase => {
+                return backend_msg(format!(
+                    "the store's database is corrupt ({e}): restore {DB_FILE} from a backup (with its -wal file, if any)"
+                ));
+            }
+            _ => {}
+        }
+    }
     Error::Backend {
         backend: "sqlite",
         source: Box::new(e),
     }
+}
+
+/// Files under `dir` (recursively), counting up to `cap`.
+fn count_files(dir: &Path, cap: usize) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => n += 1,
+                _ => {}
+            }
+            if n >= cap {
+                return n;
+            }
+        }
+    }
+    n
+}
+
+/// Refuse a missing or empty database in a store that holds artifacts or prediction logs:
+/// creating a fresh one would silently forget every model, alias and audit record.
+fn check_not_lost(dir: &Path, path: &Path, existed: bool) -> Result<()> {
+    const CAP: usize = 10_000;
+    let artifacts = count_files(&dir.join("artifacts"), CAP);
+    let logs = count_files(&dir.join("predictions"), CAP);
+    if artifacts + logs == 0 {
+        return Ok(());
+    }
+    let n = |k: usize| {
+        if k >= CAP {
+            format!("{CAP}+")
+        } else {
+            k.to_string()
+        }
+    };
+    Err(backend_msg(format!(
+        "the database {} is {} but the store holds {} artifact file(s) and {} prediction-log file(s): restore {DB_FILE} from a backup (with its -wal file, if any), or move the store's artifacts/ and predictions/ aside to start an empty store there",
+        path.display(),
+        if existed {
+            "empty (truncated?)"
+        } else {
+            "missing (deleted?)"
+        },
+        n(artifacts),
+        n(logs),
+    )))
+}
+
+/// `PRAGMA quick_check` of an existing database, and its audit trail against its stored
+/// head: a head naming records with none in the table means the records were deleted.
+fn check_integrity(conn: &Connection, path: &Path, version: usize) -> Result<()> {
+    let problems: Vec<String> = conn
+        .prepare("PRAGMA quick_check")
+        .and_then(|mut st| {
+            st.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(sql_err)?;
+    if problems.first().map(String::as_str) != Some("ok") {
+        return Err(backend_msg(format!(
+            "the database {} is corrupt (quick_check: {}): restore {DB_FILE} from a backup (with its -wal file, if any)",
+            path.display(),
+            problems.join("; ")
+        )));
+    }
+    // Migration 4 made the audit head.
+    if version >= 4 {
+        let head: Option<i64> = conn
+            .query_row("SELECT MAX(seq) FROM audit_head", [], |r| r.get(0))
+            .map_err(sql_err)?;
+        let records: i64 = conn
+            .query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))
+            .map_err(sql_err)?;
+        if let Some(h) = head.filter(|&h| h > 0)
+            && records == 0
+        {
+            return Err(Error::AuditBroken {
+                seq: 1,
+                why: format!(
+                    "the audit trail of {} is empty but its stored head names record {h}: records 1..={h} are missing (deleted); restore {DB_FILE} from a backup",
+                    path.display()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn backend_msg(msg: impl Into<String>) -> Error {
@@ -132,6 +243,14 @@ pub(crate) fn open_db(dir: &Path) -> Result<Connection> {
 pub(crate) fn open_db_upto(dir: &Path, upto: usize) -> Result<Connection> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let path = dir.join(DB_FILE);
+    let existing = match std::fs::metadata(&path) {
+        Ok(m) => Some(m.len()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    if existing.unwrap_or(0) == 0 {
+        check_not_lost(dir, &path, existing.is_some())?;
+    }
     let mut conn = connect(&path)?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(sql_err)?;
@@ -149,6 +268,9 @@ pub(crate) fn open_db_upto(dir: &Path, upto: usize) -> Result<Connection> {
             path.display(),
             MIGRATIONS.len()
         )));
+    }
+    if existing.unwrap_or(0) > 0 {
+        check_integrity(&tx, &path, current)?;
     }
     for (i, m) in MIGRATIONS
         .iter()

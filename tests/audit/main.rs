@@ -5,3 +5,4 @@ mod audit_crash;
 mod audit_events;
 mod audit_lineage;
 mod audit_tamper;
+mod audit_tamper_explained;

@@ -479,6 +479,14 @@ fn print_version(v: &mlcycle::lineage::VersionLineage, indent: &str, out: &mut S
     }
 }
 
+/// Say on standard error how many damaged prediction-log records a read skipped.
+pub fn warn_skipped(log: &FilePredictionLog) {
+    let n = log.skipped_records();
+    if n > 0 {
+        eprintln!("warning: skipped {n} damaged record(s) in the prediction log");
+    }
+}
+
 pub async fn run_lineage(args: LineageArgs) -> Result<()> {
     let dir = args.store.existing()?;
     let clock = Arc::new(SystemClock);
@@ -488,7 +496,9 @@ pub async fn run_lineage(args: LineageArgs) -> Result<()> {
     let q = LineageQuery::new(&audit, &registry, &predictions);
     match args.command {
         LineageCommand::Prediction { request_id, format } => {
-            let l = q.prediction(&request_id).await?;
+            let l = q.prediction(&request_id).await;
+            warn_skipped(&predictions);
+            let l = l?;
             if format == Format::Json {
                 return print_json(&l);
             }

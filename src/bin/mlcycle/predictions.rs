@@ -50,7 +50,9 @@ pub async fn run(args: PredictionsArgs) -> Result<()> {
     };
     if let Some(id) = &args.request_id {
         use mlcycle::collect::PredictionLog;
-        let found = log.find_request(id).await?;
+        let found = log.find_request(id).await;
+        crate::audit::warn_skipped(&log);
+        let found = found?;
         if args.count {
             println!("{}", usize::from(found.is_some()));
             return Ok(());
@@ -84,6 +86,7 @@ pub async fn run(args: PredictionsArgs) -> Result<()> {
             if count { Ok(()) } else { print(&r) }
         })
     });
+    crate::audit::warn_skipped(&log);
     match scanned {
         // A closed pipe (`| head`) ends the listing quietly.
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {

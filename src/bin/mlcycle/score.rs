@@ -39,10 +39,10 @@ pub struct ScoreArgs {
     #[arg(long)]
     rejects: Option<PathBuf>,
     /// Fail (non-zero exit, no output) when more than this share of rows is rejected.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = parse_fraction)]
     max_reject_fraction: f64,
-    /// Worker threads (default: one per core).
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads (default: one per core; at most 1024).
+    #[arg(long, default_value_t = 0, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024))]
     threads: usize,
     /// Score empty feature cells as missing values instead of rejecting the row.
     #[arg(long)]
@@ -56,6 +56,18 @@ pub struct ScoreArgs {
     /// Print nothing but errors.
     #[arg(long)]
     quiet: bool,
+    /// The longest CSV line (record) accepted, in bytes; a longer one fails the job (1 B to
+    /// 1 GiB).
+    #[arg(long, default_value_t = mlcycle::deploy::batch::DEFAULT_MAX_LINE_BYTES, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 30))]
+    max_line_bytes: usize,
+}
+
+/// A share in [0, 1] (`--max-reject-fraction`).
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number from 0 to 1")),
+    }
 }
 
 /// Run `mlcycle score`; returns whether the job succeeded.
@@ -87,6 +99,7 @@ pub async fn run(args: ScoreArgs) -> mlcycle::Result<bool> {
             UnknownLevel::Error
         },
         allow_missing: args.allow_missing,
+        max_line_bytes: args.max_line_bytes,
         ..BatchOptions::default()
     };
     let reporter = Reporter::new(args.quiet);
@@ -102,9 +115,29 @@ pub async fn run(args: ScoreArgs) -> mlcycle::Result<bool> {
         let reporter = reporter.clone();
         Arc::new(move |p: BatchProgress| reporter.update(p))
     };
-    let summary = deployer
-        .score_file(&args.input, &args.output, &options, Some(progress))
-        .await?;
+    let job = deployer.score_file(&args.input, &args.output, &options, Some(progress));
+    let summary = tokio::select! {
+        summary = job => summary?,
+        signal = interrupted() => {
+            reporter.finish();
+            // The job's temporaries would outlive the process: remove them now.
+            let rejects = args
+                .rejects
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("{}.rejects.csv", args.output.display())));
+            for file in [&args.output, &rejects] {
+                let dir = match file.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                let _ = mlcycle::deploy::batch::remove_own_temporaries(&dir);
+            }
+            return Err(mlcycle::Error::invalid(
+                "score job",
+                format!("interrupted by {signal}: nothing was published and its temporary files were removed"),
+            ));
+        }
+    };
     reporter.finish();
     let audit = SqliteAuditLog::open(&args.store, clock)?;
     audit
@@ -160,6 +193,36 @@ pub async fn run(args: ScoreArgs) -> mlcycle::Result<bool> {
         }
     }
     Ok(ok)
+}
+
+/// Wait for SIGINT (Ctrl-C) or, on Unix, SIGTERM; the signal's name.
+async fn interrupted() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(_) => {
+                ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        ctrl_c().await;
+        "Ctrl-C"
+    }
+}
+
+/// Ctrl-C; never, if it cannot be listened for.
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Progress display: a bar on a terminal, a line every few seconds otherwise, or nothing.

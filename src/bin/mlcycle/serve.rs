@@ -27,7 +27,7 @@ pub struct ServeArgs {
     #[arg(long)]
     challenger: Option<String>,
     /// Share of traffic (0–1) the challenger answers (canary) or receives a copy of (shadow).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = parse_fraction)]
     challenger_weight: f64,
     /// Shadow mode: the challenger scores copies and is only logged.
     #[arg(long)]
@@ -39,16 +39,16 @@ pub struct ServeArgs {
     #[arg(long)]
     unknown_as_missing: bool,
     /// Largest request body in bytes.
-    #[arg(long, default_value_t = Limits::default().max_body_bytes)]
+    #[arg(long, default_value_t = Limits::default().max_body_bytes, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     max_body_bytes: usize,
     /// Most rows per request.
-    #[arg(long, default_value_t = Limits::default().max_rows)]
+    #[arg(long, default_value_t = Limits::default().max_rows, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     max_rows: usize,
     /// Request time limit in milliseconds.
-    #[arg(long, default_value_t = 30_000)]
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     timeout_ms: u64,
     /// How often to poll the registry for alias moves, in milliseconds.
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     poll_ms: u64,
     /// Do not record requests to the prediction log.
     #[arg(long)]
@@ -61,16 +61,34 @@ pub struct ServeArgs {
     /// Share of requests (0–1] recorded to the prediction log, chosen by request id (the
     /// same requests on every run and for champion and shadow alike); the others are
     /// counted on `/metrics` as `mlcycle_prediction_log_sampled_out_total`.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse_sample)]
     collect_sample: f64,
     /// Requests the prediction-log queue holds before further records are dropped (and
     /// counted).
-    #[arg(long, default_value_t = CollectorLimits::default().max_records)]
+    #[arg(long, default_value_t = CollectorLimits::default().max_records, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     collect_capacity: usize,
     /// Bytes of requests the prediction-log queue holds before further records are
     /// dropped (and counted): bounds the memory a slow disk can take.
-    #[arg(long, default_value_t = CollectorLimits::default().max_bytes)]
+    #[arg(long, default_value_t = CollectorLimits::default().max_bytes, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     collect_max_bytes: usize,
+}
+
+/// A share in [0, 1] (`--challenger-weight`).
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number from 0 to 1")),
+    }
+}
+
+/// A share in (0, 1] (`--collect-sample`).
+fn parse_sample(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a number above 0 and at most 1 (use --no-collect to record nothing)"
+        )),
+    }
 }
 
 /// Run the server until SIGTERM or Ctrl-C, then stop gracefully.

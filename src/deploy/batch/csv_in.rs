@@ -36,12 +36,15 @@ impl CsvSource {
 }
 
 /// Open `path` and read its header.
-pub(crate) fn open(path: &Path) -> Result<CsvSource> {
+pub(crate) fn open(path: &Path, max_line: usize) -> Result<CsvSource> {
     let open = || std::fs::File::open(path).map_err(|e| Error::io(path, e));
+    // The header is read from at most `max_line` bytes: an endless first line (a device
+    // such as /dev/zero, a file without line breaks) stops there.
+    let limit = max_line as u64;
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
-        .from_reader(BufReader::new(open()?));
+        .from_reader(BufReader::new(open()?.take(limit)));
     let header: Vec<String> = rdr
         .headers()
         .map_err(|e| Error::Data(format!("{}: cannot read the header: {e}", path.display())))?
@@ -49,6 +52,24 @@ pub(crate) fn open(path: &Path) -> Result<CsvSource> {
         .map(|h| h.trim().to_string())
         .collect();
     let pos = rdr.position();
+    if pos.byte() >= limit {
+        return Err(Error::invalid(
+            format!("input {}", path.display()),
+            format!(
+                "its header line is longer than the line limit of {max_line} bytes; raise it with --max-line-bytes if the file is right"
+            ),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = header.iter().find(|h| !seen.insert(h.as_str())) {
+        return Err(Error::invalid(
+            format!("input {}", path.display()),
+            format!(
+                "its header names the column `{}` twice; rename one of them",
+                crate::data::truncate_for_message(dup)
+            ),
+        ));
+    }
     let (data_offset, header_lines) = (pos.byte(), pos.line().saturating_sub(1));
     let mut file = open()?;
     file.seek(SeekFrom::Start(data_offset))
@@ -122,6 +143,7 @@ pub(crate) fn read_chunks(
     src: CsvSource,
     bytes_read: &AtomicU64,
     chunk_rows: usize,
+    max_line: usize,
     emit: &mut dyn FnMut(Work) -> bool,
 ) -> std::io::Result<()> {
     let mut file = src.file;
@@ -131,6 +153,8 @@ pub(crate) fn read_chunks(
     let mut buf: Vec<u8> = Vec::with_capacity(est + READ);
     let (mut scan, mut in_quotes, mut rows, mut lines, mut eof) =
         (0usize, false, 0usize, 0u64, false);
+    // Where the record being scanned starts in `buf`.
+    let mut record_start = 0usize;
     loop {
         while let Some(i) = memchr::memchr2(b'"', b'\n', &buf[scan..]) {
             let p = scan + i;
@@ -143,7 +167,11 @@ pub(crate) fn read_chunks(
             if in_quotes {
                 continue;
             }
+            if p - record_start > max_line {
+                return Err(too_long(line + lines - 1, max_line));
+            }
             rows += 1;
+            record_start = scan;
             if rows == chunk_rows {
                 est = scan + scan / 8;
                 let mut next = Vec::with_capacity(est.max(buf.len() - scan) + READ);
@@ -158,10 +186,13 @@ pub(crate) fn read_chunks(
                     return Ok(());
                 }
                 line += lines;
-                (scan, rows, lines) = (0, 0, 0);
+                (scan, rows, lines, record_start) = (0, 0, 0, 0);
             }
         }
         scan = buf.len();
+        if buf.len() - record_start > max_line {
+            return Err(too_long(line + lines, max_line));
+        }
         if eof {
             if !buf.is_empty() {
                 emit(Work::Csv {
@@ -180,6 +211,16 @@ pub(crate) fn read_chunks(
             bytes_read.fetch_add(n as u64, Ordering::Relaxed);
         }
     }
+}
+
+/// The error of a record longer than the line limit.
+fn too_long(line: u64, max_line: usize) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!(
+            "the record at line {line} is longer than the line limit of {max_line} bytes (an unterminated line or quote?); raise the limit with --max-line-bytes if the file is right"
+        ),
+    )
 }
 
 /// Per-worker buffers, reused across chunks.

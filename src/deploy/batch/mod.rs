@@ -51,6 +51,19 @@ pub struct BatchOptions {
     /// Let empty feature cells through as missing values (the model imputes them) instead of
     /// rejecting the row.
     pub allow_missing: bool,
+    /// The longest CSV record (line) accepted, in bytes, which also bounds every field; an
+    /// input with a longer one (or an endless one, such as `/dev/zero`) fails the job with
+    /// an error naming its line, and nothing of it is copied anywhere. Default
+    /// [`DEFAULT_MAX_LINE_BYTES`] (1 MiB).
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
+}
+
+/// The default of [`BatchOptions::max_line_bytes`]: 1 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+fn default_max_line_bytes() -> usize {
+    DEFAULT_MAX_LINE_BYTES
 }
 
 impl Default for BatchOptions {
@@ -63,6 +76,7 @@ impl Default for BatchOptions {
             chunk_rows: 8_192,
             unknown: UnknownLevel::Error,
             allow_missing: false,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
         }
     }
 }
@@ -300,6 +314,9 @@ pub fn score_file(job: &BatchJob<'_>) -> Result<BatchSummary> {
     if opts.chunk_rows == 0 {
         return Err(Error::invalid("chunk size", "must be at least 1 row"));
     }
+    if opts.max_line_bytes == 0 {
+        return Err(Error::invalid("line limit", "must be at least 1 byte"));
+    }
     let in_fmt = BatchFormat::from_path(job.input);
     let out_fmt = BatchFormat::from_path(job.output);
     #[cfg(not(feature = "parquet"))]
@@ -310,13 +327,26 @@ pub fn score_file(job: &BatchJob<'_>) -> Result<BatchSummary> {
     }
     let _ = no_parquet;
     let started_at = job.clock.now();
-    let bytes_total = std::fs::metadata(job.input)
-        .map_err(|e| Error::io(job.input, e))?
-        .len();
+    let input_meta = std::fs::metadata(job.input).map_err(|e| Error::io(job.input, e))?;
+    let bytes_total = input_meta.len();
+    let rejects_path = opts
+        .rejects
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.rejects.csv", job.output.display())));
+    // Where the files are published: never the input, never each other, never a device,
+    // FIFO or directory; a symbolic link is written through (its target is replaced).
+    let output_path = destination("--output", job.output, job.input, &input_meta)?;
+    let rejects_path = destination("--rejects", &rejects_path, job.input, &input_meta)?;
+    if same_destination(&output_path, &rejects_path) {
+        return Err(Error::invalid(
+            format!("--rejects {}", rejects_path.display()),
+            "it is the output file; give the rejects their own file",
+        ));
+    }
 
     // Read the header / schema and check the columns before any work.
     let source = match in_fmt {
-        BatchFormat::Csv => Source::Csv(csv_in::open(job.input)?),
+        BatchFormat::Csv => Source::Csv(csv_in::open(job.input, opts.max_line_bytes)?),
         #[cfg(feature = "parquet")]
         BatchFormat::Parquet => Source::Parquet(arrow_io::open(job.input)?),
         #[cfg(not(feature = "parquet"))]
@@ -324,16 +354,20 @@ pub fn score_file(job: &BatchJob<'_>) -> Result<BatchSummary> {
     };
     let plan = plan(job, &source, out_fmt)?;
 
-    let out_dir = parent_dir(job.output);
-    let rejects_path = opts
-        .rejects
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.rejects.csv", job.output.display())));
-    let out_tmp = published_file_builder(".mlcycle-score-")
+    let out_dir = parent_dir(&output_path);
+    let rej_dir = parent_dir(&rejects_path);
+    // Temporaries left by jobs that were killed (their process is gone) are removed first.
+    remove_stale_temporaries(&out_dir)?;
+    if rej_dir != out_dir {
+        remove_stale_temporaries(&rej_dir)?;
+    }
+    let pid = std::process::id();
+    let out_prefix = format!("{TMP_SCORE}{pid}-");
+    let out_tmp = published_file_builder(&out_prefix)
         .tempfile_in(&out_dir)
         .map_err(|e| Error::io(&out_dir, e))?;
-    let rej_dir = parent_dir(&rejects_path);
-    let rej_tmp = published_file_builder(".mlcycle-rejects-")
+    let rej_prefix = format!("{TMP_REJECTS}{pid}-");
+    let rej_tmp = published_file_builder(&rej_prefix)
         .tempfile_in(&rej_dir)
         .map_err(|e| Error::io(&rej_dir, e))?;
 
@@ -409,8 +443,14 @@ pub fn score_file(job: &BatchJob<'_>) -> Result<BatchSummary> {
             ok
         };
         let read_result = match source {
-            Source::Csv(src) => csv_in::read_chunks(src, &bytes_read, opts.chunk_rows, &mut emit)
-                .map_err(|e| Error::io(job.input, e)),
+            Source::Csv(src) => csv_in::read_chunks(
+                src,
+                &bytes_read,
+                opts.chunk_rows,
+                opts.max_line_bytes,
+                &mut emit,
+            )
+            .map_err(|e| Error::io(job.input, e)),
             #[cfg(feature = "parquet")]
             Source::Parquet(src) => arrow_io::read_batches(
                 src,
@@ -454,10 +494,10 @@ pub fn score_file(job: &BatchJob<'_>) -> Result<BatchSummary> {
         out_tmp
             .as_file()
             .sync_all()
-            .map_err(|e| Error::io(job.output, e))?;
+            .map_err(|e| Error::io(&output_path, e))?;
         out_tmp
-            .persist(job.output)
-            .map_err(|e| Error::io(job.output, e.error))?;
+            .persist(&output_path)
+            .map_err(|e| Error::io(&output_path, e.error))?;
         BatchOutcome::Published
     };
     Ok(BatchSummary {
@@ -550,6 +590,150 @@ fn published_file_builder(prefix: &str) -> tempfile::Builder<'_, 'static> {
         b.permissions(std::fs::Permissions::from_mode(0o666));
     }
     b
+}
+
+/// The name prefix of an output being written (followed by the writer's process id and `-`).
+const TMP_SCORE: &str = ".mlcycle-score-";
+/// The name prefix of a rejects file being written.
+const TMP_REJECTS: &str = ".mlcycle-rejects-";
+/// A temporary whose writer cannot be told alive is stale after this long.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The path a job publishes `path` at, checked: a new file, or an existing regular file
+/// (through symbolic links, whose target is replaced) that is not the input.
+fn destination(
+    flag: &str,
+    path: &Path,
+    input: &Path,
+    input_meta: &std::fs::Metadata,
+) -> Result<PathBuf> {
+    let what = || format!("{flag} {}", path.display());
+    let real = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => path.to_path_buf(),
+        Err(e) => return Err(Error::io(path, e)),
+        Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(path) {
+            Ok(target) => target,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::invalid(
+                    what(),
+                    "it is a symbolic link to a file that does not exist; point it at a regular file or remove it",
+                ));
+            }
+            Err(e) => return Err(Error::io(path, e)),
+        },
+        Ok(_) => path.to_path_buf(),
+    };
+    match std::fs::metadata(&real) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&real, e)),
+        Ok(m) if !m.is_file() => {
+            return Err(Error::invalid(
+                what(),
+                "it is not a regular file (a device, FIFO, socket or directory): the result is published by renaming a finished file into place, which would replace it; write to a regular file and copy it from there",
+            ));
+        }
+        Ok(m) if same_file(&m, input_meta) => {
+            return Err(Error::invalid(
+                what(),
+                format!(
+                    "it is the input file {}; writing it would destroy the input: choose another file",
+                    input.display()
+                ),
+            ));
+        }
+        Ok(_) => {}
+    }
+    // The same path as the input even before it exists is impossible; a new file in the
+    // input's place through another spelling is caught above once it exists.
+    Ok(real)
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    a.len() == b.len() && a.modified().ok() == b.modified().ok() && a.is_file() && b.is_file()
+}
+
+/// Whether two destinations are the same file: by identity when both exist, else by their
+/// directory (resolved) and name.
+fn same_destination(a: &Path, b: &Path) -> bool {
+    if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        return same_file(&ma, &mb);
+    }
+    let key = |p: &Path| {
+        std::fs::canonicalize(parent_dir(p))
+            .ok()
+            .map(|d| d.join(p.file_name().unwrap_or_default()))
+    };
+    a == b || key(a).is_some_and(|k| Some(k) == key(b))
+}
+
+/// Remove the temporaries of batch jobs in `dir` that are stale: those of a process that
+/// no longer runs (where that can be told, on Linux) or older than a day. Temporaries of
+/// running jobs, and anything that is not one of ours, are left alone. Returns the files
+/// removed.
+pub fn remove_stale_temporaries(dir: &Path) -> Result<Vec<PathBuf>> {
+    remove_temporaries(dir, |pid, age| match pid {
+        Some(pid) if cfg!(target_os = "linux") && Path::new("/proc/self").exists() => {
+            !Path::new(&format!("/proc/{pid}")).exists() || age > STALE_AFTER
+        }
+        _ => age > STALE_AFTER,
+    })
+}
+
+/// Remove the temporaries in `dir` of batch jobs of this process (e.g. on SIGINT or
+/// SIGTERM, before exiting). Returns the files removed.
+pub fn remove_own_temporaries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let me = std::process::id();
+    remove_temporaries(dir, |pid, _| pid == Some(me))
+}
+
+fn remove_temporaries(
+    dir: &Path,
+    remove: impl Fn(Option<u32>, std::time::Duration) -> bool,
+) -> Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| {
+            n.strip_prefix(TMP_SCORE)
+                .or_else(|| n.strip_prefix(TMP_REJECTS))
+        }) else {
+            continue;
+        };
+        // Only regular files (never follow a link someone planted).
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.file_type().is_file() {
+            continue;
+        }
+        let pid = rest
+            .split_once('-')
+            .and_then(|(p, _)| p.parse::<u32>().ok());
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .unwrap_or_default();
+        if remove(pid, age) {
+            let path = entry.path();
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed.push(path),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+    }
+    Ok(removed)
 }
 
 fn parent_dir(p: &Path) -> PathBuf {

@@ -38,9 +38,10 @@ impl FollowSpec {
         self
     }
 
-    /// Poll the registry every `interval`.
+    /// Poll the registry every `interval`. A zero interval (which would make the polling
+    /// task's timer panic) is raised to one millisecond.
     pub fn with_poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
+        self.poll_interval = interval.max(Duration::from_millis(1));
         self
     }
 }

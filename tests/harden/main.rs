@@ -1,0 +1,6 @@
+//! Integration tests: hardening against hostile input and unlucky operators (one test
+//! binary per area).
+
+mod harden_cli;
+mod harden_reference;
+mod harden_store;
