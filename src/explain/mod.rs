@@ -6,12 +6,14 @@
 //!     with `base_value` = the intercept. The output is the margin: the log-odds of the
 //!     explained class against class 0 for logistic models (the log-odds of the positive class
 //!     for binary ones), the prediction for linear regression.
-//!   - Decision tree, random forest and gradient-boosted trees: **interventional TreeSHAP**
-//!     (shap's `TreeExplainer` with `feature_perturbation="interventional"`) against a
-//!     background sample: exact Shapley values of the model output where absent features take
-//!     the background row's value, averaged over the background rows; `base_value` = the mean
-//!     output over the background. Interventional TreeSHAP needs no node cover counts, which
-//!     the fitted trees do not store. The output is the margin of the explained class for
+//!   - Decision tree, random forest and gradient-boosted trees: **path-dependent TreeSHAP**
+//!     (shap's `TreeExplainer` with `feature_perturbation="tree_path_dependent"`, Lundberg et
+//!     al. 2018, Algorithm 2): exact Shapley values of the expected output conditioned on the
+//!     path. It needs node covers; the fitted trees do not store training covers, so they are
+//!     counted on a background sample (the rows passed as `background`, plus one pseudo-row
+//!     per leaf so that no node is empty): `base_value` is the cover-weighted mean output.
+//!     (shap's interventional variant computes in 32-bit floats, so it cannot serve as a
+//!     1e-9 reference; the path-dependent one computes in 64-bit.) The output is the margin of the explained class for
 //!     gradient-boosted trees (the log-odds of the positive class for binary classifiers, the
 //!     raw score of the class for multiclass, the prediction for regression), and the
 //!     predicted probability of the explained class for classification trees and forests
@@ -89,9 +91,9 @@ pub struct Explanation {
     pub output: ExplainedOutput,
     /// The explained class label (classifiers), `None` for regression.
     pub class: Option<String>,
-    /// How the contributions were computed: `linear` or `tree_shap_interventional`.
+    /// How the contributions were computed: `linear` or `tree_shap_path_dependent`.
     pub method: &'static str,
-    /// The expected output: the intercept (linear) or the mean output over the background.
+    /// The expected output: the intercept (linear) or the cover-weighted mean output (trees).
     pub base_value: f64,
     /// One entry per explained row.
     pub rows: Vec<RowExplanation>,
@@ -100,8 +102,8 @@ pub struct Explanation {
 /// Explain each row of `x` (encoded inputs in signature order, as in
 /// [`Dataset::features`]).
 ///
-/// `background` (same encoding) is the reference sample of interventional TreeSHAP (tree
-/// models; ignored for linear ones; a hundred or so rows is typical). `class` is the index of
+/// `background` (same encoding) is the sample the node covers of TreeSHAP are counted on
+/// (tree models; ignored for linear ones; a few hundred rows of training-like data is typical). `class` is the index of
 /// the explained class for classifiers (default: 1, the positive class of a binary
 /// classifier); it must be `None` for regressors.
 ///
@@ -146,12 +148,8 @@ pub fn explain_rows(
             Some(c)
         }
     };
-    let class_label = class.and_then(|c| {
-        sig.target
-            .kind
-            .classes()
-            .and_then(|cl| cl.get(c).cloned())
-    });
+    let class_label =
+        class.and_then(|c| sig.target.kind.classes().and_then(|cl| cl.get(c).cloned()));
     let model = match artifact {
         ModelArtifact::Bundle(b) => b.model(),
         other => other,
@@ -184,12 +182,7 @@ pub fn explain_rows(
                 p.preprocessor.transform(x),
                 p.preprocessor.transform(background),
             )?;
-            (
-                ExplainedOutput::Margin,
-                "tree_shap_interventional",
-                b,
-                rows,
-            )
+            (ExplainedOutput::Margin, "tree_shap_path_dependent", b, rows)
         }
         ModelArtifact::DecisionTree(p) => {
             check(background, "background")?;
@@ -200,7 +193,7 @@ pub fn explain_rows(
                 p.preprocessor.transform(x),
                 p.preprocessor.transform(background),
             )?;
-            (cart_output(class), "tree_shap_interventional", b, rows)
+            (cart_output(class), "tree_shap_path_dependent", b, rows)
         }
         ModelArtifact::RandomForest(p) => {
             check(background, "background")?;
@@ -217,12 +210,15 @@ pub fn explain_rows(
                 p.preprocessor.transform(x),
                 p.preprocessor.transform(background),
             )?;
-            (cart_output(class), "tree_shap_interventional", b, rows)
+            (cart_output(class), "tree_shap_path_dependent", b, rows)
         }
         other => {
             return Err(Error::invalid(
                 "model",
-                format!("explanations are not available for the `{}` flavor", other.flavor()),
+                format!(
+                    "explanations are not available for the `{}` flavor",
+                    other.flavor()
+                ),
             ));
         }
     };
@@ -381,78 +377,155 @@ fn predict_tree(t: &ShapTree, x: &[f64]) -> f64 {
     }
 }
 
-/// `n choose k` as a float.
-fn binom(n: usize, k: usize) -> f64 {
-    let k = k.min(n - k);
-    let mut r = 1.0;
-    for i in 0..k {
-        r = r * (n - i) as f64 / (i + 1) as f64;
+/// Node covers of `t` counted on `background` (preprocessed rows), plus one pseudo-row per
+/// leaf so that no node has zero cover: leaf cover = rows reaching the leaf + 1, internal
+/// cover = the sum of its children's.
+fn covers(t: &ShapTree, background: ArrayView2<f64>) -> Vec<f64> {
+    let mut c: Vec<f64> = t
+        .iter()
+        .map(|n| if n.leaf.is_some() { 1.0 } else { 0.0 })
+        .collect();
+    for r in background.rows() {
+        let mut i = 0;
+        while t[i].leaf.is_none() {
+            let n = &t[i];
+            i = if goes_left(n, r[n.feature]) {
+                n.left
+            } else {
+                n.right
+            };
+        }
+        c[i] += 1.0;
     }
-    r
+    // Children come after their parent, so a backward pass sums them up.
+    for i in (0..t.len()).rev() {
+        if t[i].leaf.is_none() {
+            c[i] = c[t[i].left] + c[t[i].right];
+        }
+    }
+    c
 }
 
-/// State of a feature on the current path of the interventional walk.
-const FREE: u8 = 0;
-const FROM_X: u8 = 1;
-const FROM_R: u8 = 2;
+#[derive(Clone, Copy, Debug)]
+struct PathElement {
+    feature: isize,
+    zero: f64,
+    one: f64,
+    pweight: f64,
+}
 
-struct Walk<'a> {
+fn extend_path(path: &mut [PathElement], ud: usize, zero: f64, one: f64, feature: isize) {
+    path[ud] = PathElement {
+        feature,
+        zero,
+        one,
+        pweight: if ud == 0 { 1.0 } else { 0.0 },
+    };
+    for i in (0..ud).rev() {
+        path[i + 1].pweight += one * path[i].pweight * (i + 1) as f64 / (ud + 1) as f64;
+        path[i].pweight = zero * path[i].pweight * (ud - i) as f64 / (ud + 1) as f64;
+    }
+}
+
+fn unwind_path(path: &mut [PathElement], ud: usize, pi: usize) {
+    let (one, zero) = (path[pi].one, path[pi].zero);
+    let mut next = path[ud].pweight;
+    for i in (0..ud).rev() {
+        if one != 0.0 {
+            let tmp = path[i].pweight;
+            path[i].pweight = next * (ud + 1) as f64 / ((i + 1) as f64 * one);
+            next = tmp - path[i].pweight * zero * (ud - i) as f64 / (ud + 1) as f64;
+        } else {
+            path[i].pweight = (path[i].pweight * (ud + 1) as f64) / (zero * (ud - i) as f64);
+        }
+    }
+    for i in pi..ud {
+        path[i].feature = path[i + 1].feature;
+        path[i].zero = path[i + 1].zero;
+        path[i].one = path[i + 1].one;
+    }
+}
+
+fn unwound_path_sum(path: &[PathElement], ud: usize, pi: usize) -> f64 {
+    let (one, zero) = (path[pi].one, path[pi].zero);
+    let mut next = path[ud].pweight;
+    let mut total = 0.0;
+    if one != 0.0 {
+        for i in (0..ud).rev() {
+            let tmp = next / ((i + 1) as f64 * one);
+            total += tmp;
+            next = path[i].pweight - tmp * zero * (ud - i) as f64;
+        }
+    } else {
+        for i in (0..ud).rev() {
+            total += path[i].pweight / (zero * (ud - i) as f64);
+        }
+    }
+    total * (ud + 1) as f64
+}
+
+/// Path-dependent TreeSHAP (Lundberg et al. 2018, Algorithm 2) of one tree for row `x`.
+struct PathShap<'a> {
     tree: &'a ShapTree,
+    cover: &'a [f64],
     x: &'a [f64],
-    r: &'a [f64],
-    state: Vec<u8>,
-    path: Vec<usize>,
     phi: &'a mut [f64],
 }
 
-impl Walk<'_> {
-    fn recurse(&mut self, node: usize, np: usize, nn: usize) {
+impl PathShap<'_> {
+    fn recurse(
+        &mut self,
+        node: usize,
+        parent: &[PathElement],
+        mut ud: usize,
+        zero: f64,
+        one: f64,
+        feature: isize,
+    ) {
+        let mut path = Vec::with_capacity(ud + 2);
+        path.extend_from_slice(&parent[..ud.min(parent.len())]);
+        path.resize(
+            ud + 1,
+            PathElement {
+                feature: -1,
+                zero: 0.0,
+                one: 0.0,
+                pweight: 0.0,
+            },
+        );
+        extend_path(&mut path, ud, zero, one, feature);
         let n = &self.tree[node];
         if let Some(v) = n.leaf {
-            let total = np + nn;
-            if total == 0 {
-                return;
-            }
-            let wp = if np > 0 {
-                v / (np as f64 * binom(total, np))
-            } else {
-                0.0
-            };
-            let wn = if nn > 0 {
-                -v / (nn as f64 * binom(total, nn))
-            } else {
-                0.0
-            };
-            for &f in &self.path {
-                self.phi[f] += if self.state[f] == FROM_X { wp } else { wn };
+            for i in 1..=ud {
+                let w = unwound_path_sum(&path, ud, i);
+                let el = path[i];
+                self.phi[el.feature as usize] += w * (el.one - el.zero) * v;
             }
             return;
         }
         let f = n.feature;
-        let (lx, lr) = (goes_left(n, self.x[f]), goes_left(n, self.r[f]));
-        let child = |left: bool| if left { n.left } else { n.right };
-        let (cx, cr) = (child(lx), child(lr));
-        if lx == lr {
-            self.recurse(cx, np, nn);
-            return;
+        let hot = if goes_left(n, self.x[f]) {
+            n.left
+        } else {
+            n.right
+        };
+        let cold = if hot == n.left { n.right } else { n.left };
+        let w = self.cover[node];
+        let (hot_zero, cold_zero) = (self.cover[hot] / w, self.cover[cold] / w);
+        let (mut in_zero, mut in_one) = (1.0, 1.0);
+        if let Some(pi) = (0..=ud).find(|&k| path[k].feature == f as isize) {
+            in_zero = path[pi].zero;
+            in_one = path[pi].one;
+            unwind_path(&mut path, ud, pi);
+            ud -= 1;
         }
-        match self.state[f] {
-            FROM_X => self.recurse(cx, np, nn),
-            FROM_R => self.recurse(cr, np, nn),
-            _ => {
-                self.path.push(f);
-                self.state[f] = FROM_X;
-                self.recurse(cx, np + 1, nn);
-                self.state[f] = FROM_R;
-                self.recurse(cr, np, nn + 1);
-                self.state[f] = FREE;
-                self.path.pop();
-            }
-        }
+        self.recurse(hot, &path, ud + 1, hot_zero * in_zero, in_one, f as isize);
+        self.recurse(cold, &path, ud + 1, cold_zero * in_zero, 0.0, f as isize);
     }
 }
 
-/// Interventional TreeSHAP of the sum of `trees` plus `base` (inputs already preprocessed).
+/// Path-dependent TreeSHAP of the sum of `trees` plus `base` (inputs already preprocessed),
+/// with node covers counted on `background` (see [`covers`]).
 fn tree_shap(
     trees: &[ShapTree],
     base: f64,
@@ -466,34 +539,36 @@ fn tree_shap(
         ));
     }
     let m = x.ncols();
-    let bg: Vec<Vec<f64>> = background.rows().into_iter().map(|r| r.to_vec()).collect();
-    let output = |row: &[f64]| base + trees.iter().map(|t| predict_tree(t, row)).sum::<f64>();
-    let base_value = bg.iter().map(|r| output(r)).sum::<f64>() / bg.len() as f64;
-    let inv = 1.0 / bg.len() as f64;
+    let cov: Vec<Vec<f64>> = trees.iter().map(|t| covers(t, background.view())).collect();
+    let base_value = base
+        + trees
+            .iter()
+            .zip(&cov)
+            .map(|(t, c)| {
+                t.iter()
+                    .zip(c)
+                    .filter_map(|(n, c)| n.leaf.map(|v| v * c))
+                    .sum::<f64>()
+                    / c[0]
+            })
+            .sum::<f64>();
     let rows = x
         .rows()
         .into_iter()
         .map(|xr| {
             let xr = xr.to_vec();
             let mut phi = vec![0.0; m];
-            for r in &bg {
-                for t in trees {
-                    let mut walk = Walk {
-                        tree: t,
-                        x: &xr,
-                        r,
-                        state: vec![FREE; m],
-                        path: Vec::new(),
-                        phi: &mut phi,
-                    };
-                    walk.recurse(0, 0, 0);
-                }
-            }
-            for p in &mut phi {
-                *p *= inv;
+            for (t, c) in trees.iter().zip(&cov) {
+                let mut s = PathShap {
+                    tree: t,
+                    cover: c,
+                    x: &xr,
+                    phi: &mut phi,
+                };
+                s.recurse(0, &[], 0, 1.0, 1.0, -1);
             }
             RowExplanation {
-                value: output(&xr),
+                value: base + trees.iter().map(|t| predict_tree(t, &xr)).sum::<f64>(),
                 contributions: phi,
             }
         })
@@ -518,7 +593,11 @@ pub fn shap_tree_dict(
         other => other,
     };
     let k = artifact.signature().n_classes();
-    let class = if k == 0 { None } else { Some(class.unwrap_or(1)) };
+    let class = if k == 0 {
+        None
+    } else {
+        Some(class.unwrap_or(1))
+    };
     let (trees, base, bg) = match model {
         ModelArtifact::Gbdt(p) => (
             gbdt_trees(&p.learner, class)?,
@@ -544,26 +623,17 @@ pub fn shap_tree_dict(
         }
         _ => return Ok(None),
     };
-    let fin = |v: f64| if v.is_infinite() { f64::MAX.copysign(v) } else { v };
+    let fin = |v: f64| {
+        if v.is_infinite() {
+            f64::MAX.copysign(v)
+        } else {
+            v
+        }
+    };
     let dicts: Vec<serde_json::Value> = trees
         .iter()
         .map(|t| {
-            let mut weight = vec![0.0; t.len()];
-            for r in bg.rows() {
-                let mut i = 0;
-                loop {
-                    weight[i] += 1.0;
-                    let n = &t[i];
-                    if n.leaf.is_some() {
-                        break;
-                    }
-                    i = if goes_left(n, r[n.feature]) {
-                        n.left
-                    } else {
-                        n.right
-                    };
-                }
-            }
+            let weight = covers(t, bg.view());
             let leaf = |n: &ShapNode| n.leaf.is_some();
             serde_json::json!({
                 "children_left": t.iter().map(|n| if leaf(n) { -1 } else { n.left as i64 }).collect::<Vec<_>>(),
@@ -576,7 +646,9 @@ pub fn shap_tree_dict(
             })
         })
         .collect();
-    Ok(Some(serde_json::json!({"trees": dicts, "base_offset": base})))
+    Ok(Some(
+        serde_json::json!({"trees": dicts, "base_offset": base}),
+    ))
 }
 
 /// The mean absolute contribution of each input column over the explained rows (a global
@@ -636,7 +708,12 @@ pub fn seeded_permutations(n: usize, repeats: usize, seed: u64) -> Vec<Vec<usize
         .collect()
 }
 
-fn score(model: &dyn Model, metric: &str, x: ArrayView2<f64>, y: &ndarray::Array1<f64>) -> Result<f64> {
+fn score(
+    model: &dyn Model,
+    metric: &str,
+    x: ArrayView2<f64>,
+    y: &ndarray::Array1<f64>,
+) -> Result<f64> {
     let p = model.predict(x)?;
     match &p.probabilities {
         Some(proba) => classifier_metric(metric, y.view(), p.values.view(), proba.view()),
@@ -667,7 +744,10 @@ pub fn permutation_importance(
     let n = data.n_rows();
     for p in permutations {
         let mut seen = vec![false; n];
-        if p.len() != n || p.iter().any(|&i| i >= n || std::mem::replace(&mut seen[i], true)) {
+        if p.len() != n
+            || p.iter()
+                .any(|&i| i >= n || std::mem::replace(&mut seen[i], true))
+        {
             return Err(Error::invalid(
                 "permutations",
                 format!("each permutation must reorder 0..{n} exactly once"),
@@ -695,12 +775,20 @@ pub fn permutation_importance(
     let stats = |v: &Vec<f64>| {
         let n = v.len().max(1) as f64;
         let m = v.iter().sum::<f64>() / n;
-        (m, (v.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / n).sqrt())
+        (
+            m,
+            (v.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / n).sqrt(),
+        )
     };
     Ok(PermutationImportance {
         metric: metric.to_string(),
         baseline,
-        features: data.schema().features.iter().map(|f| f.name.clone()).collect(),
+        features: data
+            .schema()
+            .features
+            .iter()
+            .map(|f| f.name.clone())
+            .collect(),
         importances_mean: importances.iter().map(|v| stats(v).0).collect(),
         importances_std: importances.iter().map(|v| stats(v).1).collect(),
         importances,
