@@ -9,6 +9,7 @@ use std::process::ExitCode;
 mod audit;
 mod demo_report;
 mod drift;
+mod explain;
 mod models;
 mod predictions;
 mod score;
@@ -80,6 +81,9 @@ enum Command {
     /// Validate a registered candidate against a champion on a labelled holdout file and print
     /// the report; exits with status 2 when the candidate should not be promoted.
     Validate(validate::ValidateArgs),
+    /// Explain a registered model's outputs on a CSV file: per-row feature contributions
+    /// (exact for linear models, TreeSHAP for trees) and their mean magnitude.
+    Explain(explain::ExplainArgs),
 }
 
 #[tokio::main]
@@ -106,6 +110,7 @@ async fn main() -> ExitCode {
         #[cfg(feature = "http")]
         Command::Serve(args) => serve::run(args).await,
         Command::Drift(args) => drift::run(args),
+        Command::Explain(args) => explain::run(args).await,
         Command::Train(args) => train::run(args).await,
         Command::Validate(args) => match validate::run(args).await {
             Ok(true) => Ok(()),
