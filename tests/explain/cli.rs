@@ -3,7 +3,6 @@
 
 use mlcycle::clock::SystemClock;
 use mlcycle::data::{Schema, UnknownLevel, read_csv_with_schema, write_csv};
-use mlcycle::model::Model;
 use mlcycle::registry::{RegistryExt, SqliteRegistry};
 use mlcycle::testing::{CreditDefault, DriftSpec};
 use serde_json::Value;

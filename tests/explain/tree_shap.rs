@@ -5,7 +5,7 @@
 
 use mlcycle::data::{Dataset, Feature, Schema, Target, TargetKind};
 use mlcycle::explain::{explain_rows, shap_tree_dict};
-use mlcycle::model::{Model, ModelArtifact};
+use mlcycle::model::ModelArtifact;
 use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::train::{AlgorithmTrainer, TrainContext};
 use ndarray::{Array1, Array2};
