@@ -208,3 +208,60 @@ fn tree_shap_equals_shap_tree_explainer_and_sums_to_the_output() {
         }
     }
 }
+
+/// Multiclass GBDT: each class is explained on its own raw score, so the difference of two
+/// classes' explained values is the log-ratio of their probabilities (softmax), and each
+/// class's contributions add up to its value.
+#[test]
+fn multiclass_gbdt_explains_each_class_raw_score() {
+    let n = 300;
+    let x = Array2::from_shape_fn((n, 3), |(i, j)| ((i * (7 + 3 * j) + j) % 101) as f64 / 10.0);
+    let y = Array1::from_shape_fn(n, |i| {
+        ((x[[i, 0]] + x[[i, 1]] * 0.5) / 5.0).floor().min(2.0)
+    });
+    let schema = Schema::new(
+        vec![
+            Feature::numeric("a"),
+            Feature::numeric("b"),
+            Feature::numeric("c"),
+        ],
+        Some(Target {
+            name: "y".into(),
+            kind: TargetKind::classification(["low", "mid", "high"]).unwrap(),
+        }),
+    )
+    .unwrap();
+    let data = Dataset::new(schema, x, Some(y), None).unwrap();
+    let trained = AlgorithmTrainer::from_name("gbdt", &json!({"max_iter": 10}))
+        .unwrap()
+        .fit(&data, &TrainContext::with_seed(1))
+        .unwrap();
+    let art = trained.model.to_artifact().unwrap();
+    let rows = data.features().slice(ndarray::s![..20, ..]).to_owned();
+    let p = trained
+        .model
+        .predict(rows.view())
+        .unwrap()
+        .probabilities
+        .unwrap();
+    let per_class: Vec<_> = (0..3)
+        .map(|k| explain_rows(&art, rows.view(), data.features(), Some(k)).unwrap())
+        .collect();
+    for (k, e) in per_class.iter().enumerate() {
+        assert_eq!(e.class.as_deref(), Some(["low", "mid", "high"][k]));
+        for r in &e.rows {
+            let sum: f64 = r.contributions.iter().sum();
+            assert!((e.base_value + sum - r.value).abs() < 1e-9);
+        }
+    }
+    for i in 0..20 {
+        for k in 1..3 {
+            let diff = per_class[k].rows[i].value - per_class[0].rows[i].value;
+            assert!(
+                (diff - (p[[i, k]] / p[[i, 0]]).ln()).abs() < 1e-9,
+                "row {i} class {k}"
+            );
+        }
+    }
+    assert!(explain_rows(&art, rows.view(), data.features(), Some(3)).is_err());
+}
