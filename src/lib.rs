@@ -64,6 +64,7 @@ pub mod deploy;
 pub mod drift;
 pub mod embedded;
 pub mod error;
+pub mod explain;
 #[allow(unsafe_code)]
 pub(crate) mod kernels;
 pub mod labels;

@@ -44,7 +44,9 @@ const LAYERS: &[(u32, &[&str])] = &[
     // 6b components built on them.
     (
         65,
-        &["train", "validate", "drift", "deploy", "monitor", "alerts"],
+        &[
+            "train", "validate", "drift", "deploy", "monitor", "alerts", "explain",
+        ],
     ),
     // 7 lineage: joins registry, audit trail and prediction log.
     (70, &["lineage"]),

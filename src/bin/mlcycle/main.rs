@@ -11,6 +11,7 @@ mod alerts;
 mod audit;
 mod demo_report;
 mod drift;
+mod explain;
 mod labels;
 mod models;
 mod monitor;
@@ -102,6 +103,9 @@ enum Command {
     /// One monitoring report of a served model (health, data quality, drift, the decision it
     /// would take) without acting; exit 3 when it would alert.
     Monitor(monitor::MonitorArgs),
+    /// Explain a registered model's outputs on a CSV file: per-row feature contributions
+    /// (exact for linear models, TreeSHAP for trees) and their mean magnitude.
+    Explain(explain::ExplainArgs),
 }
 
 #[tokio::main]
@@ -130,6 +134,7 @@ async fn main() -> ExitCode {
         #[cfg(feature = "http")]
         Command::Serve(args) => serve::run(args).await,
         Command::Drift(args) => drift::run(args),
+        Command::Explain(args) => explain::run(args).await,
         Command::Train(args) => train::run(args).await,
         Command::Pending(args) => approvals::pending(args).await,
         Command::Approve(args) => approvals::approve(args).await,

@@ -120,6 +120,16 @@ impl GbdtModel {
         Ok(self.flat.get_or_init(|| f))
     }
 
+    /// The fitted trees, iteration-major (`trees[it * n_outputs + k]`).
+    pub(crate) fn trees(&self) -> &[Tree] {
+        &self.trees
+    }
+
+    /// The baseline margin of each output (added to the trees' sum).
+    pub(crate) fn baseline(&self) -> &[f64] {
+        &self.baseline
+    }
+
     /// Number of features the model was trained on.
     pub fn n_features(&self) -> usize {
         self.n_features
