@@ -6,8 +6,8 @@ use mlcycle::testing::scenario::{self, ScenarioConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-mod approvals;
 mod alerts;
+mod approvals;
 mod audit;
 mod demo_report;
 mod drift;
