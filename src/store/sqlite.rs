@@ -84,17 +84,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (model, version));",
     // 7: the controller's durable state (registry-event cursor, last monitoring window, last
     //    scheduled run, the step in progress), the datasets it trained on, and its lease
-    "CREATE TABLE controller_state (
+    "CREATE TABLE IF NOT EXISTS controller_state (
         model TEXT PRIMARY KEY, registry_cursor INTEGER NOT NULL, last_window_end TEXT,
         last_schedule TEXT, in_progress TEXT, updated_at TEXT NOT NULL);
-     CREATE TABLE controller_datasets (
+     CREATE TABLE IF NOT EXISTS controller_datasets (
         model TEXT NOT NULL, dataset TEXT NOT NULL, trained_at TEXT NOT NULL,
         version INTEGER, PRIMARY KEY (model, dataset));
-     CREATE TABLE controller_lease (
+     CREATE TABLE IF NOT EXISTS controller_lease (
         model TEXT PRIMARY KEY, holder TEXT NOT NULL, pid INTEGER NOT NULL,
         heartbeat TEXT NOT NULL);",
     // 8: ground-truth labels, keyed by `REQUEST_ID` or `REQUEST_ID/ROW`
-    "CREATE TABLE labels (
+    "CREATE TABLE IF NOT EXISTS labels (
         key TEXT PRIMARY KEY, label TEXT NOT NULL, observed_at TEXT NOT NULL,
         recorded_at TEXT NOT NULL, revision INTEGER NOT NULL);",
 ];
