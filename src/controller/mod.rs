@@ -39,32 +39,7 @@ use std::sync::{Arc, Mutex};
 /// The version tag naming the dataset version a controller trained it on.
 pub const DATASET_TAG: &str = "dataset_version";
 
-/// How the approval gate decides (the `--approval` setting).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalPolicy {
-    /// Every validated version is released.
-    Auto,
-    /// A person approves every release.
-    Manual,
-    /// Automatic when every check passes, manual otherwise.
-    Rules,
-}
-
-impl std::str::FromStr for ApprovalPolicy {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "auto" => Ok(ApprovalPolicy::Auto),
-            "manual" => Ok(ApprovalPolicy::Manual),
-            "rules" => Ok(ApprovalPolicy::Rules),
-            _ => Err(Error::invalid(
-                "approval policy",
-                format!("`{s}` is not one of auto, manual, rules"),
-            )),
-        }
-    }
-}
+pub use crate::lifecycle::ApprovalPolicy;
 
 /// A canary release: share of traffic and how long.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -394,7 +369,8 @@ impl Controller {
         next.max(now)
     }
 
-    /// Run what is due now: settle an unfinished step, train on new dataset versions, run a
+    /// Run what is due now: settle an unfinished step, release decisions people took, train
+    /// on new dataset versions, run a
     /// due scheduled training, follow registry events, run every ended monitoring window.
     /// Returns what was done, in order. Two calls never overlap (the second waits).
     pub async fn step(&self) -> Result<Vec<CycleReport>> {
@@ -405,6 +381,7 @@ impl Controller {
         }
         let mut out = Vec::new();
         self.settle_in_progress(&mut out).await?;
+        self.apply_decisions(&mut out).await?;
         self.train_new_datasets(&mut out).await?;
         self.scheduled_training(&mut out).await?;
         self.follow_registry(&mut out).await?;
@@ -450,6 +427,37 @@ impl Controller {
             window: None,
             summary,
         }
+    }
+
+    /// Release the approvals and rejections people recorded since the last poll (from the
+    /// CLI, the HTTP admin API or another program): each is applied exactly once.
+    async fn apply_decisions(&self, out: &mut Vec<CycleReport>) -> Result<()> {
+        for applied in self.lifecycle.apply_decisions().await? {
+            let rec = &applied.record;
+            let by = rec.decided_by.as_deref().unwrap_or("?");
+            let why = rec.reason.as_deref().unwrap_or("");
+            let mut r = match &applied.deployment {
+                Some(d) => self.report(
+                    "approval",
+                    "promoted",
+                    format!(
+                        "version {} approved by {by} ({why}): deployed via {}, {}@{} moved",
+                        rec.version,
+                        d.deployer,
+                        self.model(),
+                        self.lifecycle.config().serving_alias
+                    ),
+                ),
+                None => self.report(
+                    "approval",
+                    "rejected",
+                    format!("version {} rejected by {by}: {why}", rec.version),
+                ),
+            };
+            r.version = Some(rec.version);
+            out.push(r);
+        }
+        Ok(())
     }
 
     async fn settle_in_progress(&self, out: &mut Vec<CycleReport>) -> Result<()> {

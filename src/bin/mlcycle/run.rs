@@ -5,6 +5,7 @@
 //! (`--config`); flags win.
 
 use clap::{Args, ValueEnum};
+use mlcycle::alerts::{AlertDispatcher, LogSink, SqliteAlertStore, WebhookSink};
 use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::controller::{
     ApprovalPolicy, CanaryConfig, Controller, ControllerConfig, CycleReport, format_duration,
@@ -13,10 +14,8 @@ use mlcycle::controller::{
 use mlcycle::data::{CsvOptions, Dataset, Schema, UnknownLevel, read_csv, read_csv_with_schema};
 use mlcycle::datasets::DirectoryDataSource;
 use mlcycle::embedded::Stack;
-use mlcycle::lifecycle::{
-    ApprovalGate, AutoApprove, LifecycleConfig, RequireHumanApproval, TrainingDataSource,
-};
-use mlcycle::registry::RegistryExt;
+use mlcycle::lifecycle::{ApprovalGate, LifecycleBuilder, LifecycleConfig, TrainingDataSource};
+use mlcycle::registry::{Change, Registry, RegistryExt, SqliteRegistry};
 use mlcycle::{Error, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -319,31 +318,73 @@ async fn shutdown_signal() {
     }
 }
 
+/// The alert dispatcher of `mlcycle run`: alerts are stored in the store and logged; each
+/// `--webhook` URL gets a signed POST (secret from `MLCYCLE_WEBHOOK_SECRET`); `--owner` sets
+/// the model's owner in the registry (and names it in alerts before the model exists).
+async fn alert_dispatcher(s: &Settings, clock: Arc<dyn Clock>) -> Result<Arc<AlertDispatcher>> {
+    let registry = Arc::new(SqliteRegistry::open_audited(&s.store, clock, None)?);
+    let mut d = AlertDispatcher::new(Arc::new(SqliteAlertStore::open(&s.store)?))
+        .registry(registry.clone())
+        .sink(Arc::new(LogSink));
+    if let Some(audit) = registry.audit_log() {
+        d = d.audit(audit);
+    }
+    if !s.controller.webhooks.is_empty() {
+        let secret = std::env::var(WEBHOOK_SECRET_ENV).unwrap_or_default();
+        if secret.is_empty() {
+            return Err(Error::invalid(
+                "--webhook",
+                format!(
+                    "webhook deliveries are signed: set the environment variable \
+                     {WEBHOOK_SECRET_ENV} to the secret shared with the receiver"
+                ),
+            ));
+        }
+        for url in &s.controller.webhooks {
+            d = d.sink(Arc::new(WebhookSink::new(url.clone(), secret.clone())?));
+        }
+    }
+    if let Some(owner) = &s.controller.owner {
+        d = d.default_owner(owner.clone());
+        let name = &s.lifecycle.model_name;
+        if registry.list_models().await?.iter().any(|m| m == name)
+            && registry.get_owner(name).await?.as_deref() != Some(owner.as_str())
+        {
+            registry
+                .set_owner(
+                    name,
+                    Some(owner),
+                    Change::new(s.lifecycle.actor.clone(), "mlcycle run --owner"),
+                )
+                .await?;
+        }
+    }
+    Ok(Arc::new(d))
+}
+
+/// The environment variable holding the webhook signing secret.
+const WEBHOOK_SECRET_ENV: &str = "MLCYCLE_WEBHOOK_SECRET";
+
 /// Run `mlcycle run` until SIGINT or SIGTERM.
 pub async fn run(args: RunArgs) -> Result<()> {
     let s = args.settings()?;
-    if s.controller.approval == ApprovalPolicy::Rules {
-        return Err(Error::invalid(
-            "--approval rules",
-            "the rules policy is not available in this build; use auto or manual",
-        ));
-    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let source = match (&s.training_data, &s.target) {
         (Some(dir), Some(t)) => Some(Arc::new(DirectoryDataSource::new(dir, t.clone()))),
         (Some(_), None) => None, // resolved below, once the store is open
         (None, _) => None,
     };
-    let gate: Arc<dyn ApprovalGate> = match s.controller.approval {
-        ApprovalPolicy::Manual => Arc::new(RequireHumanApproval),
-        _ => Arc::new(AutoApprove),
-    };
-    let mut stack = Stack::open_with(&s.store, clock.clone(), s.lifecycle.clone(), |b| {
-        let b = b.approval(gate.clone());
-        match &source {
-            Some(src) => b.data_source(src.clone() as Arc<dyn TrainingDataSource>),
+    let gate: Arc<dyn ApprovalGate> = s.controller.approval.gate();
+    let alerts = alert_dispatcher(&s, clock.clone()).await?;
+    let wire = |b: LifecycleBuilder, src: Option<Arc<DirectoryDataSource>>| {
+        let b = b.approval(gate.clone()).alerts(alerts.clone());
+        match src {
+            Some(src) => b.data_source(src as Arc<dyn TrainingDataSource>),
             None => b,
         }
+    };
+    let mut stack = Stack::open_with(&s.store, clock.clone(), s.lifecycle.clone(), |b| {
+        wire(b, source.clone())
     })?;
     let mut source = source;
     if source.is_none()
@@ -358,8 +399,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         let src = Arc::new(DirectoryDataSource::new(dir, target));
         drop(stack);
         stack = Stack::open_with(&s.store, clock.clone(), s.lifecycle.clone(), |b| {
-            b.approval(gate.clone())
-                .data_source(src.clone() as Arc<dyn TrainingDataSource>)
+            wire(b, Some(src.clone()))
         })?;
         source = Some(src);
     }
@@ -387,12 +427,6 @@ pub async fn run(args: RunArgs) -> Result<()> {
         eprintln!(
             "mlcycle run: canary settings accepted; versions are released without a canary \
              stage in this build"
-        );
-    }
-    if !s.controller.webhooks.is_empty() {
-        eprintln!(
-            "mlcycle run: webhook URLs accepted; alerts are recorded in the audit trail, \
-             webhook delivery is not available in this build"
         );
     }
     let format = s.format;
