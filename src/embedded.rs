@@ -71,6 +71,11 @@ impl Stack {
     }
 
     /// The embedded store, with a hook to replace or add lifecycle components.
+    ///
+    /// Besides the registry, audit trail and prediction log, the store keeps the lifecycle's
+    /// state (drift episode, cooldown, approval requests) and its alerts (stored and logged
+    /// by an [`AlertDispatcher`](crate::alerts::AlertDispatcher); give `customize` your own
+    /// dispatcher, e.g. with webhook sinks, to replace it).
     #[cfg(feature = "sqlite")]
     pub fn open_with(
         dir: impl AsRef<Path>,
@@ -87,12 +92,23 @@ impl Stack {
         // The lifecycle's episode, cooldown and approval requests live in the same database.
         let state: Arc<dyn crate::lifecycle::LifecycleStateStore> =
             Arc::new(crate::lifecycle::SqliteLifecycleState::open(dir)?);
+        // Alerts are kept in the store (`mlcycle alerts`) and logged; `customize` may give a
+        // dispatcher with more sinks (webhooks, a channel).
+        let mut alerts = crate::alerts::AlertDispatcher::new(Arc::new(
+            crate::alerts::SqliteAlertStore::open(dir)?,
+        ))
+        .registry(registry.clone())
+        .sink(Arc::new(crate::alerts::LogSink));
+        if let Some(audit) = crate::registry::Registry::audit_log(registry.as_ref()) {
+            alerts = alerts.audit(audit);
+        }
+        let alerts = Arc::new(alerts);
         Self::assemble(
             clock,
             config,
             registry,
             Arc::new(FilePredictionLog::open(dir.join("predictions"))?),
-            |b| customize(b.state_store(state)),
+            |b| customize(b.state_store(state).alerts(alerts)),
         )
     }
 

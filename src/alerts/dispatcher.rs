@@ -7,9 +7,10 @@ use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// The default cooldown: a condition alerted once is not alerted again for 24 hours
-/// unless it clears in between.
-pub const DEFAULT_COOLDOWN: Duration = Duration::hours(24);
+/// The default cooldown: a condition alerted once is not alerted again for 7 days while it
+/// persists (one delivery per episode of a daily-monitored condition, then a weekly
+/// reminder); once it clears, the next occurrence is delivered at once.
+pub const DEFAULT_COOLDOWN: Duration = Duration::days(7);
 
 type Key = (String, AlertKind, Option<String>);
 
