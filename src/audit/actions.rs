@@ -74,3 +74,6 @@ pub const OWNER_SET: &str = "model.owner_set";
 /// Ground-truth labels were recorded. Subjects: the corrected keys. Payload: `source`,
 /// `received`, `inserted`, `unchanged`, `corrected` (the keys whose label changed).
 pub const LABELS_RECORDED: &str = "labels.recorded";
+/// A dataset version was added to the store's dataset catalog. Actor: who added it. Subject:
+/// `NAME@vVERSION`. Payload: `name`, `version`, `hash`, `source`, `rows`, `columns`, `bytes`.
+pub const DATASET_PUBLISHED: &str = "dataset.published";

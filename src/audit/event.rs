@@ -442,6 +442,25 @@ pub struct LabelsRecorded {
     pub corrected: Vec<String>,
 }
 
+/// `dataset.published`: a version was added to the dataset catalog. Subject: `NAME@vVERSION`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetPublished {
+    /// The catalog name.
+    pub name: String,
+    /// The version number under that name (1, 2, …).
+    pub version: u32,
+    /// `blake3:<hex>` of the file's bytes.
+    pub hash: String,
+    /// The file it was added from.
+    pub source: String,
+    /// Data rows (without the header).
+    pub rows: u64,
+    /// Columns.
+    pub columns: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+}
+
 macro_rules! events {
     ($($variant:ident($payload:ty) = $action:path),* $(,)?) => {
         /// One audit record's action and payload, typed.
@@ -538,6 +557,7 @@ events! {
     AlertDelivery(AlertDelivery) = actions::ALERT_DELIVERY,
     OwnerSet(OwnerSet) = actions::OWNER_SET,
     LabelsRecorded(LabelsRecorded) = actions::LABELS_RECORDED,
+    DatasetPublished(DatasetPublished) = actions::DATASET_PUBLISHED,
 }
 
 /// A payload struct as a JSON object. The payload structs have string keys and plain
@@ -583,7 +603,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), AuditEvent::ACTIONS.len());
-        assert_eq!(names.len(), 22);
+        assert_eq!(names.len(), 23);
     }
 
     #[test]
