@@ -225,6 +225,11 @@ impl RunArgs {
             owner: self.owner.or(file.owner),
         };
         controller.check()?;
+        if let Some(c) = &controller.canary {
+            let policy = mlcycle::lifecycle::CanaryPolicy::new(c.share, c.duration);
+            policy.check()?;
+            lifecycle.canary = Some(policy);
+        }
         Ok(Settings {
             store,
             lifecycle,
@@ -449,10 +454,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
         format_duration(s.controller.window),
         s.controller.approval
     );
-    if s.controller.canary.is_some() {
+    if let Some(c) = &s.lifecycle.canary {
         eprintln!(
-            "mlcycle run: canary settings accepted; versions are released without a canary \
-             stage in this build"
+            "mlcycle run: new versions go first to {}@{} with {} % of the traffic for {}s \
+             (a server following the model routes it there), then are promoted or rolled back",
+            s.lifecycle.model_name,
+            c.alias,
+            c.share * 100.0,
+            c.duration_secs
         );
     }
     let format = s.format;
