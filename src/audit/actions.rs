@@ -77,3 +77,9 @@ pub const LABELS_RECORDED: &str = "labels.recorded";
 /// A dataset version was added to the store's dataset catalog. Actor: who added it. Subject:
 /// `NAME@vVERSION`. Payload: `name`, `version`, `hash`, `source`, `rows`, `columns`, `bytes`.
 pub const DATASET_PUBLISHED: &str = "dataset.published";
+/// A lifecycle stage failed after it started, so the records of the run before it describe
+/// work that did not complete. Subject: the model's name. Payload: `stage`, `error`.
+pub const STAGE_FAILED: &str = "stage.failed";
+/// A version's tag was set. Actor: who set it. Subject: `name/version`. Payload:
+/// `model_name`, `version`, `key`, `value`, `previous`.
+pub const VERSION_TAGGED: &str = "version.tagged";

@@ -11,7 +11,7 @@
 
 use super::observer::{AlertKind, Severity};
 use super::{Lifecycle, Stage};
-use crate::audit::event::DeploymentStarted;
+use crate::audit::event::{DeploymentStarted, VersionTagged};
 use crate::audit::{AuditEvent, in_trace};
 use crate::collect::PredictionRecord;
 use crate::deploy::DeploymentInfo;
@@ -198,14 +198,30 @@ impl Lifecycle {
             Stage::Deploy,
             trace,
             async {
+                let previous = self
+                    .registry
+                    .get_version(&cfg.model_name, version)
+                    .await?
+                    .tags
+                    .get(CANARY_SHARE_TAG)
+                    .cloned();
+                let share = policy.share.to_string();
                 self.registry
-                    .set_tag(
-                        &cfg.model_name,
-                        version,
-                        CANARY_SHARE_TAG,
-                        &policy.share.to_string(),
-                    )
+                    .set_tag(&cfg.model_name, version, CANARY_SHARE_TAG, &share)
                     .await?;
+                ev.emit_as(
+                    actor,
+                    trace,
+                    vec![ev.version_ref(version)],
+                    AuditEvent::VersionTagged(VersionTagged {
+                        model_name: cfg.model_name.clone(),
+                        version,
+                        key: CANARY_SHARE_TAG.into(),
+                        value: share,
+                        previous,
+                    }),
+                )
+                .await?;
                 let c = in_trace(
                     trace,
                     self.registry.set_alias(
