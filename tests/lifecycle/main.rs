@@ -3,6 +3,7 @@
 mod approvals;
 mod canary;
 mod examples;
+mod health;
 mod lifecycle_e2e;
 mod lifecycle_flush;
 mod lifecycle_http;
