@@ -47,6 +47,21 @@ pub struct ServeArgs {
     /// Request time limit in milliseconds.
     #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     timeout_ms: u64,
+    /// Most open connections; one more is answered 503 (`Retry-After: 1`) and closed.
+    #[arg(long, default_value_t = Limits::default().max_connections, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    max_connections: usize,
+    /// Milliseconds a connection has to send a complete request header (from being
+    /// accepted, or from the first byte of its next request); then it is closed.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    header_timeout_ms: u64,
+    /// Milliseconds a kept-alive connection may stay silent after an answer before it is
+    /// closed.
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    idle_timeout_ms: u64,
+    /// Most requests handled at once; more are answered 503 with `Retry-After: 1` (health
+    /// probes and `/metrics` are not counted).
+    #[arg(long, default_value_t = Limits::default().max_in_flight, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    max_in_flight: usize,
     /// How often to poll the registry for alias moves, in milliseconds.
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     poll_ms: u64,
@@ -118,6 +133,10 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
             max_body_bytes: args.max_body_bytes,
             max_rows: args.max_rows,
             request_timeout: Duration::from_millis(args.timeout_ms),
+            max_connections: args.max_connections,
+            header_timeout: Duration::from_millis(args.header_timeout_ms),
+            idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+            max_in_flight: args.max_in_flight,
         },
         strict: args.strict,
         unknown_level: if args.unknown_as_missing {
@@ -125,6 +144,9 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
         } else {
             UnknownLevel::Error
         },
+        api_token: std::env::var(mlcycle::deploy::http::API_TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.is_empty()),
         admin_token: std::env::var(mlcycle::deploy::http::ADMIN_TOKEN_ENV)
             .ok()
             .filter(|t| !t.is_empty()),
