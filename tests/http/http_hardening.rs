@@ -86,7 +86,13 @@ async fn the_api_token_guards_every_route_but_the_health_probes() {
         .await;
     assert_eq!(s, 401);
     let msg: Value = serde_json::from_slice(&b).unwrap();
-    assert!(msg["message"].as_str().unwrap().contains("MLCYCLE_API_TOKEN"), "{msg}");
+    assert!(
+        msg["message"]
+            .as_str()
+            .unwrap()
+            .contains("MLCYCLE_API_TOKEN"),
+        "{msg}"
+    );
     let wrong = f
         .client
         .post(f.url("/invocations"))
@@ -143,14 +149,15 @@ async fn the_api_token_guards_every_route_but_the_health_probes() {
 async fn a_connection_sending_half_a_header_is_closed_after_the_header_timeout() {
     let f = start(|c| c.limits.header_timeout = Duration::from_millis(300)).await;
     let half = connect(&f).await;
-    send_all(&half, b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Ty").await;
+    send_all(
+        &half,
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Ty",
+    )
+    .await;
     let silent = connect(&f).await;
     let started = Instant::now();
     let got = read_to_close(&half, BOUND).await;
-    assert!(
-        !String::from_utf8_lossy(&got).contains("200 OK"),
-        "{got:?}"
-    );
+    assert!(!String::from_utf8_lossy(&got).contains("200 OK"), "{got:?}");
     read_to_close(&silent, BOUND).await;
     assert!(started.elapsed() < BOUND);
     // The server still answers.
@@ -193,7 +200,11 @@ async fn a_connection_over_the_cap_is_answered_503_and_closed() {
     let deadline = Instant::now() + BOUND;
     loop {
         let s = connect(&f).await;
-        send_all(&s, b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        send_all(
+            &s,
+            b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
         let got = read_to_close(&s, BOUND).await;
         if got.starts_with(b"HTTP/1.1 200") {
             break;
@@ -208,8 +219,12 @@ async fn requests_over_the_in_flight_limit_get_503_with_retry_after() {
     let f = start(|c| c.limits.max_in_flight = 1).await;
     // A request whose body never completes holds the only slot.
     let held = connect(&f).await;
-    send_all(&held, b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-          Content-Length: 1000\r\n\r\n{\"dataframe_split\":").await;
+    send_all(
+        &held,
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 1000\r\n\r\n{\"dataframe_split\":",
+    )
+    .await;
     let deadline = Instant::now() + BOUND;
     let (status, headers) = loop {
         let (s, h, _) = f.get("/version").await;
@@ -256,7 +271,9 @@ async fn rows_and_values_are_counted_in_every_body_shape() {
     assert!(b["message"].as_str().unwrap().contains("max_rows"), "{b}");
     // instances as a list of rows.
     let rows = over["dataframe_split"]["data"].clone();
-    let (s, b) = f.post_json("/invocations", &json!({ "instances": rows })).await;
+    let (s, b) = f
+        .post_json("/invocations", &json!({ "instances": rows }))
+        .await;
     assert_eq!(s, 400, "{b}");
     assert!(b["message"].as_str().unwrap().contains("max_rows"), "{b}");
     // V2: a tensor of far more values than max_rows × features allows.
@@ -280,11 +297,17 @@ async fn a_client_chosen_request_id_cannot_be_reused() {
             .body(body)
             .send()
     };
-    assert_eq!(send("req-1", body.clone()).await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        send("req-1", body.clone()).await.unwrap().status().as_u16(),
+        200
+    );
     let again = send("req-1", body.clone()).await.unwrap();
     assert_eq!(again.status().as_u16(), 409);
     let msg: Value = serde_json::from_slice(&again.bytes().await.unwrap()).unwrap();
-    assert!(msg["message"].as_str().unwrap().contains("already used"), "{msg}");
+    assert!(
+        msg["message"].as_str().unwrap().contains("already used"),
+        "{msg}"
+    );
     // A refused request does not use up its id.
     let bad = send("req-2", "{\"nope\":1}".into()).await.unwrap();
     assert_eq!(bad.status().as_u16(), 400);
@@ -301,4 +324,73 @@ async fn a_client_chosen_request_id_cannot_be_reused() {
     .unwrap();
     let req1 = records.iter().filter(|r| r.request_id == "req-1").count();
     assert_eq!(req1, 1);
+}
+
+#[tokio::test]
+async fn tls_serves_https_to_a_client_trusting_the_certificate() {
+    use tokio_rustls::rustls;
+    let dir = tempfile::tempdir().unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let tls = mlcycle::deploy::http::TlsConfig { cert, key };
+    let f = start(|c| c.tls = Some(tls)).await;
+    assert!(f.base.starts_with("https://"), "{}", f.base);
+    let addr = f.server.local_addr();
+    let der = ck.cert.der().clone();
+    let body = split_rows(&f, 2).to_string();
+    let text = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der).unwrap();
+        #[allow(deprecated)]
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+        let tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(BOUND)).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let request = format!(
+            "POST /invocations HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        tls.write_all(request.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        // The server may close without a TLS close_notify; what was read counts.
+        let _ = tls.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("\"predictions\""), "{text}");
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    let plain = f
+        .client
+        .get(format!("http://{addr}/v2/health/live"))
+        .send()
+        .await;
+    assert!(plain.is_err() || plain.unwrap().status().as_u16() != 200);
+}
+
+#[tokio::test]
+async fn unreadable_tls_files_are_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("missing-cert.pem");
+    let key = dir.path().join("missing-key.pem");
+    let mut config = mlcycle::deploy::http::HttpConfig::with_addr(crate::http_support::local());
+    config.tls = Some(mlcycle::deploy::http::TlsConfig { cert, key });
+    let clock = crate::http_support::clock();
+    let e = mlcycle::deploy::http::HttpDeployer::start(config, clock, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("missing-cert.pem"), "{e}");
 }

@@ -4,7 +4,9 @@ use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::collect::{Collector, CollectorLimits, FilePredictionLog, LogFormat};
 use mlcycle::data::UnknownLevel;
 use mlcycle::deploy::Deployer;
-use mlcycle::deploy::http::{FollowSpec, HttpConfig, HttpDeployer, Limits, TrafficSplit};
+use mlcycle::deploy::http::{
+    FollowSpec, HttpConfig, HttpDeployer, Limits, TlsConfig, TrafficSplit,
+};
 use mlcycle::registry::{Registry, SqliteRegistry};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +25,12 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM; needs --tls-key).
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     /// A challenger alias of the same model (e.g. `challenger`) sharing traffic.
     #[arg(long)]
     challenger: Option<String>,
@@ -137,6 +145,13 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
             header_timeout: Duration::from_millis(args.header_timeout_ms),
             idle_timeout: Duration::from_millis(args.idle_timeout_ms),
             max_in_flight: args.max_in_flight,
+        },
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsConfig {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
         },
         strict: args.strict,
         unknown_level: if args.unknown_as_missing {

@@ -116,7 +116,11 @@ mod tests {
         assert!(require_api(None, &HeaderMap::new()).is_ok());
         assert!(require_api(Some(""), &HeaderMap::new()).is_ok());
         assert!(require_api(Some("t0k"), &with_auth("Bearer t0k")).is_ok());
-        for h in [with_auth("Bearer t0K"), with_auth("Basic t0k"), HeaderMap::new()] {
+        for h in [
+            with_auth("Bearer t0K"),
+            with_auth("Basic t0k"),
+            HeaderMap::new(),
+        ] {
             let e = require_api(Some("t0k"), &h).unwrap_err();
             assert_eq!(e.status, StatusCode::UNAUTHORIZED);
         }

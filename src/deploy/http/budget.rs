@@ -221,7 +221,8 @@ mod tests {
 
     #[test]
     fn every_mlflow_row_list_is_counted() {
-        let split = r#"{"dataframe_split":{"columns":["a","b","c"],"data":[[1,2,3],[4,5,6],[7,8,9]]}}"#;
+        let split =
+            r#"{"dataframe_split":{"columns":["a","b","c"],"data":[[1,2,3],[4,5,6],[7,8,9]]}}"#;
         assert!(check(split.as_bytes(), Protocol::Mlflow, 3, 3).is_ok());
         assert!(check(split.as_bytes(), Protocol::Mlflow, 2, 3).is_err());
         let inst = r#"{"instances":[[1,2,3],[4,5,6],[7,8,9]]}"#;

@@ -75,6 +75,70 @@ impl Handshake for Plain {
     }
 }
 
+/// TLS (rustls, `ring` provider) before HTTP.
+#[cfg(feature = "tls")]
+pub(super) struct Tls(pub tokio_rustls::TlsAcceptor);
+
+#[cfg(feature = "tls")]
+impl Handshake for Tls {
+    type Stream = tokio_rustls::server::TlsStream<TcpStream>;
+    fn handshake(
+        &self,
+        tcp: TcpStream,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Self::Stream>> + Send + '_>> {
+        Box::pin(self.0.accept(tcp))
+    }
+}
+
+/// The rustls server configuration of a certificate chain and key in PEM files.
+#[cfg(feature = "tls")]
+pub(super) fn tls_acceptor(tls: &super::TlsConfig) -> crate::Result<Tls> {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |path: &std::path::Path, why: String| {
+        crate::Error::invalid(format!("TLS file {}", path.display()), why)
+    };
+    let certs = CertificateDer::pem_file_iter(&tls.cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| {
+            bad(
+                &tls.cert,
+                format!("could not read a PEM certificate chain from it: {e}"),
+            )
+        })?;
+    if certs.is_empty() {
+        return Err(bad(
+            &tls.cert,
+            "it holds no `BEGIN CERTIFICATE` block: give the server's certificate chain in PEM"
+                .into(),
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| {
+        bad(
+            &tls.key,
+            format!("could not read a PEM private key (PKCS#8, PKCS#1 or SEC1) from it: {e}"),
+        )
+    })?;
+    // `ring` rather than the default aws-lc-rs: it builds without cmake or a C++ toolchain.
+    // (Deprecated only for lacking the post-quantum key exchange.)
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| crate::Error::invalid("TLS", e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            bad(
+                &tls.key,
+                format!("the key does not fit the certificate or is not usable: {e}"),
+            )
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Tls(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+}
+
 /// Accept connections until `stop` fires, then let open connections finish their
 /// requests (idle ones close at once) and return when all have closed.
 pub(super) async fn serve<H: Handshake>(
@@ -239,8 +303,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
         if buf.filled().len() > before {
             let a = &self.activity;
             let now = a.now_ms();
-            if a
-                .first_read
+            if a.first_read
                 .compare_exchange(u64::MAX, now, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
@@ -300,15 +363,14 @@ async fn serve_connection<H: Handshake>(
 ) {
     let activity = Arc::new(Activity::new());
     // The handshake counts against the header timeout.
-    let stream =
-        match tokio::time::timeout(limits.header_timeout, handshake.handshake(tcp)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                tracing::debug!("connection handshake failed: {e}");
-                return;
-            }
-            Err(_) => return,
-        };
+    let stream = match tokio::time::timeout(limits.header_timeout, handshake.handshake(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!("connection handshake failed: {e}");
+            return;
+        }
+        Err(_) => return,
+    };
     let io = TokioIo::new(Watched {
         inner: stream,
         activity: activity.clone(),

@@ -240,6 +240,16 @@ impl TrafficSplit {
     }
 }
 
+/// The certificate and key of an HTTPS server (PEM files). Serving TLS needs the `tls`
+/// feature; without it [`HttpDeployer::start`] refuses a configuration that asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The certificate chain, leaf first (`BEGIN CERTIFICATE` blocks).
+    pub cert: std::path::PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1 PEM).
+    pub key: std::path::PathBuf,
+}
+
 /// Server configuration.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -247,6 +257,8 @@ pub struct HttpConfig {
     pub addr: SocketAddr,
     /// Request limits.
     pub limits: Limits,
+    /// Serve HTTPS with this certificate and key (feature `tls`); `None`: plain HTTP.
+    pub tls: Option<TlsConfig>,
     /// Refuse input columns that are not in the model signature (default: ignore them).
     pub strict: bool,
     /// What to do with a categorical value outside the signature's levels (default: 400).
@@ -272,6 +284,7 @@ impl Default for HttpConfig {
         HttpConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             limits: Limits::default(),
+            tls: None,
             strict: false,
             unknown_level: UnknownLevel::Error,
             route_key_header: "x-route-key".into(),
@@ -318,17 +331,36 @@ impl HttpDeployer {
         collector: Option<Collector>,
     ) -> Result<HttpDeployer> {
         config.limits.check()?;
+        #[cfg(feature = "tls")]
+        let tls = config
+            .tls
+            .as_ref()
+            .map(listener::tls_acceptor)
+            .transpose()?;
+        #[cfg(not(feature = "tls"))]
+        if config.tls.is_some() {
+            return Err(Error::invalid(
+                "TLS",
+                "this build of mlcycle has no TLS support: build it with the `tls` feature \
+                 or terminate TLS in a reverse proxy",
+            ));
+        }
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|e| Error::io(config.addr.to_string(), e))?;
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io(config.addr.to_string(), e))?;
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let shared = Arc::new(Shared::new(
             config,
             clock,
             collector,
-            format!("http://{addr}"),
+            format!("{scheme}://{addr}"),
         ));
         let limits = &shared.config.limits;
         let conn_limits = listener::ConnLimits {
@@ -338,6 +370,24 @@ impl HttpDeployer {
         };
         let app = server::router(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
+        #[cfg(feature = "tls")]
+        let server = match tls {
+            Some(tls) => tokio::spawn(listener::serve(
+                listener,
+                app,
+                conn_limits,
+                Arc::new(tls),
+                rx,
+            )),
+            None => tokio::spawn(listener::serve(
+                listener,
+                app,
+                conn_limits,
+                Arc::new(listener::Plain),
+                rx,
+            )),
+        };
+        #[cfg(not(feature = "tls"))]
         let server = tokio::spawn(listener::serve(
             listener,
             app,
@@ -359,9 +409,9 @@ impl HttpDeployer {
         self.addr
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:8080`.
+    /// The base URL, e.g. `http://127.0.0.1:8080` (`https://…` when serving TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.shared.endpoint.clone()
     }
 
     /// Serve `request.model` as challenger next to the champion, sharing traffic by `split`.

@@ -233,7 +233,12 @@ async fn around(State(shared): State<Arc<Shared>>, mut req: Request, next: Next)
             e.into_response()
         }
     };
-    let admitted = admit(&shared, &req, endpoint, client_chose.then_some(rid.as_str()));
+    let admitted = admit(
+        &shared,
+        &req,
+        endpoint,
+        client_chose.then_some(rid.as_str()),
+    );
     let mut resp = match admitted {
         Err(e) => as_response(e),
         Ok(admitted) => {

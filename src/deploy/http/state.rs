@@ -37,7 +37,10 @@ pub(super) const RECENT_IDS: usize = 1 << 19;
 pub(super) struct RecentIds {
     hasher: std::collections::hash_map::RandomState,
     capacity: usize,
-    inner: std::sync::Mutex<(std::collections::HashSet<u64>, std::collections::VecDeque<u64>)>,
+    inner: std::sync::Mutex<(
+        std::collections::HashSet<u64>,
+        std::collections::VecDeque<u64>,
+    )>,
 }
 
 impl RecentIds {
