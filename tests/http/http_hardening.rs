@@ -326,49 +326,71 @@ async fn a_client_chosen_request_id_cannot_be_reused() {
     assert_eq!(req1, 1);
 }
 
-#[tokio::test]
-async fn tls_serves_https_to_a_client_trusting_the_certificate() {
+/// Send `request` over TLS to `addr`, trusting only `root`; what came back before the
+/// connection closed.
+fn https_exchange(
+    addr: std::net::SocketAddr,
+    root: rustls_der::CertificateDer<'static>,
+    request: &str,
+) -> String {
+    use std::io::{Read, Write};
     use tokio_rustls::rustls;
-    let dir = tempfile::tempdir().unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(root).unwrap();
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(BOUND)).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    // The server may close without a TLS close_notify; what was read counts.
+    let _ = tls.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+use tokio_rustls::rustls::pki_types as rustls_der;
+
+/// A self-signed certificate for `localhost` written as PEM files into `dir`.
+fn self_signed(
+    dir: &std::path::Path,
+) -> (
+    mlcycle::deploy::http::TlsConfig,
+    rustls_der::CertificateDer<'static>,
+) {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, ck.cert.pem()).unwrap();
     std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    let tls = mlcycle::deploy::http::TlsConfig { cert, key };
+    (
+        mlcycle::deploy::http::TlsConfig { cert, key },
+        ck.cert.der().clone(),
+    )
+}
+
+#[tokio::test]
+async fn tls_serves_https_to_a_client_trusting_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, der) = self_signed(dir.path());
     let f = start(|c| c.tls = Some(tls)).await;
     assert!(f.base.starts_with("https://"), "{}", f.base);
     let addr = f.server.local_addr();
-    let der = ck.cert.der().clone();
     let body = split_rows(&f, 2).to_string();
-    let text = tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(der).unwrap();
-        #[allow(deprecated)]
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
-        let tcp = std::net::TcpStream::connect(addr).unwrap();
-        tcp.set_read_timeout(Some(BOUND)).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, tcp);
-        let request = format!(
-            "POST /invocations HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        tls.write_all(request.as_bytes()).unwrap();
-        let mut out = Vec::new();
-        // The server may close without a TLS close_notify; what was read counts.
-        let _ = tls.read_to_end(&mut out);
-        String::from_utf8_lossy(&out).into_owned()
-    })
-    .await
-    .unwrap();
+    let request = format!(
+        "POST /invocations HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let text = tokio::task::spawn_blocking(move || https_exchange(addr, der, &request))
+        .await
+        .unwrap();
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(text.contains("\"predictions\""), "{text}");
     // Plain HTTP on the TLS port gets no HTTP answer.
@@ -393,4 +415,106 @@ async fn unreadable_tls_files_are_refused_naming_the_file() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("missing-cert.pem"), "{e}");
+}
+
+/// `mlcycle serve` with the API token from the environment, HTTPS and the connection flags
+/// spelled as documented.
+#[cfg(all(unix, feature = "cli"))]
+#[tokio::test]
+async fn mlcycle_serve_reads_the_api_token_and_takes_tls_and_connection_flags() {
+    use mlcycle::registry::{Change, Lineage, NewVersion, Registry};
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let (data, model) = crate::http_support::train(1, 0.1);
+    {
+        let registry =
+            mlcycle::registry::SqliteRegistry::open(dir.path(), crate::http_support::clock())
+                .unwrap();
+        registry
+            .register(
+                "credit",
+                NewVersion {
+                    artifact: mlcycle::model::Model::to_artifact(model.as_ref()).unwrap(),
+                    lineage: Lineage::default(),
+                    metrics: Default::default(),
+                    tags: Default::default(),
+                    description: String::new(),
+                },
+            )
+            .await
+            .unwrap();
+        registry
+            .set_alias("credit", "production", 1, Change::new("test", "first"))
+            .await
+            .unwrap();
+    }
+    let certs = tempfile::tempdir().unwrap();
+    let (tls, der) = self_signed(certs.path());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mlcycle"))
+        .args(["serve", "--store"])
+        .arg(dir.path())
+        .args(["--model", "credit@production", "--addr", "127.0.0.1:0"])
+        .arg("--tls-cert")
+        .arg(&tls.cert)
+        .arg("--tls-key")
+        .arg(&tls.key)
+        .args([
+            "--max-connections",
+            "8",
+            "--header-timeout-ms",
+            "300",
+            "--idle-timeout-ms",
+            "300",
+            "--max-in-flight",
+            "8",
+        ])
+        .env("MLCYCLE_API_TOKEN", "cli-t0ken")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr: std::net::SocketAddr = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("https://"))
+        .unwrap_or_else(|| panic!("no https address in {line:?}"))
+        .parse()
+        .unwrap();
+    let schema = data.schema();
+    let columns: Vec<&str> = schema.features.iter().map(|c| c.name.as_str()).collect();
+    let rows: Vec<Vec<Value>> = (0..2)
+        .map(|r| {
+            (0..columns.len())
+                .map(|c| crate::http_support::raw_value(&data, r, c))
+                .collect()
+        })
+        .collect();
+    let body = json!({"dataframe_split": {"columns": columns, "data": rows}}).to_string();
+    let request = |auth: &str| {
+        format!(
+            "POST /invocations HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+             {auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let (no_token, with_token) = (request(""), request("Authorization: Bearer cli-t0ken\r\n"));
+    let d = der.clone();
+    let refused = tokio::task::spawn_blocking(move || https_exchange(addr, d, &no_token))
+        .await
+        .unwrap();
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    let answered = tokio::task::spawn_blocking(move || https_exchange(addr, der, &with_token))
+        .await
+        .unwrap();
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    // --header-timeout-ms: a connection that never completes its handshake is closed.
+    let silent = TcpStream::connect(addr).await.unwrap();
+    read_to_close(&silent, BOUND).await;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
 }
