@@ -188,8 +188,8 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
 async fn a_connection_over_the_cap_is_answered_503_and_closed() {
     let f = start(|c| c.limits.max_connections = 1).await;
     let first = connect(&f).await;
+    // The answer comes without a request (sending one first could meet a reset instead).
     let second = connect(&f).await;
-    send_all(&second, b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n").await;
     let got = read_to_close(&second, BOUND).await;
     let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
     assert!(text.starts_with("http/1.1 503"), "{text}");

@@ -148,7 +148,10 @@ pub(super) async fn serve<H: Handshake>(
     handshake: Arc<H>,
     stop: tokio::sync::oneshot::Receiver<()>,
 ) -> io::Result<()> {
-    let cap = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    // At most u32::MAX: all permits are taken back at once when stopping.
+    let cap = limits
+        .max_connections
+        .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
     let permits = Arc::new(Semaphore::new(cap));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let over_cap = over_cap_response();
@@ -182,6 +185,8 @@ pub(super) async fn serve<H: Handshake>(
             drop(permit);
         });
     }
+    // Refuse new connections at once rather than leave them in the backlog.
+    drop(listener);
     let _ = shutdown_tx.send(true);
     // Every open connection holds a permit: having them all means all have closed.
     let _ = permits.acquire_many(cap as u32).await;

@@ -41,6 +41,18 @@
 //! answered). V2 errors are `{"error": "..."}`; MLflow errors are
 //! `{"error_code", "message", "error"}`; both with `Content-Type: application/json`.
 //!
+//! # Authentication, TLS and limits
+//! With [`HttpConfig::api_token`] set (`mlcycle serve`: the `MLCYCLE_API_TOKEN`
+//! environment variable) every route but the health probes (`/v2/health/live`,
+//! `/v2/health/ready`, `/ping`, `/health`) needs `Authorization: Bearer <token>` (401
+//! otherwise; compared in constant time); the admin and label routes check the admin token
+//! instead. [`HttpConfig::tls`] serves HTTPS (rustls, feature `tls`). [`Limits`] bounds
+//! bodies, rows, JSON values (counted before parsing), time per request, requests in flight
+//! (503 with `Retry-After`), open connections (503 with `Retry-After`, then closed), the time
+//! to send a request header and keep-alive silence. A client-chosen `x-request-id` already
+//! used by a recorded request of this server is refused with 409. The defaults and the
+//! threat model are in `docs/SECURITY.md`.
+//!
 //! # Data collection
 //! Every scored request (inputs as encoded rows, outputs, model name and version, request
 //! id, time from the [`Clock`]) goes to the prediction log through the bounded
