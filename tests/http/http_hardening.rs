@@ -518,3 +518,50 @@ async fn mlcycle_serve_reads_the_api_token_and_takes_tls_and_connection_flags() 
     assert!(status.success());
     assert!(child.wait().unwrap().success());
 }
+
+/// Read one response whose body length is given by `content-length`.
+async fn read_one_response(s: &TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(BOUND, read_some(s, &mut buf))
+            .await
+            .expect("no answer in time")
+            .unwrap();
+        assert!(n > 0, "closed before a whole answer");
+        out.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&out).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if out.len() >= end + 4 + len {
+                return text;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_sending_half_its_next_header_is_closed() {
+    let f = start(|c| {
+        c.limits.header_timeout = Duration::from_millis(300);
+        c.limits.idle_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let s = connect(&f).await;
+    send_all(&s, b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let first = read_one_response(&s).await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    // Well inside the idle timeout, the next request starts but its header never ends.
+    send_all(&s, b"GET /v2/health/live HTTP/1.1\r\nHo").await;
+    let started = Instant::now();
+    let rest = read_to_close(&s, BOUND).await;
+    assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+    assert!(started.elapsed() < BOUND);
+}

@@ -572,3 +572,21 @@ impl Shared {
 fn unit(h: u64) -> f64 {
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RecentIds;
+
+    #[test]
+    fn a_reserved_id_is_refused_until_released_or_forgotten() {
+        let ids = RecentIds::new(2);
+        let a = ids.reserve("a").unwrap();
+        assert!(ids.reserve("a").is_err());
+        ids.release(a);
+        assert!(ids.reserve("a").is_ok());
+        assert!(ids.reserve("b").is_ok());
+        assert!(ids.reserve("c").is_ok()); // "a" is forgotten, the oldest of three
+        assert!(ids.reserve("b").is_err());
+        assert!(ids.reserve("a").is_ok());
+    }
+}
