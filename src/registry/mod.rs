@@ -129,7 +129,9 @@ pub trait Registry: Send + Sync + Debug {
             None => Err(Error::not_found(
                 "alias",
                 format!("{name}@{alias}"),
-                "set it with set_alias, or use NAME/VERSION",
+                format!(
+                    "point it at a version with `mlcycle models alias set {name} {alias} VERSION`, or use NAME/VERSION"
+                ),
             )),
         }
     }

@@ -50,7 +50,8 @@ pub(super) struct Served {
     pub info: DeploymentInfo,
     /// Feature name → column index.
     pub columns: HashMap<String, usize>,
-    /// Class labels as JSON (numbers when the label reads as one), for classifiers.
+    /// Class labels as JSON, for classifiers: integers when every label reads as one (the
+    /// training target's type), strings otherwise.
     pub label_json: Option<Vec<serde_json::Value>>,
     /// The same labels serialised as JSON (empty for regressors).
     pub label_text: Vec<String>,
@@ -70,13 +71,19 @@ impl Served {
             .enumerate()
             .map(|(i, f)| (f.name.clone(), i))
             .collect();
+        // One type for every label: integers when all of them read as one, else strings.
         let label_json = sig.target.kind.classes().map(|cs| {
-            cs.iter()
-                .map(|c| match c.parse::<i64>() {
-                    Ok(i) if i.to_string() == *c => serde_json::Value::from(i),
-                    _ => serde_json::Value::from(c.as_str()),
-                })
-                .collect()
+            let ints: Option<Vec<i64>> = cs
+                .iter()
+                .map(|c| c.parse::<i64>().ok().filter(|i| i.to_string() == *c))
+                .collect();
+            match ints {
+                Some(ints) => ints.into_iter().map(serde_json::Value::from).collect(),
+                None => cs
+                    .iter()
+                    .map(|c| serde_json::Value::from(c.as_str()))
+                    .collect(),
+            }
         });
         let label_text = label_json
             .iter()

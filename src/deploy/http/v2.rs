@@ -137,7 +137,7 @@ pub(super) async fn infer(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    infer_inner(shared, &name, None, &rid.0.0, headers, body).await
+    infer_inner(shared, &name, None, &rid.0, headers, body).await
 }
 
 pub(super) async fn infer_version(
@@ -147,7 +147,7 @@ pub(super) async fn infer_version(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    infer_inner(shared, &name, Some(&version), &rid.0.0, headers, body).await
+    infer_inner(shared, &name, Some(&version), &rid.0, headers, body).await
 }
 
 #[derive(Deserialize)]
@@ -679,6 +679,7 @@ fn to_matrix(served: &Served, tensors: &[Tensor], enc: &Encoding) -> Result<Arra
 #[serde(untagged)]
 enum OutData<'a> {
     Num(&'a [f64]),
+    Int(Vec<i64>),
     Str(Vec<&'a str>),
 }
 
@@ -744,15 +745,24 @@ fn build_response(
             .map(|&v| cs.get(v as usize).map_or("", String::as_str))
             .collect()
     });
+    // Class labels keep the training target's type: integers when every label is one (as
+    // `/invocations` and batch output write them), strings otherwise.
+    let int_labels: Option<Vec<i64>> = served.label_json.as_ref().and_then(|lj| {
+        p.values
+            .iter()
+            .map(|&v| lj.get(v as usize).and_then(Value::as_i64))
+            .collect()
+    });
     let proba = p.probabilities.as_ref();
     let proba_slice = proba.and_then(|a| a.as_slice());
     let mut raw: Vec<u8> = Vec::new();
     let mut outputs = Vec::with_capacity(wanted.len());
     for (name, binary) in wanted {
         let (datatype, shape, data): (&'static str, Vec<usize>, OutData<'_>) = match name {
-            "predict" => match &labels {
-                Some(l) => ("BYTES", vec![n], OutData::Str(l.clone())),
-                None => (
+            "predict" => match (&int_labels, &labels) {
+                (Some(l), _) => ("INT64", vec![n], OutData::Int(l.clone())),
+                (None, Some(l)) => ("BYTES", vec![n], OutData::Str(l.clone())),
+                (None, None) => (
                     "FP64",
                     vec![n],
                     OutData::Num(p.values.as_slice().unwrap_or(&[])),
@@ -772,6 +782,9 @@ fn build_response(
             let start = raw.len();
             match &data {
                 OutData::Num(v) => v
+                    .iter()
+                    .for_each(|x| raw.extend_from_slice(&x.to_le_bytes())),
+                OutData::Int(v) => v
                     .iter()
                     .for_each(|x| raw.extend_from_slice(&x.to_le_bytes())),
                 OutData::Str(v) => v.iter().for_each(|s| {
@@ -824,11 +837,25 @@ fn build_response(
     Ok(r)
 }
 
+/// The request id of a v2 inference: the `x-request-id` header when the caller gave one, else
+/// the body's `id` (a non-empty string of at most 256 bytes, or a number), else the generated
+/// one. The same id is recorded, returned in the header and in the body's `id`.
+fn settle_request_id(rid: &RequestId, body_id: Option<&Value>) -> String {
+    if rid.1 {
+        return rid.0.clone();
+    }
+    match body_id {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 256 => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => rid.0.clone(),
+    }
+}
+
 async fn infer_inner(
     shared: Arc<Shared>,
     name: &str,
     version: Option<&str>,
-    request_id: &str,
+    rid: &RequestId,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -845,6 +872,8 @@ async fn infer_inner(
         return Err(ApiError::bad_request("the request has no inputs"));
     }
     let tensors = decode_inputs(&req, binary)?;
+    let request_id = settle_request_id(rid, req.id.as_ref());
+    let request_id = request_id.as_str();
     let (served, p) = shared
         .route_and_score(
             looked_up,
@@ -854,10 +883,9 @@ async fn infer_inner(
             |served, enc| to_matrix(served, &tensors, enc).map(Into::into),
         )
         .await?;
-    let id = req
-        .id
-        .clone()
-        .unwrap_or_else(|| Value::from(request_id.to_string()));
-    let r = build_response(&served, &id, &req, &p)?;
+    let id = Value::from(request_id.to_string());
+    let mut r = build_response(&served, &id, &req, &p)?;
+    r.extensions_mut()
+        .insert(RequestId(request_id.to_string(), rid.1));
     Ok(served_response(r, &served))
 }
