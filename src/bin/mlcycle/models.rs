@@ -255,6 +255,8 @@ pub async fn run(args: ModelsArgs) -> Result<()> {
         }) => {
             let mv = registry.get_version(&name, version).await?;
             let reason = match mv.status {
+                // The registry refuses reserved names itself, whatever the status.
+                _ if mlcycle::registry::is_reserved_alias(&alias) => reason,
                 VersionStatus::Approved => reason,
                 status if !force => {
                     return Err(Error::invalid(
