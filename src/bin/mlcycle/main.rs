@@ -81,7 +81,8 @@ enum Command {
     #[cfg(feature = "http")]
     Serve(serve::ServeArgs),
     /// Compare two CSV files column by column for data drift (KS, Wasserstein, PSI,
-    /// Jensen–Shannon, chi-square, ...), with a per-column and a dataset verdict.
+    /// Jensen–Shannon, chi-square, ...), with a per-column and a dataset verdict; with
+    /// --fail-on-drift, exit 3 when the dataset drifts.
     Drift(drift::DriftArgs),
     /// Train a model on a CSV file (gbdt, logistic, linear, tree or forest; optional
     /// cross-validation and grid/random search), measure it on a holdout split and register
@@ -133,7 +134,11 @@ async fn main() -> ExitCode {
         Command::Predictions(args) => predictions::run(args).await,
         #[cfg(feature = "http")]
         Command::Serve(args) => serve::run(args).await,
-        Command::Drift(args) => drift::run(args),
+        Command::Drift(args) => match drift::run(args) {
+            Ok(false) => Ok(()),
+            Ok(true) => return ExitCode::from(3),
+            Err(e) => Err(e),
+        },
         Command::Explain(args) => explain::run(args).await,
         Command::Train(args) => train::run(args).await,
         Command::Pending(args) => approvals::pending(args).await,
