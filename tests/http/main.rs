@@ -3,4 +3,5 @@
 mod http_ids_labels;
 mod http_protocols;
 mod http_serve;
+mod http_serve_cli;
 mod http_support;
