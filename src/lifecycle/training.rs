@@ -108,9 +108,9 @@ impl TrainingStage<'_> {
                     }
                     data.require_target()?;
                     let q = QualityReport::of(data);
-                    ev.emit(
+                    ev.register_dataset(
                         trace,
-                        vec![data.id().to_string()],
+                        data.id(),
                         AuditEvent::DatasetRegistered(DatasetRegistered {
                             source: data.source().to_string(),
                             hash: data.id().clone(),
@@ -170,9 +170,9 @@ impl TrainingStage<'_> {
                         } else {
                             "holdout"
                         };
-                        ev.emit(
+                        ev.register_dataset(
                             trace,
-                            vec![split.id().to_string()],
+                            split.id(),
                             AuditEvent::DatasetRegistered(DatasetRegistered {
                                 source: format!(
                                     "{name} split ({:.0}%, seed {}) of {}",

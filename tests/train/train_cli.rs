@@ -309,3 +309,65 @@ fn train_then_validate_from_the_command_line() {
     assert_eq!(traces.len(), from_validate.len());
     ok(&mlcycle(&store, &["audit", "verify"]));
 }
+
+/// A small CSV with missing values in `sex`, written row by row.
+fn penguins_like(path: &Path, rows: usize) {
+    let mut s = String::from("bill_length_mm,flipper_length_mm,sex,species\n");
+    for i in 0..rows {
+        let species = ["Adelie", "Gentoo", "Chinstrap"][i % 3];
+        let bill = 35.0 + 5.0 * (i % 3) as f64 + (i * 7 % 11) as f64 * 0.5;
+        let flipper = 185.0 + 15.0 * (i % 3) as f64 + (i * 5 % 13) as f64;
+        let sex = if i % 17 == 4 {
+            ""
+        } else if i % 2 == 0 {
+            "male"
+        } else {
+            "female"
+        };
+        s.push_str(&format!("{bill},{flipper},{sex},{species}\n"));
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+#[test]
+fn train_prints_its_split_and_quality_and_registers_a_dataset_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let csv = dir.path().join("penguins.csv");
+    penguins_like(&csv, 300);
+    let c = csv.to_str().unwrap();
+    let train = ["train", "--data", c, "--target", "species", "--name", "penguins"];
+    let out = ok(&mlcycle(&store, &train));
+    assert!(
+        out.contains("split: 300 rows -> 240 for training, 60 held out (20%, seed 0)"),
+        "{out}"
+    );
+    assert!(out.contains("data quality: 300 rows"), "{out}");
+    let sex = out.lines().find(|l| l.trim_start().starts_with("sex")).unwrap();
+    assert!(sex.contains("18 missing"), "{sex}");
+    let o = mlcycle(&store, &train);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: the holdout has only 60 rows"),
+        "{err}"
+    );
+    // Trained twice on the same file: the dataset and its splits are registered once each.
+    let audit = SqliteAuditLog::open(&store, Arc::new(SystemClock)).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let registered = rt
+        .block_on(audit.query(&AuditQuery {
+            action: Some(actions::DATASET_REGISTERED.into()),
+            ..Default::default()
+        }))
+        .unwrap();
+    assert_eq!(registered.len(), 3, "source, train split, holdout split");
+    let source = registered[0].entry.subjects[0].clone();
+    let text = ok(&mlcycle(&store, &["lineage", "dataset", &source]));
+    let splits: Vec<&str> = text.lines().filter(|l| l.starts_with("split into")).collect();
+    assert_eq!(splits.len(), 2, "{text}");
+    // `--help` lists each algorithm's parameters.
+    let help = ok(&mlcycle(&store, &["train", "--help"]));
+    for needle in ["gbdt", "learning_rate", "logistic", "l2", "forest", "n_estimators"] {
+        assert!(help.contains(needle), "{needle} not in\n{help}");
+    }
+}

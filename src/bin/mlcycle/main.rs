@@ -1,6 +1,6 @@
 //! The `mlcycle` command line: a thin face over the library.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use mlcycle::lifecycle::LifecycleConfig;
 use mlcycle::testing::scenario::{self, ScenarioConfig};
 use std::path::PathBuf;
@@ -111,7 +111,15 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `train --help` lists every algorithm's parameters with their defaults, read from the
+    // library so the list cannot fall behind it.
+    let matches = Cli::command()
+        .mut_subcommand("train", |c| c.after_help(train::algorithm_help()))
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Demo {
             store,

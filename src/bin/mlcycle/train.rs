@@ -85,6 +85,64 @@ pub struct TrainArgs {
     json: bool,
 }
 
+/// Below this many holdout rows `train` warns that the registered metrics are unreliable.
+const MIN_HOLDOUT_ROWS: usize = mlcycle::validate::MIN_RELIABLE_HOLDOUT_ROWS;
+
+/// The algorithms and their parameters with defaults, for `mlcycle train --help`.
+pub fn algorithm_help() -> String {
+    let mut s = String::from(
+        "Algorithms and their parameters (defaults; set any with --params '{\"NAME\": VALUE}'):\n",
+    );
+    for name in Algorithm::NAMES {
+        let params = AlgorithmTrainer::from_name(name, &Value::Null)
+            .and_then(|t| t.params())
+            .unwrap_or(Value::Null);
+        let list = match params.as_object() {
+            Some(o) if !o.is_empty() => o
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => "(none)".to_string(),
+        };
+        s.push_str(&format!("  {name:<9} {list}\n"));
+    }
+    s
+}
+
+/// The data-quality report in a few lines: rows, duplicates, and every column with missing
+/// values, outliers or a single value.
+fn print_quality(q: &mlcycle::data::QualityReport) {
+    println!(
+        "data quality: {} rows, {} duplicate rows",
+        q.rows, q.duplicate_rows
+    );
+    let mut clean = true;
+    for c in &q.columns {
+        let mut notes = Vec::new();
+        if c.missing > 0 {
+            notes.push(format!(
+                "{} missing ({:.1}%)",
+                c.missing,
+                100.0 * c.missing_fraction
+            ));
+        }
+        if c.outliers > 0 {
+            notes.push(format!("{} outliers (IQR fences)", c.outliers));
+        }
+        if c.constant {
+            notes.push("constant".to_string());
+        }
+        if !notes.is_empty() {
+            clean = false;
+            println!("  {:<20} {}", c.name, notes.join(", "));
+        }
+    }
+    if clean {
+        println!("  no missing values, outliers or constant columns");
+    }
+}
+
 /// Run `mlcycle train`.
 pub async fn run(args: TrainArgs) -> Result<()> {
     let algorithm: Algorithm = args.algorithm.parse()?;
@@ -193,18 +251,45 @@ pub async fn run(args: TrainArgs) -> Result<()> {
     {
         eprintln!("warning: {warning}");
     }
+    let small_holdout = (holdout.n_rows() < MIN_HOLDOUT_ROWS).then(|| {
+        format!(
+            "the holdout has only {} rows (fewer than {MIN_HOLDOUT_ROWS}): its metrics are unreliable; use more data or a larger --holdout",
+            holdout.n_rows()
+        )
+    });
+    if let Some(w) = &small_holdout {
+        eprintln!("warning: {w}");
+    }
+    let (quality_metrics, profile): (BTreeMap<String, f64>, BTreeMap<String, f64>) = report
+        .version_metrics()
+        .into_iter()
+        .partition(|(k, _)| !k.starts_with("profile_"));
     if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "name": mv.name, "version": mv.version, "algorithm": trained.algorithm,
-                "flavor": mv.flavor, "dataset": data.id(), "train_rows": train.n_rows(),
-                "holdout_rows": holdout.n_rows(), "params": trained.params,
+                "flavor": mv.flavor, "dataset": data.id(), "rows": data.n_rows(),
+                "train_rows": train.n_rows(), "holdout_rows": holdout.n_rows(),
+                "split": {"holdout_fraction": args.holdout, "seed": args.seed,
+                          "train": train.id(), "holdout": holdout.id()},
+                "quality": registered.quality,
+                "params": trained.params,
                 "metrics": report.version_metrics(),
+                "warnings": small_holdout.iter().collect::<Vec<_>>(),
             }))?
         );
         return Ok(());
     }
+    print_quality(&registered.quality);
+    println!(
+        "split: {} rows -> {} for training, {} held out ({:.0}%, seed {}) to measure the registered metrics; the model is fitted on the training rows only",
+        data.n_rows(),
+        train.n_rows(),
+        holdout.n_rows(),
+        100.0 * args.holdout,
+        args.seed
+    );
     println!(
         "registered {}/{} ({}, flavor {}) trained on {} rows of {} (dataset {})",
         mv.name,
@@ -229,9 +314,15 @@ pub async fn run(args: TrainArgs) -> Result<()> {
             best["params"]
         );
     }
-    println!("holdout ({} rows):", holdout.n_rows());
-    for (k, v) in report.version_metrics() {
+    println!("holdout metrics ({} rows):", holdout.n_rows());
+    for (k, v) in &quality_metrics {
         println!("  {k:<30} {v:.6}");
+    }
+    if !profile.is_empty() {
+        println!("serving profile (speed and size, not quality):");
+        for (k, v) in &profile {
+            println!("  {k:<30} {v:.1}");
+        }
     }
     Ok(())
 }
