@@ -371,3 +371,126 @@ fn train_prints_its_split_and_quality_and_registers_a_dataset_once() {
         assert!(help.contains(needle), "{needle} not in\n{help}");
     }
 }
+
+#[test]
+fn predictions_are_readable_filtered_and_feed_drift() {
+    use mlcycle::collect::{FilePredictionLog, LogFormat, PredictionLog, PredictionRecord};
+    use mlcycle::data::FeatureKind;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let csv = dir.path().join("penguins.csv");
+    penguins_like(&csv, 300);
+    let c = csv.to_str().unwrap();
+    ok(&mlcycle(
+        &store,
+        &["train", "--data", c, "--target", "species", "--name", "penguins"],
+    ));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let registry = SqliteRegistry::open(&store, Arc::new(SystemClock)).unwrap();
+    let mv = rt.block_on(registry.get_version("penguins", 1)).unwrap();
+    let sig = &mv.signature;
+    let names: Vec<&str> = sig.inputs.features.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["bill_length_mm", "flipper_length_mm", "sex"]);
+    let FeatureKind::Categorical { levels } = &sig.inputs.features[2].kind else {
+        panic!("sex is categorical")
+    };
+    let male = levels.iter().position(|l| l == "male").unwrap() as f64;
+    let classes = sig.target.kind.classes().unwrap().to_vec();
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z")
+        .unwrap()
+        .to_utc();
+    let record = |id: &str, minutes: i64, model: &str| PredictionRecord {
+        request_id: id.into(),
+        at: t0 + chrono::Duration::minutes(minutes),
+        model_name: model.into(),
+        model_version: 1,
+        inputs: vec![vec![40.5, 200.0, male], vec![38.0, 190.0, f64::NAN]],
+        outputs: vec![1.0, 0.0],
+        latency_us: 10,
+        error: None,
+    };
+    // Two servers, one per format, writing the same hour: printed in time order.
+    let binary = FilePredictionLog::open_with_format(store.join("predictions"), LogFormat::Binary)
+        .unwrap();
+    let jsonl =
+        FilePredictionLog::open_with_format(store.join("predictions"), LogFormat::JsonLines).unwrap();
+    rt.block_on(binary.append(vec![record("b-30", 30, "penguins")]))
+        .unwrap();
+    rt.block_on(jsonl.append(vec![
+        record("j-10", 10, "penguins"),
+        record("other-20", 20, "other"),
+    ]))
+    .unwrap();
+    let out = ok(&mlcycle(&store, &["predictions", "--model", "penguins"]));
+    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ids: Vec<&str> = lines
+        .iter()
+        .map(|l| l["request_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["j-10", "b-30"]);
+    assert_eq!(
+        lines[0]["rows"][0],
+        json!({"bill_length_mm": 40.5, "flipper_length_mm": 200.0, "sex": "male"})
+    );
+    assert_eq!(lines[0]["rows"][1]["sex"], Value::Null);
+    assert_eq!(
+        lines[0]["predictions"],
+        json!([classes[1].as_str(), classes[0].as_str()])
+    );
+    let all = ok(&mlcycle(&store, &["predictions", "--count"]));
+    assert_eq!(all.trim(), "3");
+    // --model NAME@ALIAS: the version the alias points to.
+    ok(&mlcycle(
+        &store,
+        &["models", "alias", "set", "penguins", "production", "1", "--force"],
+    ));
+    let n = ok(&mlcycle(
+        &store,
+        &["predictions", "--model", "penguins@production", "--count"],
+    ));
+    assert_eq!(n.trim(), "2");
+    // CSV that `drift --current` reads as it is.
+    let cur = dir.path().join("current.csv");
+    ok(&mlcycle(
+        &store,
+        &[
+            "predictions",
+            "--model",
+            "penguins",
+            "--format",
+            "csv",
+            "--output",
+            cur.to_str().unwrap(),
+        ],
+    ));
+    let text = std::fs::read_to_string(&cur).unwrap();
+    let mut rows = text.lines();
+    assert_eq!(
+        rows.next().unwrap(),
+        "request_id,at,model_name,model_version,bill_length_mm,flipper_length_mm,sex,prediction"
+    );
+    assert!(rows.next().unwrap().ends_with(&format!(",40.5,200.0,male,{}", classes[1])));
+    assert_eq!(text.lines().count(), 5);
+    let out = mlcycle(
+        &store,
+        &[
+            "drift",
+            "--reference",
+            c,
+            "--current",
+            cur.to_str().unwrap(),
+            "--exclude",
+            "species",
+            "--format",
+            "json",
+        ],
+    );
+    let report: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let cols: Vec<&str> = report["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(cols, ["bill_length_mm", "flipper_length_mm", "sex"]);
+}
