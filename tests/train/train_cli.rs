@@ -494,3 +494,74 @@ fn predictions_are_readable_filtered_and_feed_drift() {
         .collect();
     assert_eq!(cols, ["bill_length_mm", "flipper_length_mm", "sex"]);
 }
+
+#[test]
+fn missing_values_and_unknown_categories_follow_one_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let csv = dir.path().join("penguins.csv");
+    penguins_like(&csv, 300);
+    let c = csv.to_str().unwrap();
+    ok(&mlcycle(
+        &store,
+        &["train", "--data", c, "--target", "species", "--name", "penguins"],
+    ));
+    // A file with a missing `sex` on every third row: the gbdt model handles it, so `score`
+    // scores every row, as `serve` and `validate` do.
+    let input = dir.path().join("in.csv");
+    let mut s = String::from("bill_length_mm,flipper_length_mm,sex\n");
+    for i in 0..30 {
+        let sex = if i % 3 == 0 { "" } else { "female" };
+        s.push_str(&format!("{},{},{sex}\n", 36 + i % 9, 190 + i % 20));
+    }
+    std::fs::write(&input, &s).unwrap();
+    let out = dir.path().join("out.csv");
+    let score = |extra: &[&str]| {
+        let mut a = vec![
+            "score",
+            "--model",
+            "penguins/1",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--max-reject-fraction",
+            "1",
+            "--quiet",
+        ];
+        a.extend_from_slice(extra);
+        mlcycle(&store, &a)
+    };
+    ok(&score(&[]));
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 31);
+    // Asked to, it rejects them.
+    ok(&score(&["--reject-missing"]));
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 21);
+    // An unknown category is refused naming the flag that scores it as missing, in `score`
+    // and `validate` alike.
+    std::fs::write(&input, "bill_length_mm,flipper_length_mm,sex\n40,200,unicorn\n").unwrap();
+    ok(&score(&[]));
+    let rejects = std::fs::read_to_string(format!("{}.rejects.csv", out.display())).unwrap();
+    assert!(
+        rejects.contains("unknown category `unicorn`") && rejects.contains("--unknown-as-missing"),
+        "{rejects}"
+    );
+    ok(&score(&["--unknown-as-missing"]));
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 2);
+    let holdout = dir.path().join("holdout.csv");
+    std::fs::write(
+        &holdout,
+        "bill_length_mm,flipper_length_mm,sex,species\n40,200,unicorn,Adelie\n",
+    )
+    .unwrap();
+    let o = mlcycle(
+        &store,
+        &["validate", "--candidate", "penguins/1", "--data", holdout.to_str().unwrap()],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("unknown category `unicorn`") && err.contains("--unknown-as-missing"),
+        "{err}"
+    );
+}
