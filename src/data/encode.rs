@@ -25,7 +25,11 @@ impl fmt::Display for CellError {
             CellError::NotANumber(v) => write!(f, "`{v}` is not a number"),
             CellError::Infinite => f.write_str("infinite value"),
             CellError::UnknownCategory(v) => {
-                write!(f, "unknown category `{v}`; {}", super::schema::UNKNOWN_CATEGORY_HINT)
+                write!(
+                    f,
+                    "unknown category `{v}`; {}",
+                    super::schema::UNKNOWN_CATEGORY_HINT
+                )
             }
         }
     }

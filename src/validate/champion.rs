@@ -861,7 +861,10 @@ fn significance_checks(
                 m.p_value,
                 if m.exact { "exact" } else { "chi-square" },
                 if significant {
-                    format!("the candidate makes significantly fewer errors (p < {})", sc.alpha)
+                    format!(
+                        "the candidate makes significantly fewer errors (p < {})",
+                        sc.alpha
+                    )
                 } else if m.b <= m.c {
                     "the candidate does not make fewer errors".to_string()
                 } else {

@@ -29,7 +29,8 @@ mod serving_cost;
 
 pub use champion::{
     ChampionChallenger, ChampionChallengerConfig, FairnessConfig, FairnessSummary, FitGap,
-    MIN_RELIABLE_HOLDOUT_ROWS, MarginScale, McNemarPolicy, MetricThreshold, SignificanceConfig, SignificanceSummary,
+    MIN_RELIABLE_HOLDOUT_ROWS, MarginScale, McNemarPolicy, MetricThreshold, SignificanceConfig,
+    SignificanceSummary,
 };
 pub use serving_cost::{CostBudget, ServingCost, measure_serving_cost};
 

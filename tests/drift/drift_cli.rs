@@ -417,7 +417,14 @@ fn exclude_fail_on_drift_and_the_files_in_the_json() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("Left out: n, city"), "{text}");
-    let o = mlcycle(&["drift", "--reference", rs, "--current", rs, "--fail-on-drift"]);
+    let o = mlcycle(&[
+        "drift",
+        "--reference",
+        rs,
+        "--current",
+        rs,
+        "--fail-on-drift",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // An unknown column to leave out is an error.
     let mut a = base.to_vec();

@@ -113,7 +113,10 @@ async fn invocations_predict_method_predict_proba() {
     });
     let (s, v) = f.post_json("/invocations", &body).await;
     assert_eq!(s, 400);
-    assert!(v["message"].as_str().unwrap().contains("predict_proba"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("predict_proba"),
+        "{v}"
+    );
 }
 
 /// The credit data with its target relabelled `0`/`1`, as a CSV of 0/1 would read.
@@ -151,7 +154,9 @@ async fn integer_class_labels_are_integers_in_both_protocols() {
         .iter()
         .map(|l| json!(l.parse::<i64>().unwrap()))
         .collect();
-    let (s, v) = f.post_json("/v2/models/credit/infer", &v2_columns(&data, 3)).await;
+    let (s, v) = f
+        .post_json("/v2/models/credit/infer", &v2_columns(&data, 3))
+        .await;
     assert_eq!(s, 200, "{v}");
     let out = v["outputs"]
         .as_array()

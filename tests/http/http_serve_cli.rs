@@ -48,7 +48,13 @@ async fn serve_reads_mlcycle_home_and_audits_each_deployment() {
     }
     // No --store: MLCYCLE_HOME names the store.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mlcycle"))
-        .args(["serve", "--model", "credit@production", "--addr", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--model",
+            "credit@production",
+            "--addr",
+            "127.0.0.1:0",
+        ])
         .args(["--poll-ms", "20"])
         .env("MLCYCLE_HOME", dir.path())
         .stderr(std::process::Stdio::piped())
@@ -144,14 +150,22 @@ async fn serve_reads_mlcycle_home_and_audits_each_deployment() {
 
     // The body id is the request id every command finds.
     let out = mlcycle(dir.path(), &["predictions", "--request-id", "oip-body-1"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rec["request_id"], "oip-body-1");
     let out = mlcycle(
         dir.path(),
         &["lineage", "prediction", "oip-body-1", "--format", "json"],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let l: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(l.to_string().contains("oip-body-1"), "{l}");
 }

@@ -297,7 +297,15 @@ async fn an_alias_moves_to_an_unapproved_version_only_with_force() {
     let set = ok(
         d,
         &[
-            "alias", "set", "churn", "production", "3", "--force", "--actor", "ann", "--reason",
+            "alias",
+            "set",
+            "churn",
+            "production",
+            "3",
+            "--force",
+            "--actor",
+            "ann",
+            "--reason",
             "hotfix",
         ],
     );

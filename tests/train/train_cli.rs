@@ -336,14 +336,19 @@ fn train_prints_its_split_and_quality_and_registers_a_dataset_once() {
     let csv = dir.path().join("penguins.csv");
     penguins_like(&csv, 300);
     let c = csv.to_str().unwrap();
-    let train = ["train", "--data", c, "--target", "species", "--name", "penguins"];
+    let train = [
+        "train", "--data", c, "--target", "species", "--name", "penguins",
+    ];
     let out = ok(&mlcycle(&store, &train));
     assert!(
         out.contains("split: 300 rows -> 240 for training, 60 held out (20%, seed 0)"),
         "{out}"
     );
     assert!(out.contains("data quality: 300 rows"), "{out}");
-    let sex = out.lines().find(|l| l.trim_start().starts_with("sex")).unwrap();
+    let sex = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("sex"))
+        .unwrap();
     assert!(sex.contains("18 missing"), "{sex}");
     let o = mlcycle(&store, &train);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -363,11 +368,21 @@ fn train_prints_its_split_and_quality_and_registers_a_dataset_once() {
     assert_eq!(registered.len(), 3, "source, train split, holdout split");
     let source = registered[0].entry.subjects[0].clone();
     let text = ok(&mlcycle(&store, &["lineage", "dataset", &source]));
-    let splits: Vec<&str> = text.lines().filter(|l| l.starts_with("split into")).collect();
+    let splits: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("split into"))
+        .collect();
     assert_eq!(splits.len(), 2, "{text}");
     // `--help` lists each algorithm's parameters.
     let help = ok(&mlcycle(&store, &["train", "--help"]));
-    for needle in ["gbdt", "learning_rate", "logistic", "l2", "forest", "n_estimators"] {
+    for needle in [
+        "gbdt",
+        "learning_rate",
+        "logistic",
+        "l2",
+        "forest",
+        "n_estimators",
+    ] {
         assert!(help.contains(needle), "{needle} not in\n{help}");
     }
 }
@@ -383,13 +398,20 @@ fn predictions_are_readable_filtered_and_feed_drift() {
     let c = csv.to_str().unwrap();
     ok(&mlcycle(
         &store,
-        &["train", "--data", c, "--target", "species", "--name", "penguins"],
+        &[
+            "train", "--data", c, "--target", "species", "--name", "penguins",
+        ],
     ));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let registry = SqliteRegistry::open(&store, Arc::new(SystemClock)).unwrap();
     let mv = rt.block_on(registry.get_version("penguins", 1)).unwrap();
     let sig = &mv.signature;
-    let names: Vec<&str> = sig.inputs.features.iter().map(|f| f.name.as_str()).collect();
+    let names: Vec<&str> = sig
+        .inputs
+        .features
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
     assert_eq!(names, ["bill_length_mm", "flipper_length_mm", "sex"]);
     let FeatureKind::Categorical { levels } = &sig.inputs.features[2].kind else {
         panic!("sex is categorical")
@@ -410,10 +432,11 @@ fn predictions_are_readable_filtered_and_feed_drift() {
         error: None,
     };
     // Two servers, one per format, writing the same hour: printed in time order.
-    let binary = FilePredictionLog::open_with_format(store.join("predictions"), LogFormat::Binary)
-        .unwrap();
+    let binary =
+        FilePredictionLog::open_with_format(store.join("predictions"), LogFormat::Binary).unwrap();
     let jsonl =
-        FilePredictionLog::open_with_format(store.join("predictions"), LogFormat::JsonLines).unwrap();
+        FilePredictionLog::open_with_format(store.join("predictions"), LogFormat::JsonLines)
+            .unwrap();
     rt.block_on(binary.append(vec![record("b-30", 30, "penguins")]))
         .unwrap();
     rt.block_on(jsonl.append(vec![
@@ -422,7 +445,10 @@ fn predictions_are_readable_filtered_and_feed_drift() {
     ]))
     .unwrap();
     let out = ok(&mlcycle(&store, &["predictions", "--model", "penguins"]));
-    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let ids: Vec<&str> = lines
         .iter()
         .map(|l| l["request_id"].as_str().unwrap())
@@ -442,7 +468,15 @@ fn predictions_are_readable_filtered_and_feed_drift() {
     // --model NAME@ALIAS: the version the alias points to.
     ok(&mlcycle(
         &store,
-        &["models", "alias", "set", "penguins", "production", "1", "--force"],
+        &[
+            "models",
+            "alias",
+            "set",
+            "penguins",
+            "production",
+            "1",
+            "--force",
+        ],
     ));
     let n = ok(&mlcycle(
         &store,
@@ -469,7 +503,11 @@ fn predictions_are_readable_filtered_and_feed_drift() {
         rows.next().unwrap(),
         "request_id,at,model_name,model_version,bill_length_mm,flipper_length_mm,sex,prediction"
     );
-    assert!(rows.next().unwrap().ends_with(&format!(",40.5,200.0,male,{}", classes[1])));
+    assert!(
+        rows.next()
+            .unwrap()
+            .ends_with(&format!(",40.5,200.0,male,{}", classes[1]))
+    );
     assert_eq!(text.lines().count(), 5);
     let out = mlcycle(
         &store,
@@ -504,7 +542,9 @@ fn missing_values_and_unknown_categories_follow_one_rule() {
     let c = csv.to_str().unwrap();
     ok(&mlcycle(
         &store,
-        &["train", "--data", c, "--target", "species", "--name", "penguins"],
+        &[
+            "train", "--data", c, "--target", "species", "--name", "penguins",
+        ],
     ));
     // A file with a missing `sex` on every third row: the gbdt model handles it, so `score`
     // scores every row, as `serve` and `validate` do.
@@ -539,7 +579,11 @@ fn missing_values_and_unknown_categories_follow_one_rule() {
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 21);
     // An unknown category is refused naming the flag that scores it as missing, in `score`
     // and `validate` alike.
-    std::fs::write(&input, "bill_length_mm,flipper_length_mm,sex\n40,200,unicorn\n").unwrap();
+    std::fs::write(
+        &input,
+        "bill_length_mm,flipper_length_mm,sex\n40,200,unicorn\n",
+    )
+    .unwrap();
     ok(&score(&[]));
     let rejects = std::fs::read_to_string(format!("{}.rejects.csv", out.display())).unwrap();
     assert!(
@@ -556,7 +600,13 @@ fn missing_values_and_unknown_categories_follow_one_rule() {
     .unwrap();
     let o = mlcycle(
         &store,
-        &["validate", "--candidate", "penguins/1", "--data", holdout.to_str().unwrap()],
+        &[
+            "validate",
+            "--candidate",
+            "penguins/1",
+            "--data",
+            holdout.to_str().unwrap(),
+        ],
     );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());

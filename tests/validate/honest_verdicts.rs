@@ -55,7 +55,11 @@ fn first_version_without_thresholds_says_nothing_was_checked() {
     let l = line(&text, "beats_champion");
     assert!(l.starts_with("  [info]"), "{l}");
     assert!(l.contains("no threshold was checked"), "{l}");
-    assert!(r.checks.iter().any(|c| c.name == "beats_champion" && c.info));
+    assert!(
+        r.checks
+            .iter()
+            .any(|c| c.name == "beats_champion" && c.info)
+    );
     // With a threshold, it is the threshold that decides.
     let cfg = ChampionChallengerConfig {
         threshold: Some(0.5),
@@ -90,12 +94,25 @@ fn mcnemar_that_decides_nothing_and_fairness_without_limits_are_info() {
         .iter()
         .find(|c| c.name == "significance:mcnemar")
         .unwrap();
-    let p = r.significance.as_ref().unwrap().mcnemar.as_ref().unwrap().p_value;
-    assert!(p >= 0.05, "two near-identical models differ significantly: {p}");
+    let p = r
+        .significance
+        .as_ref()
+        .unwrap()
+        .mcnemar
+        .as_ref()
+        .unwrap()
+        .p_value;
+    assert!(
+        p >= 0.05,
+        "two near-identical models differ significantly: {p}"
+    );
     assert!(mc.info, "{mc:?}");
     assert!(line(&text, "significance:mcnemar").starts_with("  [info]"));
     let l = line(&text, "fairness");
-    assert!(l.starts_with("  [info]") && l.contains("no limits set"), "{l}");
+    assert!(
+        l.starts_with("  [info]") && l.contains("no limits set"),
+        "{l}"
+    );
 }
 
 #[test]
@@ -118,7 +135,10 @@ fn fairness_on_a_continuous_column_is_refused() {
         ..Default::default()
     };
     let e = validate(cfg, &m, None, &holdout).unwrap_err().to_string();
-    assert!(e.contains("continuous column") && e.contains(&numeric), "{e}");
+    assert!(
+        e.contains("continuous column") && e.contains(&numeric),
+        "{e}"
+    );
 }
 
 /// The credit features with a regression target in the hundreds (an RMSE far from 1).
@@ -156,7 +176,11 @@ fn default_margin_is_relative_for_an_error_metric_and_stated() {
     let r = validate(ChampionChallengerConfig::default(), &a, Some(&b), &holdout).unwrap();
     let champion_rmse = r.champion.as_ref().unwrap()["rmse"];
     assert!(champion_rmse > 10.0, "{champion_rmse}");
-    let c = r.checks.iter().find(|c| c.name == "beats_champion:rmse").unwrap();
+    let c = r
+        .checks
+        .iter()
+        .find(|c| c.name == "beats_champion:rmse")
+        .unwrap();
     let want = format!("{:.4} (0.20 % of the champion's", 0.002 * champion_rmse);
     assert!(c.detail.contains(&want), "{} lacks {want}", c.detail);
     // Absolute on request, and for a 0–1 score by default.
@@ -165,13 +189,29 @@ fn default_margin_is_relative_for_an_error_metric_and_stated() {
         ..Default::default()
     };
     let r = validate(cfg, &a, Some(&b), &holdout).unwrap();
-    let c = r.checks.iter().find(|c| c.name == "beats_champion:rmse").unwrap();
-    assert!(c.detail.contains("0.0020 (absolute, in rmse units)"), "{}", c.detail);
+    let c = r
+        .checks
+        .iter()
+        .find(|c| c.name == "beats_champion:rmse")
+        .unwrap();
+    assert!(
+        c.detail.contains("0.0020 (absolute, in rmse units)"),
+        "{}",
+        c.detail
+    );
     let (train, holdout) = credit(1_000);
     let a = fit("logistic", Value::Null, &train);
     let r = validate(ChampionChallengerConfig::default(), &a, Some(&a), &holdout).unwrap();
-    let c = r.checks.iter().find(|c| c.name == "beats_champion:roc_auc").unwrap();
-    assert!(c.detail.contains("0.0020 (absolute, in roc_auc units)"), "{}", c.detail);
+    let c = r
+        .checks
+        .iter()
+        .find(|c| c.name == "beats_champion:roc_auc")
+        .unwrap();
+    assert!(
+        c.detail.contains("0.0020 (absolute, in roc_auc units)"),
+        "{}",
+        c.detail
+    );
 }
 
 #[test]
@@ -182,7 +222,10 @@ fn a_small_holdout_is_warned_about() {
     let r = validate(ChampionChallengerConfig::default(), &m, Some(&m), &small).unwrap();
     assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
     assert!(r.warnings[0].contains("only 69 rows"), "{:?}", r.warnings);
-    assert!(r.to_text().contains("warning: the holdout has only 69 rows"));
+    assert!(
+        r.to_text()
+            .contains("warning: the holdout has only 69 rows")
+    );
     let r = validate(ChampionChallengerConfig::default(), &m, Some(&m), &holdout).unwrap();
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
 }
