@@ -615,3 +615,62 @@ fn missing_values_and_unknown_categories_follow_one_rule() {
         "{err}"
     );
 }
+
+#[test]
+fn train_with_a_holdout_file_and_refit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let csv = dir.path().join("penguins.csv");
+    let holdout = dir.path().join("holdout.csv");
+    penguins_like(&csv, 300);
+    penguins_like(&holdout, 120);
+    let (c, h) = (csv.to_str().unwrap(), holdout.to_str().unwrap());
+    let base = [
+        "train", "--data", c, "--target", "species", "--name", "penguins",
+    ];
+    // --holdout FILE: fitted on all 300 rows, measured on the file's 120.
+    let mut a = base.to_vec();
+    a.extend(["--holdout", h, "--json"]);
+    let v: Value = serde_json::from_str(&ok(&mlcycle(&store, &a))).unwrap();
+    assert_eq!(
+        (v["train_rows"].as_u64(), v["holdout_rows"].as_u64()),
+        (Some(300), Some(120))
+    );
+    let mut a = base.to_vec();
+    a.extend(["--holdout", h]);
+    let out = ok(&mlcycle(&store, &a));
+    assert!(
+        out.contains("split: none; fitted on all 300 rows")
+            && out.contains("measured on the 120 rows"),
+        "{out}"
+    );
+    // --refit: validated on the split, then fitted on every row; the lineage says so.
+    let mut a = base.to_vec();
+    a.extend(["--refit", "--json"]);
+    let v: Value = serde_json::from_str(&ok(&mlcycle(&store, &a))).unwrap();
+    assert_eq!(v["train_rows"], 300);
+    assert_eq!(v["holdout_rows"], 60);
+    let version = v["version"].as_u64().unwrap() as u32;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let registry = SqliteRegistry::open(&store, Arc::new(SystemClock)).unwrap();
+    let mv = rt
+        .block_on(registry.get_version("penguins", version))
+        .unwrap();
+    assert_eq!(mv.tags.get("refit").map(String::as_str), Some("true"));
+    assert_eq!(mv.lineage.training_datasets.len(), 1, "{:?}", mv.lineage);
+    assert_eq!(
+        mv.lineage.training_datasets[0].to_string(),
+        v["dataset"].as_str().unwrap()
+    );
+    assert!(
+        mv.description.starts_with("refit on all 300 rows"),
+        "{}",
+        mv.description
+    );
+    // A share out of range is neither a share nor taken as a file silently.
+    let mut a = base.to_vec();
+    a.extend(["--holdout", "1.5"]);
+    let o = mlcycle(&store, &a);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a share"));
+}

@@ -4,7 +4,7 @@
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mlcycle::clock::{Clock, SystemClock};
-use mlcycle::data::{CsvOptions, read_csv};
+use mlcycle::data::{CsvOptions, UnknownLevel, read_csv};
 use mlcycle::lifecycle::{
     LifecycleConfig, Observer, Stage, StageEvents, TrainingRun, TrainingStage, Trigger,
 };
@@ -68,9 +68,16 @@ pub struct TrainArgs {
     /// Seed of the holdout split, folds, random search and the algorithm.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Share of rows held out to measure the registered metrics.
-    #[arg(long, default_value_t = 0.2)]
-    holdout: f64,
+    /// The holdout that measures the registered metrics: a share of the rows (e.g. 0.2),
+    /// split off with --seed, or a labelled CSV file with the same columns (the model is then
+    /// fitted on all of --data).
+    #[arg(long, default_value = "0.2", value_name = "SHARE|FILE", value_parser = parse_holdout)]
+    holdout: Holdout,
+    /// After validating on the holdout, fit again on all rows (training and holdout) and
+    /// register that model with the validated fit's metrics; recorded in the lineage (tag
+    /// `refit`).
+    #[arg(long)]
+    refit: bool,
     /// Columns to treat as categorical even if they look numeric (comma-separated).
     #[arg(long, value_delimiter = ',')]
     categorical: Vec<String>,
@@ -83,6 +90,23 @@ pub struct TrainArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// `--holdout`: a share of the rows or a file.
+#[derive(Debug, Clone)]
+enum Holdout {
+    Share(f64),
+    File(PathBuf),
+}
+
+fn parse_holdout(s: &str) -> std::result::Result<Holdout, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1.0 => Ok(Holdout::Share(v)),
+        Ok(_) => Err(format!(
+            "`{s}` is not a share between 0 and 1 (exclusive), nor a file name"
+        )),
+        Err(_) => Ok(Holdout::File(PathBuf::from(s))),
+    }
 }
 
 /// Below this many holdout rows `train` warns that the registered metrics are unreliable.
@@ -181,6 +205,13 @@ pub async fn run(args: TrainArgs) -> Result<()> {
         ..CsvOptions::default()
     };
     let data = read_csv(&args.data, &opts)?.with_source(args.data.display().to_string());
+    let holdout_file = match &args.holdout {
+        Holdout::Share(_) => None,
+        Holdout::File(p) => Some(
+            mlcycle::data::read_csv_with_schema(p, data.schema(), None, UnknownLevel::Error)?
+                .with_source(p.display().to_string()),
+        ),
+    };
 
     let bar = if std::io::stderr().is_terminal() && !args.json {
         ProgressBar::new(0)
@@ -203,7 +234,9 @@ pub async fn run(args: TrainArgs) -> Result<()> {
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
         .unwrap_or_else(|| "cli".into());
     let mut config = LifecycleConfig::new(args.name.clone());
-    config.holdout_fraction = args.holdout;
+    if let Holdout::Share(share) = args.holdout {
+        config.holdout_fraction = share;
+    }
     config.seed = args.seed;
     config.actor = actor.clone();
     // The command trains on what it is given; the quality report is recorded, not enforced.
@@ -235,6 +268,8 @@ pub async fn run(args: TrainArgs) -> Result<()> {
         trace_id: &trace,
         champion: None,
         tags,
+        holdout: holdout_file.as_ref(),
+        refit: args.refit,
     })
     .await;
     bar.finish_and_clear();
@@ -271,8 +306,12 @@ pub async fn run(args: TrainArgs) -> Result<()> {
                 "name": mv.name, "version": mv.version, "algorithm": trained.algorithm,
                 "flavor": mv.flavor, "dataset": data.id(), "rows": data.n_rows(),
                 "train_rows": train.n_rows(), "holdout_rows": holdout.n_rows(),
-                "split": {"holdout_fraction": args.holdout, "seed": args.seed,
-                          "train": train.id(), "holdout": holdout.id()},
+                "split": match &args.holdout {
+                    Holdout::Share(share) => json!({"holdout_fraction": share, "seed": args.seed,
+                        "train": train.id(), "holdout": holdout.id(), "refit": args.refit}),
+                    Holdout::File(p) => json!({"holdout_file": p, "train": train.id(),
+                        "holdout": holdout.id(), "refit": args.refit}),
+                },
                 "quality": registered.quality,
                 "params": trained.params,
                 "metrics": report.version_metrics(),
@@ -282,14 +321,33 @@ pub async fn run(args: TrainArgs) -> Result<()> {
         return Ok(());
     }
     print_quality(&registered.quality);
-    println!(
-        "split: {} rows -> {} for training, {} held out ({:.0}%, seed {}) to measure the registered metrics; the model is fitted on the training rows only",
-        data.n_rows(),
-        train.n_rows(),
-        holdout.n_rows(),
-        100.0 * args.holdout,
-        args.seed
-    );
+    match &args.holdout {
+        Holdout::Share(share) => println!(
+            "split: {} rows -> {} for training, {} held out ({:.0}%, seed {}) to measure the registered metrics; {}",
+            data.n_rows(),
+            data.n_rows() - holdout.n_rows(),
+            holdout.n_rows(),
+            100.0 * share,
+            args.seed,
+            if args.refit {
+                "then refit on all rows (--refit)"
+            } else {
+                "the model is fitted on the training rows only (--refit fits again on all)"
+            }
+        ),
+        Holdout::File(p) => println!(
+            "split: none; fitted on all {} rows of {}, measured on the {} rows of {}{}",
+            data.n_rows(),
+            args.data.display(),
+            holdout.n_rows(),
+            p.display(),
+            if args.refit {
+                ", then refit on both (--refit)"
+            } else {
+                ""
+            }
+        ),
+    }
     println!(
         "registered {}/{} ({}, flavor {}) trained on {} rows of {} (dataset {})",
         mv.name,
