@@ -346,7 +346,9 @@ fn parquet_rejects_order_and_byte_identical_output() {
         rej[1]
     );
     assert!(
-        rej[2].starts_with("10,column `purpose`: unknown category `yacht`,"),
+        rej[2].starts_with(
+            "10,\"column `purpose`: unknown category `yacht`; score it as a missing value with --unknown-as-missing"
+        ),
         "{}",
         rej[2]
     );

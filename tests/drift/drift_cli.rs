@@ -431,3 +431,26 @@ fn exclude_fail_on_drift_and_the_files_in_the_json() {
     a.extend(["--exclude", "nope"]);
     fails_with(&mlcycle(&a), "--exclude");
 }
+
+#[test]
+fn all_methods_as_text_fit_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = write(dir.path(), "ref.csv", &sample_csv(1_000, 0.0, 1));
+    let c = write(dir.path(), "cur.csv", &sample_csv(1_000, 1.0, 2));
+    let o = mlcycle(&[
+        "drift",
+        "--reference",
+        r.to_str().unwrap(),
+        "--current",
+        c.to_str().unwrap(),
+        "--methods",
+        "all",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let section = text.split("All methods").nth(1).expect("an all-methods section");
+    assert!(section.contains("wasserstein"), "{section}");
+    for l in section.lines() {
+        assert!(l.chars().count() <= 100, "{} chars: {l}", l.chars().count());
+    }
+}

@@ -171,3 +171,21 @@ async fn integer_class_labels_are_integers_in_both_protocols() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["predictions"], json!(want));
 }
+
+#[tokio::test]
+async fn a_row_with_no_usable_value_is_refused_with_a_reason() {
+    let f = start(|_| {}).await;
+    let names = f.data.schema().feature_names();
+    let mut empty = serde_json::Map::new();
+    for n in &names {
+        empty.insert(n.to_string(), Value::Null);
+    }
+    let mut rows = records(&f.data, 1);
+    rows.push(Value::Object(empty));
+    let (s, v) = f
+        .post_json("/invocations", &json!({ "dataframe_records": rows }))
+        .await;
+    assert_eq!(s, 400, "{v}");
+    let msg = v["message"].as_str().unwrap();
+    assert!(msg.contains("row 1 has no usable value"), "{msg}");
+}

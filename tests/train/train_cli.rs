@@ -577,6 +577,16 @@ fn missing_values_and_unknown_categories_follow_one_rule() {
     // Asked to, it rejects them.
     ok(&score(&["--reject-missing"]));
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 21);
+    // A row with no value at all is rejected with its reason.
+    std::fs::write(
+        &input,
+        "bill_length_mm,flipper_length_mm,sex\n40,200,male\n,,\n41,201,\n",
+    )
+    .unwrap();
+    ok(&score(&[]));
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 3);
+    let rejects = std::fs::read_to_string(format!("{}.rejects.csv", out.display())).unwrap();
+    assert!(rejects.contains("no usable value"), "{rejects}");
     // An unknown category is refused naming the flag that scores it as missing, in `score`
     // and `validate` alike.
     std::fs::write(

@@ -570,6 +570,9 @@ fn num(x: f64) -> String {
     }
 }
 
+/// The widest line of the "all methods" section of the text report.
+const ALL_METHODS_WIDTH: usize = 100;
+
 fn write_text(out: &mut dyn Write, r: &DriftReport, args: &DriftArgs) -> std::io::Result<()> {
     writeln!(
         out,
@@ -629,24 +632,26 @@ fn write_text(out: &mut dyn Write, r: &DriftReport, args: &DriftArgs) -> std::io
     if r.columns.iter().any(|c| c.tests.len() > 1) {
         writeln!(out)?;
         writeln!(out, "All methods (statistic, p-value in brackets):")?;
-        write!(out, "{:<w$}", "column")?;
-        for m in &methods {
-            write!(out, "  {m:>22}")?;
-        }
-        writeln!(out)?;
+        // One block per column, its methods wrapped to fit a terminal.
         for c in &r.columns {
-            write!(out, "{:<w$}", c.name)?;
+            writeln!(out, "{}", c.name)?;
+            let mut line = String::from(" ");
             for m in &methods {
-                let cell = match c.tests.get(m) {
-                    None => String::new(),
-                    Some(t) => match t.p_value {
-                        Some(p) => format!("{} ({})", num(t.statistic), num(p)),
-                        None => num(t.statistic),
-                    },
+                let Some(t) = c.tests.get(m) else { continue };
+                let cell = match t.p_value {
+                    Some(p) => format!("{m} {} ({})", num(t.statistic), num(p)),
+                    None => format!("{m} {}", num(t.statistic)),
                 };
-                write!(out, "  {cell:>22}")?;
+                if line.len() > 1 && line.len() + 2 + cell.chars().count() > ALL_METHODS_WIDTH {
+                    writeln!(out, "{line}")?;
+                    line = String::from(" ");
+                }
+                line.push_str("  ");
+                line.push_str(&cell);
             }
-            writeln!(out)?;
+            if line.len() > 1 {
+                writeln!(out, "{line}")?;
+            }
         }
     }
     writeln!(out)?;

@@ -96,7 +96,8 @@ fn parse_sample(s: &str) -> Result<f64, String> {
 /// Run the server until SIGTERM or Ctrl-C, then stop gracefully.
 pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
     let started = Instant::now();
-    if !SqliteRegistry::is_store(&args.store) {
+    // A directory that is there is opened (and a damaged store refused) by the registry.
+    if !args.store.exists() {
         return Err(mlcycle::Error::not_found(
             "store",
             args.store.display(),

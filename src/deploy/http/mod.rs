@@ -40,6 +40,16 @@
 //! class probabilities per input row; with `"params": {"probabilities": true}` each
 //! prediction is `{"prediction": label, "probabilities": {class: p, ...}}`.
 //!
+//! # Missing values and numbers written as text
+//! `/invocations` reads values as MLflow does (through pandas): a numeric column takes a JSON
+//! number, `null`, or a string that reads as a number (`"49.0"`) or as missing (`""`,
+//! `"NaN"`, `"NA"`, …). The v2 protocol types every tensor, as the Open Inference Protocol
+//! says: the data of an FP64/FP32/INT tensor are JSON numbers, with `null` for a missing
+//! value, and a string among them (even `"NaN"`) is refused; BYTES tensors carry categories
+//! (`null` or `""` is missing). A missing value is scored (the model imputes or routes it); a
+//! row with no usable value at all is refused with 400; an unknown category is refused
+//! unless [`HttpConfig::unknown_level`] is `AsMissing` (`mlcycle serve --unknown-as-missing`).
+//!
 //! # Request ids
 //! The request id is the `x-request-id` header when the caller gives one, else (v2) the
 //! body's `id`, else a fresh UUID. It is returned in the `x-request-id` header and in the v2

@@ -379,6 +379,15 @@ impl Shared {
         };
         let served = selection.answer;
         let Encoded { x, logged } = encode(&served, &self.encoding())?;
+        if x.ncols() > 0
+            && let Some(r) = x
+                .outer_iter()
+                .position(|row| row.iter().all(|v| v.is_nan()))
+        {
+            return Err(ApiError::bad_request(format!(
+                "row {r} has no usable value: every feature is empty or missing, so a prediction would say nothing about it"
+            )));
+        }
         let x = Arc::new(x);
         let inputs = match logged {
             Some(text) if self.recorder.is_some() => RecordInputs::Json(Arc::new(text)),
