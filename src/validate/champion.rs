@@ -674,12 +674,16 @@ fn decide(
     }
     // Fairness.
     if let Some(fc) = &cfg.fairness {
-        rep.fairness = Some(fairness_checks(
-            fc,
-            candidate.as_ref(),
-            holdout,
-            &mut checks,
-        )?);
+        if candidate.signature().n_classes() == 2 {
+            rep.fairness = Some(fairness_checks(
+                fc,
+                candidate.as_ref(),
+                holdout,
+                &mut checks,
+            )?);
+        } else {
+            group_error_checks(fc, candidate.as_ref(), holdout, &mut checks)?;
+        }
     }
     // Over/underfitting.
     if let Some(train) = training
@@ -916,21 +920,9 @@ fn significance_checks(
     Ok(summary)
 }
 
-/// A numeric sensitive column with more distinct values than this is refused as continuous.
-const MAX_NUMERIC_GROUPS: usize = 20;
-
-fn fairness_checks(
-    fc: &FairnessConfig,
-    candidate: &dyn Model,
-    holdout: &Dataset,
-    checks: &mut Vec<Check>,
-) -> Result<FairnessSummary> {
-    if candidate.signature().n_classes() != 2 {
-        return Err(Error::invalid(
-            "fairness",
-            "group fairness metrics need a binary classifier",
-        ));
-    }
+/// The group of every holdout row on the sensitive column (`(missing)` for a missing
+/// value); a continuous numeric column is refused.
+fn sensitive_groups(fc: &FairnessConfig, holdout: &Dataset) -> Result<Vec<String>> {
     let schema = holdout.schema();
     let col = schema.feature_index(&fc.sensitive).ok_or_else(|| {
         Error::not_found(
@@ -976,6 +968,135 @@ fn fairness_checks(
             }
         })
         .collect();
+    Ok(groups)
+}
+
+/// Fairness of a multiclass classifier (accuracy and the share predicted as each class, by
+/// group; the largest per-class spread of those shares is its demographic parity
+/// difference, held to `max_demographic_parity_difference` when set) or of a regressor (RMSE
+/// and MAE by group and the RMSE gap between groups, reported as information).
+fn group_error_checks(
+    fc: &FairnessConfig,
+    candidate: &dyn Model,
+    holdout: &Dataset,
+    checks: &mut Vec<Check>,
+) -> Result<()> {
+    let groups = sensitive_groups(fc, holdout)?;
+    let y = holdout.require_target()?;
+    let pred = candidate.predict(holdout.features())?;
+    let name = &fc.sensitive;
+    let mut by: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, g) in groups.iter().enumerate() {
+        by.entry(g.as_str()).or_default().push(i);
+    }
+    let sig = candidate.signature();
+    let binary_only =
+        fc.max_equalized_odds_difference.is_some() || fc.min_disparate_impact_ratio.is_some();
+    let Some(classes) = sig.target.kind.classes() else {
+        if binary_only || fc.max_demographic_parity_difference.is_some() {
+            return Err(Error::invalid(
+                "fairness limits",
+                "demographic parity, equalized odds and disparate impact are for classifiers; for a regressor the report shows the error by group (drop the limits)",
+            ));
+        }
+        let mut parts = Vec::new();
+        let mut rmses = Vec::new();
+        for (g, rows) in &by {
+            let n = rows.len() as f64;
+            let mse = rows
+                .iter()
+                .map(|&i| (pred.values[i] - y[i]).powi(2))
+                .sum::<f64>()
+                / n;
+            let mae = rows
+                .iter()
+                .map(|&i| (pred.values[i] - y[i]).abs())
+                .sum::<f64>()
+                / n;
+            rmses.push(mse.sqrt());
+            parts.push(format!(
+                "{g} rmse {:.4} mae {mae:.4} (n={})",
+                mse.sqrt(),
+                rows.len()
+            ));
+        }
+        let gap = rmses.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            - rmses.iter().copied().fold(f64::INFINITY, f64::min);
+        checks.push(info(
+            "fairness:error_gap",
+            format!(
+                "error by `{name}` group: {}; RMSE gap between groups {gap:.4} (no limits for regressors)",
+                parts.join(", ")
+            ),
+        ));
+        return Ok(());
+    };
+    if binary_only {
+        return Err(Error::invalid(
+            "fairness limits",
+            "equalized odds and disparate impact are defined for binary classifiers; for a multiclass model set max_demographic_parity_difference (the largest per-class spread of selection rates)",
+        ));
+    }
+    let k = classes.len();
+    let mut lo = vec![f64::INFINITY; k];
+    let mut hi = vec![f64::NEG_INFINITY; k];
+    let mut parts = Vec::new();
+    for (g, rows) in &by {
+        let n = rows.len() as f64;
+        let right = rows.iter().filter(|&&i| pred.values[i] == y[i]).count() as f64;
+        let mut rates = Vec::with_capacity(k);
+        for c in 0..k {
+            let r = rows
+                .iter()
+                .filter(|&&i| pred.values[i] as usize == c)
+                .count() as f64
+                / n;
+            lo[c] = lo[c].min(r);
+            hi[c] = hi[c].max(r);
+            rates.push(format!("{}={r:.3}", classes[c]));
+        }
+        parts.push(format!(
+            "{g} accuracy {:.4} selection {} (n={})",
+            right / n,
+            rates.join(" "),
+            rows.len()
+        ));
+    }
+    let (worst, dpd) = (0..k)
+        .map(|c| (c, hi[c] - lo[c]))
+        .fold((0, f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+    let words = format!(
+        "by `{name}` group: {}; largest per-class demographic parity difference {dpd:.4} (class `{}`)",
+        parts.join("; "),
+        classes.get(worst).map_or("?", String::as_str)
+    );
+    match fc.max_demographic_parity_difference {
+        Some(m) => {
+            let ok = dpd <= m;
+            checks.push(check(
+                "fairness:demographic_parity_difference",
+                ok,
+                format!(
+                    "{words}, {} the limit {m:.4}",
+                    if ok { "within" } else { "over" }
+                ),
+            ));
+        }
+        None => checks.push(info("fairness", format!("{words} (no limits set)"))),
+    }
+    Ok(())
+}
+
+/// A numeric sensitive column with more distinct values than this is refused as continuous.
+const MAX_NUMERIC_GROUPS: usize = 20;
+
+fn fairness_checks(
+    fc: &FairnessConfig,
+    candidate: &dyn Model,
+    holdout: &Dataset,
+    checks: &mut Vec<Check>,
+) -> Result<FairnessSummary> {
+    let groups = sensitive_groups(fc, holdout)?;
     let y = holdout.require_target()?;
     let pred = candidate.predict(holdout.features())?;
     let r = fairness_report(y.view(), pred.values.view(), &groups)?;

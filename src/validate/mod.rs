@@ -9,7 +9,7 @@
 //! | `beats_champion:<primary>` | on | the primary metric does not beat the champion by the margin: `min_improvement` (0.002) in the metric's units for scores bounded by 0 and 1 (AUC, accuracy, F1, …), that fraction of the champion's value (0.2 %) for unbounded ones (RMSE, MAE, log loss, …) — see [`MarginScale`]; the report states the margin used |
 //! | `threshold:<m>`, `min_absolute_change:<m>`, `min_relative_change:<m>` | none | an MLflow-style [`MetricThreshold`] is missed (or its metric is missing) |
 //! | `significance:bootstrap:<primary>`, `significance:mcnemar` | off | the paired bootstrap interval of the primary-metric difference does not exclude 0 / McNemar's p ≥ alpha (see [`McNemarPolicy`]) |
-//! | `fairness:*` | off | a limit on demographic parity, equalized odds or disparate impact across a sensitive column's groups is exceeded |
+//! | `fairness:*` | off | a limit on demographic parity, equalized odds or disparate impact across a sensitive column's groups is exceeded (binary classifiers; multiclass: the largest per-class spread of selection rates against `max_demographic_parity_difference`; regressors: the error by group, reported only) |
 //! | `profile:*` (serving cost) | measured, no budgets | artifact size, single-row p99 latency or batch throughput misses its budget |
 //! | `fit_gap:<primary>` | reported when training data is given | the training score beats the holdout score by more than `max_train_holdout_gap` |
 //!

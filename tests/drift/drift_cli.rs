@@ -448,7 +448,10 @@ fn all_methods_as_text_fit_a_terminal() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
-    let section = text.split("All methods").nth(1).expect("an all-methods section");
+    let section = text
+        .split("All methods")
+        .nth(1)
+        .expect("an all-methods section");
     assert!(section.contains("wasserstein"), "{section}");
     for l in section.lines() {
         assert!(l.chars().count() <= 100, "{} chars: {l}", l.chars().count());

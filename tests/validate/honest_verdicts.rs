@@ -229,3 +229,86 @@ fn a_small_holdout_is_warned_about() {
     let r = validate(ChampionChallengerConfig::default(), &m, Some(&m), &holdout).unwrap();
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
 }
+
+/// The credit features with a three-class target cut from `income` terciles.
+fn multiclass(n: usize) -> (Dataset, Dataset) {
+    let data = CreditDefault::new(11)
+        .sample(n, &DriftSpec::none(), 0)
+        .unwrap();
+    let col = data.schema().feature_index("income").unwrap();
+    let income: Vec<f64> = data.features().column(col).to_vec();
+    let mut sorted = income.clone();
+    sorted.sort_by(f64::total_cmp);
+    let (a, b) = (sorted[n / 3], sorted[2 * n / 3]);
+    let y: Array1<f64> = income
+        .iter()
+        .map(|&v| {
+            if v < a {
+                0.0
+            } else if v < b {
+                1.0
+            } else {
+                2.0
+            }
+        })
+        .collect();
+    let schema = Schema::new(
+        data.schema().features.clone(),
+        Some(Target {
+            name: "band".into(),
+            kind: TargetKind::classification(["low", "mid", "high"]).unwrap(),
+        }),
+    )
+    .unwrap();
+    Dataset::new(schema, data.features().to_owned(), Some(y), None)
+        .unwrap()
+        .split(0.3, 2)
+        .unwrap()
+}
+
+#[test]
+fn fairness_for_multiclass_and_regression() {
+    let fairness = |max_dpd: Option<f64>| ChampionChallengerConfig {
+        fairness: Some(FairnessConfig {
+            sensitive: "region".into(),
+            max_demographic_parity_difference: max_dpd,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let (train, holdout) = multiclass(1_500);
+    let m = fit("logistic", Value::Null, &train);
+    let r = validate(fairness(None), &m, None, &holdout).unwrap();
+    let c = r.checks.iter().find(|c| c.name == "fairness").unwrap();
+    assert!(c.info, "{c:?}");
+    assert!(
+        c.detail.contains("selection low=")
+            && c.detail
+                .contains("largest per-class demographic parity difference"),
+        "{}",
+        c.detail
+    );
+    // A limit of 0 cannot be met by groups of different shares: it blocks.
+    let r = validate(fairness(Some(0.0)), &m, None, &holdout).unwrap();
+    let c = r
+        .checks
+        .iter()
+        .find(|c| c.name == "fairness:demographic_parity_difference")
+        .unwrap();
+    assert!(!c.passed && !r.promote, "{c:?}");
+
+    let (train, holdout) = regression(1_000);
+    let m = fit("linear", Value::Null, &train);
+    let r = validate(fairness(None), &m, None, &holdout).unwrap();
+    let c = r
+        .checks
+        .iter()
+        .find(|c| c.name == "fairness:error_gap")
+        .unwrap();
+    assert!(
+        c.info && c.detail.contains("RMSE gap between groups"),
+        "{c:?}"
+    );
+    let e = validate(fairness(Some(0.1)), &m, None, &holdout).unwrap_err();
+    assert!(e.to_string().contains("for classifiers"), "{e}");
+}

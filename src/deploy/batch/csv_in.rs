@@ -867,8 +867,7 @@ fn slow_row(
 }
 
 /// Why a row with no usable value is rejected.
-const EMPTY_ROW_REASON: &str =
-    "the row has no usable value: every feature is empty or missing, so a prediction would say nothing about it";
+const EMPTY_ROW_REASON: &str = "the row has no usable value: every feature is empty or missing, so a prediction would say nothing about it";
 
 #[cfg(test)]
 mod tests {
