@@ -345,6 +345,20 @@ fn train_prints_its_split_and_quality_and_registers_a_dataset_once() {
         "{out}"
     );
     assert!(out.contains("data quality: 300 rows"), "{out}");
+    // Metrics say how they average over the three classes; speed is reported apart.
+    let f1 = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("f1 "))
+        .unwrap();
+    assert!(f1.contains("(macro average over 3 classes)"), "{f1}");
+    let profile = out
+        .find("serving profile (speed and size, not quality):")
+        .unwrap();
+    assert!(
+        out.find("profile_latency_p50_us").unwrap() > profile,
+        "{out}"
+    );
+    assert!(out.find("holdout metrics").unwrap() < profile, "{out}");
     let sex = out
         .lines()
         .find(|l| l.trim_start().starts_with("sex"))

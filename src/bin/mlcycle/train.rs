@@ -134,6 +134,28 @@ pub fn algorithm_help() -> String {
     s
 }
 
+/// How a classification metric averages over classes, for the text report (the metric
+/// names are the registry's keys and stay as they are).
+fn averaging_note(metric: &str, classes: Option<&[String]>) -> String {
+    match (metric, classes) {
+        ("precision" | "recall" | "f1", Some([_, positive])) => {
+            format!("  (class `{positive}`)")
+        }
+        ("roc_auc" | "average_precision", Some([_, positive])) => {
+            format!("  (`{positive}` as the positive class)")
+        }
+        ("precision" | "recall" | "f1", Some(cs)) => {
+            format!("  (macro average over {} classes)", cs.len())
+        }
+        ("roc_auc" | "average_precision", Some(cs)) => {
+            format!("  (one-vs-rest macro average over {} classes)", cs.len())
+        }
+        ("f1_weighted", Some(_)) => "  (average weighted by class frequency)".to_string(),
+        ("f1_macro", Some(_)) => "  (unweighted mean over classes)".to_string(),
+        _ => String::new(),
+    }
+}
+
 /// The data-quality report in a few lines: rows, duplicates, and every column with missing
 /// values, outliers or a single value.
 fn print_quality(q: &mlcycle::data::QualityReport) {
@@ -373,8 +395,9 @@ pub async fn run(args: TrainArgs) -> Result<()> {
         );
     }
     println!("holdout metrics ({} rows):", holdout.n_rows());
+    let classes = mv.signature.target.kind.classes();
     for (k, v) in &quality_metrics {
-        println!("  {k:<30} {v:.6}");
+        println!("  {k:<30} {v:.6}{}", averaging_note(k, classes));
     }
     if !profile.is_empty() {
         println!("serving profile (speed and size, not quality):");
