@@ -65,6 +65,21 @@ async fn v2_body_id_is_the_request_id_when_no_header_is_given() {
     assert_eq!(h.len(), 36);
     assert_eq!(v["id"], h.as_str());
 
+    // A refused request answers with the body id too.
+    let mut bad = v2_columns(&f.data, 1);
+    bad["id"] = json!("body-bad");
+    bad["inputs"][0]["datatype"] = json!("BOOL");
+    bad["inputs"][0]["data"] = json!(["x"]);
+    let r = f
+        .client
+        .post(f.url("/v2/models/credit/infer"))
+        .body(bad.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(header(r.headers(), "x-request-id"), "body-bad");
+
     let ids = logged_ids(&f).await;
     for want in ["body-7", "hdr-8", h.as_str()] {
         assert!(ids.iter().any(|i| i == want), "{want} not logged: {ids:?}");

@@ -868,24 +868,30 @@ async fn infer_inner(
             super::error::json_error_message(&e)
         ))
     })?;
-    if req.inputs.is_empty() {
-        return Err(ApiError::bad_request("the request has no inputs"));
-    }
-    let tensors = decode_inputs(&req, binary)?;
     let request_id = settle_request_id(rid, req.id.as_ref());
-    let request_id = request_id.as_str();
-    let (served, p) = shared
-        .route_and_score(
-            looked_up,
-            version.is_some(),
-            &headers,
-            request_id,
-            |served, enc| to_matrix(served, &tensors, enc).map(Into::into),
-        )
-        .await?;
-    let id = Value::from(request_id.to_string());
-    let mut r = build_response(&served, &id, &req, &p)?;
+    let answered = async {
+        if req.inputs.is_empty() {
+            return Err(ApiError::bad_request("the request has no inputs"));
+        }
+        let tensors = decode_inputs(&req, binary)?;
+        let (served, p) = shared
+            .route_and_score(
+                looked_up,
+                version.is_some(),
+                &headers,
+                &request_id,
+                |served, enc| to_matrix(served, &tensors, enc).map(Into::into),
+            )
+            .await?;
+        let id = Value::from(request_id.clone());
+        let r = build_response(&served, &id, &req, &p)?;
+        Ok::<_, ApiError>(served_response(r, &served))
+    }
+    .await;
+    // The settled id goes back in the header, also with an error (the one any record of
+    // the failed request carries).
+    let mut r = answered.unwrap_or_else(IntoResponse::into_response);
     r.extensions_mut()
-        .insert(RequestId(request_id.to_string(), rid.1));
-    Ok(served_response(r, &served))
+        .insert(RequestId(request_id.clone(), rid.1));
+    Ok(r)
 }
