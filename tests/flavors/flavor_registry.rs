@@ -279,3 +279,32 @@ fn artifacts_written_by_earlier_versions_load_through_the_flavor_registry() {
         direct.predict(x.view()).unwrap()
     );
 }
+
+#[test]
+fn artifacts_of_a_store_written_by_an_earlier_version_verify_and_load_with_their_profiles() {
+    // tests/fixtures/stores/v1: content-addressed artifacts written before flavors were open
+    // (bundles of a logistic model and its reference profile).
+    let root = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/stores/v1/artifacts"
+    );
+    let flavors = FlavorRegistry::new();
+    let mut n = 0;
+    for shard in std::fs::read_dir(root).unwrap() {
+        for file in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            assert_eq!(mlcycle::registry::artifacts::sha256_hex(&bytes), name);
+            let art = ModelArtifact::from_bytes(&bytes).unwrap();
+            assert_eq!(art.flavor(), "logistic");
+            assert!(art.reference_profile().is_some());
+            // Written back byte for byte: the stored format did not change.
+            assert_eq!(art.to_bytes().unwrap(), bytes);
+            let model = flavors.load(art.clone()).unwrap();
+            assert_eq!(model.signature(), art.signature());
+            n += 1;
+        }
+    }
+    assert_eq!(n, 2);
+}
