@@ -17,7 +17,10 @@ use std::sync::Arc;
 /// `"reference_profile": {...}` when the artifact carries the drift baseline of the version
 /// ([`ModelArtifact::with_reference_profile`]). The profile is part of the stored bytes, so
 /// it is content-addressed and verified with the model, and round-trips bit for bit.
-/// Artifacts written before profiles existed load unchanged (no profile). Loading checks
+/// Artifacts written before profiles existed load unchanged (no profile). An application's
+/// own model type is stored as `{"flavor": NAME, "model": {"signature": {...}, "bytes": HEX}}`
+/// ([`ModelArtifact::flavored`]) and loaded by the [`ModelFlavor`](super::ModelFlavor)
+/// registered under NAME ([`FlavorRegistry`](super::FlavorRegistry)). Loading checks
 /// the artifact's internal consistency, so a damaged artifact is an error, never a wrong
 /// model.
 ///

@@ -308,3 +308,43 @@ fn artifacts_of_a_store_written_by_an_earlier_version_verify_and_load_with_their
     }
     assert_eq!(n, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_store_keeps_a_flavored_version_across_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let m = model("test_affine_sqlite");
+    let artifact = m.to_artifact().unwrap();
+    {
+        let registry = mlcycle::registry::SqliteRegistry::open(dir.path(), clock.clone()).unwrap();
+        let mv = registry
+            .register(
+                "affine",
+                NewVersion {
+                    artifact: artifact.clone(),
+                    lineage: Lineage::default(),
+                    metrics: BTreeMap::new(),
+                    tags: BTreeMap::new(),
+                    description: String::new(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(mv.flavor, "test_affine_sqlite");
+        assert_eq!(
+            mv.artifact_sha256,
+            mlcycle::registry::artifacts::sha256_hex(&artifact.to_bytes().unwrap())
+        );
+    }
+    FlavorRegistry::global()
+        .register(Arc::new(AffineFlavor("test_affine_sqlite")))
+        .unwrap();
+    let registry = mlcycle::registry::SqliteRegistry::open(dir.path(), clock).unwrap();
+    let (mv, loaded) = registry.load_model("affine/1").await.unwrap();
+    assert_eq!(mv.flavor, "test_affine_sqlite");
+    let x = array![[2.0, 0.0]];
+    assert_eq!(
+        loaded.predict(x.view()).unwrap(),
+        m.predict(x.view()).unwrap()
+    );
+}
