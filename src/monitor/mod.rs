@@ -4,14 +4,19 @@
 //! talks to a deployment.
 
 pub mod estimate;
+pub mod performance;
 
 use crate::collect::{PredictionLog, PredictionRecord};
 use crate::data::{Dataset, Schema};
 use crate::drift::{ColumnSummary, DatasetProfile, DriftDetector, DriftReport};
+use crate::labels::{LabelStore, index_labels, join_window};
+use crate::model::Model;
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use ndarray::Array2;
+use performance::{PerformanceLimit, PerformanceReport, realized_performance};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Service health over a window.
@@ -89,6 +94,10 @@ pub struct MonitorReport {
     pub quality_faults: Vec<QualityFault>,
     /// Why the drift check was skipped, if it was.
     pub skipped: Option<String>,
+    /// Realized performance on the labelled share of the window (with a
+    /// [`GroundTruth`]; `None` without one).
+    #[serde(default)]
+    pub performance: Option<PerformanceReport>,
 }
 
 /// Settings of [`Monitor`].
@@ -98,6 +107,23 @@ pub struct MonitorConfig {
     pub min_rows: usize,
     /// A column whose missing share exceeds the reference's by more than this is a fault.
     pub max_missing_increase: f64,
+    /// Realized performance counts as degraded when a metric is worse than the serving
+    /// version's validation metric by more than this share of it (see
+    /// [`PerformanceLimit::max_drop`]); `None`: never.
+    #[serde(default = "default_performance_drop")]
+    pub performance_drop: Option<f64>,
+    /// Fewer labelled rows than this in a window: realized performance is reported but
+    /// never counts as degraded.
+    #[serde(default = "default_min_labelled")]
+    pub min_labelled: usize,
+}
+
+fn default_performance_drop() -> Option<f64> {
+    Some(0.1)
+}
+
+fn default_min_labelled() -> usize {
+    100
 }
 
 impl Default for MonitorConfig {
@@ -105,8 +131,34 @@ impl Default for MonitorConfig {
         MonitorConfig {
             min_rows: 200,
             max_missing_increase: 0.1,
+            performance_drop: default_performance_drop(),
+            min_labelled: default_min_labelled(),
         }
     }
+}
+
+impl MonitorConfig {
+    /// The limit realized performance is judged by.
+    pub fn performance_limit(&self) -> PerformanceLimit {
+        PerformanceLimit {
+            max_drop: self.performance_drop,
+            min_labelled: self.min_labelled,
+        }
+    }
+}
+
+/// What realized performance needs: the labels, the serving version (its model, to give
+/// the logged inputs their class probabilities) and its validation metrics.
+#[derive(Debug, Clone)]
+pub struct GroundTruth {
+    /// The ground-truth labels.
+    pub labels: Arc<dyn LabelStore>,
+    /// The serving version's number: only the rows it scored are measured.
+    pub version: u32,
+    /// Its model.
+    pub model: Arc<dyn Model>,
+    /// Its validation metrics (as registered with the version).
+    pub baseline: BTreeMap<String, f64>,
 }
 
 /// Reads windows of the prediction log and checks health, data quality and drift.
@@ -115,6 +167,7 @@ pub struct Monitor {
     log: Arc<dyn PredictionLog>,
     detector: Arc<dyn DriftDetector>,
     config: MonitorConfig,
+    ground_truth: Option<GroundTruth>,
 }
 
 impl Monitor {
@@ -128,7 +181,14 @@ impl Monitor {
             log,
             detector,
             config,
+            ground_truth: None,
         }
+    }
+
+    /// Also measure realized performance on the labelled share of each window.
+    pub fn with_ground_truth(mut self, ground_truth: GroundTruth) -> Self {
+        self.ground_truth = Some(ground_truth);
+        self
     }
 
     /// Check the window `[from, to)` against `reference` (the training data of the model
@@ -189,7 +249,11 @@ impl Monitor {
             drift: None,
             quality_faults: vec![],
             skipped: None,
+            performance: None,
         };
+        if let Some(gt) = &self.ground_truth {
+            report.performance = Some(self.performance(gt, &records).await?);
+        }
         let Some(current) = current.filter(|c| c.n_rows() >= self.config.min_rows) else {
             report.skipped = Some(format!(
                 "fewer than {} scored rows in the window",
@@ -208,6 +272,68 @@ impl Monitor {
             Baseline::Profile(p, _) => self.detector.detect_from_profile(p, &current).await?,
         });
         Ok(report)
+    }
+}
+
+impl Monitor {
+    /// Realized performance of the rows `gt.version` scored in `records`.
+    async fn performance(
+        &self,
+        gt: &GroundTruth,
+        records: &[PredictionRecord],
+    ) -> Result<PerformanceReport> {
+        let signature = gt.model.signature();
+        let width = signature.inputs.n_features();
+        let served: Vec<PredictionRecord> = records
+            .iter()
+            .filter(|r| r.model_version == gt.version && r.error.is_none())
+            .cloned()
+            .collect();
+        let scored = served
+            .iter()
+            .flat_map(|r| &r.inputs)
+            .filter(|x| x.len() == width)
+            .count();
+        let labels = index_labels(gt.labels.all().await?);
+        let schema = Schema::new(
+            signature.inputs.features.clone(),
+            Some(signature.target.clone()),
+        )?;
+        let mut x: Vec<f64> = Vec::new();
+        let (mut y_true, mut y_pred) = (Vec::new(), Vec::new());
+        for row in join_window(&served, &labels) {
+            let inputs = &row.record.inputs[row.row];
+            let Some(&pred) = row.record.outputs.get(row.row) else {
+                continue;
+            };
+            if inputs.len() != width {
+                continue;
+            }
+            let Ok(label) = schema.encode_target(&row.label.label) else {
+                continue;
+            };
+            x.extend_from_slice(inputs);
+            y_true.push(label);
+            y_pred.push(pred);
+        }
+        let n = y_true.len();
+        let proba = if signature.target.kind.classes().is_some() && n > 0 {
+            Array2::from_shape_vec((n, width), x)
+                .ok()
+                .and_then(|x| gt.model.predict(x.view()).ok())
+                .and_then(|p| p.probabilities)
+        } else {
+            None
+        };
+        realized_performance(
+            &signature.target,
+            ndarray::ArrayView1::from(&y_true),
+            ndarray::ArrayView1::from(&y_pred),
+            proba.as_ref().map(|p| p.view()),
+            scored,
+            &gt.baseline,
+            self.config.performance_limit(),
+        )
     }
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: lifecycle (one test binary per area).
 
 mod approvals;
+mod concept_drift;
 mod examples;
 mod lifecycle_e2e;
 mod lifecycle_flush;
