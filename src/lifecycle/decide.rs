@@ -52,7 +52,7 @@ pub struct WindowSummary {
     pub reference_version: u32,
     /// Why the drift check was skipped (too few rows), if it was.
     pub skipped: Option<String>,
-    /// Data-quality faults, each as "`column`: detail".
+    /// Data-quality faults, each as "`column` kind: detail".
     pub quality_faults: Vec<String>,
     /// Whether the dataset drifted.
     pub dataset_drift: bool,
@@ -80,7 +80,7 @@ impl WindowSummary {
             quality_faults: report
                 .quality_faults
                 .iter()
-                .map(|f| format!("`{}`: {}", f.column, f.detail))
+                .map(|f| format!("`{}` {}: {}", f.column, f.kind.as_str(), f.detail))
                 .collect(),
             dataset_drift: report.drift.as_ref().is_some_and(|d| d.dataset_drift),
             drifted_columns: report
@@ -189,9 +189,11 @@ pub struct Decision {
 /// Decide what to do about `window` given the episode `state` and the `policy`; returns
 /// the decision and the state after this window.
 ///
-/// - A skipped check (too few rows) decides nothing and leaves the state alone.
-/// - A data-quality fault raises a critical alert and never retrains (retraining on
-///   broken inputs is harmful); the episode state is left alone.
+/// - A data-quality fault (see [`crate::monitor::quality`]) raises a critical alert and
+///   never retrains (retraining on broken inputs is harmful: fix the pipeline); the
+///   episode state is left alone. It is reported even when the window had too few rows
+///   for a drift check (a volume drop, say).
+/// - Otherwise a skipped check (too few rows) decides nothing and leaves the state alone.
 /// - Realized performance below the serving version's validation metrics beyond the limit
 ///   (concept drift: the relation between inputs and outcome changed) is evidence of real
 ///   drift like input drift, even when no input column moved: it raises a `performance`
@@ -252,11 +254,7 @@ pub fn decide(
             next.last_clean = Some(window.to);
         }
     }
-    let verdict = if let Some(reason) = &window.skipped {
-        Verdict::Skipped {
-            reason: reason.clone(),
-        }
-    } else if !window.quality_faults.is_empty() {
+    let verdict = if !window.quality_faults.is_empty() {
         let reason = window.quality_faults.join("; ");
         alerts.push(AlertSpec {
             severity: Severity::Critical,
@@ -266,6 +264,10 @@ pub fn decide(
             ),
         });
         Verdict::DataQualityFault { reason }
+    } else if let Some(reason) = &window.skipped {
+        Verdict::Skipped {
+            reason: reason.clone(),
+        }
     } else if real_shift {
         let mut drifted = window.drifted_columns.join(", ");
         if window.dataset_drift {

@@ -5,16 +5,19 @@
 
 pub mod estimate;
 pub mod performance;
+pub mod quality;
 
 use crate::collect::{PredictionLog, PredictionRecord};
-use crate::data::{Dataset, Schema};
-use crate::drift::{ColumnSummary, DatasetProfile, DriftDetector, DriftReport};
+use crate::data::{Dataset, FeatureKind, Schema};
+use crate::drift::{DatasetProfile, DriftDetector, DriftReport};
 use crate::labels::{LabelStore, index_labels, join_window};
 use crate::model::Model;
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use ndarray::Array2;
 use performance::{PerformanceLimit, PerformanceReport, realized_performance};
+pub use quality::{FaultKind, QualityFault};
+use quality::{ColumnLimits, RequestEvidence};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -70,15 +73,6 @@ impl HealthReport {
     }
 }
 
-/// A data-quality problem in the window (a reason not to trust drift as a retrain signal).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QualityFault {
-    /// The column.
-    pub column: String,
-    /// What is wrong, in words.
-    pub detail: String,
-}
-
 /// The result of one monitoring check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonitorReport {
@@ -116,6 +110,30 @@ pub struct MonitorConfig {
     /// never counts as degraded.
     #[serde(default = "default_min_labelled")]
     pub min_labelled: usize,
+    /// The reference range of a numeric column is widened by this share of its span on
+    /// each side before values count as out of range.
+    #[serde(default = "default_range_tolerance")]
+    pub range_tolerance: f64,
+    /// More than this share of a column's values out of range is an `out_of_range` fault.
+    #[serde(default = "default_max_out_of_range")]
+    pub max_out_of_range: f64,
+    /// A window with fewer than `1 − this` times the scored rows of the window before it
+    /// (of the same length, with at least `min_rows` rows) is a `volume_drop` fault;
+    /// `None`: not checked (the previous window is then not read).
+    #[serde(default = "default_max_volume_drop")]
+    pub max_volume_drop: Option<f64>,
+}
+
+fn default_range_tolerance() -> f64 {
+    0.5
+}
+
+fn default_max_out_of_range() -> f64 {
+    0.01
+}
+
+fn default_max_volume_drop() -> Option<f64> {
+    Some(0.5)
 }
 
 fn default_performance_drop() -> Option<f64> {
@@ -133,6 +151,9 @@ impl Default for MonitorConfig {
             max_missing_increase: 0.1,
             performance_drop: default_performance_drop(),
             min_labelled: default_min_labelled(),
+            range_tolerance: default_range_tolerance(),
+            max_out_of_range: default_max_out_of_range(),
+            max_volume_drop: default_max_volume_drop(),
         }
     }
 }
@@ -235,19 +256,31 @@ impl Monitor {
             Baseline::Data(d) => d.schema(),
             Baseline::Profile(_, s) => s,
         };
-        let reference_missing = match baseline {
-            Baseline::Data(d) => missing_shares(d),
-            Baseline::Profile(p, _) => profile_missing_shares(p, schema)?,
+        let reference = match baseline {
+            Baseline::Data(d) => quality::reference_from_data(d),
+            Baseline::Profile(p, _) => quality::reference_from_profile(p, schema)?,
         };
         let records = self.log.read_window(from, to).await?;
         let health = HealthReport::of(&records);
-        let current = window_dataset(schema, &records)?;
+        let (current, evidence) = window_dataset(schema, &records)?;
+        let mut faults = quality::request_faults(schema, &evidence);
+        if let Some(max_drop) = self.config.max_volume_drop {
+            let previous = self.log.read_window(from - (to - from), from).await?;
+            if let Some(f) = quality::volume_fault(
+                scored_rows(&records),
+                scored_rows(&previous),
+                max_drop,
+                self.config.min_rows,
+            ) {
+                faults.push(f);
+            }
+        }
         let mut report = MonitorReport {
             from,
             to,
             health,
             drift: None,
-            quality_faults: vec![],
+            quality_faults: faults,
             skipped: None,
             performance: None,
         };
@@ -261,18 +294,32 @@ impl Monitor {
             ));
             return Ok(report);
         };
-        report.quality_faults = quality_faults(
+        let column_faults = quality::column_faults(
             schema,
-            &reference_missing,
-            &missing_shares(&current),
-            self.config.max_missing_increase,
+            &reference,
+            &current,
+            ColumnLimits {
+                max_missing_increase: self.config.max_missing_increase,
+                range_tolerance: self.config.range_tolerance,
+                max_out_of_range: self.config.max_out_of_range,
+            },
         );
+        report.quality_faults.splice(0..0, column_faults);
         report.drift = Some(match baseline {
             Baseline::Data(d) => self.detector.detect(d, &current).await?,
             Baseline::Profile(p, _) => self.detector.detect_from_profile(p, &current).await?,
         });
         Ok(report)
     }
+}
+
+/// Rows scored successfully by `records`.
+fn scored_rows(records: &[PredictionRecord]) -> usize {
+    records
+        .iter()
+        .filter(|r| r.error.is_none())
+        .map(|r| r.inputs.len())
+        .sum()
 }
 
 impl Monitor {
@@ -346,79 +393,60 @@ enum Baseline<'a> {
     Profile(&'a DatasetProfile, &'a Schema),
 }
 
-/// The successfully scored rows of `records` as a dataset with the features of `schema`.
-fn window_dataset(schema: &Schema, records: &[PredictionRecord]) -> Result<Option<Dataset>> {
+/// The successfully scored rows of `records` that fit `schema` as a dataset with its
+/// features, and what the other records show (rows of another width, codes that are no
+/// level, refused requests).
+fn window_dataset(
+    schema: &Schema,
+    records: &[PredictionRecord],
+) -> Result<(Option<Dataset>, RequestEvidence)> {
     let width = schema.n_features();
-    let rows: Vec<(&Vec<f64>, DateTime<Utc>)> = records
-        .iter()
-        .filter(|r| r.error.is_none())
-        .flat_map(|r| r.inputs.iter().map(move |row| (row, r.at)))
-        .filter(|(row, _)| row.len() == width)
-        .collect();
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let mut x = Array2::<f64>::zeros((rows.len(), width));
-    for (i, (row, _)) in rows.iter().enumerate() {
-        for (j, v) in row.iter().enumerate() {
-            x[[i, j]] = *v;
+    let mut evidence = RequestEvidence::default();
+    let mut values: Vec<f64> = Vec::new();
+    let mut ts: Vec<DateTime<Utc>> = Vec::new();
+    for r in records {
+        if let Some(e) = &r.error {
+            evidence.failed(e);
+            continue;
+        }
+        'rows: for row in &r.inputs {
+            if row.len() != width {
+                evidence.wrong_width += 1;
+                if !evidence.widths.contains(&row.len()) {
+                    evidence.widths.push(row.len());
+                }
+                continue;
+            }
+            for (f, &v) in schema.features.iter().zip(row) {
+                let ok = match &f.kind {
+                    FeatureKind::Numeric => !v.is_infinite(),
+                    FeatureKind::Categorical { levels } => {
+                        v.is_nan() || (v >= 0.0 && v.fract() == 0.0 && (v as usize) < levels.len())
+                    }
+                };
+                if !ok {
+                    if f.is_categorical() {
+                        *evidence.bad_codes.entry(f.name.clone()).or_default() += 1;
+                    } else {
+                        evidence.wrong_width += 1;
+                    }
+                    continue 'rows;
+                }
+            }
+            values.extend_from_slice(row);
+            ts.push(r.at);
         }
     }
-    let ts = rows.iter().map(|(_, t)| *t).collect();
-    Ok(Some(
-        Dataset::new(schema.without_target(), x, None, Some(ts))?
-            .with_source("prediction log window"),
-    ))
-}
-
-/// The share of missing (NaN) values of each feature column.
-fn missing_shares(d: &Dataset) -> Vec<f64> {
-    let n = d.n_rows().max(1) as f64;
-    (0..d.schema().n_features())
-        .map(|j| d.features().column(j).iter().filter(|v| v.is_nan()).count() as f64 / n)
-        .collect()
-}
-
-/// The missing shares recorded in a reference profile (which must describe `schema`'s
-/// feature columns, in order).
-fn profile_missing_shares(p: &DatasetProfile, schema: &Schema) -> Result<Vec<f64>> {
-    let want: Vec<&str> = schema.features.iter().map(|f| f.name.as_str()).collect();
-    let got: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
-    if want != got {
-        return Err(Error::SchemaMismatch(format!(
-            "the reference profile has columns {got:?} but the model's inputs are {want:?}"
-        )));
+    if ts.is_empty() {
+        return Ok((None, evidence));
     }
-    Ok(p.columns
-        .iter()
-        .map(|c| {
-            let (missing, total) = match &c.summary {
-                ColumnSummary::Numeric(n) => (n.missing, n.count + n.missing + n.infinite),
-                ColumnSummary::Categorical(k) => (k.missing, k.count() + k.missing),
-            };
-            missing as f64 / total.max(1) as f64
-        })
-        .collect())
-}
-
-fn quality_faults(
-    schema: &Schema,
-    reference: &[f64],
-    current: &[f64],
-    max_increase: f64,
-) -> Vec<QualityFault> {
-    schema
-        .features
-        .iter()
-        .zip(reference.iter().zip(current))
-        .filter(|(_, (r, c))| **c - **r > max_increase)
-        .map(|(f, (r, c))| QualityFault {
-            column: f.name.clone(),
-            detail: format!(
-                "{:.1}% missing in production vs {:.1}% in training",
-                100.0 * c,
-                100.0 * r
-            ),
-        })
-        .collect()
+    let x = Array2::from_shape_vec((ts.len(), width), values)
+        .map_err(|e| Error::Data(format!("window rows do not form a table: {e}")))?;
+    Ok((
+        Some(
+            Dataset::new(schema.without_target(), x, None, Some(ts))?
+                .with_source("prediction log window"),
+        ),
+        evidence,
+    ))
 }

@@ -2,6 +2,7 @@
 
 mod approvals;
 mod concept_drift;
+mod data_quality;
 mod examples;
 mod lifecycle_e2e;
 mod lifecycle_flush;
