@@ -16,8 +16,8 @@ use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use ndarray::Array2;
 use performance::{PerformanceLimit, PerformanceReport, realized_performance};
-pub use quality::{FaultKind, QualityFault};
 use quality::{ColumnLimits, RequestEvidence};
+pub use quality::{FaultKind, QualityFault};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -92,6 +92,17 @@ pub struct MonitorReport {
     /// [`GroundTruth`]; `None` without one).
     #[serde(default)]
     pub performance: Option<PerformanceReport>,
+    /// Performance estimated without labels (CBPE) for a binary classifier: calibrated on
+    /// the serving model's scores of the labelled reference data, estimated from its scores
+    /// of the window. `None` without a [`GroundTruth`], a raw labelled reference (a stored
+    /// profile holds no labels) or for other kinds of model.
+    #[serde(default)]
+    pub estimated_performance: Option<estimate::EstimatedPerformance>,
+    /// Drift of the serving model's outputs in the window (`score`: the positive class's
+    /// probability, `class`: the predicted class; `prediction` for a regressor) against its
+    /// outputs on the raw reference data. `None` when either is not available.
+    #[serde(default)]
+    pub prediction_drift: Option<DriftReport>,
 }
 
 /// Settings of [`Monitor`].
@@ -283,9 +294,16 @@ impl Monitor {
             quality_faults: faults,
             skipped: None,
             performance: None,
+            estimated_performance: None,
+            prediction_drift: None,
         };
         if let Some(gt) = &self.ground_truth {
             report.performance = Some(self.performance(gt, &records).await?);
+            if let (Baseline::Data(reference), Some(current)) = (baseline, &current) {
+                let (estimated, drift) = output_checks(gt, reference, current)?;
+                report.estimated_performance = estimated;
+                report.prediction_drift = drift;
+            }
         }
         let Some(current) = current.filter(|c| c.n_rows() >= self.config.min_rows) else {
             report.skipped = Some(format!(
@@ -310,6 +328,81 @@ impl Monitor {
             Baseline::Profile(p, _) => self.detector.detect_from_profile(p, &current).await?,
         });
         Ok(report)
+    }
+}
+
+/// CBPE and prediction drift of the serving model on `current` against `reference` (raw
+/// data; CBPE needs its labels and a binary classifier).
+fn output_checks(
+    gt: &GroundTruth,
+    reference: &Dataset,
+    current: &Dataset,
+) -> Result<(Option<estimate::EstimatedPerformance>, Option<DriftReport>)> {
+    use crate::drift::prediction::{PredictionOutput, prediction_drift};
+    if reference.is_empty() || current.is_empty() {
+        return Ok((None, None));
+    }
+    let signature = gt.model.signature();
+    if reference.schema().feature_names() != signature.inputs.feature_names() {
+        return Ok((None, None));
+    }
+    let r = gt.model.predict(reference.features())?;
+    let c = gt.model.predict(current.features())?;
+    let detector = crate::drift::StatisticalDriftDetector::default();
+    match (
+        &r.probabilities,
+        &c.probabilities,
+        signature.target.kind.classes(),
+    ) {
+        (Some(rp), Some(cp), Some(classes)) => {
+            let name = |v: &f64| classes.get(*v as usize).map(String::as_str).unwrap_or("?");
+            let rc: Vec<&str> = r.values.iter().map(name).collect();
+            let cc: Vec<&str> = c.values.iter().map(name).collect();
+            let mut outputs = vec![(
+                "class",
+                PredictionOutput::Classes {
+                    reference: &rc,
+                    current: &cc,
+                },
+            )];
+            let (rs, cs): (Vec<f64>, Vec<f64>) = if classes.len() == 2 && rp.ncols() == 2 {
+                (rp.column(1).to_vec(), cp.column(1).to_vec())
+            } else {
+                (vec![], vec![])
+            };
+            if !rs.is_empty() {
+                outputs.insert(
+                    0,
+                    (
+                        "score",
+                        PredictionOutput::Scores {
+                            reference: &rs,
+                            current: &cs,
+                        },
+                    ),
+                );
+            }
+            let drift = prediction_drift(&detector, &outputs)?;
+            let estimated = match reference.target() {
+                Some(y) if !rs.is_empty() => {
+                    let labels: Vec<bool> = y.iter().map(|v| *v == 1.0).collect();
+                    estimate::estimate_performance(&rs, &labels, &cs).ok()
+                }
+                _ => None,
+            };
+            Ok((estimated, Some(drift)))
+        }
+        _ => {
+            let (rv, cv) = (r.values.to_vec(), c.values.to_vec());
+            let outputs = [(
+                "prediction",
+                PredictionOutput::Scores {
+                    reference: &rv,
+                    current: &cv,
+                },
+            )];
+            Ok((None, Some(prediction_drift(&detector, &outputs)?)))
+        }
     }
 }
 

@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What kind of data-quality fault.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
     /// Many more missing values than in the reference.
@@ -212,9 +214,7 @@ pub(crate) fn reference_from_profile(
                 let levels = f.levels().unwrap_or(&[]);
                 let shares: Vec<f64> = levels
                     .iter()
-                    .map(|l| {
-                        k.counts.get(l).copied().unwrap_or(0) as f64 / total.max(1) as f64
-                    })
+                    .map(|l| k.counts.get(l).copied().unwrap_or(0) as f64 / total.max(1) as f64)
                     .collect();
                 ColumnReference {
                     missing: k.missing as f64 / (total + k.missing).max(1) as f64,
@@ -383,10 +383,14 @@ pub(crate) fn request_faults(schema: &Schema, ev: &RequestEvidence) -> Vec<Quali
     for (column, (codes, refused)) in unseen {
         let mut parts = Vec::new();
         if codes > 0 {
-            parts.push(format!("{codes} logged values that are no level of the model"));
+            parts.push(format!(
+                "{codes} logged values that are no level of the model"
+            ));
         }
         if refused > 0 {
-            parts.push(format!("{refused} requests refused for an unknown category"));
+            parts.push(format!(
+                "{refused} requests refused for an unknown category"
+            ));
         }
         out.push(QualityFault {
             column: column.to_string(),
@@ -450,8 +454,14 @@ mod tests {
         assert_eq!(ev.refused_unknown["plan"], 1);
         assert_eq!(ev.refused_schema, 1);
         let schema = Schema::new(vec![crate::data::Feature::numeric("a")], None).unwrap();
-        let kinds: Vec<FaultKind> = request_faults(&schema, &ev).iter().map(|f| f.kind).collect();
-        assert_eq!(kinds, vec![FaultKind::SchemaChange, FaultKind::UnseenCategory]);
+        let kinds: Vec<FaultKind> = request_faults(&schema, &ev)
+            .iter()
+            .map(|f| f.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![FaultKind::SchemaChange, FaultKind::UnseenCategory]
+        );
     }
 
     #[test]

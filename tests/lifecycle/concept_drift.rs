@@ -114,6 +114,18 @@ async fn labels_that_flip_their_relation_with_stable_inputs_degrade_performance_
     assert!(!perf.degraded, "{perf:?}");
     assert!(perf.baseline.contains_key("accuracy"), "{perf:?}");
     assert_eq!(calm.decision, MonitoringDecision::NoAction);
+    // Before labels: CBPE from the scores alone, close to the realized accuracy; the
+    // outputs did not drift either.
+    let est = report.estimated_performance.expect("estimated performance");
+    assert_eq!(est.n, 900);
+    assert!(
+        (est.accuracy - perf.metrics["accuracy"]).abs() < 0.05,
+        "{est:?} vs {perf:?}"
+    );
+    let outputs = report.prediction_drift.as_ref().expect("prediction drift");
+    let names: Vec<&str> = outputs.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["score", "class"]);
+    assert!(!outputs.dataset_drift);
 
     // Window 2: the same input distribution, but every label is the other class.
     clock.set(t0 + Duration::hours(3));
@@ -136,6 +148,9 @@ async fn labels_that_flip_their_relation_with_stable_inputs_degrade_performance_
         perf.metrics["accuracy"] < perf.baseline["accuracy"] - 0.3,
         "{perf:?}"
     );
+    // Scores alone cannot see a change of the relation: only the labels do.
+    let est = report.estimated_performance.unwrap();
+    assert!(est.accuracy > perf.metrics["accuracy"] + 0.3, "{est:?}");
     let kinds: Vec<AlertKind> = drifted.alerts.iter().map(|a| a.kind).collect();
     assert_eq!(kinds, vec![AlertKind::Performance]);
     assert!(drifted.alerts[0].message.contains("concept drift"));

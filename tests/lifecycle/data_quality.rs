@@ -65,15 +65,30 @@ fn record(hour: i64, i: usize, inputs: Vec<Vec<f64>>, error: Option<&str>) -> Pr
 }
 
 /// `n` usual rows in hour `hour`, each passed through `change`.
-fn window(hour: i64, n: usize, change: impl Fn(usize, Vec<f64>) -> Vec<f64>) -> Vec<PredictionRecord> {
+fn window(
+    hour: i64,
+    n: usize,
+    change: impl Fn(usize, Vec<f64>) -> Vec<f64>,
+) -> Vec<PredictionRecord> {
     (0..n)
-        .map(|i| record(hour, i, vec![change(i, row(i + 1000 * hour as usize))], None))
+        .map(|i| {
+            record(
+                hour,
+                i,
+                vec![change(i, row(i + 1000 * hour as usize))],
+                None,
+            )
+        })
         .collect()
 }
 
 async fn check(monitor: &Monitor, hour: i64) -> MonitorReport {
     monitor
-        .check(&reference(), t0() + Duration::hours(hour), t0() + Duration::hours(hour + 1))
+        .check(
+            &reference(),
+            t0() + Duration::hours(hour),
+            t0() + Duration::hours(hour + 1),
+        )
         .await
         .unwrap()
 }
@@ -157,13 +172,20 @@ async fn each_kind_of_fault_is_found_and_never_retrains() {
             found.contains(&(column.to_string(), kind)),
             "hour {hour}: {found:?}"
         );
-        assert!(found.iter().all(|(_, k)| *k == kind), "hour {hour}: {found:?}");
+        assert!(
+            found.iter().all(|(_, k)| *k == kind),
+            "hour {hour}: {found:?}"
+        );
         // The JSON names the kind in snake case.
         let json = serde_json::to_value(&report.quality_faults).unwrap();
         assert_eq!(json[0]["kind"], kind.as_str());
         assert!(json[0]["detail"].as_str().unwrap().len() > 10);
         // Decided as a fault of the pipeline, never a retrain.
-        let (d, _) = decide(&WindowSummary::of(&report, 1), &EpisodeState::default(), &policy);
+        let (d, _) = decide(
+            &WindowSummary::of(&report, 1),
+            &EpisodeState::default(),
+            &policy,
+        );
         assert!(
             matches!(&d.verdict, Verdict::DataQualityFault { reason } if reason.contains(kind.as_str())),
             "hour {hour}: {:?}",
@@ -173,14 +195,23 @@ async fn each_kind_of_fault_is_found_and_never_retrains() {
     }
     // The schema change counted both the wide rows and the refused request.
     let report = check(&monitor, 7).await;
-    assert_eq!(report.quality_faults.len(), 2, "{:?}", report.quality_faults);
+    assert_eq!(
+        report.quality_faults.len(),
+        2,
+        "{:?}",
+        report.quality_faults
+    );
     // The volume drop is reported though the window is too small for a drift check.
     let report = check(&monitor, 11).await;
     assert!(report.skipped.is_some());
     // The usual traffic has no fault.
     for h in (2..14).step_by(2) {
         let report = check(&monitor, h).await;
-        assert!(report.quality_faults.is_empty(), "hour {h}: {:?}", report.quality_faults);
+        assert!(
+            report.quality_faults.is_empty(),
+            "hour {h}: {:?}",
+            report.quality_faults
+        );
     }
 
     // Against the stored profile instead of the raw data, the column checks agree.

@@ -122,6 +122,8 @@ pub async fn run(args: MonitorArgs) -> Result<bool> {
                 "from": from,
                 "to": to,
                 "performance": report.performance,
+                "estimated_performance": report.estimated_performance,
+                "prediction_drift": report.prediction_drift,
                 "data_quality": { "faults": report.quality_faults },
                 "report": report,
                 "decision": verdict,
