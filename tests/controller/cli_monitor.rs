@@ -50,6 +50,34 @@ fn monitor_exits_0_when_nothing_is_wrong_and_3_when_it_would_alert() {
     assert_eq!(v["performance"]["labelled"], 0);
     assert_eq!(v["data_quality"]["faults"], serde_json::json!([]));
 
+    // The demo's upstream bug blanks most `income` values for a few days: a fault of the
+    // pipeline, listed as `{column, kind, detail}`.
+    let fault = monitor("2026-03-14T00:00:00Z", "2026-03-15T00:00:00Z");
+    assert_eq!(fault.status.code(), Some(3), "{fault:?}");
+    let v: serde_json::Value = serde_json::from_slice(&fault.stdout).unwrap();
+    let faults = v["data_quality"]["faults"].as_array().unwrap();
+    assert_eq!(faults.len(), 1, "{faults:?}");
+    let keys: Vec<&str> = faults[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["column", "detail", "kind"]);
+    assert_eq!(faults[0]["column"], "income");
+    assert_eq!(faults[0]["kind"], "missing_surge");
+    assert!(
+        v["decision"]
+            .as_str()
+            .unwrap()
+            .starts_with("DataQualityFault"),
+        "{}",
+        v["decision"]
+    );
+    for key in ["estimated_performance", "prediction_drift"] {
+        assert!(v.get(key).is_some(), "{key} missing: {v}");
+    }
+
     // Ground truth for two late days of version 2's requests: on 27 April the labels
     // agree with the predictions, on 28 April every label is the other class (the
     // relation between inputs and outcome flipped; the inputs did not move).

@@ -14,7 +14,6 @@ use mlcycle::controller::{
 use mlcycle::data::{CsvOptions, Dataset, Schema, UnknownLevel, read_csv, read_csv_with_schema};
 use mlcycle::datasets::DirectoryDataSource;
 use mlcycle::embedded::Stack;
-use mlcycle::labels::{LabelStore, SqliteLabelStore};
 use mlcycle::lifecycle::{ApprovalGate, LifecycleBuilder, LifecycleConfig, TrainingDataSource};
 use mlcycle::registry::{Change, Registry, RegistryExt, SqliteRegistry};
 use mlcycle::{Error, Result};
@@ -377,15 +376,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
     };
     let gate: Arc<dyn ApprovalGate> = s.controller.approval.gate();
     let alerts = alert_dispatcher(&s, clock.clone()).await?;
-    // Ground truth recorded with `mlcycle labels ingest` or `POST /labels`: each monitoring
-    // window measures realized performance against it.
-    std::fs::create_dir_all(&s.store).map_err(|e| Error::io(&s.store, e))?;
-    let labels: Arc<dyn LabelStore> = Arc::new(SqliteLabelStore::open(&s.store, clock.clone())?);
     let wire = |b: LifecycleBuilder, src: Option<Arc<DirectoryDataSource>>| {
-        let b = b
-            .approval(gate.clone())
-            .alerts(alerts.clone())
-            .labels(labels.clone());
+        let b = b.approval(gate.clone()).alerts(alerts.clone());
         match src {
             Some(src) => b.data_source(src as Arc<dyn TrainingDataSource>),
             None => b,
