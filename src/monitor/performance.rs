@@ -241,6 +241,58 @@ mod tests {
     }
 
     #[test]
+    fn multiclass_uses_macro_f1_and_recalls_per_class() {
+        let target = Target {
+            name: "tier".into(),
+            kind: TargetKind::classification(["low", "mid", "high"]).unwrap(),
+        };
+        let y = array![0.0, 1.0, 2.0, 2.0, 1.0, 0.0];
+        let pred = array![0.0, 2.0, 2.0, 1.0, 1.0, 0.0];
+        let p = array![
+            [0.7, 0.2, 0.1],
+            [0.2, 0.3, 0.5],
+            [0.1, 0.2, 0.7],
+            [0.2, 0.5, 0.3],
+            [0.1, 0.8, 0.1],
+            [0.6, 0.3, 0.1]
+        ];
+        let limit = PerformanceLimit {
+            max_drop: None,
+            min_labelled: 1,
+        };
+        let r = realized_performance(
+            &target,
+            y.view(),
+            pred.view(),
+            Some(p.view()),
+            6,
+            &BTreeMap::new(),
+            limit,
+        )
+        .unwrap();
+        for name in CLASSIFIER_PERFORMANCE {
+            let want = classifier_metric(name, y.view(), pred.view(), p.view()).unwrap();
+            assert_eq!(r.metrics[name], want, "{name}");
+        }
+        assert_eq!(r.metrics["recall_low"], 1.0);
+        assert_eq!(r.metrics["recall_mid"], 0.5);
+        assert_eq!(r.metrics["recall_high"], 0.5);
+        // Without scores the label-only metrics remain.
+        let r = realized_performance(
+            &target,
+            y.view(),
+            pred.view(),
+            None,
+            6,
+            &BTreeMap::new(),
+            limit,
+        )
+        .unwrap();
+        assert!(!r.metrics.contains_key("roc_auc") && !r.metrics.contains_key("log_loss"));
+        assert_eq!(r.metrics["accuracy"], 4.0 / 6.0);
+    }
+
+    #[test]
     fn a_drop_beyond_the_limit_degrades_with_enough_labels_only() {
         let y = array![1.0, 2.0, 3.0, 4.0];
         let pred = array![1.5, 2.5, 3.5, 4.5];
