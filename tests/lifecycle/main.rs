@@ -9,4 +9,5 @@ mod lifecycle_flush;
 mod lifecycle_http;
 mod lifecycle_release;
 mod lifecycle_restart;
+mod regression_performance;
 mod stack_reopen;
