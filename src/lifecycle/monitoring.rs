@@ -53,6 +53,11 @@ fn drift_checked(report: &MonitorReport, baseline: &Baseline) -> Result<AuditEve
             .map(|d| d.drifted().map(|c| c.name.clone()).collect()),
         quality_faults: serde_json::to_value(&report.quality_faults)?,
         skipped: report.skipped.clone(),
+        performance: report
+            .performance
+            .as_ref()
+            .map(serde_json::to_value)
+            .transpose()?,
     }))
 }
 

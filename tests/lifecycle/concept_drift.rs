@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use mlcycle::alerts::AlertKind;
-use mlcycle::audit::InMemoryAuditLog;
+use mlcycle::audit::{AuditQuery, InMemoryAuditLog, actions};
 use mlcycle::clock::Clock;
 use mlcycle::clock::SimulatedClock;
 use mlcycle::collect::{InMemoryPredictionLog, PredictionLog};
@@ -154,6 +154,20 @@ async fn labels_that_flip_their_relation_with_stable_inputs_degrade_performance_
     let kinds: Vec<AlertKind> = drifted.alerts.iter().map(|a| a.kind).collect();
     assert_eq!(kinds, vec![AlertKind::Performance]);
     assert!(drifted.alerts[0].message.contains("concept drift"));
+    // The evidence is in the audit trail: the check's record carries the performance.
+    let records = stack
+        .audit
+        .query(&AuditQuery {
+            action: Some(actions::DRIFT_CHECKED.into()),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let checked: Vec<serde_json::Value> = records.iter().map(|r| r.entry.payload.clone()).collect();
+    assert_eq!(checked.len(), 2);
+    assert_eq!(checked[0]["performance"]["degraded"], false);
+    assert_eq!(checked[1]["performance"]["degraded"], true);
+    assert_eq!(checked[1]["performance"]["labelled"], 600);
     match &drifted.decision {
         MonitoringDecision::Retrained { outcome } => {
             assert_ne!(outcome.version.version, v1);
