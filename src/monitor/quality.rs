@@ -327,7 +327,7 @@ pub(crate) struct RequestEvidence {
 
 impl RequestEvidence {
     /// Learn from a failed request's error message.
-    pub fn failed(&mut self, error: &str) {
+    pub(crate) fn failed(&mut self, error: &str) {
         if let Some(rest) = error.split("unknown category").next()
             && error.contains("unknown category")
         {
