@@ -74,3 +74,12 @@ pub const OWNER_SET: &str = "model.owner_set";
 /// Ground-truth labels were recorded. Subjects: the corrected keys. Payload: `source`,
 /// `received`, `inserted`, `unchanged`, `corrected` (the keys whose label changed).
 pub const LABELS_RECORDED: &str = "labels.recorded";
+/// A dataset version was added to the store's dataset catalog. Actor: who added it. Subject:
+/// `NAME@vVERSION`. Payload: `name`, `version`, `hash`, `source`, `rows`, `columns`, `bytes`.
+pub const DATASET_PUBLISHED: &str = "dataset.published";
+/// A lifecycle stage failed after it started, so the records of the run before it describe
+/// work that did not complete. Subject: the model's name. Payload: `stage`, `error`.
+pub const STAGE_FAILED: &str = "stage.failed";
+/// A version's tag was set. Actor: who set it. Subject: `name/version`. Payload:
+/// `model_name`, `version`, `key`, `value`, `previous`.
+pub const VERSION_TAGGED: &str = "version.tagged";

@@ -446,6 +446,50 @@ pub struct LabelsRecorded {
     pub corrected: Vec<String>,
 }
 
+/// `dataset.published`: a version was added to the dataset catalog. Subject: `NAME@vVERSION`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetPublished {
+    /// The catalog name.
+    pub name: String,
+    /// The version number under that name (1, 2, …).
+    pub version: u32,
+    /// `blake3:<hex>` of the file's bytes.
+    pub hash: String,
+    /// The file it was added from.
+    pub source: String,
+    /// Data rows (without the header).
+    pub rows: u64,
+    /// Columns.
+    pub columns: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+}
+
+/// `stage.failed`: a lifecycle stage failed after it started. Subject: the model's name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageFailed {
+    /// The stage (`train`, `validate`, `register`, …).
+    pub stage: String,
+    /// What went wrong.
+    pub error: String,
+}
+
+/// `version.tagged`: a tag of a version was set. Subject: `name/version`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionTagged {
+    /// The model.
+    pub model_name: String,
+    /// The version.
+    pub version: u32,
+    /// The tag's key.
+    pub key: String,
+    /// Its new value.
+    pub value: String,
+    /// Its value before, if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+}
+
 macro_rules! events {
     ($($variant:ident($payload:ty) = $action:path),* $(,)?) => {
         /// One audit record's action and payload, typed.
@@ -542,6 +586,9 @@ events! {
     AlertDelivery(AlertDelivery) = actions::ALERT_DELIVERY,
     OwnerSet(OwnerSet) = actions::OWNER_SET,
     LabelsRecorded(LabelsRecorded) = actions::LABELS_RECORDED,
+    DatasetPublished(DatasetPublished) = actions::DATASET_PUBLISHED,
+    StageFailed(StageFailed) = actions::STAGE_FAILED,
+    VersionTagged(VersionTagged) = actions::VERSION_TAGGED,
 }
 
 /// A payload struct as a JSON object. The payload structs have string keys and plain
@@ -587,7 +634,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), AuditEvent::ACTIONS.len());
-        assert_eq!(names.len(), 22);
+        assert_eq!(names.len(), 25);
     }
 
     #[test]

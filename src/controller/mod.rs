@@ -27,7 +27,7 @@ pub use duration::{format_duration, parse_duration};
 use crate::clock::Clock;
 use crate::data::Dataset;
 use crate::datasets::{DatasetFeed, DatasetVersion};
-use crate::lifecycle::{Lifecycle, MonitoringDecision, TrainingDecision, Trigger};
+use crate::lifecycle::{CanaryOutcome, Lifecycle, MonitoringDecision, TrainingDecision, Trigger};
 use crate::registry::{RegistryExt, VersionQuery};
 use crate::{Error, Result};
 use chrono::{DateTime, Duration, Utc};
@@ -66,7 +66,9 @@ pub struct ControllerConfig {
     pub holdout: Option<Dataset>,
     /// The approval policy (applied by the gate given to the lifecycle).
     pub approval: ApprovalPolicy,
-    /// Canary release settings, when given (validated; released by a later step).
+    /// Canary release settings, when given (validated here; the lifecycle releases through a
+    /// canary when its [`LifecycleConfig::canary`](crate::lifecycle::LifecycleConfig) is set,
+    /// and each step settles a canary whose time is up).
     pub canary: Option<CanaryConfig>,
     /// Webhook URLs that alerts are sent to (handed on to an alert dispatcher).
     pub webhooks: Vec<String>,
@@ -143,14 +145,15 @@ impl ControllerConfig {
 pub struct CycleReport {
     /// When it finished (the controller's clock).
     pub at: DateTime<Utc>,
-    /// `train`, `schedule`, `release` or `monitor`.
+    /// `train`, `schedule`, `release`, `approval`, `canary` or `monitor`.
     pub kind: String,
     /// The trace id of the lifecycle run.
     pub trace_id: Option<String>,
     /// The version concerned, if any.
     pub version: Option<u32>,
     /// The decision in one word (`promoted`, `rejected`, `awaiting_approval`, `no_action`,
-    /// `drift_alert`, `data_quality_fault`, `retrained`, `skipped`, `already_trained`).
+    /// `drift_alert`, `data_quality_fault`, `retrained`, `skipped`, `already_trained`,
+    /// `canary` (released as a canary), `rolled_back`).
     pub decision: String,
     /// The monitoring window, for `monitor`.
     pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
@@ -382,6 +385,7 @@ impl Controller {
         let mut out = Vec::new();
         self.settle_in_progress(&mut out).await?;
         self.apply_decisions(&mut out).await?;
+        self.settle_canary(&mut out).await?;
         self.train_new_datasets(&mut out).await?;
         self.scheduled_training(&mut out).await?;
         self.follow_registry(&mut out).await?;
@@ -429,6 +433,36 @@ impl Controller {
         }
     }
 
+    /// Judge a canary whose time is up: promoted or rolled back (see
+    /// [`Lifecycle::settle_canary`](crate::lifecycle::Lifecycle::settle_canary)).
+    async fn settle_canary(&self, out: &mut Vec<CycleReport>) -> Result<()> {
+        let (version, decision, summary) = match self.lifecycle.settle_canary().await? {
+            None | Some(CanaryOutcome::Running { .. }) => return Ok(()),
+            Some(CanaryOutcome::Promoted {
+                version, reason, ..
+            }) => (
+                version,
+                "promoted",
+                format!(
+                    "canary version {version} promoted, {}@{} moved: {reason}",
+                    self.model(),
+                    self.lifecycle.config().serving_alias
+                ),
+            ),
+            Some(CanaryOutcome::RolledBack {
+                version, reason, ..
+            }) => (
+                version,
+                "rolled_back",
+                format!("canary version {version} rolled back: {reason}"),
+            ),
+        };
+        let mut r = self.report("canary", decision, summary);
+        r.version = Some(version);
+        out.push(r);
+        Ok(())
+    }
+
     /// Release the approvals and rejections people recorded since the last poll (from the
     /// CLI, the HTTP admin API or another program): each is applied exactly once.
     async fn apply_decisions(&self, out: &mut Vec<CycleReport>) -> Result<()> {
@@ -437,6 +471,14 @@ impl Controller {
             let by = rec.decided_by.as_deref().unwrap_or("?");
             let why = rec.reason.as_deref().unwrap_or("");
             let mut r = match &applied.deployment {
+                Some(d) if d.deployer == crate::lifecycle::CANARY_DEPLOYER => self.report(
+                    "approval",
+                    "canary",
+                    format!(
+                        "version {} approved by {by} ({why}): released as a canary, {}",
+                        rec.version, d.endpoint
+                    ),
+                ),
                 Some(d) => self.report(
                     "approval",
                     "promoted",
@@ -499,6 +541,7 @@ impl Controller {
             .await?;
         let decision = match &outcome.decision {
             TrainingDecision::Promoted { .. } => "promoted",
+            TrainingDecision::Canary { .. } => "canary",
             TrainingDecision::Rejected { .. } => "rejected",
             TrainingDecision::AwaitingApproval => "awaiting_approval",
         };
@@ -585,6 +628,7 @@ impl Controller {
         for o in outcomes {
             let decision = match &o.decision {
                 TrainingDecision::Promoted { .. } => "promoted",
+                TrainingDecision::Canary { .. } => "canary",
                 TrainingDecision::Rejected { .. } => "rejected",
                 TrainingDecision::AwaitingApproval => "awaiting_approval",
             };

@@ -1,9 +1,12 @@
 //! Training data sources a user can pick: a directory of labelled CSV files whose every new
-//! file is a new dataset version ([`DirectoryDataSource`]), and production data — the
-//! prediction log joined with the ground-truth labels ([`LabelledDataSource`]). Each implements
+//! file is a new dataset version ([`DirectoryDataSource`]), and the dataset catalog in the
+//! embedded store ([`DatasetCatalog`], `mlcycle datasets add/list`) whose versions of one name
+//! a [`CatalogSource`] serves. Each implements
 //! [`TrainingDataSource`] (labelled rows by time, for retraining on drift) and
 //! [`DatasetFeed`] (the versions published so far, so a controller can train on each new one
-//! with [`Trigger::NewDataset`](crate::lifecycle::Trigger::NewDataset)).
+//! with [`Trigger::NewDataset`](crate::lifecycle::Trigger::NewDataset)). Production data is a
+//! source too: [`LabelledDataSource`] joins the prediction log with the ground-truth labels
+//! (a [`TrainingDataSource`]).
 
 use crate::collect::PredictionLog;
 use crate::data::{
@@ -18,6 +21,13 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[cfg(feature = "sqlite")]
+mod catalog;
+#[cfg(feature = "sqlite")]
+pub use catalog::{
+    Added, CATALOG_DIR, CatalogEntry, CatalogSource, DatasetCatalog, check_dataset_name,
+};
+
 /// One published version of a dataset.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct DatasetVersion {
@@ -25,6 +35,54 @@ pub struct DatasetVersion {
     pub key: String,
     /// A name a person recognises (e.g. the file name).
     pub name: String,
+}
+
+/// Read labelled files that hold versions of one dataset: the first with schema inference,
+/// the others against its schema (levels they add are missing values), all with the same
+/// timestamp column — the one named in `opts`, else the one inferred in the first file.
+pub(crate) fn read_versions(files: &[PathBuf], opts: &CsvOptions) -> Result<Vec<Dataset>> {
+    let mut out: Vec<Dataset> = Vec::new();
+    let mut timestamp = opts.timestamp.clone();
+    for f in files {
+        let d = match out.first() {
+            None => {
+                let d = read_csv(f, opts)?;
+                if timestamp.is_none() && d.timestamps().is_some() {
+                    timestamp = inferred_timestamp(f, &d)?;
+                }
+                d
+            }
+            Some(first) => read_csv_with_schema(
+                f,
+                first.schema(),
+                timestamp.as_deref(),
+                UnknownLevel::AsMissing,
+            )?,
+        };
+        out.push(d);
+    }
+    Ok(out)
+}
+
+/// The column of `path` that schema inference took as `d`'s timestamps: the one header that
+/// is neither a feature nor the target (`None` when that is ambiguous).
+fn inferred_timestamp(path: &Path, d: &Dataset) -> Result<Option<String>> {
+    let mut rdr = csv::Reader::from_path(path)
+        .map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
+    let headers = rdr
+        .headers()
+        .map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
+    let schema = d.schema();
+    let target = schema.target.as_ref().map(|t| t.name.as_str());
+    let rest: Vec<&str> = headers
+        .iter()
+        .map(str::trim)
+        .filter(|h| Some(*h) != target && !schema.features.iter().any(|f| f.name == *h))
+        .collect();
+    Ok(match rest.as_slice() {
+        [one] => Some(one.to_string()),
+        _ => None,
+    })
 }
 
 /// A source that publishes dataset versions over time.
@@ -107,20 +165,7 @@ impl DirectoryDataSource {
     }
 
     fn read_all(&self) -> Result<Vec<Dataset>> {
-        let mut out: Vec<Dataset> = Vec::new();
-        for f in self.files()? {
-            let d = match out.first() {
-                None => read_csv(&f, &self.options())?,
-                Some(first) => read_csv_with_schema(
-                    &f,
-                    first.schema(),
-                    self.timestamp.as_deref(),
-                    UnknownLevel::AsMissing,
-                )?,
-            };
-            out.push(d);
-        }
-        Ok(out)
+        read_versions(&self.files()?, &self.options())
     }
 }
 

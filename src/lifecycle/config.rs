@@ -82,6 +82,9 @@ pub struct LifecycleConfig {
     /// decision.
     #[serde(default)]
     pub max_error_rate: Option<f64>,
+    /// Release approved versions through a canary first (`None`: promote at once).
+    #[serde(default)]
+    pub canary: Option<super::canary::CanaryPolicy>,
 }
 
 impl LifecycleConfig {
@@ -101,6 +104,7 @@ impl LifecycleConfig {
             cooldown_days: 7,
             actor: "lifecycle".into(),
             max_error_rate: None,
+            canary: None,
         }
     }
 }

@@ -149,11 +149,27 @@ impl StageEvents {
         F: Future<Output = Result<T>>,
     {
         self.observer.stage_started(stage, trace);
-        work.await.map_err(|e| {
-            let e = e.in_stage(stage);
-            self.observer.stage_failed(stage, trace, &e);
-            e
-        })
+        match work.await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                let e = e.in_stage(stage);
+                self.observer.stage_failed(stage, trace, &e);
+                // The run's earlier records describe work that did not complete: say so.
+                // Best effort: when the trail itself is what failed, the error says that.
+                let failed = AuditEvent::StageFailed(crate::audit::event::StageFailed {
+                    stage: stage.to_string(),
+                    error: e.to_string(),
+                });
+                if let Err(audit) = self
+                    .emit(trace, vec![self.model_name.clone()], failed)
+                    .await
+                {
+                    tracing::warn!(%stage, error = %e, audit_error = %audit,
+                        "a stage failed and its failure could not be recorded in the audit trail");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Report a stage's end.

@@ -15,6 +15,7 @@
 //! are assembled elsewhere (see [`crate::embedded`]).
 
 mod approval;
+mod canary;
 mod config;
 pub mod decide;
 mod events;
@@ -32,6 +33,7 @@ pub use approval::{
     ApprovalDecision, ApprovalGate, ApprovalPolicy, ApprovalRequest, AutoApprove,
     RequireHumanApproval, RulesApproval,
 };
+pub use canary::{CANARY_DEPLOYER, CANARY_SHARE_TAG, CanaryOutcome, CanaryPolicy, ServingFigures};
 pub use config::{LifecycleConfig, RetrainPolicy, TrainingDataSource, Trigger};
 pub use decide::EpisodeState;
 pub use events::StageEvents;

@@ -22,6 +22,17 @@ pub enum TrainingDecision {
         /// Approval reason.
         reason: String,
     },
+    /// Approved and released as a canary (a share of the traffic, next to the champion);
+    /// [`Lifecycle::settle_canary`](super::Lifecycle::settle_canary) promotes it or rolls it
+    /// back once the canary period is over.
+    Canary {
+        /// The canary deployment (`deployer` = `canary`).
+        deployment: DeploymentInfo,
+        /// Who approved and why.
+        approved_by: String,
+        /// Approval reason.
+        reason: String,
+    },
     /// Registered but not promoted (validation failed or an approver rejected it).
     Rejected {
         /// Why.

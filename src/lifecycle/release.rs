@@ -181,6 +181,13 @@ impl Lifecycle {
                         Some(reference.clone()),
                     )
                     .await?;
+                if deployment.deployer == super::canary::CANARY_DEPLOYER {
+                    return Ok(TrainingDecision::Canary {
+                        deployment,
+                        approved_by: actor,
+                        reason,
+                    });
+                }
                 Ok(TrainingDecision::Promoted {
                     deployment,
                     approved_by: actor,
@@ -190,7 +197,7 @@ impl Lifecycle {
         }
     }
 
-    async fn set_status(
+    pub(super) async fn set_status(
         &self,
         trace: &str,
         version: u32,
@@ -441,10 +448,36 @@ impl Lifecycle {
         Ok((next, outcomes))
     }
 
+    /// Release an approved `version`: through a canary when the configuration asks for one
+    /// and a champion serves (see [`Lifecycle::settle_canary`]), else at once
+    /// ([`Lifecycle::promote_now`]).
+    async fn promote(
+        &self,
+        trace: &str,
+        version: u32,
+        actor: &str,
+        reason: &str,
+        training_data: Option<Dataset>,
+    ) -> Result<DeploymentInfo> {
+        if let Some(policy) = &self.config.canary
+            && let Some(champion) = self.champion().await?.map(|c| c.version)
+            && champion != version
+        {
+            self.set_status(trace, version, VersionStatus::Approved, actor, reason)
+                .await
+                .map_err(|e| e.in_stage(Stage::Approve))?;
+            return self
+                .start_canary(trace, version, champion, actor, reason, policy)
+                .await;
+        }
+        self.promote_now(trace, version, actor, reason, training_data)
+            .await
+    }
+
     /// Approve `version`, deploy it, record the deployment (and the one it replaces) and
     /// move the serving alias; `training_data` becomes the drift baseline (without it, the
     /// reference profile stored in the version's artifact).
-    async fn promote(
+    pub(super) async fn promote_now(
         &self,
         trace: &str,
         version: u32,

@@ -23,6 +23,10 @@ pub use events::{
     RegistryEventKind,
 };
 pub use memory::InMemoryRegistry;
+
+/// The tag that holds a canary version's share of the traffic (a number in (0, 1)); set by a
+/// lifecycle releasing through a canary, read by servers following the model.
+pub const CANARY_SHARE_TAG: &str = "canary_share";
 pub use reference::ModelRef;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{DB_FILE, SqliteRegistry};

@@ -9,6 +9,8 @@ pub(crate) mod alerts;
 #[cfg(feature = "sqlite")]
 pub(crate) mod controller_state;
 #[cfg(feature = "sqlite")]
+pub(crate) mod datasets;
+#[cfg(feature = "sqlite")]
 pub(crate) mod labels;
 #[cfg(feature = "sqlite")]
 pub(crate) mod lifecycle_state;

@@ -97,6 +97,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS labels (
         key TEXT PRIMARY KEY, label TEXT NOT NULL, observed_at TEXT NOT NULL,
         recorded_at TEXT NOT NULL, revision INTEGER NOT NULL);",
+    // 9: the dataset catalog: named, content-hashed dataset versions
+    "CREATE TABLE IF NOT EXISTS dataset_versions (
+        name TEXT NOT NULL, version INTEGER NOT NULL, hash TEXT NOT NULL,
+        file TEXT NOT NULL, source TEXT NOT NULL, rows INTEGER NOT NULL,
+        columns INTEGER NOT NULL, bytes INTEGER NOT NULL, added_at TEXT NOT NULL,
+        added_by TEXT NOT NULL,
+        PRIMARY KEY (name, version), UNIQUE (name, hash));",
 ];
 
 pub(crate) fn sql_err(e: rusqlite::Error) -> Error {

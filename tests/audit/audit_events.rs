@@ -108,7 +108,7 @@ fn records_of_the_actions_missing_from_the_fixture_read_too() {
         assert!(!matches!(e, AuditEvent::Other { .. }));
         assert_eq!(e.payload(), payload, "{action}");
     }
-    assert_eq!(AuditEvent::ACTIONS.len(), 22);
+    assert_eq!(AuditEvent::ACTIONS.len(), 25);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

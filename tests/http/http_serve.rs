@@ -417,6 +417,55 @@ async fn follows_aliases_rolls_back_and_tracks_a_challenger_alias() {
 }
 
 #[tokio::test]
+async fn follows_a_lifecycle_canary_alias_with_the_share_in_its_tag() {
+    let models = versions();
+    let registry = registry_with(&models).await;
+    let (server, _log) = server_with_log().await;
+    let follower = server
+        .follow(
+            registry.clone(),
+            FollowSpec::new("credit@production")
+                .with_canary_alias("canary")
+                .with_poll_interval(std::time::Duration::from_secs(3600)),
+        )
+        .await
+        .unwrap();
+    assert!(server.challenger().is_none(), "no canary alias yet");
+    let change = || Change::new("test", "canary");
+    registry
+        .set_tag("credit", 2, mlcycle::registry::CANARY_SHARE_TAG, "0.25")
+        .await
+        .unwrap();
+    registry
+        .set_alias("credit", "canary", 2, change())
+        .await
+        .unwrap();
+    assert!(follower.poll_once().await.unwrap());
+    let (info, split) = server.challenger().unwrap();
+    assert_eq!((info.version, split), (2, TrafficSplit::canary(0.25)));
+    // Promoted: production moves to the canary version and the alias goes away.
+    registry
+        .set_alias("credit", "production", 2, change())
+        .await
+        .unwrap();
+    registry
+        .delete_alias("credit", "canary", change())
+        .await
+        .unwrap();
+    assert!(follower.poll_once().await.unwrap());
+    assert_eq!(server.current().await.unwrap().version, 2);
+    assert!(server.challenger().is_none());
+    // Without a share tag the canary takes the default 10 %.
+    registry
+        .set_alias("credit", "canary", 3, change())
+        .await
+        .unwrap();
+    assert!(follower.poll_once().await.unwrap());
+    assert_eq!(server.challenger().unwrap().1, TrafficSplit::canary(0.1));
+    server.undeploy().await.unwrap();
+}
+
+#[tokio::test]
 async fn predict_in_process_goes_through_the_same_slot() {
     let models = versions();
     let (server, _log) = server_with_log().await;

@@ -1,6 +1,7 @@
 //! Integration tests: lifecycle (one test binary per area).
 
 mod approvals;
+mod canary;
 mod concept_drift;
 mod data_quality;
 mod examples;

@@ -26,7 +26,7 @@ pub struct StoreArg {
 }
 
 impl StoreArg {
-    fn dir(&self) -> PathBuf {
+    pub fn dir(&self) -> PathBuf {
         self.store
             .clone()
             .or_else(|| std::env::var_os("MLCYCLE_HOME").map(PathBuf::from))

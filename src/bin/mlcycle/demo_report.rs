@@ -116,6 +116,17 @@ fn training(t: &TrainingOutcome, indent: &str) {
                 deployment.deployer, deployment.version, deployment.endpoint, deployment.version
             );
         }
+        TrainingDecision::Canary {
+            deployment,
+            approved_by,
+            reason,
+        } => {
+            println!("{indent}approve   by {approved_by}: {reason}");
+            println!(
+                "{indent}canary    version {} takes {}",
+                deployment.version, deployment.endpoint
+            );
+        }
         TrainingDecision::Rejected { reason } => println!("{indent}rejected  {reason}"),
         TrainingDecision::AwaitingApproval => {
             println!("{indent}approve   waiting for a human decision")
@@ -144,6 +155,7 @@ fn day_line(d: &DayRecord) -> String {
             outcome.version.version,
             match &outcome.decision {
                 TrainingDecision::Promoted { .. } => "promoted",
+                TrainingDecision::Canary { .. } => "released as a canary",
                 TrainingDecision::Rejected { .. } => "rejected",
                 TrainingDecision::AwaitingApproval => "awaiting approval",
             }
@@ -242,6 +254,7 @@ pub fn narrate(r: &ScenarioReport, dir: &Path, kept: bool) {
         .map(|(d, o)| {
             let what = match o.decision {
                 TrainingDecision::Promoted { .. } => "promoted",
+                TrainingDecision::Canary { .. } => "released as a canary",
                 TrainingDecision::Rejected { .. } => "rejected",
                 TrainingDecision::AwaitingApproval => "awaiting approval",
             };

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 mod alerts;
 mod approvals;
 mod audit;
+mod datasets;
 mod demo_report;
 mod drift;
 mod explain;
@@ -71,6 +72,8 @@ enum Command {
     Lineage(audit::LineageArgs),
     /// Ground truth: record labels for logged predictions (`labels ingest`).
     Labels(labels::LabelsArgs),
+    /// The dataset catalog: add a file as a new version of a named dataset, list versions.
+    Datasets(datasets::DatasetsArgs),
     /// Inspect and change the model registry: list, versions, show, alias, tag, status, gc.
     Models(models::ModelsArgs),
     /// Print the prediction log (either format) as JSON lines, or count its records: a
@@ -129,6 +132,7 @@ async fn main() -> ExitCode {
         Command::Alerts(args) => alerts::run(args).await,
         Command::Lineage(args) => audit::run_lineage(args).await,
         Command::Labels(args) => labels::run(args).await,
+        Command::Datasets(args) => datasets::run(args).await,
         Command::Models(args) => models::run(args).await,
         Command::Predictions(args) => predictions::run(args).await,
         #[cfg(feature = "http")]

@@ -273,6 +273,25 @@ pub async fn run(args: ModelsArgs) -> Result<()> {
         } => {
             let mv = registry.resolve(&reference).await?;
             registry.set_tag(&mv.name, mv.version, &key, &value).await?;
+            if let Some(audit) = registry.audit_log() {
+                let event = mlcycle::audit::AuditEvent::VersionTagged(
+                    mlcycle::audit::event::VersionTagged {
+                        model_name: mv.name.clone(),
+                        version: mv.version,
+                        key: key.clone(),
+                        value: value.clone(),
+                        previous: mv.tags.get(&key).cloned(),
+                    },
+                );
+                audit
+                    .append(mlcycle::audit::AuditEntry::from_event(
+                        actor.as_str(),
+                        vec![format!("{}/{}", mv.name, mv.version)],
+                        &event,
+                        uuid::Uuid::new_v4().to_string(),
+                    ))
+                    .await?;
+            }
             let mv = registry.get_version(&mv.name, mv.version).await?;
             emit(format, &mv, || {
                 format!("{}/{}: tag {key} = {value}", mv.name, mv.version)

@@ -12,7 +12,7 @@ use mlcycle::controller::{
     parse_duration,
 };
 use mlcycle::data::{CsvOptions, Dataset, Schema, UnknownLevel, read_csv, read_csv_with_schema};
-use mlcycle::datasets::DirectoryDataSource;
+use mlcycle::datasets::{CatalogSource, DatasetCatalog, DatasetFeed, DirectoryDataSource};
 use mlcycle::embedded::Stack;
 use mlcycle::lifecycle::{ApprovalGate, LifecycleBuilder, LifecycleConfig, TrainingDataSource};
 use mlcycle::registry::{Change, Registry, RegistryExt, SqliteRegistry};
@@ -53,6 +53,11 @@ pub struct RunArgs {
     /// their rows by timestamp.
     #[arg(long)]
     training_data: Option<PathBuf>,
+    /// A dataset of the store's catalog (`mlcycle datasets add FILE --name NAME`): each new
+    /// version is trained on, and drift retrains on their rows by timestamp. Not with
+    /// --training-data.
+    #[arg(long, value_name = "NAME")]
+    dataset: Option<String>,
     /// The target column of the training data and holdout [default: the served model's].
     #[arg(long)]
     target: Option<String>,
@@ -100,6 +105,7 @@ pub struct RunFile {
     every: Option<String>,
     window: Option<String>,
     training_data: Option<PathBuf>,
+    dataset: Option<String>,
     target: Option<String>,
     holdout: Option<PathBuf>,
     approval: Option<String>,
@@ -124,6 +130,8 @@ pub struct Settings {
     pub controller: ControllerConfig,
     /// Training data directory.
     pub training_data: Option<PathBuf>,
+    /// Catalog dataset name.
+    pub dataset: Option<String>,
     /// Target column.
     pub target: Option<String>,
     /// Holdout file.
@@ -217,11 +225,17 @@ impl RunArgs {
             owner: self.owner.or(file.owner),
         };
         controller.check()?;
+        if let Some(c) = &controller.canary {
+            let policy = mlcycle::lifecycle::CanaryPolicy::new(c.share, c.duration);
+            policy.check()?;
+            lifecycle.canary = Some(policy);
+        }
         Ok(Settings {
             store,
             lifecycle,
             controller,
             training_data: self.training_data.or(file.training_data),
+            dataset: self.dataset.or(file.dataset),
             target: self.target.or(file.target),
             holdout: self.holdout.or(file.holdout),
             format: self.format.or(file.format).unwrap_or(Format::Text),
@@ -369,14 +383,29 @@ const WEBHOOK_SECRET_ENV: &str = "MLCYCLE_WEBHOOK_SECRET";
 pub async fn run(args: RunArgs) -> Result<()> {
     let s = args.settings()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let source = match (&s.training_data, &s.target) {
-        (Some(dir), Some(t)) => Some(Arc::new(DirectoryDataSource::new(dir, t.clone()))),
-        (Some(_), None) => None, // resolved below, once the store is open
-        (None, _) => None,
+    if s.training_data.is_some() && s.dataset.is_some() {
+        return Err(Error::invalid(
+            "--dataset",
+            "give --training-data DIR or --dataset NAME, not both",
+        ));
+    }
+    let feed = |target: String| -> Result<Option<Arc<dyn DatasetFeed>>> {
+        Ok(match (&s.training_data, &s.dataset) {
+            (Some(dir), _) => Some(Arc::new(DirectoryDataSource::new(dir, target))),
+            (None, Some(name)) => {
+                let catalog = Arc::new(DatasetCatalog::open(&s.store)?);
+                Some(Arc::new(CatalogSource::new(catalog, name.clone(), target)))
+            }
+            (None, None) => None,
+        })
+    };
+    let source = match &s.target {
+        Some(t) => feed(t.clone())?,
+        None => None, // resolved below, once the store is open
     };
     let gate: Arc<dyn ApprovalGate> = s.controller.approval.gate();
     let alerts = alert_dispatcher(&s, clock.clone()).await?;
-    let wire = |b: LifecycleBuilder, src: Option<Arc<DirectoryDataSource>>| {
+    let wire = |b: LifecycleBuilder, src: Option<Arc<dyn DatasetFeed>>| {
         let b = b.approval(gate.clone()).alerts(alerts.clone());
         match src {
             Some(src) => b.data_source(src as Arc<dyn TrainingDataSource>),
@@ -387,21 +416,23 @@ pub async fn run(args: RunArgs) -> Result<()> {
         wire(b, source.clone())
     })?;
     let mut source = source;
-    if source.is_none()
-        && let Some(dir) = &s.training_data
-    {
+    if source.is_none() && (s.training_data.is_some() || s.dataset.is_some()) {
         let Some(target) = target_of(&stack, None).await? else {
             return Err(Error::invalid(
-                "--training-data",
+                if s.dataset.is_some() {
+                    "--dataset"
+                } else {
+                    "--training-data"
+                },
                 "nothing is served yet to take the target column from: pass --target NAME",
             ));
         };
-        let src = Arc::new(DirectoryDataSource::new(dir, target));
+        let src = feed(target)?;
         drop(stack);
         stack = Stack::open_with(&s.store, clock.clone(), s.lifecycle.clone(), |b| {
-            wire(b, Some(src.clone()))
+            wire(b, src.clone())
         })?;
-        source = Some(src);
+        source = src;
     }
     let mut cfg = s.controller.clone();
     if let Some(h) = &s.holdout {
@@ -423,10 +454,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
         format_duration(s.controller.window),
         s.controller.approval
     );
-    if s.controller.canary.is_some() {
+    if let Some(c) = &s.lifecycle.canary {
         eprintln!(
-            "mlcycle run: canary settings accepted; versions are released without a canary \
-             stage in this build"
+            "mlcycle run: new versions go first to {}@{} with {} % of the traffic for {}s \
+             (a server following the model routes it there), then are promoted or rolled back",
+            s.lifecycle.model_name,
+            c.alias,
+            c.share * 100.0,
+            c.duration_secs
         );
     }
     let format = s.format;

@@ -165,6 +165,10 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
             TrafficSplit::canary(args.challenger_weight)
         };
         spec = spec.with_challenger(format!("{name}@{alias}"), split);
+    } else {
+        // A lifecycle releasing through a canary (`mlcycle run --canary`) points this alias
+        // at the new version with its share of traffic in a tag.
+        spec = spec.with_canary_alias("canary");
     }
     if let Err(e) = server.follow(registry, spec).await {
         let _ = server.undeploy().await;

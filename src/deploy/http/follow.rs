@@ -20,6 +20,10 @@ pub struct FollowSpec {
     pub challenger: Option<(String, TrafficSplit)>,
     /// How often the registry's events are polled.
     pub poll_interval: Duration,
+    /// Without an explicit challenger: an alias of the model whose version, while it
+    /// exists, answers the share of requests in its `canary_share` tag (a lifecycle's
+    /// canary release; default 0.1 when the tag is absent or invalid).
+    pub canary_alias: Option<String>,
 }
 
 impl FollowSpec {
@@ -29,7 +33,14 @@ impl FollowSpec {
             reference: reference.into(),
             challenger: None,
             poll_interval: Duration::from_secs(1),
+            canary_alias: None,
         }
+    }
+
+    /// Follow the canary alias `alias` (see [`FollowSpec::canary_alias`]).
+    pub fn with_canary_alias(mut self, alias: impl Into<String>) -> Self {
+        self.canary_alias = Some(alias.into());
+        self
     }
 
     /// Also serve `reference` as challenger with `split`.
@@ -143,7 +154,23 @@ impl AliasFollower {
                 .inspect_err(|_| self.failed())?;
             changed = true;
         }
-        if let Some((reference, split)) = &self.spec.challenger {
+        let challenger = match (&self.spec.challenger, &self.spec.canary_alias) {
+            (Some(c), _) => Some(c.clone()),
+            (None, Some(alias)) => {
+                let reference = format!("{}@{alias}", self.model_name);
+                let weight = match self.registry.resolve(&reference).await {
+                    Ok(cv) => cv
+                        .tags
+                        .get(crate::registry::CANARY_SHARE_TAG)
+                        .and_then(|w| w.parse::<f64>().ok())
+                        .filter(|w| *w > 0.0 && *w < 1.0),
+                    Err(_) => None, // resolved again below, which clears it when absent
+                };
+                Some((reference, TrafficSplit::canary(weight.unwrap_or(0.1))))
+            }
+            (None, None) => None,
+        };
+        if let Some((reference, split)) = &challenger {
             match self.registry.resolve(reference).await {
                 Ok(cv) if cv.version == mv.version => {
                     changed |= self.shared.challenger.load().is_some();
