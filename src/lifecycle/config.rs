@@ -82,6 +82,10 @@ pub struct LifecycleConfig {
     /// decision.
     #[serde(default)]
     pub max_error_rate: Option<f64>,
+    /// Health limits of each monitoring window (p99 latency, traffic volume) and the active
+    /// probe; all off by default.
+    #[serde(default)]
+    pub health: super::health::HealthLimits,
     /// Release approved versions through a canary first (`None`: promote at once).
     #[serde(default)]
     pub canary: Option<super::canary::CanaryPolicy>,
@@ -104,6 +108,7 @@ impl LifecycleConfig {
             cooldown_days: 7,
             actor: "lifecycle".into(),
             max_error_rate: None,
+            health: Default::default(),
             canary: None,
         }
     }

@@ -19,6 +19,7 @@ mod canary;
 mod config;
 pub mod decide;
 mod events;
+mod health;
 mod monitoring;
 mod observer;
 mod outcome;
@@ -37,6 +38,7 @@ pub use canary::{CANARY_DEPLOYER, CANARY_SHARE_TAG, CanaryOutcome, CanaryPolicy,
 pub use config::{LifecycleConfig, RetrainPolicy, TrainingDataSource, Trigger};
 pub use decide::EpisodeState;
 pub use events::StageEvents;
+pub use health::{HealthLimits, PROBE_REQUEST_PREFIX, health_alerts, typical_row};
 pub use observer::{Alert, AlertKind, NoopObserver, Observer, Severity};
 pub use outcome::{
     MonitoringDecision, MonitoringOutcome, ReleaseOutcome, TrainingDecision, TrainingOutcome,

@@ -18,9 +18,9 @@ use std::sync::Arc;
 /// A serving version's drift baseline as stored in its artifact.
 #[derive(Debug)]
 pub(super) struct StoredReference {
-    profile: DatasetProfile,
+    pub(super) profile: DatasetProfile,
     /// The model's input columns.
-    inputs: Schema,
+    pub(super) inputs: Schema,
 }
 
 /// What the monitoring cycle compares a window with.
@@ -250,11 +250,17 @@ impl Lifecycle {
         };
         self.persist_state()
             .map_err(|e| e.in_stage(Stage::Decide))?;
-        let alerts: Vec<Alert> = decision
-            .alerts
-            .into_iter()
-            .map(|a| ev.alert(&trace, a))
-            .collect();
+        // Health limits and the active probe: alerts, never a change of verdict.
+        let mut specs = decision.alerts;
+        specs.extend(super::health::health_alerts(&report.health, &cfg.health));
+        if cfg.health.probe {
+            let source = match &baseline {
+                Baseline::Data(d) => super::health::ProbeSource::Data(d),
+                Baseline::Profile(p) => super::health::ProbeSource::Profile(p),
+            };
+            specs.extend(self.probe(source, &trace).await);
+        }
+        let alerts: Vec<Alert> = specs.into_iter().map(|a| ev.alert(&trace, a)).collect();
 
         // Act.
         let decision = match decision.verdict {
@@ -310,7 +316,10 @@ impl Lifecycle {
                         let outcome = self
                             .run_training_traced(&data, Trigger::DriftAlert, &trace)
                             .await?;
-                        if matches!(outcome.decision, TrainingDecision::Promoted { .. }) {
+                        if matches!(
+                            outcome.decision,
+                            TrainingDecision::Promoted { .. } | TrainingDecision::Canary { .. }
+                        ) {
                             {
                                 let mut st = self.lock();
                                 st.episode = std::mem::take(&mut st.episode).retrained(to);

@@ -170,6 +170,7 @@ async fn sigkill_and_restart_neither_repeat_nor_skip_a_training() {
     }
     // Restarted: it finishes what is left, and trains a file dropped in while it runs.
     let run = spawn(store.path(), data.path());
+    let log = run.log.clone();
     let status = {
         write_file(data.path(), "e.csv", 9);
         loop {
@@ -180,7 +181,11 @@ async fn sigkill_and_restart_neither_repeat_nor_skip_a_training() {
         }
         run.terminate()
     };
-    assert!(status.success());
+    assert!(
+        status.success(),
+        "{status:?}; stderr:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     let v = versions(store.path()).await;
     let mut tags: Vec<&str> = v
         .iter()

@@ -5,6 +5,7 @@ mod canary;
 mod concept_drift;
 mod data_quality;
 mod examples;
+mod health;
 mod lifecycle_e2e;
 mod lifecycle_flush;
 mod lifecycle_http;

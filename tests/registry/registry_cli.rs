@@ -197,10 +197,12 @@ async fn change_a_store() {
     assert_eq!(seen[0], ("alias.moved", "ann", "churn/3"));
     assert_eq!(seen[1].0, "alias.moved");
     assert_eq!(seen[2].0, "alias.deleted");
-    assert_eq!(seen[3], ("version.status_changed", "bob", "churn/3"));
-    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert_eq!(seen[3], ("version.tagged", "cli", "churn/3"));
+    assert_eq!(records[3].entry.payload["key"], "reviewed");
+    assert_eq!(seen[4], ("version.status_changed", "bob", "churn/3"));
+    assert_eq!(seen.len(), 5, "{seen:?}");
     assert_eq!(records[0].entry.payload["from"], 2);
-    assert_eq!(mlcycle::audit::AuditLog::verify(&log).await.unwrap(), 4);
+    assert_eq!(mlcycle::audit::AuditLog::verify(&log).await.unwrap(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -81,6 +81,18 @@ pub struct RunArgs {
     /// The owner named in alerts.
     #[arg(long)]
     owner: Option<String>,
+    /// A health alert when a window holds fewer scoring calls than this.
+    #[arg(long, value_name = "N")]
+    min_requests: Option<usize>,
+    /// A health alert when a window's p99 scoring latency exceeds this many milliseconds.
+    #[arg(long, value_name = "MS")]
+    max_p99_ms: Option<f64>,
+    /// A health alert when more than this share of a window's scoring calls failed (0-1).
+    #[arg(long, value_name = "SHARE")]
+    max_error_rate: Option<f64>,
+    /// Score one typical reference row through the deployed model every window.
+    #[arg(long)]
+    probe: bool,
     /// Also train on the training data's recent rows this often (e.g. 7d).
     #[arg(long)]
     schedule: Option<String>,
@@ -114,6 +126,11 @@ pub struct RunFile {
     #[serde(default)]
     webhook: Vec<String>,
     owner: Option<String>,
+    min_requests: Option<usize>,
+    max_p99_ms: Option<f64>,
+    max_error_rate: Option<f64>,
+    #[serde(default)]
+    probe: bool,
     schedule: Option<String>,
     poll: Option<String>,
     format: Option<Format>,
@@ -175,6 +192,26 @@ impl RunArgs {
             lifecycle.serving_alias = a;
         }
         lifecycle.actor = "controller".into();
+        lifecycle.health.min_requests = self.min_requests.or(file.min_requests);
+        lifecycle.health.max_p99_latency_ms = self.max_p99_ms.or(file.max_p99_ms);
+        lifecycle.health.probe = self.probe || file.probe;
+        lifecycle.max_error_rate = self.max_error_rate.or(file.max_error_rate);
+        if let Some(ms) = lifecycle.health.max_p99_latency_ms
+            && !(ms.is_finite() && ms > 0.0)
+        {
+            return Err(Error::invalid(
+                "--max-p99-ms",
+                format!("{ms} is not a positive number of milliseconds"),
+            ));
+        }
+        if let Some(r) = lifecycle.max_error_rate
+            && !(0.0..=1.0).contains(&r)
+        {
+            return Err(Error::invalid(
+                "--max-error-rate",
+                format!("{r} is not a share in [0, 1]"),
+            ));
+        }
         let every = dur("every", &self.every.or(file.every).unwrap_or("1h".into()))?;
         let window = match self.window.or(file.window) {
             Some(w) => dur("window", &w)?,
@@ -529,6 +566,39 @@ mod tests {
         assert_eq!(s.lifecycle.model_name, "flag");
         assert_eq!(s.controller.approval, ApprovalPolicy::Auto);
         assert_eq!(s.format, Format::Text);
+    }
+
+    #[test]
+    fn health_and_canary_settings_reach_the_lifecycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("run.toml");
+        std::fs::write(&p, "min_requests = 100\nprobe = true\n").unwrap();
+        let s = RunArgs {
+            config: Some(p),
+            max_p99_ms: Some(250.0),
+            max_error_rate: Some(0.05),
+            canary: Some(0.2),
+            canary_for: Some("30m".into()),
+            ..args()
+        }
+        .settings()
+        .unwrap();
+        let h = &s.lifecycle.health;
+        assert_eq!(
+            (h.min_requests, h.max_p99_latency_ms, h.probe),
+            (Some(100), Some(250.0), true)
+        );
+        assert_eq!(s.lifecycle.max_error_rate, Some(0.05));
+        let c = s.lifecycle.canary.unwrap();
+        assert_eq!((c.share, c.duration_secs), (0.2, 1800));
+        let e = RunArgs {
+            max_error_rate: Some(2.0),
+            ..args()
+        }
+        .settings()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--max-error-rate"), "{e}");
     }
 
     #[test]

@@ -4,7 +4,9 @@ use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::collect::{Collector, CollectorLimits, FilePredictionLog, LogFormat};
 use mlcycle::data::UnknownLevel;
 use mlcycle::deploy::Deployer;
-use mlcycle::deploy::http::{FollowSpec, HttpConfig, HttpDeployer, Limits, TrafficSplit};
+use mlcycle::deploy::http::{
+    FollowSpec, HttpConfig, HttpDeployer, Limits, TlsConfig, TrafficSplit,
+};
 use mlcycle::registry::{Registry, SqliteRegistry};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +25,12 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM; needs --tls-key).
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     /// A challenger alias of the same model (e.g. `challenger`) sharing traffic.
     #[arg(long)]
     challenger: Option<String>,
@@ -47,6 +55,21 @@ pub struct ServeArgs {
     /// Request time limit in milliseconds.
     #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     timeout_ms: u64,
+    /// Most open connections; one more is answered 503 (`Retry-After: 1`) and closed.
+    #[arg(long, default_value_t = Limits::default().max_connections, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    max_connections: usize,
+    /// Milliseconds a connection has to send a complete request header (from being
+    /// accepted, or from the first byte of its next request); then it is closed.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    header_timeout_ms: u64,
+    /// Milliseconds a kept-alive connection may stay silent after an answer before it is
+    /// closed.
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    idle_timeout_ms: u64,
+    /// Most requests handled at once; more are answered 503 with `Retry-After: 1` (health
+    /// probes and `/metrics` are not counted).
+    #[arg(long, default_value_t = Limits::default().max_in_flight, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    max_in_flight: usize,
     /// How often to poll the registry for alias moves, in milliseconds.
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     poll_ms: u64,
@@ -118,6 +141,17 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
             max_body_bytes: args.max_body_bytes,
             max_rows: args.max_rows,
             request_timeout: Duration::from_millis(args.timeout_ms),
+            max_connections: args.max_connections,
+            header_timeout: Duration::from_millis(args.header_timeout_ms),
+            idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+            max_in_flight: args.max_in_flight,
+        },
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsConfig {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
         },
         strict: args.strict,
         unknown_level: if args.unknown_as_missing {
@@ -125,6 +159,9 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
         } else {
             UnknownLevel::Error
         },
+        api_token: std::env::var(mlcycle::deploy::http::API_TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.is_empty()),
         admin_token: std::env::var(mlcycle::deploy::http::ADMIN_TOKEN_ENV)
             .ok()
             .filter(|t| !t.is_empty()),

@@ -1,4 +1,10 @@
-//! Bearer-token checks for the routes that change state (the admin API, label ingestion).
+//! Bearer-token checks: the API token of every route but the health probes, and the admin
+//! token of the routes that change state (the admin API, label ingestion).
+//!
+//! With an API token configured ([`super::HttpConfig::api_token`], set by `mlcycle serve`
+//! from the `MLCYCLE_API_TOKEN` environment variable), every route except the health probes
+//! (`/v2/health/live`, `/v2/health/ready`, `/ping`, `/health`) and the admin routes (which
+//! check the admin token instead) needs `Authorization: Bearer <token>`; 401 otherwise.
 //!
 //! Admin routes are off unless a token is configured ([`super::HttpConfig::admin_token`],
 //! set by `mlcycle serve` from the `MLCYCLE_ADMIN_TOKEN` environment variable): without one
@@ -10,6 +16,31 @@ use axum::http::{HeaderMap, StatusCode, header};
 
 /// The environment variable `mlcycle serve` reads the admin token from.
 pub const ADMIN_TOKEN_ENV: &str = "MLCYCLE_ADMIN_TOKEN";
+
+/// The environment variable `mlcycle serve` reads the API token from.
+pub const API_TOKEN_ENV: &str = "MLCYCLE_API_TOKEN";
+
+/// Allow a request to a route under the API token: `Ok` when no token is configured or the
+/// request carries it.
+pub(super) fn require_api(configured: Option<&str>, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = configured.filter(|t| !t.is_empty()) else {
+        return Ok(());
+    };
+    match bearer(headers) {
+        Some(given) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "the bearer token does not match the server's API token",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "this server needs an `Authorization: Bearer <token>` header with the API token \
+                 (the value of {API_TOKEN_ENV} where the server was started)"
+            ),
+        )),
+    }
+}
 
 /// `a == b` in time that depends only on the lengths, not on where they differ.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -78,6 +109,21 @@ mod tests {
         assert!(e.message.contains(ADMIN_TOKEN_ENV), "{}", e.message);
         let e = require_admin(Some(""), &with_auth("Bearer ")).unwrap_err();
         assert_eq!(e.status, StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn api_token_is_needed_only_when_configured() {
+        assert!(require_api(None, &HeaderMap::new()).is_ok());
+        assert!(require_api(Some(""), &HeaderMap::new()).is_ok());
+        assert!(require_api(Some("t0k"), &with_auth("Bearer t0k")).is_ok());
+        for h in [
+            with_auth("Bearer t0K"),
+            with_auth("Basic t0k"),
+            HeaderMap::new(),
+        ] {
+            let e = require_api(Some("t0k"), &h).unwrap_err();
+            assert_eq!(e.status, StatusCode::UNAUTHORIZED);
+        }
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub(super) struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub flavor: Flavor,
+    /// Seconds for a `Retry-After` header (overload answers).
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -26,6 +28,7 @@ impl ApiError {
             status,
             message: message.into(),
             flavor: Flavor::V2,
+            retry_after: None,
         }
     }
 
@@ -75,6 +78,8 @@ impl ApiError {
             StatusCode::NOT_FOUND => "RESOURCE_DOES_NOT_EXIST",
             StatusCode::PAYLOAD_TOO_LARGE => "INVALID_PARAMETER_VALUE",
             StatusCode::SERVICE_UNAVAILABLE => "TEMPORARILY_UNAVAILABLE",
+            StatusCode::UNAUTHORIZED => "UNAUTHENTICATED",
+            StatusCode::CONFLICT => "RESOURCE_ALREADY_EXISTS",
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "BAD_REQUEST",
             _ => "INTERNAL_ERROR",
         }
@@ -128,6 +133,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         r
     }
 }

@@ -16,6 +16,7 @@ use ndarray::Array2;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const INPUT_FIELDS: [&str; 4] = [
     "dataframe_split",
@@ -268,21 +269,31 @@ async fn invocations_inner(
     let champion = shared.champion_or_503()?;
     let format = content_format(&headers)?;
     let bytes = read_limited(&headers, body, shared.config.limits.max_body_bytes).await?;
-    let mut probabilities = false;
+    let probabilities = Arc::new(AtomicBool::new(false));
+    let wants = probabilities.clone();
+    let keep_text = shared
+        .recorder
+        .as_ref()
+        .is_some_and(|r| r.wants_json_text());
+    let len = bytes.len();
     let (served, p) = shared
         .route_and_score(
             champion,
             false,
             &headers,
             request_id,
-            |served, enc| match format {
+            len,
+            move |served, enc| match format {
                 Format::Json => {
+                    // Rows and values are counted before anything is built from the body.
+                    super::budget::check(
+                        &bytes,
+                        super::budget::Protocol::Mlflow,
+                        enc.max_rows,
+                        served.model.signature().inputs.n_features(),
+                    )?;
                     // The fast path reads the body straight into the matrix; anything else
                     // (including every error) goes through the general path.
-                    let keep_text = shared
-                        .recorder
-                        .as_ref()
-                        .is_some_and(|r| r.wants_json_text());
                     if let Some(r) = super::fastjson::mlflow_rows(served, &bytes, enc, keep_text) {
                         return Ok(Encoded {
                             x: r.x,
@@ -295,13 +306,13 @@ async fn invocations_inner(
                             super::error::json_error_message(&e)
                         ))
                     })?;
-                    probabilities = wants_probabilities(Some(&json));
+                    wants.store(wants_probabilities(Some(&json)), Ordering::Relaxed);
                     json_rows(served, &json, enc).map(Encoded::from)
                 }
                 Format::Csv => tabular::from_csv(served, &bytes, enc).map(Encoded::from),
             },
         )
         .await?;
-    let r = respond(&served, &p, probabilities)?;
+    let r = respond(&served, &p, probabilities.load(Ordering::Relaxed))?;
     Ok(served_response(r, &served))
 }

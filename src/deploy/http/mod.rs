@@ -41,6 +41,18 @@
 //! answered). V2 errors are `{"error": "..."}`; MLflow errors are
 //! `{"error_code", "message", "error"}`; both with `Content-Type: application/json`.
 //!
+//! # Authentication, TLS and limits
+//! With [`HttpConfig::api_token`] set (`mlcycle serve`: the `MLCYCLE_API_TOKEN`
+//! environment variable) every route but the health probes (`/v2/health/live`,
+//! `/v2/health/ready`, `/ping`, `/health`) needs `Authorization: Bearer <token>` (401
+//! otherwise; compared in constant time); the admin and label routes check the admin token
+//! instead. [`HttpConfig::tls`] serves HTTPS (rustls, feature `tls`). [`Limits`] bounds
+//! bodies, rows, JSON values (counted before parsing), time per request, requests in flight
+//! (503 with `Retry-After`), open connections (503 with `Retry-After`, then closed), the time
+//! to send a request header and keep-alive silence. A client-chosen `x-request-id` already
+//! used by a recorded request of this server is refused with 409. The defaults and the
+//! threat model are in `docs/SECURITY.md`.
+//!
 //! # Data collection
 //! Every scored request (inputs as encoded rows, outputs, model name and version, request
 //! id, time from the [`Clock`]) goes to the prediction log through the bounded
@@ -93,10 +105,12 @@
 mod admin;
 mod auth;
 mod body;
+mod budget;
 mod error;
 mod fastjson;
 mod follow;
 mod labels;
+mod listener;
 mod metrics;
 mod mlflow;
 mod server;
@@ -105,7 +119,7 @@ mod tabular;
 mod v2;
 
 pub use admin::ApprovalsAdmin;
-pub use auth::ADMIN_TOKEN_ENV;
+pub use auth::{ADMIN_TOKEN_ENV, API_TOKEN_ENV};
 pub use follow::{AliasFollower, FollowSpec};
 pub use labels::LabelSink;
 
@@ -123,15 +137,58 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// Limits applied to every request.
+/// Limits applied to every request and connection.
+///
+/// The defaults: 16 MiB bodies, 100,000 rows per request, 30 s per request, 1,024
+/// connections, 10 s to send a complete request header, 60 s idle keep-alive, 512 requests
+/// in flight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Largest accepted request body in bytes (larger: 413).
     pub max_body_bytes: usize,
-    /// Most rows scored in one request (more: 400).
+    /// Most rows scored in one request (more: 400). A JSON body is counted while it is
+    /// read, before it is parsed: MLflow row lists longer than this are refused at the
+    /// first row over the limit, and a body holding more than `max_rows × (features + 1)`
+    /// JSON values (plus 4,096 for names, shapes and parameters) is refused with 413
+    /// before anything is built from it.
     pub max_rows: usize,
     /// Longest time a request may take, reading the body included (longer: 503).
     pub request_timeout: Duration,
+    /// Most open connections; one accepted beyond it is answered 503 with `Retry-After`
+    /// and closed.
+    pub max_connections: usize,
+    /// Time a connection has to send a complete request header, from being accepted (or,
+    /// on a kept-alive connection, from the first byte of its next request); then it is
+    /// closed.
+    pub header_timeout: Duration,
+    /// Time a kept-alive connection may stay silent after an answer before it is closed.
+    pub idle_timeout: Duration,
+    /// Most requests handled at once (health probes and `/metrics` excepted); more are
+    /// answered 503 with `Retry-After: 1`.
+    pub max_in_flight: usize,
+}
+
+impl Limits {
+    /// Refuse limits that would stop the server from answering anything.
+    fn check(&self) -> Result<()> {
+        let zero = |what: &str, v: bool| {
+            if v {
+                Err(Error::invalid(
+                    format!("server limit `{what}`"),
+                    "it must be above zero",
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        zero("max_body_bytes", self.max_body_bytes == 0)?;
+        zero("max_rows", self.max_rows == 0)?;
+        zero("request_timeout", self.request_timeout.is_zero())?;
+        zero("max_connections", self.max_connections == 0)?;
+        zero("header_timeout", self.header_timeout.is_zero())?;
+        zero("idle_timeout", self.idle_timeout.is_zero())?;
+        zero("max_in_flight", self.max_in_flight == 0)
+    }
 }
 
 impl Default for Limits {
@@ -140,6 +197,10 @@ impl Default for Limits {
             max_body_bytes: 16 * 1024 * 1024,
             max_rows: 100_000,
             request_timeout: Duration::from_secs(30),
+            max_connections: 1_024,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_in_flight: 512,
         }
     }
 }
@@ -191,6 +252,16 @@ impl TrafficSplit {
     }
 }
 
+/// The certificate and key of an HTTPS server (PEM files). Serving TLS needs the `tls`
+/// feature; without it [`HttpDeployer::start`] refuses a configuration that asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The certificate chain, leaf first (`BEGIN CERTIFICATE` blocks).
+    pub cert: std::path::PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1 PEM).
+    pub key: std::path::PathBuf,
+}
+
 /// Server configuration.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -198,12 +269,17 @@ pub struct HttpConfig {
     pub addr: SocketAddr,
     /// Request limits.
     pub limits: Limits,
+    /// Serve HTTPS with this certificate and key (feature `tls`); `None`: plain HTTP.
+    pub tls: Option<TlsConfig>,
     /// Refuse input columns that are not in the model signature (default: ignore them).
     pub strict: bool,
     /// What to do with a categorical value outside the signature's levels (default: 400).
     pub unknown_level: UnknownLevel,
     /// Header whose value pins a caller to one side of a traffic split (sticky routing).
     pub route_key_header: String,
+    /// The bearer token every route but the health probes and the admin routes requires
+    /// (`mlcycle serve` reads it from [`API_TOKEN_ENV`]); `None`: those routes are open.
+    pub api_token: Option<String>,
     /// The bearer token of the admin routes (`mlcycle serve` reads it from
     /// [`ADMIN_TOKEN_ENV`]); `None` disables them (403).
     pub admin_token: Option<String>,
@@ -220,9 +296,11 @@ impl Default for HttpConfig {
         HttpConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             limits: Limits::default(),
+            tls: None,
             strict: false,
             unknown_level: UnknownLevel::Error,
             route_key_header: "x-route-key".into(),
+            api_token: None,
             admin_token: None,
             approvals: None,
             labels: None,
@@ -264,31 +342,71 @@ impl HttpDeployer {
         clock: Arc<dyn Clock>,
         collector: Option<Collector>,
     ) -> Result<HttpDeployer> {
+        config.limits.check()?;
+        #[cfg(feature = "tls")]
+        let tls = config
+            .tls
+            .as_ref()
+            .map(listener::tls_acceptor)
+            .transpose()?;
+        #[cfg(not(feature = "tls"))]
+        if config.tls.is_some() {
+            return Err(Error::invalid(
+                "TLS",
+                "this build of mlcycle has no TLS support: build it with the `tls` feature \
+                 or terminate TLS in a reverse proxy",
+            ));
+        }
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|e| Error::io(config.addr.to_string(), e))?;
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io(config.addr.to_string(), e))?;
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let shared = Arc::new(Shared::new(
             config,
             clock,
             collector,
-            format!("http://{addr}"),
+            format!("{scheme}://{addr}"),
         ));
+        let limits = &shared.config.limits;
+        let conn_limits = listener::ConnLimits {
+            max_connections: limits.max_connections,
+            header_timeout: limits.header_timeout,
+            idle_timeout: limits.idle_timeout,
+        };
         let app = server::router(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
-        // Answers go out at once instead of waiting for the client's acknowledgement.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        #[cfg(feature = "tls")]
+        let server = match tls {
+            Some(tls) => tokio::spawn(listener::serve(
+                listener,
+                app,
+                conn_limits,
+                Arc::new(tls),
+                rx,
+            )),
+            None => tokio::spawn(listener::serve(
+                listener,
+                app,
+                conn_limits,
+                Arc::new(listener::Plain),
+                rx,
+            )),
+        };
+        #[cfg(not(feature = "tls"))]
+        let server = tokio::spawn(listener::serve(
+            listener,
+            app,
+            conn_limits,
+            Arc::new(listener::Plain),
+            rx,
+        ));
         Ok(HttpDeployer {
             shared,
             addr,
@@ -303,9 +421,9 @@ impl HttpDeployer {
         self.addr
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:8080`.
+    /// The base URL, e.g. `http://127.0.0.1:8080` (`https://…` when serving TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.shared.endpoint.clone()
     }
 
     /// Serve `request.model` as challenger next to the champion, sharing traffic by `split`.

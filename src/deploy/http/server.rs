@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::metrics::RequestLabels;
 use super::state::{Served, Shared};
-use super::{admin, labels, mlflow, v2};
+use super::{admin, auth, labels, mlflow, v2};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -141,6 +141,74 @@ fn new_request_id() -> String {
     id.hyphenated().encode_lower(&mut buf).to_owned()
 }
 
+/// The health probes: answered without the API token and outside the in-flight limit.
+fn is_health_probe(path: &str) -> bool {
+    matches!(
+        path,
+        "/v2/health/live" | "/v2/health/ready" | "/ping" | "/health"
+    )
+}
+
+/// Routes that check the admin token themselves.
+fn is_admin_route(path: &str) -> bool {
+    path.starts_with("/admin/") || path == "/labels"
+}
+
+/// What a request holds while it is handled: its in-flight permit and the reservation of
+/// the request id its client chose.
+struct Admitted {
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    reserved_id: Option<u64>,
+}
+
+/// Check a request against the API token, the in-flight limit and earlier request ids.
+fn admit(
+    shared: &Shared,
+    req: &Request,
+    endpoint: &str,
+    client_id: Option<&str>,
+) -> Result<Admitted, ApiError> {
+    let path = req.uri().path();
+    if !is_health_probe(path) && !is_admin_route(path) {
+        auth::require_api(shared.config.api_token.as_deref(), req.headers())?;
+    }
+    let permit = if is_health_probe(path) || path == "/metrics" {
+        None
+    } else {
+        match shared.in_flight.clone().try_acquire_owned() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                let mut e = ApiError::unavailable(format!(
+                    "the server is handling its limit of {} requests at once; retry shortly",
+                    shared.config.limits.max_in_flight
+                ));
+                e.retry_after = Some(1);
+                return Err(e);
+            }
+        }
+    };
+    let scoring = matches!(endpoint, "v2_infer" | "invocations");
+    let reserved_id = match client_id {
+        Some(id) if scoring && shared.recorder.is_some() => {
+            Some(shared.request_ids.reserve(id).map_err(|()| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "the request id `{}` was already used by a recorded request; send a new \
+                         x-request-id (or none, and the server chooses one)",
+                        crate::data::truncate_for_message(id)
+                    ),
+                )
+            })?)
+        }
+        _ => None,
+    };
+    Ok(Admitted {
+        _permit: permit,
+        reserved_id,
+    })
+}
+
 async fn around(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let given = req
@@ -148,6 +216,7 @@ async fn around(State(shared): State<Arc<Shared>>, mut req: Request, next: Next)
         .get(REQUEST_ID)
         .filter(|v| v.to_str().is_ok_and(|s| !s.is_empty() && s.len() <= 256))
         .cloned();
+    let client_chose = given.is_some();
     let (rid, rid_header) = match given {
         Some(h) => (h.to_str().unwrap_or_default().to_owned(), Some(h)),
         None => {
@@ -157,20 +226,38 @@ async fn around(State(shared): State<Arc<Shared>>, mut req: Request, next: Next)
         }
     };
     let endpoint = endpoint_of(req.uri().path());
-    req.extensions_mut().insert(RequestId(rid));
-    let limit = shared.config.limits.request_timeout;
-    let mut resp = match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => {
-            let e = ApiError::unavailable(format!(
-                "the request took longer than the limit of {} ms",
-                limit.as_millis()
-            ));
-            if endpoint == "invocations" {
-                e.mlflow().into_response()
-            } else {
-                e.into_response()
+    let as_response = |e: ApiError| {
+        if endpoint == "invocations" {
+            e.mlflow().into_response()
+        } else {
+            e.into_response()
+        }
+    };
+    let admitted = admit(
+        &shared,
+        &req,
+        endpoint,
+        client_chose.then_some(rid.as_str()),
+    );
+    let mut resp = match admitted {
+        Err(e) => as_response(e),
+        Ok(admitted) => {
+            req.extensions_mut().insert(RequestId(rid));
+            let limit = shared.config.limits.request_timeout;
+            let resp = match tokio::time::timeout(limit, next.run(req)).await {
+                Ok(r) => r,
+                Err(_) => as_response(ApiError::unavailable(format!(
+                    "the request took longer than the limit of {} ms",
+                    limit.as_millis()
+                ))),
+            };
+            // An id whose request was not scored and recorded stays free for a retry.
+            if let Some(h) = admitted.reserved_id
+                && resp.status() != StatusCode::OK
+            {
+                shared.request_ids.release(h);
             }
+            resp
         }
     };
     let status = resp.status();

@@ -19,9 +19,69 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Semaphore;
 
 /// Batches at least this large are scored on the blocking pool.
 const BLOCKING_ROWS: usize = 2_048;
+
+/// Bodies at least this large are parsed on the blocking pool.
+const BLOCKING_BODY_BYTES: usize = 64 * 1024;
+
+/// How many client-chosen request ids the server remembers to refuse a reuse (8 bytes
+/// each in a hash set and in arrival order: about 14 MiB at most).
+pub(super) const RECENT_IDS: usize = 1 << 19;
+
+/// The most recent request ids chosen by clients, as keyed 64-bit hashes (the key is drawn
+/// per process, so ids cannot be crafted to collide), oldest forgotten first.
+#[derive(Debug)]
+pub(super) struct RecentIds {
+    hasher: std::collections::hash_map::RandomState,
+    capacity: usize,
+    inner: std::sync::Mutex<(
+        std::collections::HashSet<u64>,
+        std::collections::VecDeque<u64>,
+    )>,
+}
+
+impl RecentIds {
+    fn new(capacity: usize) -> Self {
+        RecentIds {
+            hasher: std::collections::hash_map::RandomState::new(),
+            capacity,
+            inner: std::sync::Mutex::new(Default::default()),
+        }
+    }
+
+    /// Take `id` for a request: `Err` when it is already taken, else the handle that
+    /// [`RecentIds::release`] gives back.
+    pub fn reserve(&self, id: &str) -> std::result::Result<u64, ()> {
+        use std::hash::BuildHasher;
+        let h = self.hasher.hash_one(id);
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (set, order) = &mut *g;
+        if !set.insert(h) {
+            return Err(());
+        }
+        order.push_back(h);
+        while order.len() > self.capacity {
+            if let Some(old) = order.pop_front() {
+                set.remove(&old);
+            }
+        }
+        Ok(h)
+    }
+
+    /// Give an id back (its request was not recorded).
+    pub fn release(&self, h: u64) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (set, order) = &mut *g;
+        if set.remove(&h)
+            && let Some(i) = order.iter().rposition(|x| *x == h)
+        {
+            order.remove(i);
+        }
+    }
+}
 
 /// A request's rows as read: the encoded matrix to score and, when the reader kept it,
 /// the same rows as JSON text for the prediction log (numbers as received).
@@ -195,6 +255,12 @@ pub(super) struct Shared {
     /// Held (read) by every shadow scoring task; taken (write) to wait for all of them.
     shadow_gate: Arc<tokio::sync::RwLock<()>>,
     shadow_closed: tokio::sync::Mutex<Option<tokio::sync::OwnedRwLockWriteGuard<()>>>,
+    /// Requests being handled ([`super::Limits::max_in_flight`] permits).
+    pub in_flight: Arc<Semaphore>,
+    /// Bodies being parsed on the blocking pool (one permit per CPU).
+    parse_permits: Arc<Semaphore>,
+    /// Request ids chosen by clients and already recorded (or being scored).
+    pub request_ids: RecentIds,
 }
 
 impl Shared {
@@ -204,6 +270,7 @@ impl Shared {
         collector: Option<Collector>,
         endpoint: String,
     ) -> Self {
+        let config_in_flight = config.limits.max_in_flight;
         Shared {
             champion: ArcSwapOption::empty(),
             challenger: ArcSwapOption::empty(),
@@ -215,7 +282,34 @@ impl Shared {
             route_counter: AtomicU64::new(0),
             shadow_gate: Arc::new(tokio::sync::RwLock::new(())),
             shadow_closed: tokio::sync::Mutex::new(None),
+            in_flight: Arc::new(Semaphore::new(
+                config_in_flight.clamp(1, Semaphore::MAX_PERMITS),
+            )),
+            parse_permits: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
+            request_ids: RecentIds::new(RECENT_IDS),
         }
+    }
+
+    /// Run `f` (parsing a body of `len` bytes) on the blocking pool behind the parse
+    /// concurrency limit, or inline when the body is small.
+    pub async fn off_runtime<T: Send + 'static>(
+        &self,
+        len: usize,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::result::Result<T, ApiError> {
+        if len < BLOCKING_BODY_BYTES {
+            return Ok(f());
+        }
+        let _permit = self
+            .parse_permits
+            .acquire()
+            .await
+            .map_err(|_| ApiError::unavailable("the server is stopping"))?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| ApiError::internal(format!("parsing task failed: {e}")))
     }
 
     fn served(&self, request: DeployRequest) -> Result<Arc<Served>> {
@@ -357,7 +451,10 @@ impl Shared {
         explicit_version: bool,
         headers: &HeaderMap,
         request_id: &str,
-        encode: impl FnOnce(&Served, &Encoding) -> std::result::Result<Encoded, ApiError>,
+        body_len: usize,
+        encode: impl FnOnce(&Served, &Encoding) -> std::result::Result<Encoded, ApiError>
+        + Send
+        + 'static,
     ) -> std::result::Result<(Arc<Served>, Prediction), ApiError> {
         let selection = if explicit_version {
             Selection {
@@ -371,7 +468,11 @@ impl Shared {
             self.select(looked_up, key)
         };
         let served = selection.answer;
-        let Encoded { x, logged } = encode(&served, &self.encoding())?;
+        let enc = self.encoding();
+        let for_parse = served.clone();
+        let Encoded { x, logged } = self
+            .off_runtime(body_len, move || encode(&for_parse, &enc))
+            .await??;
         let x = Arc::new(x);
         let inputs = match logged {
             Some(text) if self.recorder.is_some() => RecordInputs::Json(Arc::new(text)),
@@ -470,4 +571,22 @@ impl Shared {
 /// Map a hash to [0, 1).
 fn unit(h: u64) -> f64 {
     (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecentIds;
+
+    #[test]
+    fn a_reserved_id_is_refused_until_released_or_forgotten() {
+        let ids = RecentIds::new(2);
+        let a = ids.reserve("a").unwrap();
+        assert!(ids.reserve("a").is_err());
+        ids.release(a);
+        assert!(ids.reserve("a").is_ok());
+        assert!(ids.reserve("b").is_ok());
+        assert!(ids.reserve("c").is_ok()); // "a" is forgotten, the oldest of three
+        assert!(ids.reserve("b").is_err());
+        assert!(ids.reserve("a").is_ok());
+    }
 }

@@ -62,7 +62,8 @@ pub(super) fn check_rows(n: usize, enc: &Encoding) -> Result<(), ApiError> {
     }
     if n > enc.max_rows {
         return Err(ApiError::bad_request(format!(
-            "the request has {n} rows; the limit is {} rows per request",
+            "the request has {n} rows; the limit is {} rows per request (max_rows; \
+             `mlcycle serve --max-rows`)",
             enc.max_rows
         )));
     }
@@ -349,7 +350,8 @@ pub(super) fn from_csv(
         let rec = rec.map_err(|e| ApiError::bad_request(format!("CSV line {}: {e}", i + 2)))?;
         if records.len() >= enc.max_rows {
             return Err(ApiError::bad_request(format!(
-                "the request has more than {} rows; that is the limit per request",
+                "the request has more than {0} rows; the limit is {0} rows per request \
+                 (max_rows; `mlcycle serve --max-rows`)",
                 enc.max_rows
             )));
         }

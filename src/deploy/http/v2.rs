@@ -834,24 +834,36 @@ async fn infer_inner(
 ) -> Result<Response, ApiError> {
     let looked_up = shared.lookup(name, version)?;
     let bytes = read_limited(&headers, body, shared.config.limits.max_body_bytes).await?;
-    let (json_part, binary) = split_body(&headers, &bytes)?;
-    let req: InferRequest = serde_json::from_slice(json_part).map_err(|e| {
-        ApiError::bad_request(format!(
-            "the request is not a valid V2 inference request: {}",
-            super::error::json_error_message(&e)
-        ))
-    })?;
-    if req.inputs.is_empty() {
-        return Err(ApiError::bad_request("the request has no inputs"));
-    }
-    let tensors = decode_inputs(&req, binary)?;
+    let json_len = split_body(&headers, &bytes)?.0.len();
+    let len = bytes.len();
+    let max_rows = shared.config.limits.max_rows;
+    let features = looked_up.model.signature().inputs.n_features();
+    // Counted, parsed and decoded off the async workers when large.
+    let (req, tensors) = shared
+        .off_runtime(len, move || {
+            let (json_part, binary) = bytes.split_at(json_len);
+            super::budget::check(json_part, super::budget::Protocol::V2, max_rows, features)?;
+            let req: InferRequest = serde_json::from_slice(json_part).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the request is not a valid V2 inference request: {}",
+                    super::error::json_error_message(&e)
+                ))
+            })?;
+            if req.inputs.is_empty() {
+                return Err(ApiError::bad_request("the request has no inputs"));
+            }
+            let tensors = decode_inputs(&req, binary)?;
+            Ok((req, tensors))
+        })
+        .await??;
     let (served, p) = shared
         .route_and_score(
             looked_up,
             version.is_some(),
             &headers,
             request_id,
-            |served, enc| to_matrix(served, &tensors, enc).map(Into::into),
+            len,
+            move |served, enc| to_matrix(served, &tensors, enc).map(Into::into),
         )
         .await?;
     let id = req
