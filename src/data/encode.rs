@@ -24,7 +24,13 @@ impl fmt::Display for CellError {
             CellError::Missing => f.write_str("missing value"),
             CellError::NotANumber(v) => write!(f, "`{v}` is not a number"),
             CellError::Infinite => f.write_str("infinite value"),
-            CellError::UnknownCategory(v) => write!(f, "unknown category `{v}`"),
+            CellError::UnknownCategory(v) => {
+                write!(
+                    f,
+                    "unknown category `{v}`; {}",
+                    super::schema::UNKNOWN_CATEGORY_HINT
+                )
+            }
         }
     }
 }

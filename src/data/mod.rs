@@ -20,4 +20,7 @@ pub use quality::{CleaningOptions, CleaningSummary, Impute, QualityReport, clean
 pub use rows::{RawValue, encode_json_rows, encode_rows};
 pub(crate) use rows::{encode_json_rows_skipping, encode_rows_skipping};
 pub(crate) use schema::truncate as truncate_for_message;
-pub use schema::{Feature, FeatureKind, Schema, Target, TargetKind, UnknownLevel, is_missing};
+pub use schema::{
+    Feature, FeatureKind, Schema, Target, TargetKind, UNKNOWN_CATEGORY_HINT, UnknownLevel,
+    is_missing,
+};

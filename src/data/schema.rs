@@ -305,7 +305,7 @@ pub(crate) fn encode_feature_cell(f: &Feature, raw: &str, unknown: UnknownLevel)
             None => match unknown {
                 UnknownLevel::AsMissing => Ok(f64::NAN),
                 UnknownLevel::Error => Err(Error::Data(format!(
-                    "column `{}`: unknown category `{}` (known: {}); retrain with it or encode unknown levels as missing",
+                    "column `{}`: unknown category `{}` (known: {}); {UNKNOWN_CATEGORY_HINT}",
                     f.name,
                     truncate(raw),
                     preview(levels)
@@ -314,6 +314,10 @@ pub(crate) fn encode_feature_cell(f: &Feature, raw: &str, unknown: UnknownLevel)
         },
     }
 }
+
+/// What to do about an unknown category, said the same way by every path that refuses one
+/// (`mlcycle serve`, `score`, `validate`, and the library's `UnknownLevel::AsMissing`).
+pub const UNKNOWN_CATEGORY_HINT: &str = "score it as a missing value with --unknown-as-missing (UnknownLevel::AsMissing in code), or retrain with data that has it";
 
 pub(crate) fn truncate(s: &str) -> String {
     if s.chars().count() > 40 {

@@ -113,6 +113,29 @@ impl StageEvents {
             .map(|_| ())
     }
 
+    /// Append a `dataset.registered` record for `dataset`, unless the trail already holds
+    /// one: a dataset (a content hash) is registered once and referred to after, however
+    /// many runs train on it.
+    pub async fn register_dataset(
+        &self,
+        trace: &str,
+        dataset: &crate::data::DatasetId,
+        event: AuditEvent,
+    ) -> Result<()> {
+        let known = self
+            .audit
+            .query(&crate::audit::AuditQuery {
+                action: Some(event.action().to_string()),
+                subject: Some(dataset.to_string()),
+                ..Default::default()
+            })
+            .await?;
+        if !known.is_empty() {
+            return Ok(());
+        }
+        self.emit(trace, vec![dataset.to_string()], event).await
+    }
+
     /// Append the record of a registry change, unless the registry already appended it.
     pub async fn registry_change(
         &self,

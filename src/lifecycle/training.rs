@@ -49,6 +49,14 @@ pub struct TrainingRun<'a> {
     pub champion: Option<&'a ModelVersion>,
     /// Tags set on the registered version besides `trigger` and `trace_id`.
     pub tags: BTreeMap<String, String>,
+    /// A separate labelled holdout to validate on. When given, `data` is not split: the
+    /// model is fitted on all of it and measured on this one.
+    pub holdout: Option<&'a Dataset>,
+    /// After validation, fit the model again on every row (training and holdout) and
+    /// register that one, with the validated model's holdout metrics. The lineage records it:
+    /// the tag `refit` = `true`, the combined dataset among the training datasets and the
+    /// holdout as the validation dataset (which the registered model has then seen).
+    pub refit: bool,
 }
 
 /// What the training stage produced: a registered, validated version (not yet released).
@@ -108,9 +116,9 @@ impl TrainingStage<'_> {
                     }
                     data.require_target()?;
                     let q = QualityReport::of(data);
-                    ev.emit(
+                    ev.register_dataset(
                         trace,
-                        vec![data.id().to_string()],
+                        data.id(),
                         AuditEvent::DatasetRegistered(DatasetRegistered {
                             source: data.source().to_string(),
                             hash: data.id().clone(),
@@ -153,26 +161,62 @@ impl TrainingStage<'_> {
             .await?;
 
         // 2. Train.
-        let (train, holdout) = data
-            .split(cfg.holdout_fraction, cfg.seed)
-            .map_err(|e| e.in_stage(Stage::Train))?;
+        let given_holdout = run.holdout;
+        let (train, holdout) = match given_holdout {
+            Some(h) => {
+                if h.schema().features != data.schema().features {
+                    return Err(Error::SchemaMismatch(format!(
+                        "the holdout {} does not have the training data's feature columns and levels; read it with the training data's schema",
+                        h.source()
+                    ))
+                    .in_stage(Stage::Train));
+                }
+                h.require_target().map_err(|e| e.in_stage(Stage::Train))?;
+                (data.clone(), h.clone())
+            }
+            None => data
+                .split(cfg.holdout_fraction, cfg.seed)
+                .map_err(|e| e.in_stage(Stage::Train))?,
+        };
         let trained = ev
             .stage(
                 Stage::Train,
                 trace,
                 async {
-                    for (split, role, share) in [
-                        (&train, DatasetRole::Train, 1.0 - cfg.holdout_fraction),
-                        (&holdout, DatasetRole::Holdout, cfg.holdout_fraction),
-                    ] {
+                    if given_holdout.is_some() {
+                        ev.register_dataset(
+                            trace,
+                            holdout.id(),
+                            AuditEvent::DatasetRegistered(DatasetRegistered {
+                                source: holdout.source().to_string(),
+                                hash: holdout.id().clone(),
+                                rows: holdout.n_rows(),
+                                features: holdout.schema().n_features(),
+                                role: Some(DatasetRole::Holdout),
+                                derived_from: None,
+                                trigger: Some(trigger.as_str().into()),
+                                model_name: Some(cfg.model_name.clone()),
+                            }),
+                        )
+                        .await?;
+                    }
+                    let splits: &[(&Dataset, DatasetRole, f64)] = if given_holdout.is_some() {
+                        &[]
+                    } else {
+                        &[
+                            (&train, DatasetRole::Train, 1.0 - cfg.holdout_fraction),
+                            (&holdout, DatasetRole::Holdout, cfg.holdout_fraction),
+                        ]
+                    };
+                    for &(split, role, share) in splits {
                         let name = if role == DatasetRole::Train {
                             "train"
                         } else {
                             "holdout"
                         };
-                        ev.emit(
+                        ev.register_dataset(
                             trace,
-                            vec![split.id().to_string()],
+                            split.id(),
                             AuditEvent::DatasetRegistered(DatasetRegistered {
                                 source: format!(
                                     "{name} split ({:.0}%, seed {}) of {}",
@@ -269,6 +313,59 @@ impl TrainingStage<'_> {
             )
             .await?;
 
+        // 3b. Refit on every row, when asked: the registered model has then seen the holdout.
+        let (trained, train) = if run.refit {
+            let all = match given_holdout {
+                Some(h) => Dataset::concat(&[data.clone(), h.clone()])
+                    .map_err(|e| e.in_stage(Stage::Train))?
+                    .with_source(format!("{} and {}", data.source(), h.source())),
+                None => data.clone(),
+            };
+            let refit = ev
+                .stage(
+                    Stage::Train,
+                    trace,
+                    async {
+                        if given_holdout.is_some() {
+                            ev.register_dataset(
+                                trace,
+                                all.id(),
+                                AuditEvent::DatasetRegistered(DatasetRegistered {
+                                    source: all.source().to_string(),
+                                    hash: all.id().clone(),
+                                    rows: all.n_rows(),
+                                    features: all.schema().n_features(),
+                                    role: Some(DatasetRole::Train),
+                                    derived_from: Some(data.id().clone()),
+                                    trigger: Some(trigger.as_str().into()),
+                                    model_name: Some(cfg.model_name.clone()),
+                                }),
+                            )
+                            .await?;
+                        }
+                        let ctx = TrainContext::with_seed(cfg.seed);
+                        let t = self.trainer.train(&all, &ctx).await?;
+                        ev.emit(
+                            trace,
+                            vec![all.id().to_string()],
+                            AuditEvent::TrainingFinished(TrainingFinished {
+                                algorithm: t.algorithm.clone(),
+                                params: t.params.clone(),
+                                seed: None,
+                                model_name: None,
+                            }),
+                        )
+                        .await?;
+                        Ok(t)
+                    },
+                    |t| format!("{} refit on all {} rows", t.algorithm, all.n_rows()),
+                )
+                .await?;
+            (refit, all)
+        } else {
+            (trained, train)
+        };
+
         // 4. Register.
         let version = ev
             .stage(
@@ -278,6 +375,9 @@ impl TrainingStage<'_> {
                     let mut tags = run.tags.clone();
                     tags.insert("trigger".to_string(), trigger.as_str().to_string());
                     tags.insert("trace_id".to_string(), trace.to_string());
+                    if run.refit {
+                        tags.insert("refit".to_string(), "true".to_string());
+                    }
                     let mv = in_trace(
                         trace,
                         self.registry.register(
@@ -288,7 +388,11 @@ impl TrainingStage<'_> {
                                     .to_artifact()?
                                     .with_reference_profile(DatasetProfile::reference(&train)?),
                                 lineage: Lineage {
-                                    training_datasets: vec![data.id().clone(), train.id().clone()],
+                                    training_datasets: if train.id() == data.id() {
+                                        vec![data.id().clone()]
+                                    } else {
+                                        vec![data.id().clone(), train.id().clone()]
+                                    },
                                     validation_dataset: Some(holdout.id().clone()),
                                     parent_version: champion.map(|c| c.version),
                                     code_version: cfg.code_version.clone(),
@@ -298,11 +402,20 @@ impl TrainingStage<'_> {
                                 },
                                 metrics: validation.version_metrics(),
                                 tags,
-                                description: format!(
-                                    "trained on {} ({} rows)",
-                                    data.source(),
-                                    train.n_rows()
-                                ),
+                                description: if run.refit {
+                                    format!(
+                                        "refit on all {} rows of {} after validation on {} holdout rows (the metrics are the validated fit's)",
+                                        train.n_rows(),
+                                        train.source(),
+                                        holdout.n_rows()
+                                    )
+                                } else {
+                                    format!(
+                                        "trained on {} ({} rows)",
+                                        data.source(),
+                                        train.n_rows()
+                                    )
+                                },
                             },
                         ),
                     )
@@ -387,6 +500,8 @@ impl Lifecycle {
                 trace_id: trace,
                 champion: champion.as_ref(),
                 tags,
+                holdout: None,
+                refit: false,
             })
             .await?;
         let decision = self

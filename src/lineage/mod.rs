@@ -461,6 +461,10 @@ impl<'a> LineageQuery<'a> {
                     && r.entry.payload.get("derived_from").and_then(Value::as_str) == Some(&id)
             })
             .filter_map(|r| r.entry.subjects.first())
+            // Each derived dataset once (in the order first recorded), however often it was
+            // recorded.
+            .scan(BTreeSet::new(), |seen, d| Some(seen.insert(d).then_some(d)))
+            .flatten()
             .map(|d| dataset_info(d, &records))
             .collect();
         let mut used_by = Vec::new();

@@ -133,7 +133,9 @@ pub trait Registry: Send + Sync + Debug {
             None => Err(Error::not_found(
                 "alias",
                 format!("{name}@{alias}"),
-                "set it with set_alias, or use NAME/VERSION",
+                format!(
+                    "point it at a version with `mlcycle models alias set {name} {alias} VERSION`, or use NAME/VERSION"
+                ),
             )),
         }
     }
@@ -204,11 +206,13 @@ pub trait RegistryExt: Registry {
     async fn resolve(&self, reference: &str) -> Result<ModelVersion> {
         match ModelRef::parse(reference)? {
             ModelRef::Version { name, version } => self.get_version(&name, version).await,
-            ModelRef::Latest { name } => self
-                .list_versions(&name)
-                .await?
-                .pop()
-                .ok_or_else(|| Error::not_found("model", &name, "register a version first")),
+            ModelRef::Latest { name } => self.list_versions(&name).await?.pop().ok_or_else(|| {
+                Error::not_found(
+                    "model",
+                    &name,
+                    format!("register a version first (`mlcycle train --name {name}` does)"),
+                )
+            }),
             ModelRef::Alias { name, alias } => self.get_version_by_alias(&name, &alias).await,
         }
     }

@@ -945,7 +945,9 @@ impl Registry for SqliteRegistry {
                     None => Err(Error::not_found(
                         "alias",
                         format!("{n}@{a}"),
-                        "set it with set_alias, or use NAME/VERSION",
+                        format!(
+                            "point it at a version with `mlcycle models alias set {n} {a} VERSION`, or use NAME/VERSION"
+                        ),
                     )),
                 }
             },

@@ -105,7 +105,7 @@ pub struct FairnessConfig {
 /// Settings of the default validator.
 ///
 /// The default decides like the original rule: the primary metric must beat the champion's by
-/// `min_improvement` (0.002). Everything else is opt-in, except profiling, which is measured
+/// `min_improvement` (0.002; scale-aware, see [`MarginScale`]). Everything else is opt-in, except profiling, which is measured
 /// (without budgets) so the numbers land on the version's metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -113,9 +113,12 @@ pub struct ChampionChallengerConfig {
     /// The metric the decision is based on; `None` picks `roc_auc` for binary
     /// classification, `log_loss` for multiclass and `rmse` for regression.
     pub primary_metric: Option<String>,
-    /// The candidate must beat the champion's primary metric by at least this much
-    /// (in the metric's units, in its better direction).
+    /// The candidate must beat the champion's primary metric by at least this much, in its
+    /// better direction: in the metric's units or as a fraction of the champion's value, as
+    /// `margin_scale` says (by default absolute for 0–1 scores, relative for errors and losses).
     pub min_improvement: f64,
+    /// How `min_improvement` scales with the metric (see [`MarginScale`]).
+    pub margin_scale: MarginScale,
     /// Absolute floor (or ceiling, for lower-is-better metrics) the candidate must reach,
     /// checked even when there is no champion.
     pub threshold: Option<f64>,
@@ -140,6 +143,7 @@ impl Default for ChampionChallengerConfig {
         ChampionChallengerConfig {
             primary_metric: None,
             min_improvement: 0.002,
+            margin_scale: MarginScale::Auto,
             threshold: None,
             metric_thresholds: BTreeMap::new(),
             significance: None,
@@ -432,6 +436,66 @@ fn check(name: impl Into<String>, passed: bool, detail: impl Into<String>) -> Ch
         name: name.into(),
         passed,
         detail: detail.into(),
+        info: false,
+    }
+}
+
+/// An informational line: it never blocks.
+fn info(name: impl Into<String>, detail: impl Into<String>) -> Check {
+    Check {
+        info: true,
+        ..check(name, true, detail)
+    }
+}
+
+/// Below this many holdout rows the report warns that the decision rests on too little data.
+pub const MIN_RELIABLE_HOLDOUT_ROWS: usize = 100;
+
+/// How `min_improvement` is turned into the margin the candidate must beat the champion by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarginScale {
+    /// Scale-aware (the default): in the metric's units for scores bounded by 0 and 1
+    /// (AUC, accuracy, precision, recall, F1, R²…), and as a fraction of the champion's value
+    /// for unbounded metrics (RMSE, MAE, MSE, log loss…), so 0.002 is 0.2 % of an RMSE.
+    #[default]
+    Auto,
+    /// Always in the metric's units.
+    Absolute,
+    /// Always a fraction of the champion's value.
+    Relative,
+}
+
+/// Whether a metric's values are not bounded by 0 and 1 (errors and losses).
+fn unbounded_metric(name: &str) -> bool {
+    matches!(
+        name,
+        "rmse" | "mae" | "mse" | "log_loss" | "mape" | "max_error" | "median_absolute_error"
+    ) || name.ends_with("_error")
+        || name.ends_with("_loss")
+}
+
+/// The margin to beat `champion` by, and how it was worked out, in words.
+fn margin_of(cfg: &ChampionChallengerConfig, metric: &str, champion: f64) -> (f64, String) {
+    let relative = match cfg.margin_scale {
+        MarginScale::Absolute => false,
+        MarginScale::Relative => true,
+        MarginScale::Auto => unbounded_metric(metric),
+    };
+    if relative {
+        let m = cfg.min_improvement * champion.abs();
+        (
+            m,
+            format!(
+                "{m:.4} ({:.2} % of the champion's {champion:.4})",
+                100.0 * cfg.min_improvement
+            ),
+        )
+    } else {
+        (
+            cfg.min_improvement,
+            format!("{:.4} (absolute, in {metric} units)", cfg.min_improvement),
+        )
     }
 }
 
@@ -467,6 +531,7 @@ fn decide(
         fairness: None,
         serving_cost: None,
         fit: None,
+        warnings: Vec::new(),
     };
     let Some(&cv) = cand.get(&primary) else {
         checks.push(check(
@@ -498,14 +563,14 @@ fn decide(
             match m.get(&primary) {
                 Some(&chv) => {
                     let gain = better(cv, chv);
-                    let ok = gain >= cfg.min_improvement;
+                    let (margin, margin_words) = margin_of(cfg, &primary, chv);
+                    let ok = gain >= margin;
                     checks.push(check(
                         format!("beats_champion:{primary}"),
                         ok,
                         format!(
-                            "candidate {primary} {cv:.4} vs champion {chv:.4}: improvement {gain:+.4}, {} the required margin {:.4}",
+                            "candidate {primary} {cv:.4} vs champion {chv:.4}: improvement {gain:+.4}, {} the required margin {margin_words}",
                             if ok { "meets" } else { "misses" },
-                            cfg.min_improvement
                         ),
                     ));
                 }
@@ -519,11 +584,18 @@ fn decide(
             Some(m)
         }
         None => {
-            checks.push(check(
-                "beats_champion",
-                true,
-                "no champion yet: the first version only has to meet its thresholds",
-            ));
+            if cfg.threshold.is_none() && cfg.metric_thresholds.is_empty() {
+                checks.push(info(
+                    "beats_champion",
+                    "no champion and no threshold: nothing was required of this first version, so no threshold was checked (set `threshold` or `metric_thresholds` in --config to require one)",
+                ));
+            } else {
+                checks.push(check(
+                    "beats_champion",
+                    true,
+                    "no champion yet: the first version only has to meet its thresholds",
+                ));
+            }
             champ_pred = None;
             None
         }
@@ -602,12 +674,16 @@ fn decide(
     }
     // Fairness.
     if let Some(fc) = &cfg.fairness {
-        rep.fairness = Some(fairness_checks(
-            fc,
-            candidate.as_ref(),
-            holdout,
-            &mut checks,
-        )?);
+        if candidate.signature().n_classes() == 2 {
+            rep.fairness = Some(fairness_checks(
+                fc,
+                candidate.as_ref(),
+                holdout,
+                &mut checks,
+            )?);
+        } else {
+            group_error_checks(fc, candidate.as_ref(), holdout, &mut checks)?;
+        }
     }
     // Over/underfitting.
     if let Some(train) = training
@@ -779,7 +855,7 @@ fn significance_checks(
             McNemarPolicy::Auto => label_metric,
             McNemarPolicy::Report | McNemarPolicy::Off => false,
         };
-        checks.push(check(
+        let mut mcnemar = check(
             "significance:mcnemar",
             significant || !blocks,
             format!(
@@ -789,7 +865,10 @@ fn significance_checks(
                 m.p_value,
                 if m.exact { "exact" } else { "chi-square" },
                 if significant {
-                    format!("the candidate makes significantly fewer errors (p < {})", sc.alpha)
+                    format!(
+                        "the candidate makes significantly fewer errors (p < {})",
+                        sc.alpha
+                    )
                 } else if m.b <= m.c {
                     "the candidate does not make fewer errors".to_string()
                 } else {
@@ -801,7 +880,10 @@ fn significance_checks(
                     " (reported only: the primary metric's bootstrap interval decides)"
                 }
             ),
-        ));
+        );
+        // Found nothing and decides nothing: a line of information, not a pass.
+        mcnemar.info = !significant && !blocks;
+        checks.push(mcnemar);
         summary.mcnemar = Some(m);
     }
     let ci = paired_bootstrap_ci(
@@ -838,18 +920,9 @@ fn significance_checks(
     Ok(summary)
 }
 
-fn fairness_checks(
-    fc: &FairnessConfig,
-    candidate: &dyn Model,
-    holdout: &Dataset,
-    checks: &mut Vec<Check>,
-) -> Result<FairnessSummary> {
-    if candidate.signature().n_classes() != 2 {
-        return Err(Error::invalid(
-            "fairness",
-            "group fairness metrics need a binary classifier",
-        ));
-    }
+/// The group of every holdout row on the sensitive column (`(missing)` for a missing
+/// value); a continuous numeric column is refused.
+fn sensitive_groups(fc: &FairnessConfig, holdout: &Dataset) -> Result<Vec<String>> {
     let schema = holdout.schema();
     let col = schema.feature_index(&fc.sensitive).ok_or_else(|| {
         Error::not_found(
@@ -861,6 +934,28 @@ fn fairness_checks(
             ),
         )
     })?;
+    if !schema.features[col].is_categorical() {
+        let mut distinct: Vec<f64> = holdout
+            .features()
+            .column(col)
+            .iter()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .collect();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        if distinct.len() > MAX_NUMERIC_GROUPS {
+            return Err(Error::invalid(
+                "--sensitive",
+                format!(
+                    "`{}` is a continuous column ({} distinct values in {} rows): groups of a few rows say nothing about fairness; pass a categorical column, or bin this one into a few groups (a new categorical column) first",
+                    fc.sensitive,
+                    distinct.len(),
+                    holdout.n_rows()
+                ),
+            ));
+        }
+    }
     let groups: Vec<String> = holdout
         .features()
         .column(col)
@@ -873,6 +968,135 @@ fn fairness_checks(
             }
         })
         .collect();
+    Ok(groups)
+}
+
+/// Fairness of a multiclass classifier (accuracy and the share predicted as each class, by
+/// group; the largest per-class spread of those shares is its demographic parity
+/// difference, held to `max_demographic_parity_difference` when set) or of a regressor (RMSE
+/// and MAE by group and the RMSE gap between groups, reported as information).
+fn group_error_checks(
+    fc: &FairnessConfig,
+    candidate: &dyn Model,
+    holdout: &Dataset,
+    checks: &mut Vec<Check>,
+) -> Result<()> {
+    let groups = sensitive_groups(fc, holdout)?;
+    let y = holdout.require_target()?;
+    let pred = candidate.predict(holdout.features())?;
+    let name = &fc.sensitive;
+    let mut by: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, g) in groups.iter().enumerate() {
+        by.entry(g.as_str()).or_default().push(i);
+    }
+    let sig = candidate.signature();
+    let binary_only =
+        fc.max_equalized_odds_difference.is_some() || fc.min_disparate_impact_ratio.is_some();
+    let Some(classes) = sig.target.kind.classes() else {
+        if binary_only || fc.max_demographic_parity_difference.is_some() {
+            return Err(Error::invalid(
+                "fairness limits",
+                "demographic parity, equalized odds and disparate impact are for classifiers; for a regressor the report shows the error by group (drop the limits)",
+            ));
+        }
+        let mut parts = Vec::new();
+        let mut rmses = Vec::new();
+        for (g, rows) in &by {
+            let n = rows.len() as f64;
+            let mse = rows
+                .iter()
+                .map(|&i| (pred.values[i] - y[i]).powi(2))
+                .sum::<f64>()
+                / n;
+            let mae = rows
+                .iter()
+                .map(|&i| (pred.values[i] - y[i]).abs())
+                .sum::<f64>()
+                / n;
+            rmses.push(mse.sqrt());
+            parts.push(format!(
+                "{g} rmse {:.4} mae {mae:.4} (n={})",
+                mse.sqrt(),
+                rows.len()
+            ));
+        }
+        let gap = rmses.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            - rmses.iter().copied().fold(f64::INFINITY, f64::min);
+        checks.push(info(
+            "fairness:error_gap",
+            format!(
+                "error by `{name}` group: {}; RMSE gap between groups {gap:.4} (no limits for regressors)",
+                parts.join(", ")
+            ),
+        ));
+        return Ok(());
+    };
+    if binary_only {
+        return Err(Error::invalid(
+            "fairness limits",
+            "equalized odds and disparate impact are defined for binary classifiers; for a multiclass model set max_demographic_parity_difference (the largest per-class spread of selection rates)",
+        ));
+    }
+    let k = classes.len();
+    let mut lo = vec![f64::INFINITY; k];
+    let mut hi = vec![f64::NEG_INFINITY; k];
+    let mut parts = Vec::new();
+    for (g, rows) in &by {
+        let n = rows.len() as f64;
+        let right = rows.iter().filter(|&&i| pred.values[i] == y[i]).count() as f64;
+        let mut rates = Vec::with_capacity(k);
+        for c in 0..k {
+            let r = rows
+                .iter()
+                .filter(|&&i| pred.values[i] as usize == c)
+                .count() as f64
+                / n;
+            lo[c] = lo[c].min(r);
+            hi[c] = hi[c].max(r);
+            rates.push(format!("{}={r:.3}", classes[c]));
+        }
+        parts.push(format!(
+            "{g} accuracy {:.4} selection {} (n={})",
+            right / n,
+            rates.join(" "),
+            rows.len()
+        ));
+    }
+    let (worst, dpd) = (0..k)
+        .map(|c| (c, hi[c] - lo[c]))
+        .fold((0, f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+    let words = format!(
+        "by `{name}` group: {}; largest per-class demographic parity difference {dpd:.4} (class `{}`)",
+        parts.join("; "),
+        classes.get(worst).map_or("?", String::as_str)
+    );
+    match fc.max_demographic_parity_difference {
+        Some(m) => {
+            let ok = dpd <= m;
+            checks.push(check(
+                "fairness:demographic_parity_difference",
+                ok,
+                format!(
+                    "{words}, {} the limit {m:.4}",
+                    if ok { "within" } else { "over" }
+                ),
+            ));
+        }
+        None => checks.push(info("fairness", format!("{words} (no limits set)"))),
+    }
+    Ok(())
+}
+
+/// A numeric sensitive column with more distinct values than this is refused as continuous.
+const MAX_NUMERIC_GROUPS: usize = 20;
+
+fn fairness_checks(
+    fc: &FairnessConfig,
+    candidate: &dyn Model,
+    holdout: &Dataset,
+    checks: &mut Vec<Check>,
+) -> Result<FairnessSummary> {
+    let groups = sensitive_groups(fc, holdout)?;
     let y = holdout.require_target()?;
     let pred = candidate.predict(holdout.features())?;
     let r = fairness_report(y.view(), pred.values.view(), &groups)?;
@@ -926,9 +1150,8 @@ fn fairness_checks(
         && fc.max_equalized_odds_difference.is_none()
         && fc.min_disparate_impact_ratio.is_none()
     {
-        checks.push(check(
+        checks.push(info(
             "fairness",
-            true,
             format!(
                 "across {} `{name}` groups: demographic parity difference {dpd:.4}, equalized odds difference {eod:.4}, disparate-impact ratio {} (no limits set)",
                 r.by_group.len(),
@@ -960,6 +1183,13 @@ fn outputs(p: &crate::model::Prediction) -> ModelOutputs<'_> {
 
 fn finish(mut rep: ValidationReport, checks: Vec<Check>) -> ValidationReport {
     rep.promote = checks.iter().all(|c| c.passed);
+    if rep.holdout_rows < MIN_RELIABLE_HOLDOUT_ROWS {
+        rep.warnings.push(format!(
+            "the holdout has only {} rows (fewer than {MIN_RELIABLE_HOLDOUT_ROWS}): a difference of a row or two can decide this {}; use a larger holdout",
+            rep.holdout_rows,
+            if rep.promote { "PROMOTE" } else { "REJECT" }
+        ));
+    }
     rep.checks = checks;
     rep
 }

@@ -6,12 +6,17 @@
 //!
 //! | check | default | blocks when |
 //! |---|---|---|
-//! | `beats_champion:<primary>` | on | the primary metric does not beat the champion by `min_improvement` (0.002) |
+//! | `beats_champion:<primary>` | on | the primary metric does not beat the champion by the margin: `min_improvement` (0.002) in the metric's units for scores bounded by 0 and 1 (AUC, accuracy, F1, …), that fraction of the champion's value (0.2 %) for unbounded ones (RMSE, MAE, log loss, …) — see [`MarginScale`]; the report states the margin used |
 //! | `threshold:<m>`, `min_absolute_change:<m>`, `min_relative_change:<m>` | none | an MLflow-style [`MetricThreshold`] is missed (or its metric is missing) |
 //! | `significance:bootstrap:<primary>`, `significance:mcnemar` | off | the paired bootstrap interval of the primary-metric difference does not exclude 0 / McNemar's p ≥ alpha (see [`McNemarPolicy`]) |
-//! | `fairness:*` | off | a limit on demographic parity, equalized odds or disparate impact across a sensitive column's groups is exceeded |
+//! | `fairness:*` | off | a limit on demographic parity, equalized odds or disparate impact across a sensitive column's groups is exceeded (binary classifiers; multiclass: the largest per-class spread of selection rates against `max_demographic_parity_difference`; regressors: the error by group, reported only) |
 //! | `profile:*` (serving cost) | measured, no budgets | artifact size, single-row p99 latency or batch throughput misses its budget |
 //! | `fit_gap:<primary>` | reported when training data is given | the training score beats the holdout score by more than `max_train_holdout_gap` |
+//!
+//! A check that found nothing or has no limit to apply is `[info]`, not `[pass]`: McNemar's
+//! test when it only reports, fairness without limits, and the first version of a model with
+//! neither a champion nor a threshold (the report says that no threshold was checked). A
+//! holdout of fewer than [`MIN_RELIABLE_HOLDOUT_ROWS`] rows adds a warning to the report.
 //!
 //! Significance is opt-in: a default that suddenly required statistical significance would
 //! change the decisions of existing setups, and small holdouts (a few hundred rows) often
@@ -24,7 +29,8 @@ mod serving_cost;
 
 pub use champion::{
     ChampionChallenger, ChampionChallengerConfig, FairnessConfig, FairnessSummary, FitGap,
-    McNemarPolicy, MetricThreshold, SignificanceConfig, SignificanceSummary,
+    MIN_RELIABLE_HOLDOUT_ROWS, MarginScale, McNemarPolicy, MetricThreshold, SignificanceConfig,
+    SignificanceSummary,
 };
 pub use serving_cost::{CostBudget, ServingCost, measure_serving_cost};
 
@@ -46,6 +52,11 @@ pub struct Check {
     pub passed: bool,
     /// What was compared and why it passed or failed.
     pub detail: String,
+    /// An informational line rather than a verdict: the check found nothing or had no limit
+    /// to hold the candidate to (McNemar's "could be noise" when it does not decide, fairness
+    /// without limits, no champion and no threshold). It never blocks and prints as `[info]`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub info: bool,
 }
 
 /// The result of validating a candidate (and the champion) on a holdout.
@@ -78,6 +89,9 @@ pub struct ValidationReport {
     /// Training vs holdout score of the candidate, when the training data was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fit: Option<FitGap>,
+    /// What a reader should know before trusting the decision (a holdout too small for it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl ValidationReport {
@@ -170,10 +184,17 @@ impl ValidationReport {
             let _ = writeln!(
                 s,
                 "  [{}] {}: {}",
-                if c.passed { "pass" } else { "FAIL" },
+                match (c.passed, c.info) {
+                    (false, _) => "FAIL",
+                    (true, true) => "info",
+                    (true, false) => "pass",
+                },
                 c.name,
                 c.detail
             );
+        }
+        for w in &self.warnings {
+            let _ = writeln!(s, "warning: {w}");
         }
         s
     }

@@ -293,7 +293,9 @@ async fn cli_exit_status_follows_the_reject_rule_and_records_the_run() {
         "{}",
         String::from_utf8_lossy(&good.stderr)
     );
-    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 301);
+    // The row with a missing value is scored (the model handles missing values, as when
+    // served); the three bad rows are rejected.
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 302);
 
     let missing = Command::new(env!("CARGO_BIN_EXE_mlcycle"))
         .args(["score", "--store"])
@@ -320,7 +322,7 @@ async fn cli_exit_status_follows_the_reject_rule_and_records_the_run() {
     assert_eq!(recs.len(), 2);
     assert!(recs[0].entry.subjects[1].starts_with("blake3:"));
     assert_eq!(recs[0].entry.subjects[1].len(), "blake3:".len() + 64);
-    assert_eq!(recs[1].entry.payload["rows_rejected"], 4);
+    assert_eq!(recs[1].entry.payload["rows_rejected"], 3);
 }
 
 #[tokio::test]

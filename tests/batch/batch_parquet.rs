@@ -346,7 +346,9 @@ fn parquet_rejects_order_and_byte_identical_output() {
         rej[1]
     );
     assert!(
-        rej[2].starts_with("10,column `purpose`: unknown category `yacht`,"),
+        rej[2].starts_with(
+            "10,\"column `purpose`: unknown category `yacht`; score it as a missing value with --unknown-as-missing"
+        ),
         "{}",
         rej[2]
     );
@@ -542,4 +544,43 @@ async fn cli_scores_parquet_into_parquet_and_records_the_input_hash() {
         blake3::hash(&std::fs::read(&input).unwrap()).to_hex()
     );
     assert_eq!(recs[0].entry.subjects[1], want);
+}
+
+#[test]
+fn integer_class_labels_are_integers_in_parquet_output() {
+    use mlcycle::data::{Schema as DataSchema, TargetKind};
+    let data = CreditDefault::new(3)
+        .sample(800, &DriftSpec::none(), 0)
+        .unwrap();
+    let mut target = data.schema().target.clone().unwrap();
+    target.kind = TargetKind::classification(["0", "1"]).unwrap();
+    let schema = DataSchema::new(data.schema().features.clone(), Some(target)).unwrap();
+    let relabelled = Dataset::new(
+        schema,
+        data.features().to_owned(),
+        data.target().cloned(),
+        None,
+    )
+    .unwrap();
+    let m: Arc<dyn Model> =
+        Arc::new(fit_logistic(&relabelled, &LogisticParams::default().check().unwrap()).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    write_csv_with_ids(&rows(50), &input);
+    let out = dir.path().join("out.parquet");
+    let s = score_file(&job(m.as_ref(), &input, &out, &BatchOptions::default())).unwrap();
+    assert_eq!(s.rows_scored, 50);
+    let b = read_parquet(&out);
+    let pred = b.column_by_name("prediction").unwrap();
+    assert_eq!(pred.data_type(), &DataType::Int64);
+    let want = m.predict(rows(50).features()).unwrap().values;
+    let got: Vec<f64> = pred
+        .as_any()
+        .downcast_ref::<arrow_array::Int64Array>()
+        .unwrap()
+        .values()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    assert_eq!(got, want.to_vec());
 }

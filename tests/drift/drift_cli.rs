@@ -385,3 +385,75 @@ fn contract_method_names_energy_distance_tvd_chi2_contingency() {
     assert!(cols[2]["tests"]["tvd"].is_object());
     assert!(cols[2]["tests"]["chi2_contingency"].is_object());
 }
+
+#[test]
+fn exclude_fail_on_drift_and_the_files_in_the_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = write(dir.path(), "ref.csv", &sample_csv(2_000, 0.0, 1));
+    let c = write(dir.path(), "cur.csv", &sample_csv(2_000, 3.0, 2));
+    let (rs, cs) = (r.to_str().unwrap(), c.to_str().unwrap());
+    let base = ["drift", "--reference", rs, "--current", cs];
+    // The JSON names its input files and the columns left out.
+    let mut a = base.to_vec();
+    a.extend(["--format", "json", "--exclude", "n,city"]);
+    let o = mlcycle(&a);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["reference"], rs);
+    assert_eq!(v["current"], cs);
+    assert_eq!(v["excluded"], serde_json::json!(["n", "city"]));
+    let names: Vec<&str> = v["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["x"]);
+    assert_eq!(v["dataset_drift"], true);
+    // --fail-on-drift: exit 3 on drift, after the report; 0 without drift.
+    let mut a = base.to_vec();
+    a.extend(["--exclude", "n", "--exclude", "city", "--fail-on-drift"]);
+    let o = mlcycle(&a);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("Left out: n, city"), "{text}");
+    let o = mlcycle(&[
+        "drift",
+        "--reference",
+        rs,
+        "--current",
+        rs,
+        "--fail-on-drift",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // An unknown column to leave out is an error.
+    let mut a = base.to_vec();
+    a.extend(["--exclude", "nope"]);
+    fails_with(&mlcycle(&a), "--exclude");
+}
+
+#[test]
+fn all_methods_as_text_fit_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = write(dir.path(), "ref.csv", &sample_csv(1_000, 0.0, 1));
+    let c = write(dir.path(), "cur.csv", &sample_csv(1_000, 1.0, 2));
+    let o = mlcycle(&[
+        "drift",
+        "--reference",
+        r.to_str().unwrap(),
+        "--current",
+        c.to_str().unwrap(),
+        "--methods",
+        "all",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let section = text
+        .split("All methods")
+        .nth(1)
+        .expect("an all-methods section");
+    assert!(section.contains("wasserstein"), "{section}");
+    for l in section.lines() {
+        assert!(l.chars().count() <= 100, "{} chars: {l}", l.chars().count());
+    }
+}

@@ -1,6 +1,8 @@
 //! Integration tests: http (one test binary per area).
 
 mod http_hardening;
+mod http_ids_labels;
 mod http_protocols;
 mod http_serve;
+mod http_serve_cli;
 mod http_support;

@@ -397,6 +397,7 @@ async fn the_rules_policy_approves_only_when_every_check_passes() {
             name: name.into(),
             passed: false,
             detail: "failed".into(),
+            info: false,
         });
         let request = ApprovalRequest {
             version: out.version.clone(),

@@ -125,13 +125,14 @@ async fn change_a_store() {
             "better",
             "--actor",
             "ann",
+            "--force",
         ],
     );
     assert!(
         set.contains("churn@production  2 -> 3  by ann: better"),
         "{set}"
     );
-    ok(d, &["alias", "set", "churn", "staging", "1"]);
+    ok(d, &["alias", "set", "churn", "staging", "1", "--force"]);
     let del = json(
         d,
         &["alias", "delete", "churn", "staging", "--reason", "done"],
@@ -260,5 +261,82 @@ async fn the_store_defaults_to_mlcycle_home() {
         String::from_utf8(out.stderr)
             .unwrap()
             .contains("mlcycle-store")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alias_moves_to_an_unapproved_version_only_with_force() {
+    let dir = store().await;
+    let d = dir.path();
+    // Version 3 is pending_approval: refused, naming the command, the status and --force.
+    fails(
+        d,
+        &["alias", "set", "churn", "production", "3"],
+        "mlcycle models alias set",
+    );
+    let out = mlcycle(d, &["alias", "set", "churn", "production", "3"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pending_approval") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(json(d, &["show", "churn@production"])["version"], 2);
+    // Rejected and archived versions too.
+    for (v, status) in [(1, VersionStatus::Rejected), (3, VersionStatus::Archived)] {
+        let r = SqliteRegistry::open(d, Arc::new(SystemClock)).unwrap();
+        r.set_status("churn", v, status, Change::new("lib", "no"))
+            .await
+            .unwrap();
+        drop(r);
+        let v = v.to_string();
+        fails(
+            d,
+            &["alias", "set", "churn", "production", &v],
+            status.as_str(),
+        );
+    }
+    // With --force it moves, and the history and audit trail keep who forced it and why.
+    let set = ok(
+        d,
+        &[
+            "alias",
+            "set",
+            "churn",
+            "production",
+            "3",
+            "--force",
+            "--actor",
+            "ann",
+            "--reason",
+            "hotfix",
+        ],
+    );
+    assert!(
+        set.contains("by ann: hotfix (forced to a archived version)"),
+        "{set}"
+    );
+    let audit = mlcycle::audit::SqliteAuditLog::open(d, Arc::new(SystemClock)).unwrap();
+    let records = mlcycle::audit::AuditLog::query(&audit, &Default::default())
+        .await
+        .unwrap();
+    let moved = records
+        .iter()
+        .rev()
+        .find(|r| r.entry.action == "alias.moved")
+        .expect("an alias record");
+    assert_eq!(moved.entry.actor, "ann");
+    assert!(
+        moved.entry.payload.to_string().contains("forced"),
+        "{moved:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unset_alias_names_the_command_that_sets_it() {
+    let dir = store().await;
+    fails(
+        dir.path(),
+        &["show", "churn@staging"],
+        "mlcycle models alias set churn staging VERSION",
     );
 }

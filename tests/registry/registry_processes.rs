@@ -256,7 +256,9 @@ async fn cached_resolutions_see_changes_made_by_another_process() {
         assert_eq!(r.resolve("m@prod").await.unwrap().version, 1);
     }
     let status = Command::new(env!("CARGO_BIN_EXE_mlcycle"))
-        .args(["models", "alias", "set", "m", "prod", "2", "--store"])
+        .args([
+            "models", "alias", "set", "m", "prod", "2", "--force", "--store",
+        ])
         .arg(dir.path())
         .status()
         .unwrap();

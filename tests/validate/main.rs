@@ -1,4 +1,5 @@
 //! Integration tests: validate (one test binary per area).
 
+mod honest_verdicts;
 mod metrics;
 mod validate_champion;

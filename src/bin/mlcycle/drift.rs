@@ -56,6 +56,14 @@ pub struct DriftArgs {
     /// Deciding method of one column (repeatable), e.g. `--column-method age=ks`.
     #[arg(long = "column-method", value_name = "COL=METHOD")]
     column_methods: Vec<String>,
+    /// Columns to leave out of the comparison (the target, ids, timestamps), e.g.
+    /// `--exclude species,id` or `--exclude species --exclude id`.
+    #[arg(long, value_delimiter = ',', num_args = 1.., value_name = "COL")]
+    exclude: Vec<String>,
+    /// Exit with status 3 when the dataset drifts (for scripts and CI), after writing the
+    /// report.
+    #[arg(long)]
+    fail_on_drift: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -77,8 +85,18 @@ enum Format {
     Json,
 }
 
-/// Run the command.
-pub fn run(args: DriftArgs) -> Result<()> {
+/// The JSON report: the input files, the columns left out, then the drift report's fields.
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    reference: &'a Path,
+    current: &'a Path,
+    excluded: &'a [String],
+    #[serde(flatten)]
+    report: &'a DriftReport,
+}
+
+/// Run the command; returns whether the dataset drifts.
+pub fn run(args: DriftArgs) -> Result<bool> {
     let config = config_of(&args)?;
     let detector = StatisticalDriftDetector::new(config)?;
     let forced: HashSet<&str> = args.categorical.iter().map(String::as_str).collect();
@@ -86,7 +104,20 @@ pub fn run(args: DriftArgs) -> Result<()> {
         || Table::read(&args.reference, &forced),
         || Table::read(&args.current, &forced),
     );
-    let (reference, current) = (reference?, current?);
+    let (mut reference, mut current) = (reference?, current?);
+    for c in &args.exclude {
+        if !reference.names.iter().any(|n| n == c) && !current.names.iter().any(|n| n == c) {
+            return Err(Error::invalid(
+                "--exclude",
+                format!(
+                    "column `{c}` is in neither file (columns: {})",
+                    reference.names.join(", ")
+                ),
+            ));
+        }
+    }
+    reference.drop_columns(&args.exclude);
+    current.drop_columns(&args.exclude);
     for c in &forced {
         if !reference.names.iter().any(|n| n == c) && !current.names.iter().any(|n| n == c) {
             return Err(Error::invalid(
@@ -110,13 +141,19 @@ pub fn run(args: DriftArgs) -> Result<()> {
     let io = |e| Error::io(target, e);
     match args.format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &report)?;
+            let json = JsonReport {
+                reference: &args.reference,
+                current: &args.current,
+                excluded: &args.exclude,
+                report: &report,
+            };
+            serde_json::to_writer_pretty(&mut out, &json)?;
             writeln!(out).map_err(io)?;
         }
         Format::Text => write_text(&mut out, &report, &args).map_err(io)?,
     }
     out.flush().map_err(io)?;
-    Ok(())
+    Ok(args.fail_on_drift && report.dataset_drift)
 }
 
 fn config_of(args: &DriftArgs) -> Result<StatisticalDriftConfig> {
@@ -259,6 +296,17 @@ enum Column {
 struct Table {
     names: Vec<String>,
     columns: Vec<Column>,
+}
+
+impl Table {
+    /// Leave the named columns out.
+    fn drop_columns(&mut self, names: &[String]) {
+        let keep: Vec<bool> = self.names.iter().map(|n| !names.contains(n)).collect();
+        let mut k = keep.iter();
+        self.names.retain(|_| *k.next().unwrap_or(&true));
+        let mut k = keep.iter();
+        self.columns.retain(|_| *k.next().unwrap_or(&true));
+    }
 }
 
 /// Tokens read as missing (pandas' default `na_values`).
@@ -522,6 +570,9 @@ fn num(x: f64) -> String {
     }
 }
 
+/// The widest line of the "all methods" section of the text report.
+const ALL_METHODS_WIDTH: usize = 100;
+
 fn write_text(out: &mut dyn Write, r: &DriftReport, args: &DriftArgs) -> std::io::Result<()> {
     writeln!(
         out,
@@ -530,6 +581,9 @@ fn write_text(out: &mut dyn Write, r: &DriftReport, args: &DriftArgs) -> std::io
         args.reference.display(),
         args.methods
     )?;
+    if !args.exclude.is_empty() {
+        writeln!(out, "Left out: {}", args.exclude.join(", "))?;
+    }
     writeln!(out)?;
     let w = r
         .columns
@@ -578,24 +632,26 @@ fn write_text(out: &mut dyn Write, r: &DriftReport, args: &DriftArgs) -> std::io
     if r.columns.iter().any(|c| c.tests.len() > 1) {
         writeln!(out)?;
         writeln!(out, "All methods (statistic, p-value in brackets):")?;
-        write!(out, "{:<w$}", "column")?;
-        for m in &methods {
-            write!(out, "  {m:>22}")?;
-        }
-        writeln!(out)?;
+        // One block per column, its methods wrapped to fit a terminal.
         for c in &r.columns {
-            write!(out, "{:<w$}", c.name)?;
+            writeln!(out, "{}", c.name)?;
+            let mut line = String::from(" ");
             for m in &methods {
-                let cell = match c.tests.get(m) {
-                    None => String::new(),
-                    Some(t) => match t.p_value {
-                        Some(p) => format!("{} ({})", num(t.statistic), num(p)),
-                        None => num(t.statistic),
-                    },
+                let Some(t) = c.tests.get(m) else { continue };
+                let cell = match t.p_value {
+                    Some(p) => format!("{m} {} ({})", num(t.statistic), num(p)),
+                    None => format!("{m} {}", num(t.statistic)),
                 };
-                write!(out, "  {cell:>22}")?;
+                if line.len() > 1 && line.len() + 2 + cell.chars().count() > ALL_METHODS_WIDTH {
+                    writeln!(out, "{line}")?;
+                    line = String::from(" ");
+                }
+                line.push_str("  ");
+                line.push_str(&cell);
             }
-            writeln!(out)?;
+            if line.len() > 1 {
+                writeln!(out, "{line}")?;
+            }
         }
     }
     writeln!(out)?;

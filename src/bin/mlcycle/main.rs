@@ -1,6 +1,6 @@
 //! The `mlcycle` command line: a thin face over the library.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use mlcycle::lifecycle::LifecycleConfig;
 use mlcycle::testing::scenario::{self, ScenarioConfig};
 use std::path::PathBuf;
@@ -84,7 +84,8 @@ enum Command {
     #[cfg(feature = "http")]
     Serve(serve::ServeArgs),
     /// Compare two CSV files column by column for data drift (KS, Wasserstein, PSI,
-    /// Jensen–Shannon, chi-square, ...), with a per-column and a dataset verdict.
+    /// Jensen–Shannon, chi-square, ...), with a per-column and a dataset verdict; with
+    /// --fail-on-drift, exit 3 when the dataset drifts.
     Drift(drift::DriftArgs),
     /// Train a model on a CSV file (gbdt, logistic, linear, tree or forest; optional
     /// cross-validation and grid/random search), measure it on a holdout split and register
@@ -113,7 +114,15 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `train --help` lists every algorithm's parameters with their defaults, read from the
+    // library so the list cannot fall behind it.
+    let matches = Cli::command()
+        .mut_subcommand("train", |c| c.after_help(train::algorithm_help()))
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Demo {
             store,
@@ -137,7 +146,11 @@ async fn main() -> ExitCode {
         Command::Predictions(args) => predictions::run(args).await,
         #[cfg(feature = "http")]
         Command::Serve(args) => serve::run(args).await,
-        Command::Drift(args) => drift::run(args),
+        Command::Drift(args) => match drift::run(args) {
+            Ok(false) => Ok(()),
+            Ok(true) => return ExitCode::from(3),
+            Err(e) => Err(e),
+        },
         Command::Explain(args) => explain::run(args).await,
         Command::Train(args) => train::run(args).await,
         Command::Pending(args) => approvals::pending(args).await,

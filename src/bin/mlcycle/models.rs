@@ -105,7 +105,8 @@ enum OwnerCommand {
 
 #[derive(Subcommand)]
 enum AliasCommand {
-    /// Point an alias at a version (moving it if set).
+    /// Point an alias at a version (moving it if set). A version that is pending_approval,
+    /// rejected or archived needs --force.
     Set {
         /// The model's name.
         name: String,
@@ -116,6 +117,10 @@ enum AliasCommand {
         /// Why (recorded in the alias history).
         #[arg(long, default_value = "")]
         reason: String,
+        /// Move the alias even to a version that is pending_approval, rejected or archived
+        /// (the move is audited with the actor and the version's status).
+        #[arg(long)]
+        force: bool,
     },
     /// Delete an alias.
     Delete {
@@ -246,7 +251,30 @@ pub async fn run(args: ModelsArgs) -> Result<()> {
             alias,
             version,
             reason,
+            force,
         }) => {
+            let mv = registry.get_version(&name, version).await?;
+            let reason = match mv.status {
+                // The registry refuses reserved names itself, whatever the status.
+                _ if mlcycle::registry::is_reserved_alias(&alias) => reason,
+                VersionStatus::Approved => reason,
+                status if !force => {
+                    return Err(Error::invalid(
+                        "mlcycle models alias set",
+                        format!(
+                            "version {version} of `{name}` is {status}: an alias is what servers and people deploy, so it should point at an approved version; approve it first (`mlcycle models status {name}/{version} approved --reason ...`), or pass --force to move `{alias}` anyway (the move is audited with its actor)"
+                        ),
+                    ));
+                }
+                status => {
+                    let forced = format!("forced to a {status} version");
+                    if reason.is_empty() {
+                        forced
+                    } else {
+                        format!("{reason} ({forced})")
+                    }
+                }
+            };
             let c = registry
                 .set_alias(&name, &alias, version, Change::new(actor, reason))
                 .await?;

@@ -44,9 +44,14 @@ pub struct ScoreArgs {
     /// Worker threads (default: one per core; at most 1024).
     #[arg(long, default_value_t = 0, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024))]
     threads: usize,
-    /// Score empty feature cells as missing values instead of rejecting the row.
-    #[arg(long)]
+    /// Score empty feature cells as missing values. This is the default for a model that
+    /// handles missing values (as `mlcycle serve` and `mlcycle validate` do); a model that
+    /// cannot (a single tree, a forest) has rows with a missing value rejected.
+    #[arg(long, conflicts_with = "reject_missing")]
     allow_missing: bool,
+    /// Reject rows with an empty feature cell even when the model handles missing values.
+    #[arg(long)]
+    reject_missing: bool,
     /// Score unknown categories as missing values instead of rejecting the row.
     #[arg(long)]
     unknown_as_missing: bool,
@@ -82,6 +87,23 @@ pub async fn run(args: ScoreArgs) -> mlcycle::Result<bool> {
     }
     let registry = SqliteRegistry::open(&args.store, clock.clone())?;
     let (mv, model) = registry.load_model(&args.model).await?;
+    // One rule on every path: a missing value the model can handle is scored. The model
+    // says so by scoring a row of missing values.
+    let handles_missing = {
+        let n = model.signature().inputs.n_features();
+        model
+            .predict(ndarray::Array2::from_elem((1, n), f64::NAN).view())
+            .is_ok()
+    };
+    if args.allow_missing && !handles_missing {
+        return Err(mlcycle::Error::invalid(
+            "--allow-missing",
+            format!(
+                "{}/{} cannot score missing values (it was trained by {}); fill them in, or train a model that handles them (gbdt, logistic, linear)",
+                mv.name, mv.version, mv.lineage.trainer
+            ),
+        ));
+    }
     let collector = if args.collect {
         let log = Arc::new(FilePredictionLog::open(args.store.join("predictions"))?);
         Some(Collector::spawn(log, 1_024)?)
@@ -98,7 +120,7 @@ pub async fn run(args: ScoreArgs) -> mlcycle::Result<bool> {
         } else {
             UnknownLevel::Error
         },
-        allow_missing: args.allow_missing,
+        allow_missing: !args.reject_missing && (args.allow_missing || handles_missing),
         max_line_bytes: args.max_line_bytes,
         ..BatchOptions::default()
     };

@@ -1,12 +1,14 @@
 //! `mlcycle serve`: the HTTP inference server over an embedded store, following an alias.
 
+use mlcycle::audit::event::{DeploymentStarted, DeploymentStopped};
+use mlcycle::audit::{AuditEntry, AuditEvent, AuditLog, SqliteAuditLog};
 use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::collect::{Collector, CollectorLimits, FilePredictionLog, LogFormat};
 use mlcycle::data::UnknownLevel;
-use mlcycle::deploy::Deployer;
 use mlcycle::deploy::http::{
     FollowSpec, HttpConfig, HttpDeployer, Limits, TlsConfig, TrafficSplit,
 };
+use mlcycle::deploy::{Deployer, DeploymentInfo};
 use mlcycle::registry::{Registry, SqliteRegistry};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// The embedded store directory (registry database, artifacts, prediction log).
-    #[arg(long)]
+    #[arg(long, env = "MLCYCLE_HOME", default_value = "./mlcycle-store")]
     store: PathBuf,
     /// The model to serve: NAME@ALIAS (followed as it moves), NAME/VERSION or NAME@latest.
     #[arg(long)]
@@ -117,6 +119,14 @@ fn parse_sample(s: &str) -> Result<f64, String> {
 /// Run the server until SIGTERM or Ctrl-C, then stop gracefully.
 pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
     let started = Instant::now();
+    // A directory that is there is opened (and a damaged store refused) by the registry.
+    if !args.store.exists() {
+        return Err(mlcycle::Error::not_found(
+            "store",
+            args.store.display(),
+            "pass --store DIR (or set MLCYCLE_HOME) to a directory written by mlcycle",
+        ));
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let registry = Arc::new(SqliteRegistry::open(&args.store, clock.clone())?);
     let collector = if args.no_collect {
@@ -186,7 +196,8 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
         }),
         ..HttpConfig::default()
     };
-    let server = HttpDeployer::start(config, clock, collector).await?;
+    let audit: Arc<dyn AuditLog> = Arc::new(SqliteAuditLog::open(&args.store, clock.clone())?);
+    let server = Arc::new(HttpDeployer::start(config, clock, collector).await?);
     let mut spec =
         FollowSpec::new(&args.model).with_poll_interval(Duration::from_millis(args.poll_ms));
     if let Some(alias) = &args.challenger {
@@ -212,6 +223,15 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
         return Err(e);
     }
     let info = server.current().await;
+    if let Some(i) = &info {
+        record_start(audit.as_ref(), i, None).await?;
+    }
+    let watcher = tokio::spawn(record_swaps(
+        server.clone(),
+        audit.clone(),
+        info.clone(),
+        Duration::from_millis(args.poll_ms),
+    ));
     eprintln!(
         "mlcycle serving {} version {} on {} (ready in {} ms); Ctrl-C or SIGTERM stops",
         info.as_ref().map_or("?", |i| i.model_name.as_str()),
@@ -221,7 +241,12 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
     );
     shutdown_signal().await;
     eprintln!("stopping: finishing in-flight requests and flushing the prediction log");
+    watcher.abort();
+    let last = server.current().await;
     server.undeploy().await?;
+    if let Some(i) = last {
+        record_stop(audit.as_ref(), &i, "the server stopped", None).await?;
+    }
     if let Some(c) = server.collector() {
         let s = c.stats();
         eprintln!(
@@ -230,6 +255,106 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Who started the server: `$USER`, else `cli`.
+fn actor() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "cli".into())
+}
+
+/// Append `deployment.started` for the version `info` describes.
+async fn record_start(
+    audit: &dyn AuditLog,
+    info: &DeploymentInfo,
+    replaces: Option<u32>,
+) -> mlcycle::Result<()> {
+    let event = AuditEvent::DeploymentStarted(DeploymentStarted {
+        deployer: info.deployer.clone(),
+        endpoint: info.endpoint.clone(),
+        model_name: info.model_name.clone(),
+        version: info.version,
+        since: info.since,
+        approved_by: actor(),
+        replaces,
+    });
+    append(audit, info, &event).await
+}
+
+/// Append `deployment.stopped` for the version `info` describes.
+async fn record_stop(
+    audit: &dyn AuditLog,
+    info: &DeploymentInfo,
+    reason: &str,
+    replaced_by: Option<u32>,
+) -> mlcycle::Result<()> {
+    let event = AuditEvent::DeploymentStopped(DeploymentStopped {
+        deployer: info.deployer.clone(),
+        endpoint: info.endpoint.clone(),
+        model_name: info.model_name.clone(),
+        version: info.version,
+        since: info.since,
+        reason: reason.to_string(),
+        replaced_by,
+    });
+    append(audit, info, &event).await
+}
+
+async fn append(
+    audit: &dyn AuditLog,
+    info: &DeploymentInfo,
+    event: &AuditEvent,
+) -> mlcycle::Result<()> {
+    audit
+        .append(AuditEntry::from_event(
+            actor(),
+            vec![format!("{}/{}", info.model_name, info.version)],
+            event,
+            format!("serve-{}", uuid::Uuid::new_v4()),
+        ))
+        .await
+        .map(|_| ())
+}
+
+/// Watch what the server answers with and record every swap (the old version stopped, the
+/// new one started) in the audit trail.
+async fn record_swaps(
+    server: Arc<HttpDeployer>,
+    audit: Arc<dyn AuditLog>,
+    mut last: Option<DeploymentInfo>,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = server.current().await;
+        let same = match (&last, &now) {
+            (Some(a), Some(b)) => a.model_name == b.model_name && a.version == b.version,
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            continue;
+        }
+        let result: mlcycle::Result<()> = async {
+            if let Some(old) = &last {
+                let by = now.as_ref().map(|n| n.version);
+                record_stop(audit.as_ref(), old, "replaced", by).await?;
+            }
+            if let Some(new) = &now {
+                record_start(audit.as_ref(), new, last.as_ref().map(|o| o.version)).await?;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            eprintln!("warning: the deployment record of a swap was not written: {e}");
+        }
+        last = now;
+    }
 }
 
 async fn shutdown_signal() {

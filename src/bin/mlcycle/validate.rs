@@ -55,6 +55,10 @@ pub struct ValidateArgs {
     /// override it).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Score unknown categories of the holdout as missing values instead of refusing the
+    /// file (as `mlcycle serve` and `mlcycle score` do with the same flag).
+    #[arg(long)]
+    unknown_as_missing: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
@@ -118,7 +122,12 @@ pub async fn run(args: ValidateArgs) -> Result<bool> {
         features: sig.inputs.features.clone(),
         target: Some(sig.target.clone()),
     };
-    let holdout = read_csv_with_schema(&args.data, &schema, None, UnknownLevel::Error)?;
+    let unknown = if args.unknown_as_missing {
+        UnknownLevel::AsMissing
+    } else {
+        UnknownLevel::Error
+    };
+    let holdout = read_csv_with_schema(&args.data, &schema, None, unknown)?;
     let report = validator.validate(candidate, champion, &holdout).await?;
     let audit = SqliteAuditLog::open(&args.store, clock)?;
     audit

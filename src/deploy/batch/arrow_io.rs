@@ -17,7 +17,9 @@ use arrow_array::types::{
     Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
     UInt16Type, UInt32Type, UInt64Type,
 };
-use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
@@ -195,7 +197,13 @@ pub(crate) fn output_schema(
     };
     match classes {
         Some(classes) => {
-            fields.push(Field::new("prediction", DataType::Utf8, false));
+            // Class labels keep the training target's type: integers when all are.
+            let label_type = if integer_labels(classes).is_some() {
+                DataType::Int64
+            } else {
+                DataType::Utf8
+            };
+            fields.push(Field::new("prediction", label_type, false));
             fields.extend(
                 classes
                     .iter()
@@ -205,6 +213,14 @@ pub(crate) fn output_schema(
         None => fields.push(Field::new("prediction", DataType::Float64, false)),
     }
     Arc::new(Schema::new(fields))
+}
+
+/// The class labels as integers when every one reads as an integer (and back the same).
+fn integer_labels(classes: &[String]) -> Option<Vec<i64>> {
+    classes
+        .iter()
+        .map(|c| c.parse::<i64>().ok().filter(|i| i.to_string() == *c))
+        .collect()
 }
 
 /// Decode the file into record batches of `chunk_rows` rows (only the needed columns) and
@@ -573,11 +589,18 @@ pub(crate) fn output_batch(plan: &Plan, d: &Decoded, pred: &Prediction) -> Resul
         Kept::Arrow(cols) => cols.clone(),
     };
     match &plan.classes {
-        Some(classes) => cols.push(Arc::new(StringArray::from_iter_values(
-            pred.values
-                .iter()
-                .map(|&v| classes.get(v as usize).map_or("", String::as_str)),
-        ))),
+        Some(classes) => match integer_labels(classes) {
+            Some(ints) => cols.push(Arc::new(Int64Array::from_iter_values(
+                pred.values
+                    .iter()
+                    .map(|&v| ints.get(v as usize).copied().unwrap_or_default()),
+            ))),
+            None => cols.push(Arc::new(StringArray::from_iter_values(
+                pred.values
+                    .iter()
+                    .map(|&v| classes.get(v as usize).map_or("", String::as_str)),
+            ))),
+        },
         None => cols.push(Arc::new(Float64Array::from_iter_values(
             pred.values.iter().copied(),
         ))),

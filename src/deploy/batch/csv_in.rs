@@ -306,8 +306,21 @@ pub(crate) fn decode(
         } else {
             indexed_row(plan, p, l, &mut d.values, &mut s.bounds, &mut s.seps)
         };
-        let fast =
+        let mut fast =
             indexed.or_else(|| fast_row(plan, p, &bytes[pos..], &mut d.values, &mut s.bounds));
+        // A row with no usable value (every feature empty or missing) is left to the
+        // general path, which rejects it with its reason.
+        let n_feat = plan.n_feat();
+        if fast.is_some()
+            && n_feat > 0
+            && d.values.len() >= n_feat
+            && d.values[d.values.len() - n_feat..]
+                .iter()
+                .all(|v| v.is_nan())
+        {
+            d.values.truncate(d.values.len() - n_feat);
+            fast = None;
+        }
         if let Some(used) = fast {
             for &j in &p.keep_cols {
                 let (a, b) = s.bounds[j];
@@ -846,8 +859,15 @@ fn slow_row(
             }
         }
     }
+    if values.len() > start && values[start..].iter().all(|v| v.is_nan()) {
+        values.truncate(start);
+        return Err(EMPTY_ROW_REASON.to_string());
+    }
     Ok(())
 }
+
+/// Why a row with no usable value is rejected.
+const EMPTY_ROW_REASON: &str = "the row has no usable value: every feature is empty or missing, so a prediction would say nothing about it";
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ use super::error::ApiError;
 use super::server::{RequestId, served_response};
 use super::state::{Encoded, Served, Shared};
 use super::tabular::{self, Encoding};
+use crate::data::truncate_for_message;
 use crate::model::Prediction;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -16,7 +17,6 @@ use ndarray::Array2;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 const INPUT_FIELDS: [&str; 4] = [
     "dataframe_split",
@@ -160,11 +160,39 @@ fn input_shape_error() -> ApiError {
     )
 }
 
-fn wants_probabilities(body: Option<&Value>) -> bool {
-    body.and_then(|b| b.get("params"))
+/// What an MLflow request asks to be answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// Labels (classifiers) or values (regressors).
+    Predict,
+    /// `params.predict_method = "predict_proba"`: one row of class probabilities per row.
+    PredictProba,
+    /// `params.probabilities = true`: each label with its class probabilities.
+    WithProbabilities,
+}
+
+fn requested_answer(body: Option<&Value>) -> Result<Answer, ApiError> {
+    let params = body.and_then(|b| b.get("params"));
+    match params.and_then(|p| p.get("predict_method")) {
+        None | Some(Value::Null) => {}
+        Some(Value::String(m)) if m == "predict" => return Ok(Answer::Predict),
+        Some(Value::String(m)) if m == "predict_proba" => return Ok(Answer::PredictProba),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "params.predict_method {} is not supported; use \"predict\" or \"predict_proba\"",
+                truncate_for_message(&other.to_string())
+            )));
+        }
+    }
+    let legacy = params
         .and_then(|p| p.get("probabilities").or_else(|| p.get("predict_proba")))
         .and_then(Value::as_bool)
-        .unwrap_or(false)
+        .unwrap_or(false);
+    Ok(if legacy {
+        Answer::WithProbabilities
+    } else {
+        Answer::Predict
+    })
 }
 
 #[derive(Serialize)]
@@ -178,7 +206,30 @@ struct WithProbabilities<'a> {
     probabilities: Map<String, Value>,
 }
 
-fn respond(served: &Served, p: &Prediction, probabilities: bool) -> Result<Response, ApiError> {
+fn respond(served: &Served, p: &Prediction, answer: Answer) -> Result<Response, ApiError> {
+    if answer == Answer::PredictProba {
+        let proba = match (served.classes(), p.probabilities.as_ref()) {
+            (None, _) => {
+                return Err(ApiError::bad_request(
+                    "predict_method \"predict_proba\" needs a classifier; this model is a regressor (use \"predict\")",
+                ));
+            }
+            (Some(_), None) => {
+                return Err(ApiError::internal("the model returned no probabilities"));
+            }
+            (Some(_), Some(a)) => a,
+        };
+        let rows: Vec<Vec<f64>> = proba.outer_iter().map(|r| r.to_vec()).collect();
+        let body = serde_json::to_vec(&Predictions { predictions: rows })
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let mut r = (StatusCode::OK, Bytes::from(body)).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        return Ok(r);
+    }
+    let probabilities = answer == Answer::WithProbabilities;
     let body = match (&served.label_json, served.classes()) {
         (Some(labels), Some(classes)) => {
             let null = Value::Null;
@@ -269,8 +320,9 @@ async fn invocations_inner(
     let champion = shared.champion_or_503()?;
     let format = content_format(&headers)?;
     let bytes = read_limited(&headers, body, shared.config.limits.max_body_bytes).await?;
-    let probabilities = Arc::new(AtomicBool::new(false));
-    let wants = probabilities.clone();
+    // What the body asks for (`params`), found while it is parsed off the async workers.
+    let answer = Arc::new(std::sync::Mutex::new(Answer::Predict));
+    let wants = answer.clone();
     let keep_text = shared
         .recorder
         .as_ref()
@@ -306,13 +358,15 @@ async fn invocations_inner(
                             super::error::json_error_message(&e)
                         ))
                     })?;
-                    wants.store(wants_probabilities(Some(&json)), Ordering::Relaxed);
+                    let asked = requested_answer(Some(&json))?;
+                    *wants.lock().unwrap_or_else(|p| p.into_inner()) = asked;
                     json_rows(served, &json, enc).map(Encoded::from)
                 }
                 Format::Csv => tabular::from_csv(served, &bytes, enc).map(Encoded::from),
             },
         )
         .await?;
-    let r = respond(&served, &p, probabilities.load(Ordering::Relaxed))?;
+    let asked = *answer.lock().unwrap_or_else(|p| p.into_inner());
+    let r = respond(&served, &p, asked)?;
     Ok(served_response(r, &served))
 }

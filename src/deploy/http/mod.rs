@@ -30,13 +30,31 @@
 //! [`HttpConfig::strict`] is set.
 //!
 //! # Outputs
-//! `predict`: the class label (BYTES) for classifiers or the value (FP64) for regressors;
+//! `predict`: the class label for classifiers or the value (FP64) for regressors;
 //! `predict_proba`: class probabilities (FP64, `[n, classes]`, in the order of the
-//! signature's classes) for classifiers. MLflow answers `{"predictions": [label, ...]}`
-//! (labels that read as numbers are sent as numbers); with `"params": {"probabilities": true}`
-//! each prediction is `{"prediction": label, "probabilities": {class: p, ...}}`.
+//! signature's classes) for classifiers. Class labels have one type, the training target's,
+//! in every protocol: when every label reads as an integer they are integers (v2: INT64;
+//! MLflow: JSON numbers), otherwise strings (v2: BYTES). MLflow answers
+//! `{"predictions": [label, ...]}`; with `"params": {"predict_method": "predict_proba"}` (as
+//! MLflow's scikit-learn flavour) it answers `{"predictions": [[p, ...], ...]}`, one row of
+//! class probabilities per input row; with `"params": {"probabilities": true}` each
+//! prediction is `{"prediction": label, "probabilities": {class: p, ...}}`.
 //!
-//! Every response carries `x-request-id` (the caller's, or a fresh UUID); scoring
+//! # Missing values and numbers written as text
+//! `/invocations` reads values as MLflow does (through pandas): a numeric column takes a JSON
+//! number, `null`, or a string that reads as a number (`"49.0"`) or as missing (`""`,
+//! `"NaN"`, `"NA"`, …). The v2 protocol types every tensor, as the Open Inference Protocol
+//! says: the data of an FP64/FP32/INT tensor are JSON numbers, with `null` for a missing
+//! value, and a string among them (even `"NaN"`) is refused; BYTES tensors carry categories
+//! (`null` or `""` is missing). A missing value is scored (the model imputes or routes it); a
+//! row with no usable value at all is refused with 400; an unknown category is refused
+//! unless [`HttpConfig::unknown_level`] is `AsMissing` (`mlcycle serve --unknown-as-missing`).
+//!
+//! # Request ids
+//! The request id is the `x-request-id` header when the caller gives one, else (v2) the
+//! body's `id`, else a fresh UUID. It is returned in the `x-request-id` header and in the v2
+//! body's `id`, recorded with the prediction, and found by `mlcycle predictions
+//! --request-id` and `mlcycle lineage prediction`. Scoring
 //! responses also carry `x-model-name` and `x-model-version` (the one version that
 //! answered). V2 errors are `{"error": "..."}`; MLflow errors are
 //! `{"error_code", "message", "error"}`; both with `Content-Type: application/json`.

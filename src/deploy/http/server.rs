@@ -13,9 +13,13 @@ use axum::routing::{get, post};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The request id of the request being served (the caller's `x-request-id` or a UUID).
+/// The request id of the request being served (the caller's `x-request-id` or a UUID) and
+/// whether the caller gave it in the header.
+///
+/// A handler that settles on another id (the v2 body's `id` when no header was given) puts a
+/// `RequestId` into its response's extensions; the layer then returns that one in the header.
 #[derive(Debug, Clone)]
-pub(super) struct RequestId(pub String);
+pub(super) struct RequestId(pub String, pub bool);
 
 /// Which version answered (a response extension read by the metrics layer).
 #[derive(Debug, Clone)]
@@ -217,12 +221,12 @@ async fn around(State(shared): State<Arc<Shared>>, mut req: Request, next: Next)
         .filter(|v| v.to_str().is_ok_and(|s| !s.is_empty() && s.len() <= 256))
         .cloned();
     let client_chose = given.is_some();
-    let (rid, rid_header) = match given {
-        Some(h) => (h.to_str().unwrap_or_default().to_owned(), Some(h)),
+    let (rid, mut rid_header, from_header) = match given {
+        Some(h) => (h.to_str().unwrap_or_default().to_owned(), Some(h), true),
         None => {
             let id = new_request_id();
             let h = HeaderValue::from_str(&id).ok();
-            (id, h)
+            (id, h, false)
         }
     };
     let endpoint = endpoint_of(req.uri().path());
@@ -242,7 +246,7 @@ async fn around(State(shared): State<Arc<Shared>>, mut req: Request, next: Next)
     let mut resp = match admitted {
         Err(e) => as_response(e),
         Ok(admitted) => {
-            req.extensions_mut().insert(RequestId(rid));
+            req.extensions_mut().insert(RequestId(rid, from_header));
             let limit = shared.config.limits.request_timeout;
             let resp = match tokio::time::timeout(limit, next.run(req)).await {
                 Ok(r) => r,
@@ -262,6 +266,9 @@ async fn around(State(shared): State<Arc<Shared>>, mut req: Request, next: Next)
     };
     let status = resp.status();
     let served = resp.extensions_mut().remove::<ServedBy>();
+    if let Some(RequestId(settled, _)) = resp.extensions_mut().remove::<RequestId>() {
+        rid_header = HeaderValue::from_str(&settled).ok().or(rid_header);
+    }
     if let Some(v) = rid_header {
         resp.headers_mut().insert(REQUEST_ID, v);
     }

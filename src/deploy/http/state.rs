@@ -110,7 +110,8 @@ pub(super) struct Served {
     pub info: DeploymentInfo,
     /// Feature name → column index.
     pub columns: HashMap<String, usize>,
-    /// Class labels as JSON (numbers when the label reads as one), for classifiers.
+    /// Class labels as JSON, for classifiers: integers when every label reads as one (the
+    /// training target's type), strings otherwise.
     pub label_json: Option<Vec<serde_json::Value>>,
     /// The same labels serialised as JSON (empty for regressors).
     pub label_text: Vec<String>,
@@ -130,13 +131,19 @@ impl Served {
             .enumerate()
             .map(|(i, f)| (f.name.clone(), i))
             .collect();
+        // One type for every label: integers when all of them read as one, else strings.
         let label_json = sig.target.kind.classes().map(|cs| {
-            cs.iter()
-                .map(|c| match c.parse::<i64>() {
-                    Ok(i) if i.to_string() == *c => serde_json::Value::from(i),
-                    _ => serde_json::Value::from(c.as_str()),
-                })
-                .collect()
+            let ints: Option<Vec<i64>> = cs
+                .iter()
+                .map(|c| c.parse::<i64>().ok().filter(|i| i.to_string() == *c))
+                .collect();
+            match ints {
+                Some(ints) => ints.into_iter().map(serde_json::Value::from).collect(),
+                None => cs
+                    .iter()
+                    .map(|c| serde_json::Value::from(c.as_str()))
+                    .collect(),
+            }
         });
         let label_text = label_json
             .iter()
@@ -473,6 +480,15 @@ impl Shared {
         let Encoded { x, logged } = self
             .off_runtime(body_len, move || encode(&for_parse, &enc))
             .await??;
+        if x.ncols() > 0
+            && let Some(r) = x
+                .outer_iter()
+                .position(|row| row.iter().all(|v| v.is_nan()))
+        {
+            return Err(ApiError::bad_request(format!(
+                "row {r} has no usable value: every feature is empty or missing, so a prediction would say nothing about it"
+            )));
+        }
         let x = Arc::new(x);
         let inputs = match logged {
             Some(text) if self.recorder.is_some() => RecordInputs::Json(Arc::new(text)),

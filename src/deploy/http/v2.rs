@@ -137,7 +137,7 @@ pub(super) async fn infer(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    infer_inner(shared, &name, None, &rid.0.0, headers, body).await
+    infer_inner(shared, &name, None, &rid.0, headers, body).await
 }
 
 pub(super) async fn infer_version(
@@ -147,7 +147,7 @@ pub(super) async fn infer_version(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    infer_inner(shared, &name, Some(&version), &rid.0.0, headers, body).await
+    infer_inner(shared, &name, Some(&version), &rid.0, headers, body).await
 }
 
 #[derive(Deserialize)]
@@ -679,6 +679,7 @@ fn to_matrix(served: &Served, tensors: &[Tensor], enc: &Encoding) -> Result<Arra
 #[serde(untagged)]
 enum OutData<'a> {
     Num(&'a [f64]),
+    Int(Vec<i64>),
     Str(Vec<&'a str>),
 }
 
@@ -744,15 +745,24 @@ fn build_response(
             .map(|&v| cs.get(v as usize).map_or("", String::as_str))
             .collect()
     });
+    // Class labels keep the training target's type: integers when every label is one (as
+    // `/invocations` and batch output write them), strings otherwise.
+    let int_labels: Option<Vec<i64>> = served.label_json.as_ref().and_then(|lj| {
+        p.values
+            .iter()
+            .map(|&v| lj.get(v as usize).and_then(Value::as_i64))
+            .collect()
+    });
     let proba = p.probabilities.as_ref();
     let proba_slice = proba.and_then(|a| a.as_slice());
     let mut raw: Vec<u8> = Vec::new();
     let mut outputs = Vec::with_capacity(wanted.len());
     for (name, binary) in wanted {
         let (datatype, shape, data): (&'static str, Vec<usize>, OutData<'_>) = match name {
-            "predict" => match &labels {
-                Some(l) => ("BYTES", vec![n], OutData::Str(l.clone())),
-                None => (
+            "predict" => match (&int_labels, &labels) {
+                (Some(l), _) => ("INT64", vec![n], OutData::Int(l.clone())),
+                (None, Some(l)) => ("BYTES", vec![n], OutData::Str(l.clone())),
+                (None, None) => (
                     "FP64",
                     vec![n],
                     OutData::Num(p.values.as_slice().unwrap_or(&[])),
@@ -772,6 +782,9 @@ fn build_response(
             let start = raw.len();
             match &data {
                 OutData::Num(v) => v
+                    .iter()
+                    .for_each(|x| raw.extend_from_slice(&x.to_le_bytes())),
+                OutData::Int(v) => v
                     .iter()
                     .for_each(|x| raw.extend_from_slice(&x.to_le_bytes())),
                 OutData::Str(v) => v.iter().for_each(|s| {
@@ -824,11 +837,25 @@ fn build_response(
     Ok(r)
 }
 
+/// The request id of a v2 inference: the `x-request-id` header when the caller gave one, else
+/// the body's `id` (a non-empty string of at most 256 bytes, or a number), else the generated
+/// one. The same id is recorded, returned in the header and in the body's `id`.
+fn settle_request_id(rid: &RequestId, body_id: Option<&Value>) -> String {
+    if rid.1 {
+        return rid.0.clone();
+    }
+    match body_id {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 256 => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => rid.0.clone(),
+    }
+}
+
 async fn infer_inner(
     shared: Arc<Shared>,
     name: &str,
     version: Option<&str>,
-    request_id: &str,
+    rid: &RequestId,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -838,7 +865,9 @@ async fn infer_inner(
     let len = bytes.len();
     let max_rows = shared.config.limits.max_rows;
     let features = looked_up.model.signature().inputs.n_features();
-    // Counted, parsed and decoded off the async workers when large.
+    // Counted, parsed and decoded off the async workers when large. A body that is not a
+    // request at all is refused with the header's (or the generated) id; once the body is
+    // read, its `id` settles the request id, also for the refusals that follow.
     let (req, tensors) = shared
         .off_runtime(len, move || {
             let (json_part, binary) = bytes.split_at(json_len);
@@ -849,27 +878,36 @@ async fn infer_inner(
                     super::error::json_error_message(&e)
                 ))
             })?;
-            if req.inputs.is_empty() {
-                return Err(ApiError::bad_request("the request has no inputs"));
-            }
-            let tensors = decode_inputs(&req, binary)?;
+            let tensors = if req.inputs.is_empty() {
+                Err(ApiError::bad_request("the request has no inputs"))
+            } else {
+                decode_inputs(&req, binary)
+            };
             Ok((req, tensors))
         })
         .await??;
-    let (served, p) = shared
-        .route_and_score(
-            looked_up,
-            version.is_some(),
-            &headers,
-            request_id,
-            len,
-            move |served, enc| to_matrix(served, &tensors, enc).map(Into::into),
-        )
-        .await?;
-    let id = req
-        .id
-        .clone()
-        .unwrap_or_else(|| Value::from(request_id.to_string()));
-    let r = build_response(&served, &id, &req, &p)?;
-    Ok(served_response(r, &served))
+    let request_id = settle_request_id(rid, req.id.as_ref());
+    let answered = async {
+        let tensors = tensors?;
+        let (served, p) = shared
+            .route_and_score(
+                looked_up,
+                version.is_some(),
+                &headers,
+                &request_id,
+                len,
+                move |served, enc| to_matrix(served, &tensors, enc).map(Into::into),
+            )
+            .await?;
+        let id = Value::from(request_id.clone());
+        let r = build_response(&served, &id, &req, &p)?;
+        Ok::<_, ApiError>(served_response(r, &served))
+    }
+    .await;
+    // The settled id goes back in the header, also with an error (the one any record of
+    // the failed request carries).
+    let mut r = answered.unwrap_or_else(IntoResponse::into_response);
+    r.extensions_mut()
+        .insert(RequestId(request_id.clone(), rid.1));
+    Ok(r)
 }
