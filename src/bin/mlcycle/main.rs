@@ -13,6 +13,7 @@ mod datasets;
 mod demo_report;
 mod drift;
 mod explain;
+mod import;
 mod labels;
 mod models;
 mod monitor;
@@ -110,6 +111,10 @@ enum Command {
     /// Explain a registered model's outputs on a CSV file: per-row feature contributions
     /// (exact for linear models, TreeSHAP for trees) and their mean magnitude.
     Explain(explain::ExplainArgs),
+    /// Register a model trained by LightGBM (`import lightgbm --file model.txt`) or XGBoost
+    /// (`import xgboost --file model.json`) as a new version, read into the native GBDT
+    /// predictor, with its lineage (the file's hash and origin).
+    Import(import::ImportArgs),
 }
 
 #[tokio::main]
@@ -152,6 +157,7 @@ async fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Explain(args) => explain::run(args).await,
+        Command::Import(args) => import::run(args).await,
         Command::Train(args) => train::run(args).await,
         Command::Pending(args) => approvals::pending(args).await,
         Command::Approve(args) => approvals::approve(args).await,
