@@ -73,7 +73,8 @@ impl Stack {
     /// The embedded store, with a hook to replace or add lifecycle components.
     ///
     /// Besides the registry, audit trail and prediction log, the store keeps the lifecycle's
-    /// state (drift episode, cooldown, approval requests) and its alerts (stored and logged
+    /// state (drift episode, cooldown, approval requests), its ground-truth labels (realized
+    /// performance per monitoring window) and its alerts (stored and logged
     /// by an [`AlertDispatcher`](crate::alerts::AlertDispatcher); give `customize` your own
     /// dispatcher, e.g. with webhook sinks, to replace it).
     #[cfg(feature = "sqlite")]
@@ -103,12 +104,16 @@ impl Stack {
             alerts = alerts.audit(audit);
         }
         let alerts = Arc::new(alerts);
+        // Ground truth recorded in the store (`mlcycle labels ingest`, `POST /labels`): each
+        // monitoring window measures realized performance against it.
+        let labels: Arc<dyn crate::labels::LabelStore> =
+            Arc::new(crate::labels::SqliteLabelStore::open(dir, clock.clone())?);
         Self::assemble(
             clock,
             config,
             registry,
             Arc::new(FilePredictionLog::open(dir.join("predictions"))?),
-            |b| customize(b.state_store(state).alerts(alerts)),
+            |b| customize(b.state_store(state).alerts(alerts).labels(labels)),
         )
     }
 

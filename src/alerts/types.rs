@@ -45,6 +45,9 @@ pub enum AlertKind {
     Released,
     /// A version was rolled back.
     RolledBack,
+    /// Realized performance on the labelled share of a window fell below the serving
+    /// version's validation metrics by more than the configured limit.
+    Performance,
 }
 
 impl AlertKind {
@@ -57,10 +60,11 @@ impl AlertKind {
         AlertKind::ApprovalNeeded,
         AlertKind::Released,
         AlertKind::RolledBack,
+        AlertKind::Performance,
     ];
 
     /// The stored name (`drift`, `data_quality`, `health`, `validation_failed`,
-    /// `approval_needed`, `released`, `rolled_back`).
+    /// `approval_needed`, `released`, `rolled_back`, `performance`).
     pub fn as_str(self) -> &'static str {
         match self {
             AlertKind::Drift => "drift",
@@ -70,6 +74,7 @@ impl AlertKind {
             AlertKind::ApprovalNeeded => "approval_needed",
             AlertKind::Released => "released",
             AlertKind::RolledBack => "rolled_back",
+            AlertKind::Performance => "performance",
         }
     }
 
@@ -79,12 +84,12 @@ impl AlertKind {
     }
 
     /// Kinds that describe a condition of the monitored service (drift, data quality,
-    /// health): they persist across monitoring windows, so repeats are suppressed until
+    /// health, performance): they persist across monitoring windows, so repeats are suppressed until
     /// the condition clears. The others are events, each delivered.
     pub fn is_condition(self) -> bool {
         matches!(
             self,
-            AlertKind::Drift | AlertKind::DataQuality | AlertKind::Health
+            AlertKind::Drift | AlertKind::DataQuality | AlertKind::Health | AlertKind::Performance
         )
     }
 }

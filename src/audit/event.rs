@@ -341,6 +341,10 @@ pub struct DriftChecked {
     /// Why the drift check was skipped.
     #[serde(default)]
     pub skipped: Option<String>,
+    /// Realized performance on the labelled share (`labelled`, `coverage`, `metrics`,
+    /// `baseline`, `degraded`), when labels were measured; absent in earlier records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance: Option<Value>,
 }
 
 /// `retrain.decided`. Subjects: `name/version` of the reference, the new dataset id.

@@ -4,15 +4,22 @@
 //! a [`CatalogSource`] serves. Each implements
 //! [`TrainingDataSource`] (labelled rows by time, for retraining on drift) and
 //! [`DatasetFeed`] (the versions published so far, so a controller can train on each new one
-//! with [`Trigger::NewDataset`](crate::lifecycle::Trigger::NewDataset)).
+//! with [`Trigger::NewDataset`](crate::lifecycle::Trigger::NewDataset)). Production data is a
+//! source too: [`LabelledDataSource`] joins the prediction log with the ground-truth labels
+//! (a [`TrainingDataSource`]).
 
-use crate::data::{CsvOptions, Dataset, UnknownLevel, read_csv, read_csv_with_schema};
+use crate::collect::PredictionLog;
+use crate::data::{
+    CsvOptions, Dataset, Schema, Target, UnknownLevel, read_csv, read_csv_with_schema,
+};
+use crate::labels::{LabelStore, LabelledData, index_labels, labelled_dataset};
 use crate::lifecycle::TrainingDataSource;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[cfg(feature = "sqlite")]
 mod catalog;
@@ -214,5 +221,89 @@ impl DatasetFeed for DirectoryDataSource {
     async fn load(&self, v: &DatasetVersion) -> Result<Dataset> {
         let path = self.dir.join(&v.name);
         read_csv(&path, &self.options())
+    }
+}
+
+/// Production data as training data: the rows a model scored (from the prediction log,
+/// inputs as logged) joined with their ground-truth labels (from the [`LabelStore`]), with
+/// the request's time as timestamp — so the lifecycle can retrain on newer data collected
+/// in production. [`TrainingDataSource::labelled`] returns the labelled rows of the
+/// model's requests in the window (possibly none: an empty dataset); rows whose label is
+/// not a class of the model (or not a number for a regressor) or whose inputs do not fit
+/// its signature are left out (see [`labelled_dataset`]).
+///
+/// ```
+/// use mlcycle::collect::{InMemoryPredictionLog, PredictionLog, PredictionRecord};
+/// use mlcycle::data::{Feature, Schema, Target, TargetKind};
+/// use mlcycle::datasets::LabelledDataSource;
+/// use mlcycle::labels::{InMemoryLabelStore, LabelStore};
+/// use mlcycle::lifecycle::TrainingDataSource;
+/// use chrono::{Duration, TimeZone, Utc};
+/// use std::sync::Arc;
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+/// let log = Arc::new(InMemoryPredictionLog::default());
+/// log.append(vec![PredictionRecord {
+///     request_id: "r1".into(), at: t, model_name: "credit".into(), model_version: 1,
+///     inputs: vec![vec![0.5]], outputs: vec![1.0], latency_us: 10, error: None,
+/// }]).await.unwrap();
+/// let labels = Arc::new(InMemoryLabelStore::default());
+/// labels.record_labels(vec![("r1", "yes", t).into()]).await.unwrap();
+/// let inputs = Schema::new(vec![Feature::numeric("x")], None).unwrap();
+/// let target = Target { name: "y".into(), kind: TargetKind::classification(["no", "yes"]).unwrap() };
+/// let source = LabelledDataSource::new(log, labels, "credit", inputs, target);
+/// let data = source.labelled(t, t + Duration::hours(1)).await.unwrap();
+/// assert_eq!(data.n_rows(), 1);
+/// assert_eq!(data.target().unwrap()[0], 1.0);
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct LabelledDataSource {
+    log: Arc<dyn PredictionLog>,
+    labels: Arc<dyn LabelStore>,
+    model_name: String,
+    inputs: Schema,
+    target: Target,
+}
+
+impl LabelledDataSource {
+    /// The requests of model `model_name` in `log`, labelled from `labels`, as rows with
+    /// the feature columns of `inputs` and the target `target` (the model's signature:
+    /// [`Signature::inputs`](crate::model::Signature) and its target).
+    pub fn new(
+        log: Arc<dyn PredictionLog>,
+        labels: Arc<dyn LabelStore>,
+        model_name: impl Into<String>,
+        inputs: Schema,
+        target: Target,
+    ) -> Self {
+        LabelledDataSource {
+            log,
+            labels,
+            model_name: model_name.into(),
+            inputs,
+            target,
+        }
+    }
+
+    /// The labelled rows in `[from, to)` and the rows left out, by reason.
+    pub async fn join(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<LabelledData> {
+        if to <= from {
+            return Err(Error::invalid(
+                "labelled data window",
+                format!("it ends ({to}) before it starts ({from})"),
+            ));
+        }
+        let mut records = self.log.read_window(from, to).await?;
+        records.retain(|r| r.model_name == self.model_name);
+        let labels = index_labels(self.labels.all().await?);
+        labelled_dataset(&self.inputs, &self.target, &records, &labels)
+    }
+}
+
+#[async_trait]
+impl TrainingDataSource for LabelledDataSource {
+    async fn labelled(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Dataset> {
+        Ok(self.join(from, to).await?.dataset)
     }
 }

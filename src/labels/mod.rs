@@ -26,11 +26,13 @@ pub use sqlite::SqliteLabelStore;
 
 use crate::audit::{AuditEntry, AuditEvent, AuditLog, event::LabelsRecorded};
 use crate::collect::PredictionRecord;
+use crate::data::{Dataset, FeatureKind, Schema, Target};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 
 /// One ground-truth label.
@@ -340,6 +342,112 @@ pub fn join_window<'a>(
         }
     }
     out
+}
+
+/// Why a labelled row was left out of a [`labelled_dataset`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Skipped {
+    /// The label is not a class of the model, or not a number for a regression model.
+    BadLabel,
+    /// The logged row does not fit the model's inputs (another width, or a value the
+    /// input schema does not allow).
+    SchemaMismatch,
+}
+
+impl Skipped {
+    /// The reason's name (`bad_label`, `schema_mismatch`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skipped::BadLabel => "bad_label",
+            Skipped::SchemaMismatch => "schema_mismatch",
+        }
+    }
+}
+
+/// Production rows joined with their labels: the training data the prediction log and the
+/// label store make together.
+#[derive(Debug, Clone)]
+pub struct LabelledData {
+    /// The labelled rows: inputs as logged, the label as target, the request's time as
+    /// timestamp; in record and row order.
+    pub dataset: Dataset,
+    /// Labelled rows left out, by reason.
+    pub skipped: BTreeMap<Skipped, usize>,
+}
+
+/// Join the logged rows of `records` (failed requests have none) with their `labels`
+/// into a labelled [`Dataset`] with the feature columns of `inputs` and the target
+/// `target` (a model signature's): each labelled row keeps its inputs as logged, its label
+/// encoded as the target, and the request's time as its timestamp. Rows that do not fit
+/// (a label that is not a class of the target or not a number, or inputs of another
+/// width or with invalid codes) are left out and counted. With no labelled row the
+/// dataset is empty (zero rows).
+///
+/// ```
+/// use mlcycle::collect::PredictionRecord;
+/// use mlcycle::data::{Feature, Schema, Target, TargetKind};
+/// use mlcycle::labels::{index_labels, labelled_dataset, LabelRecord};
+/// use chrono::{TimeZone, Utc};
+/// let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+/// let inputs = Schema::new(vec![Feature::numeric("x")], None).unwrap();
+/// let target = Target { name: "y".into(), kind: TargetKind::classification(["no", "yes"]).unwrap() };
+/// let record = PredictionRecord {
+///     request_id: "r1".into(), at: t, model_name: "m".into(), model_version: 1,
+///     inputs: vec![vec![1.5], vec![2.5]], outputs: vec![0.0, 1.0], latency_us: 10, error: None,
+/// };
+/// let labels = index_labels(vec![LabelRecord { request_id: "r1/1".into(), label: "yes".into(), observed_at: t }]);
+/// let joined = labelled_dataset(&inputs, &target, &[record], &labels).unwrap();
+/// assert_eq!(joined.dataset.n_rows(), 1);
+/// assert_eq!(joined.dataset.features()[[0, 0]], 2.5);
+/// assert_eq!(joined.dataset.target().unwrap()[0], 1.0);
+/// ```
+pub fn labelled_dataset(
+    inputs: &Schema,
+    target: &Target,
+    records: &[PredictionRecord],
+    labels: &HashMap<String, LabelRecord>,
+) -> Result<LabelledData> {
+    let schema = Schema::new(inputs.features.clone(), Some(target.clone()))?;
+    let width = schema.n_features();
+    let mut skipped: BTreeMap<Skipped, usize> = BTreeMap::new();
+    let mut values: Vec<f64> = Vec::new();
+    let mut y: Vec<f64> = Vec::new();
+    let mut ts: Vec<DateTime<Utc>> = Vec::new();
+    for row in join_window(records, labels) {
+        let x = &row.record.inputs[row.row];
+        if x.len() != width || !row_fits(&schema, x) {
+            *skipped.entry(Skipped::SchemaMismatch).or_default() += 1;
+            continue;
+        }
+        let Ok(label) = schema.encode_target(&row.label.label) else {
+            *skipped.entry(Skipped::BadLabel).or_default() += 1;
+            continue;
+        };
+        values.extend_from_slice(x);
+        y.push(label);
+        ts.push(row.record.at);
+    }
+    let n = y.len();
+    let x = Array2::from_shape_vec((n, width), values).map_err(|e| {
+        Error::Data(format!(
+            "labelled rows do not form a {n} × {width} table: {e}"
+        ))
+    })?;
+    let dataset = Dataset::new(schema, x, Some(Array1::from(y)), Some(ts))?
+        .with_source("prediction log joined with labels");
+    Ok(LabelledData { dataset, skipped })
+}
+
+/// Whether a logged row holds values the input schema allows (finite or NaN numbers,
+/// level indices or NaN for categoricals).
+fn row_fits(schema: &Schema, x: &[f64]) -> bool {
+    schema.features.iter().zip(x).all(|(f, &v)| match &f.kind {
+        FeatureKind::Numeric => !v.is_infinite(),
+        FeatureKind::Categorical { levels } => {
+            v.is_nan() || (v >= 0.0 && v.fract() == 0.0 && (v as usize) < levels.len())
+        }
+    })
 }
 
 #[cfg(test)]

@@ -52,7 +52,7 @@ pub struct WindowSummary {
     pub reference_version: u32,
     /// Why the drift check was skipped (too few rows), if it was.
     pub skipped: Option<String>,
-    /// Data-quality faults, each as "`column`: detail".
+    /// Data-quality faults, each as "`column` kind: detail".
     pub quality_faults: Vec<String>,
     /// Whether the dataset drifted.
     pub dataset_drift: bool,
@@ -62,6 +62,11 @@ pub struct WindowSummary {
     pub requests: usize,
     /// Share of them that failed.
     pub error_rate: f64,
+    /// Realized performance fell below the serving version's validation metrics beyond
+    /// the configured limit: the metrics that got worse, in words (`None`: not degraded,
+    /// or no labels to tell).
+    #[serde(default)]
+    pub performance_drop: Option<String>,
 }
 
 impl WindowSummary {
@@ -75,7 +80,7 @@ impl WindowSummary {
             quality_faults: report
                 .quality_faults
                 .iter()
-                .map(|f| format!("`{}`: {}", f.column, f.detail))
+                .map(|f| format!("`{}` {}: {}", f.column, f.kind.as_str(), f.detail))
                 .collect(),
             dataset_drift: report.drift.as_ref().is_some_and(|d| d.dataset_drift),
             drifted_columns: report
@@ -85,6 +90,14 @@ impl WindowSummary {
                 .unwrap_or_default(),
             requests: report.health.requests,
             error_rate: report.health.error_rate,
+            performance_drop: report.performance.as_ref().filter(|p| p.degraded).map(|p| {
+                format!(
+                    "{} on {} labelled rows ({:.1}% coverage)",
+                    p.worsened(0.0).join(", "),
+                    p.labelled,
+                    100.0 * p.coverage
+                )
+            }),
         }
     }
 }
@@ -176,9 +189,15 @@ pub struct Decision {
 /// Decide what to do about `window` given the episode `state` and the `policy`; returns
 /// the decision and the state after this window.
 ///
-/// - A skipped check (too few rows) decides nothing and leaves the state alone.
-/// - A data-quality fault raises a critical alert and never retrains (retraining on
-///   broken inputs is harmful); the episode state is left alone.
+/// - A data-quality fault (see [`crate::monitor::quality`]) raises a critical alert and
+///   never retrains (retraining on broken inputs is harmful: fix the pipeline); the
+///   episode state is left alone. It is reported even when the window had too few rows
+///   for a drift check (a volume drop, say).
+/// - Otherwise a skipped check (too few rows) decides nothing and leaves the state alone.
+/// - Realized performance below the serving version's validation metrics beyond the limit
+///   (concept drift: the relation between inputs and outcome changed) is evidence of real
+///   drift like input drift, even when no input column moved: it raises a `performance`
+///   warning and is handled as drift below.
 /// - Drift raises a warning, starts an episode (at the end of the last clean window, or
 ///   the window's start) or continues it, and retrains unless a version was deployed
 ///   within the cooldown, the policy leaves retraining to a human, or there is nothing to
@@ -195,7 +214,7 @@ pub struct Decision {
 /// let window = WindowSummary {
 ///     from: t - chrono::Duration::days(1), to: t, reference_version: 1, skipped: None,
 ///     quality_faults: vec![], dataset_drift: false, drifted_columns: vec![],
-///     requests: 500, error_rate: 0.0,
+///     requests: 500, error_rate: 0.0, performance_drop: None,
 /// };
 /// let policy = Policy::of(&LifecycleConfig::new("credit"), true);
 /// let (decision, state) = decide(&window, &EpisodeState::default(), &policy);
@@ -224,8 +243,9 @@ pub fn decide(
             ),
         });
     }
+    let real_shift = window.dataset_drift || window.performance_drop.is_some();
     if window.skipped.is_none() && window.quality_faults.is_empty() {
-        if window.dataset_drift {
+        if real_shift {
             if next.drift_since.is_none() {
                 next.drift_since = Some(next.last_clean.unwrap_or(window.from).max(window.from));
             }
@@ -234,11 +254,7 @@ pub fn decide(
             next.last_clean = Some(window.to);
         }
     }
-    let verdict = if let Some(reason) = &window.skipped {
-        Verdict::Skipped {
-            reason: reason.clone(),
-        }
-    } else if !window.quality_faults.is_empty() {
+    let verdict = if !window.quality_faults.is_empty() {
         let reason = window.quality_faults.join("; ");
         alerts.push(AlertSpec {
             severity: Severity::Critical,
@@ -248,16 +264,40 @@ pub fn decide(
             ),
         });
         Verdict::DataQualityFault { reason }
-    } else if window.dataset_drift {
-        let drifted = window.drifted_columns.join(", ");
-        alerts.push(AlertSpec {
-            severity: Severity::Warning,
-            kind: AlertKind::Drift,
-            message: format!(
-                "input drift against the training data of version {}: {drifted}",
-                window.reference_version
-            ),
-        });
+    } else if let Some(reason) = &window.skipped {
+        Verdict::Skipped {
+            reason: reason.clone(),
+        }
+    } else if real_shift {
+        let mut drifted = window.drifted_columns.join(", ");
+        if window.dataset_drift {
+            alerts.push(AlertSpec {
+                severity: Severity::Warning,
+                kind: AlertKind::Drift,
+                message: format!(
+                    "input drift against the training data of version {}: {drifted}",
+                    window.reference_version
+                ),
+            });
+        }
+        if let Some(drop) = &window.performance_drop {
+            alerts.push(AlertSpec {
+                severity: Severity::Warning,
+                kind: AlertKind::Performance,
+                message: format!(
+                    "realized performance below the validation metrics of version {}: {drop}{}",
+                    window.reference_version,
+                    if window.dataset_drift {
+                        ""
+                    } else {
+                        " (concept drift: the inputs did not move)"
+                    }
+                ),
+            });
+            if !window.dataset_drift {
+                drifted = format!("performance: {drop}");
+            }
+        }
         let cooling = next
             .last_deploy
             .is_some_and(|t| window.to - t < Duration::days(policy.cooldown_days));
@@ -323,6 +363,7 @@ mod tests {
             drifted_columns: vec![],
             requests: 1_000,
             error_rate: 0.0,
+            performance_drop: None,
         }
     }
 
@@ -449,6 +490,48 @@ mod tests {
             s, state,
             "a faulty window neither starts nor ends an episode"
         );
+    }
+
+    #[test]
+    fn a_performance_drop_with_stable_inputs_is_concept_drift_and_retrains() {
+        let w = WindowSummary {
+            performance_drop: Some("accuracy 0.4000 (baseline 0.9000) on 600 labelled rows".into()),
+            ..window(10)
+        };
+        let state = EpisodeState {
+            last_clean: Some(day(9)),
+            ..EpisodeState::default()
+        };
+        let (d, s) = decide(&w, &state, &policy());
+        assert_eq!(s.drift_since, Some(day(9)));
+        match &d.verdict {
+            Verdict::Retrain {
+                data_from, drifted, ..
+            } => {
+                assert_eq!(*data_from, day(9));
+                assert!(drifted.starts_with("performance: accuracy"), "{drifted}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(d.alerts.len(), 1);
+        assert_eq!(d.alerts[0].kind, AlertKind::Performance);
+        assert!(d.alerts[0].message.contains("concept drift"));
+        // With input drift too, both alerts, and the drifted columns name the retrain.
+        let w = WindowSummary {
+            performance_drop: Some("accuracy 0.4000 (baseline 0.9000)".into()),
+            ..drifted(10)
+        };
+        let (d, _) = decide(&w, &state, &policy());
+        let kinds: Vec<_> = d.alerts.iter().map(|a| a.kind).collect();
+        assert_eq!(kinds, vec![AlertKind::Drift, AlertKind::Performance]);
+        assert!(matches!(&d.verdict, Verdict::Retrain { drifted, .. } if drifted == "income, age"));
+        // A data-quality fault still wins: fix the pipeline, do not retrain.
+        let w = WindowSummary {
+            quality_faults: vec!["`income`: 40% missing".into()],
+            ..w
+        };
+        let (d, _) = decide(&w, &state, &policy());
+        assert!(matches!(d.verdict, Verdict::DataQualityFault { .. }));
     }
 
     #[test]

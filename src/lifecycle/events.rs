@@ -234,7 +234,12 @@ impl StageEvents {
         if let Some(d) = &self.alerts {
             // A monitoring cycle that no longer raises a condition has seen it clear:
             // its next occurrence is a new episode, alerted at once.
-            for kind in [AlertKind::Drift, AlertKind::DataQuality, AlertKind::Health] {
+            for kind in [
+                AlertKind::Drift,
+                AlertKind::DataQuality,
+                AlertKind::Health,
+                AlertKind::Performance,
+            ] {
                 let monitoring = alerts.is_empty() || alerts.iter().any(|a| a.kind.is_condition());
                 if monitoring && !alerts.iter().any(|a| a.kind == kind) {
                     d.clear(&self.model_name, kind, None);

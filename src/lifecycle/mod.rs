@@ -64,6 +64,7 @@ use crate::collect::{Collector, PredictionLog};
 use crate::data::Dataset;
 use crate::deploy::Deployer;
 use crate::drift::DriftDetector;
+use crate::labels::LabelStore;
 use crate::registry::Registry;
 use crate::train::Trainer;
 use crate::validate::Validator;
@@ -118,6 +119,8 @@ pub struct Lifecycle {
     clock: Arc<dyn Clock>,
     approval: Arc<dyn ApprovalGate>,
     data_source: Option<Arc<dyn TrainingDataSource>>,
+    /// Ground-truth labels: with them each monitoring window measures realized performance.
+    labels: Option<Arc<dyn LabelStore>>,
     /// Durable episode, cooldown, baseline pointer and approval requests.
     state_store: Arc<dyn LifecycleStateStore>,
     /// The collector feeding the prediction log, flushed before a window is read.
@@ -142,6 +145,7 @@ pub struct LifecycleBuilder {
     observer: Option<Arc<dyn Observer>>,
     approval: Option<Arc<dyn ApprovalGate>>,
     data_source: Option<Arc<dyn TrainingDataSource>>,
+    labels: Option<Arc<dyn LabelStore>>,
     state_store: Option<Arc<dyn LifecycleStateStore>>,
     collector: Option<Collector>,
     alerts: Option<Arc<crate::alerts::AlertDispatcher>>,
@@ -170,6 +174,7 @@ impl LifecycleBuilder {
     setter!(observer, dyn Observer);
     setter!(approval, dyn ApprovalGate);
     setter!(data_source, dyn TrainingDataSource);
+    setter!(labels, dyn LabelStore);
     setter!(state_store, dyn LifecycleStateStore);
     setter!(alerts, crate::alerts::AlertDispatcher);
 
@@ -262,6 +267,7 @@ impl LifecycleBuilder {
             clock,
             approval: self.approval.unwrap_or_else(|| Arc::new(AutoApprove)),
             data_source: self.data_source,
+            labels: self.labels,
             state_store,
             collector: self.collector,
             config,

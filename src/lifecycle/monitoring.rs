@@ -10,7 +10,7 @@ use crate::audit::AuditEvent;
 use crate::audit::event::{DriftChecked, MonitoringDecided, RetrainDecided};
 use crate::data::{Dataset, Schema};
 use crate::drift::DatasetProfile;
-use crate::monitor::{Monitor, MonitorReport};
+use crate::monitor::{GroundTruth, Monitor, MonitorReport};
 use crate::registry::RegistryExt;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -53,6 +53,11 @@ fn drift_checked(report: &MonitorReport, baseline: &Baseline) -> Result<AuditEve
             .map(|d| d.drifted().map(|c| c.name.clone()).collect()),
         quality_faults: serde_json::to_value(&report.quality_faults)?,
         skipped: report.skipped.clone(),
+        performance: report
+            .performance
+            .as_ref()
+            .map(serde_json::to_value)
+            .transpose()?,
     }))
 }
 
@@ -177,12 +182,34 @@ impl Lifecycle {
         };
         let subject = ev.version_ref(ref_version);
 
-        // Gather: the window's report.
-        let monitor = Monitor::new(
+        // Gather: the window's report (with realized performance when labels arrive).
+        let mut monitor = Monitor::new(
             self.prediction_log.clone(),
             self.detector.clone(),
             cfg.monitor.clone(),
         );
+        if let Some(labels) = &self.labels {
+            let ground_truth = async {
+                let mv = self
+                    .registry
+                    .get_version(&cfg.model_name, ref_version)
+                    .await?;
+                let model = self
+                    .registry
+                    .load_artifact(&cfg.model_name, ref_version)
+                    .await?
+                    .into_model()?;
+                Ok::<_, crate::Error>(GroundTruth {
+                    labels: labels.clone(),
+                    version: ref_version,
+                    model,
+                    baseline: mv.metrics,
+                })
+            }
+            .await
+            .map_err(|e| e.in_stage(Stage::Monitor))?;
+            monitor = monitor.with_ground_truth(ground_truth);
+        }
         let report = ev
             .attempt(Stage::Monitor, &trace, async {
                 if let Some(c) = &self.collector {
@@ -261,7 +288,13 @@ impl Lifecycle {
                             &trace,
                             vec![subject.clone(), data.id().to_string()],
                             AuditEvent::RetrainDecided(RetrainDecided {
-                                reason: "dataset drift".into(),
+                                reason: match (&window.performance_drop, window.dataset_drift) {
+                                    (None, _) => "dataset drift".into(),
+                                    (Some(_), true) => "dataset drift and performance drop".into(),
+                                    (Some(_), false) => {
+                                        "concept drift: performance drop with stable inputs".into()
+                                    }
+                                },
                                 drifted,
                                 data_from,
                                 data_to,

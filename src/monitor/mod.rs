@@ -4,14 +4,22 @@
 //! talks to a deployment.
 
 pub mod estimate;
+pub mod performance;
+pub mod quality;
 
 use crate::collect::{PredictionLog, PredictionRecord};
-use crate::data::{Dataset, Schema};
-use crate::drift::{ColumnSummary, DatasetProfile, DriftDetector, DriftReport};
+use crate::data::{Dataset, FeatureKind, Schema};
+use crate::drift::{DatasetProfile, DriftDetector, DriftReport};
+use crate::labels::{LabelStore, index_labels, join_window};
+use crate::model::Model;
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use ndarray::Array2;
+use performance::{PerformanceLimit, PerformanceReport, realized_performance};
+use quality::{ColumnLimits, RequestEvidence};
+pub use quality::{FaultKind, QualityFault};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Service health over a window.
@@ -65,15 +73,6 @@ impl HealthReport {
     }
 }
 
-/// A data-quality problem in the window (a reason not to trust drift as a retrain signal).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QualityFault {
-    /// The column.
-    pub column: String,
-    /// What is wrong, in words.
-    pub detail: String,
-}
-
 /// The result of one monitoring check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonitorReport {
@@ -89,6 +88,21 @@ pub struct MonitorReport {
     pub quality_faults: Vec<QualityFault>,
     /// Why the drift check was skipped, if it was.
     pub skipped: Option<String>,
+    /// Realized performance on the labelled share of the window (with a
+    /// [`GroundTruth`]; `None` without one).
+    #[serde(default)]
+    pub performance: Option<PerformanceReport>,
+    /// Performance estimated without labels (CBPE) for a binary classifier: calibrated on
+    /// the serving model's scores of the labelled reference data, estimated from its scores
+    /// of the window. `None` without a [`GroundTruth`], a raw labelled reference (a stored
+    /// profile holds no labels) or for other kinds of model.
+    #[serde(default)]
+    pub estimated_performance: Option<estimate::EstimatedPerformance>,
+    /// Drift of the serving model's outputs in the window (`score`: the positive class's
+    /// probability, `class`: the predicted class; `prediction` for a regressor) against its
+    /// outputs on the raw reference data. `None` when either is not available.
+    #[serde(default)]
+    pub prediction_drift: Option<DriftReport>,
 }
 
 /// Settings of [`Monitor`].
@@ -98,6 +112,47 @@ pub struct MonitorConfig {
     pub min_rows: usize,
     /// A column whose missing share exceeds the reference's by more than this is a fault.
     pub max_missing_increase: f64,
+    /// Realized performance counts as degraded when a metric is worse than the serving
+    /// version's validation metric by more than this share of it (see
+    /// [`PerformanceLimit::max_drop`]); `None`: never.
+    #[serde(default = "default_performance_drop")]
+    pub performance_drop: Option<f64>,
+    /// Fewer labelled rows than this in a window: realized performance is reported but
+    /// never counts as degraded.
+    #[serde(default = "default_min_labelled")]
+    pub min_labelled: usize,
+    /// The reference range of a numeric column is widened by this share of its span on
+    /// each side before values count as out of range.
+    #[serde(default = "default_range_tolerance")]
+    pub range_tolerance: f64,
+    /// More than this share of a column's values out of range is an `out_of_range` fault.
+    #[serde(default = "default_max_out_of_range")]
+    pub max_out_of_range: f64,
+    /// A window with fewer than `1 − this` times the scored rows of the window before it
+    /// (of the same length, with at least `min_rows` rows) is a `volume_drop` fault;
+    /// `None`: not checked (the previous window is then not read).
+    #[serde(default = "default_max_volume_drop")]
+    pub max_volume_drop: Option<f64>,
+}
+
+fn default_range_tolerance() -> f64 {
+    0.5
+}
+
+fn default_max_out_of_range() -> f64 {
+    0.01
+}
+
+fn default_max_volume_drop() -> Option<f64> {
+    Some(0.5)
+}
+
+fn default_performance_drop() -> Option<f64> {
+    Some(0.1)
+}
+
+fn default_min_labelled() -> usize {
+    100
 }
 
 impl Default for MonitorConfig {
@@ -105,8 +160,37 @@ impl Default for MonitorConfig {
         MonitorConfig {
             min_rows: 200,
             max_missing_increase: 0.1,
+            performance_drop: default_performance_drop(),
+            min_labelled: default_min_labelled(),
+            range_tolerance: default_range_tolerance(),
+            max_out_of_range: default_max_out_of_range(),
+            max_volume_drop: default_max_volume_drop(),
         }
     }
+}
+
+impl MonitorConfig {
+    /// The limit realized performance is judged by.
+    pub fn performance_limit(&self) -> PerformanceLimit {
+        PerformanceLimit {
+            max_drop: self.performance_drop,
+            min_labelled: self.min_labelled,
+        }
+    }
+}
+
+/// What realized performance needs: the labels, the serving version (its model, to give
+/// the logged inputs their class probabilities) and its validation metrics.
+#[derive(Debug, Clone)]
+pub struct GroundTruth {
+    /// The ground-truth labels.
+    pub labels: Arc<dyn LabelStore>,
+    /// The serving version's number: only the rows it scored are measured.
+    pub version: u32,
+    /// Its model.
+    pub model: Arc<dyn Model>,
+    /// Its validation metrics (as registered with the version).
+    pub baseline: BTreeMap<String, f64>,
 }
 
 /// Reads windows of the prediction log and checks health, data quality and drift.
@@ -115,6 +199,7 @@ pub struct Monitor {
     log: Arc<dyn PredictionLog>,
     detector: Arc<dyn DriftDetector>,
     config: MonitorConfig,
+    ground_truth: Option<GroundTruth>,
 }
 
 impl Monitor {
@@ -128,7 +213,14 @@ impl Monitor {
             log,
             detector,
             config,
+            ground_truth: None,
         }
+    }
+
+    /// Also measure realized performance on the labelled share of each window.
+    pub fn with_ground_truth(mut self, ground_truth: GroundTruth) -> Self {
+        self.ground_truth = Some(ground_truth);
+        self
     }
 
     /// Check the window `[from, to)` against `reference` (the training data of the model
@@ -175,21 +267,44 @@ impl Monitor {
             Baseline::Data(d) => d.schema(),
             Baseline::Profile(_, s) => s,
         };
-        let reference_missing = match baseline {
-            Baseline::Data(d) => missing_shares(d),
-            Baseline::Profile(p, _) => profile_missing_shares(p, schema)?,
+        let reference = match baseline {
+            Baseline::Data(d) => quality::reference_from_data(d),
+            Baseline::Profile(p, _) => quality::reference_from_profile(p, schema)?,
         };
         let records = self.log.read_window(from, to).await?;
         let health = HealthReport::of(&records);
-        let current = window_dataset(schema, &records)?;
+        let (current, evidence) = window_dataset(schema, &records)?;
+        let mut faults = quality::request_faults(schema, &evidence);
+        if let Some(max_drop) = self.config.max_volume_drop {
+            let previous = self.log.read_window(from - (to - from), from).await?;
+            if let Some(f) = quality::volume_fault(
+                scored_rows(&records),
+                scored_rows(&previous),
+                max_drop,
+                self.config.min_rows,
+            ) {
+                faults.push(f);
+            }
+        }
         let mut report = MonitorReport {
             from,
             to,
             health,
             drift: None,
-            quality_faults: vec![],
+            quality_faults: faults,
             skipped: None,
+            performance: None,
+            estimated_performance: None,
+            prediction_drift: None,
         };
+        if let Some(gt) = &self.ground_truth {
+            report.performance = Some(self.performance(gt, &records).await?);
+            if let (Baseline::Data(reference), Some(current)) = (baseline, &current) {
+                let (estimated, drift) = output_checks(gt, reference, current)?;
+                report.estimated_performance = estimated;
+                report.prediction_drift = drift;
+            }
+        }
         let Some(current) = current.filter(|c| c.n_rows() >= self.config.min_rows) else {
             report.skipped = Some(format!(
                 "fewer than {} scored rows in the window",
@@ -197,17 +312,168 @@ impl Monitor {
             ));
             return Ok(report);
         };
-        report.quality_faults = quality_faults(
+        let column_faults = quality::column_faults(
             schema,
-            &reference_missing,
-            &missing_shares(&current),
-            self.config.max_missing_increase,
+            &reference,
+            &current,
+            ColumnLimits {
+                max_missing_increase: self.config.max_missing_increase,
+                range_tolerance: self.config.range_tolerance,
+                max_out_of_range: self.config.max_out_of_range,
+            },
         );
+        report.quality_faults.splice(0..0, column_faults);
         report.drift = Some(match baseline {
             Baseline::Data(d) => self.detector.detect(d, &current).await?,
             Baseline::Profile(p, _) => self.detector.detect_from_profile(p, &current).await?,
         });
         Ok(report)
+    }
+}
+
+/// CBPE and prediction drift of the serving model on `current` against `reference` (raw
+/// data; CBPE needs its labels and a binary classifier).
+fn output_checks(
+    gt: &GroundTruth,
+    reference: &Dataset,
+    current: &Dataset,
+) -> Result<(Option<estimate::EstimatedPerformance>, Option<DriftReport>)> {
+    use crate::drift::prediction::{PredictionOutput, prediction_drift};
+    if reference.is_empty() || current.is_empty() {
+        return Ok((None, None));
+    }
+    let signature = gt.model.signature();
+    if reference.schema().feature_names() != signature.inputs.feature_names() {
+        return Ok((None, None));
+    }
+    let r = gt.model.predict(reference.features())?;
+    let c = gt.model.predict(current.features())?;
+    let detector = crate::drift::StatisticalDriftDetector::default();
+    match (
+        &r.probabilities,
+        &c.probabilities,
+        signature.target.kind.classes(),
+    ) {
+        (Some(rp), Some(cp), Some(classes)) => {
+            let name = |v: &f64| classes.get(*v as usize).map(String::as_str).unwrap_or("?");
+            let rc: Vec<&str> = r.values.iter().map(name).collect();
+            let cc: Vec<&str> = c.values.iter().map(name).collect();
+            let mut outputs = vec![(
+                "class",
+                PredictionOutput::Classes {
+                    reference: &rc,
+                    current: &cc,
+                },
+            )];
+            let (rs, cs): (Vec<f64>, Vec<f64>) = if classes.len() == 2 && rp.ncols() == 2 {
+                (rp.column(1).to_vec(), cp.column(1).to_vec())
+            } else {
+                (vec![], vec![])
+            };
+            if !rs.is_empty() {
+                outputs.insert(
+                    0,
+                    (
+                        "score",
+                        PredictionOutput::Scores {
+                            reference: &rs,
+                            current: &cs,
+                        },
+                    ),
+                );
+            }
+            let drift = prediction_drift(&detector, &outputs)?;
+            let estimated = match reference.target() {
+                Some(y) if !rs.is_empty() => {
+                    let labels: Vec<bool> = y.iter().map(|v| *v == 1.0).collect();
+                    estimate::estimate_performance(&rs, &labels, &cs).ok()
+                }
+                _ => None,
+            };
+            Ok((estimated, Some(drift)))
+        }
+        _ => {
+            let (rv, cv) = (r.values.to_vec(), c.values.to_vec());
+            let outputs = [(
+                "prediction",
+                PredictionOutput::Scores {
+                    reference: &rv,
+                    current: &cv,
+                },
+            )];
+            Ok((None, Some(prediction_drift(&detector, &outputs)?)))
+        }
+    }
+}
+
+/// Rows scored successfully by `records`.
+fn scored_rows(records: &[PredictionRecord]) -> usize {
+    records
+        .iter()
+        .filter(|r| r.error.is_none())
+        .map(|r| r.inputs.len())
+        .sum()
+}
+
+impl Monitor {
+    /// Realized performance of the rows `gt.version` scored in `records`.
+    async fn performance(
+        &self,
+        gt: &GroundTruth,
+        records: &[PredictionRecord],
+    ) -> Result<PerformanceReport> {
+        let signature = gt.model.signature();
+        let width = signature.inputs.n_features();
+        let served: Vec<PredictionRecord> = records
+            .iter()
+            .filter(|r| r.model_version == gt.version && r.error.is_none())
+            .cloned()
+            .collect();
+        let scored = served
+            .iter()
+            .flat_map(|r| &r.inputs)
+            .filter(|x| x.len() == width)
+            .count();
+        let labels = index_labels(gt.labels.all().await?);
+        let schema = Schema::new(
+            signature.inputs.features.clone(),
+            Some(signature.target.clone()),
+        )?;
+        let mut x: Vec<f64> = Vec::new();
+        let (mut y_true, mut y_pred) = (Vec::new(), Vec::new());
+        for row in join_window(&served, &labels) {
+            let inputs = &row.record.inputs[row.row];
+            let Some(&pred) = row.record.outputs.get(row.row) else {
+                continue;
+            };
+            if inputs.len() != width {
+                continue;
+            }
+            let Ok(label) = schema.encode_target(&row.label.label) else {
+                continue;
+            };
+            x.extend_from_slice(inputs);
+            y_true.push(label);
+            y_pred.push(pred);
+        }
+        let n = y_true.len();
+        let proba = if signature.target.kind.classes().is_some() && n > 0 {
+            Array2::from_shape_vec((n, width), x)
+                .ok()
+                .and_then(|x| gt.model.predict(x.view()).ok())
+                .and_then(|p| p.probabilities)
+        } else {
+            None
+        };
+        realized_performance(
+            &signature.target,
+            ndarray::ArrayView1::from(&y_true),
+            ndarray::ArrayView1::from(&y_pred),
+            proba.as_ref().map(|p| p.view()),
+            scored,
+            &gt.baseline,
+            self.config.performance_limit(),
+        )
     }
 }
 
@@ -220,79 +486,60 @@ enum Baseline<'a> {
     Profile(&'a DatasetProfile, &'a Schema),
 }
 
-/// The successfully scored rows of `records` as a dataset with the features of `schema`.
-fn window_dataset(schema: &Schema, records: &[PredictionRecord]) -> Result<Option<Dataset>> {
+/// The successfully scored rows of `records` that fit `schema` as a dataset with its
+/// features, and what the other records show (rows of another width, codes that are no
+/// level, refused requests).
+fn window_dataset(
+    schema: &Schema,
+    records: &[PredictionRecord],
+) -> Result<(Option<Dataset>, RequestEvidence)> {
     let width = schema.n_features();
-    let rows: Vec<(&Vec<f64>, DateTime<Utc>)> = records
-        .iter()
-        .filter(|r| r.error.is_none())
-        .flat_map(|r| r.inputs.iter().map(move |row| (row, r.at)))
-        .filter(|(row, _)| row.len() == width)
-        .collect();
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let mut x = Array2::<f64>::zeros((rows.len(), width));
-    for (i, (row, _)) in rows.iter().enumerate() {
-        for (j, v) in row.iter().enumerate() {
-            x[[i, j]] = *v;
+    let mut evidence = RequestEvidence::default();
+    let mut values: Vec<f64> = Vec::new();
+    let mut ts: Vec<DateTime<Utc>> = Vec::new();
+    for r in records {
+        if let Some(e) = &r.error {
+            evidence.failed(e);
+            continue;
+        }
+        'rows: for row in &r.inputs {
+            if row.len() != width {
+                evidence.wrong_width += 1;
+                if !evidence.widths.contains(&row.len()) {
+                    evidence.widths.push(row.len());
+                }
+                continue;
+            }
+            for (f, &v) in schema.features.iter().zip(row) {
+                let ok = match &f.kind {
+                    FeatureKind::Numeric => !v.is_infinite(),
+                    FeatureKind::Categorical { levels } => {
+                        v.is_nan() || (v >= 0.0 && v.fract() == 0.0 && (v as usize) < levels.len())
+                    }
+                };
+                if !ok {
+                    if f.is_categorical() {
+                        *evidence.bad_codes.entry(f.name.clone()).or_default() += 1;
+                    } else {
+                        evidence.wrong_width += 1;
+                    }
+                    continue 'rows;
+                }
+            }
+            values.extend_from_slice(row);
+            ts.push(r.at);
         }
     }
-    let ts = rows.iter().map(|(_, t)| *t).collect();
-    Ok(Some(
-        Dataset::new(schema.without_target(), x, None, Some(ts))?
-            .with_source("prediction log window"),
-    ))
-}
-
-/// The share of missing (NaN) values of each feature column.
-fn missing_shares(d: &Dataset) -> Vec<f64> {
-    let n = d.n_rows().max(1) as f64;
-    (0..d.schema().n_features())
-        .map(|j| d.features().column(j).iter().filter(|v| v.is_nan()).count() as f64 / n)
-        .collect()
-}
-
-/// The missing shares recorded in a reference profile (which must describe `schema`'s
-/// feature columns, in order).
-fn profile_missing_shares(p: &DatasetProfile, schema: &Schema) -> Result<Vec<f64>> {
-    let want: Vec<&str> = schema.features.iter().map(|f| f.name.as_str()).collect();
-    let got: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
-    if want != got {
-        return Err(Error::SchemaMismatch(format!(
-            "the reference profile has columns {got:?} but the model's inputs are {want:?}"
-        )));
+    if ts.is_empty() {
+        return Ok((None, evidence));
     }
-    Ok(p.columns
-        .iter()
-        .map(|c| {
-            let (missing, total) = match &c.summary {
-                ColumnSummary::Numeric(n) => (n.missing, n.count + n.missing + n.infinite),
-                ColumnSummary::Categorical(k) => (k.missing, k.count() + k.missing),
-            };
-            missing as f64 / total.max(1) as f64
-        })
-        .collect())
-}
-
-fn quality_faults(
-    schema: &Schema,
-    reference: &[f64],
-    current: &[f64],
-    max_increase: f64,
-) -> Vec<QualityFault> {
-    schema
-        .features
-        .iter()
-        .zip(reference.iter().zip(current))
-        .filter(|(_, (r, c))| **c - **r > max_increase)
-        .map(|(f, (r, c))| QualityFault {
-            column: f.name.clone(),
-            detail: format!(
-                "{:.1}% missing in production vs {:.1}% in training",
-                100.0 * c,
-                100.0 * r
-            ),
-        })
-        .collect()
+    let x = Array2::from_shape_vec((ts.len(), width), values)
+        .map_err(|e| Error::Data(format!("window rows do not form a table: {e}")))?;
+    Ok((
+        Some(
+            Dataset::new(schema.without_target(), x, None, Some(ts))?
+                .with_source("prediction log window"),
+        ),
+        evidence,
+    ))
 }

@@ -96,7 +96,8 @@ fn kinds_have_their_snake_case_names() {
             "validation_failed",
             "approval_needed",
             "released",
-            "rolled_back"
+            "rolled_back",
+            "performance"
         ]
     );
     for k in AlertKind::ALL {

@@ -2,5 +2,6 @@
 //! `mlcycle labels` commands.
 
 mod cli;
+mod export;
 mod http;
 mod store;

@@ -59,7 +59,9 @@ async fn too_little_traffic_and_a_failing_probe_raise_health_alerts() {
         .collect();
     assert_eq!(health.len(), 1, "{health:?}");
     assert!(health[0].contains("10 scoring call(s)"), "{health:?}");
-    // The probe scored a reference row through the deployed model, as a logged call.
+    // The probe scored a reference row through the deployed model, as a logged call (its
+    // record goes through the collector: flush it before reading the log).
+    s.collector.flush().await.unwrap();
     let logged = s
         .prediction_log
         .read_window(from, to + Duration::hours(1))

@@ -2,6 +2,8 @@
 
 mod approvals;
 mod canary;
+mod concept_drift;
+mod data_quality;
 mod examples;
 mod health;
 mod lifecycle_e2e;
@@ -9,4 +11,5 @@ mod lifecycle_flush;
 mod lifecycle_http;
 mod lifecycle_release;
 mod lifecycle_restart;
+mod regression_performance;
 mod stack_reopen;

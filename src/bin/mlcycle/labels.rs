@@ -6,12 +6,15 @@ use clap::{Args, Subcommand};
 use mlcycle::audit::SqliteAuditLog;
 use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::collect::FilePredictionLog;
+use mlcycle::data::write_csv;
 use mlcycle::labels::{
-    LabelRecord, LoggedRequest, SqliteLabelStore, match_labels, parse_key, record_labels_audited,
+    LabelRecord, LabelStore, LoggedRequest, SqliteLabelStore, index_labels, labelled_dataset,
+    match_labels, parse_key, record_labels_audited,
 };
+use mlcycle::registry::{RegistryExt, SqliteRegistry};
 use mlcycle::{Error, Result};
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Arguments of `mlcycle labels`.
@@ -42,6 +45,24 @@ enum LabelsCommand {
         #[arg(long)]
         at_column: Option<String>,
     },
+    /// Write the labelled production rows of a model — its logged inputs joined with their
+    /// labels, and the request's time — as a training CSV (accepted by `mlcycle train` and
+    /// `mlcycle drift --current`).
+    Export {
+        /// The model: NAME (its latest version's signature names the columns), or a
+        /// reference such as NAME@ALIAS or NAME/3.
+        #[arg(long)]
+        model: String,
+        /// Only requests served at or after this time (RFC 3339) [default: the log's start].
+        #[arg(long)]
+        from: Option<DateTime<Utc>>,
+        /// Only requests served before this time (RFC 3339) [default: the log's end].
+        #[arg(long)]
+        to: Option<DateTime<Utc>>,
+        /// The CSV file to write.
+        #[arg(long)]
+        output: PathBuf,
+    },
 }
 
 /// Run `mlcycle labels`.
@@ -62,7 +83,79 @@ pub async fn run(args: LabelsArgs) -> Result<()> {
             )
             .await
         }
+        LabelsCommand::Export {
+            model,
+            from,
+            to,
+            output,
+        } => export(&args.store, &model, from, to, &output).await,
     }
+}
+
+async fn export(
+    store: &StoreArg,
+    model: &str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    output: &Path,
+) -> Result<()> {
+    let dir = store.existing()?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let registry = SqliteRegistry::open(&dir, clock.clone())?;
+    let reference = if model.contains('@') || model.contains('/') {
+        model.to_string()
+    } else {
+        format!("{model}@latest")
+    };
+    let mv = registry.resolve(&reference).await?;
+    let log = FilePredictionLog::open(dir.join("predictions"))?;
+    let hours = log.hours()?;
+    let (Some(first), Some(last)) = (hours.first().copied(), hours.last().copied()) else {
+        return Err(Error::not_found(
+            "prediction log",
+            dir.join("predictions").display(),
+            "serve or score with the model first: labels are joined with logged predictions",
+        ));
+    };
+    let from = from.unwrap_or(first);
+    let to = to.unwrap_or(last + chrono::TimeDelta::hours(1));
+    if to <= from {
+        return Err(Error::invalid(
+            "--to",
+            format!("it ({to}) is not after --from ({from})"),
+        ));
+    }
+    let mut records = Vec::new();
+    tokio::task::block_in_place(|| {
+        log.scan_window(from, to, |r| {
+            if r.model_name == mv.name {
+                records.push(r);
+            }
+            Ok(())
+        })
+    })?;
+    let labels = SqliteLabelStore::open(&dir, clock)?;
+    let labels = index_labels(labels.all().await?);
+    let joined = labelled_dataset(
+        &mv.signature.inputs,
+        &mv.signature.target,
+        &records,
+        &labels,
+    )?;
+    write_csv(&joined.dataset, output)?;
+    println!(
+        "wrote {} labelled rows of {} ({} requests from {} to {}) to {}",
+        joined.dataset.n_rows(),
+        mv.name,
+        records.len(),
+        from.to_rfc3339(),
+        to.to_rfc3339(),
+        output.display()
+    );
+    for (reason, n) in &joined.skipped {
+        println!("  left out ({}): {n}", reason.as_str());
+    }
+    Ok(())
 }
 
 fn read_labels(

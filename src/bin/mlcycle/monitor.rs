@@ -7,9 +7,10 @@ use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::collect::FilePredictionLog;
 use mlcycle::controller::parse_duration;
 use mlcycle::drift::StatisticalDriftDetector;
+use mlcycle::labels::SqliteLabelStore;
 use mlcycle::lifecycle::LifecycleConfig;
 use mlcycle::lifecycle::decide::{EpisodeState, Policy, Verdict, WindowSummary, decide};
-use mlcycle::monitor::Monitor;
+use mlcycle::monitor::{GroundTruth, Monitor};
 use mlcycle::registry::{Registry, RegistryExt, SqliteRegistry};
 use mlcycle::{Error, Result};
 use std::path::PathBuf;
@@ -84,11 +85,19 @@ pub async fn run(args: MonitorArgs) -> Result<bool> {
         )
     })?;
     let cfg = LifecycleConfig::new(name);
+    let model = artifact.clone().into_model()?;
+    let labels = SqliteLabelStore::open(&dir, Arc::new(clock))?;
     let monitor = Monitor::new(
         Arc::new(FilePredictionLog::open(dir.join("predictions"))?),
         Arc::new(StatisticalDriftDetector::default()),
         cfg.monitor.clone(),
-    );
+    )
+    .with_ground_truth(GroundTruth {
+        labels: Arc::new(labels),
+        version: mv.version,
+        model,
+        baseline: mv.metrics.clone(),
+    });
     let report = monitor
         .check_against_profile(profile, &artifact.signature().inputs, from, to)
         .await?;
@@ -112,6 +121,10 @@ pub async fn run(args: MonitorArgs) -> Result<bool> {
                 "version": mv.version,
                 "from": from,
                 "to": to,
+                "performance": report.performance,
+                "estimated_performance": report.estimated_performance,
+                "prediction_drift": report.prediction_drift,
+                "data_quality": { "faults": report.quality_faults },
                 "report": report,
                 "decision": verdict,
                 "would_alert": alerts,
@@ -126,6 +139,25 @@ pub async fn run(args: MonitorArgs) -> Result<bool> {
                 to.to_rfc3339(),
                 report.health.rows
             );
+            if let Some(p) = &report.performance {
+                println!(
+                    "realized performance on {} labelled rows ({:.1}% coverage){}: {}",
+                    p.labelled,
+                    100.0 * p.coverage,
+                    if p.degraded { ", DEGRADED" } else { "" },
+                    p.metrics
+                        .iter()
+                        .map(|(k, v)| match p.baseline.get(k) {
+                            Some(b) => format!("{k} {v:.4} (validation {b:.4})"),
+                            None => format!("{k} {v:.4}"),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            for f in &report.quality_faults {
+                println!("data-quality fault in `{}`: {}", f.column, f.detail);
+            }
             println!("decision it would take: {verdict}");
             println!(
                 "{}",
