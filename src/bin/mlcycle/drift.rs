@@ -15,6 +15,7 @@ use mlcycle::drift::{
     ColumnInput, ColumnValues, DriftReport, MethodSelection, StatisticalDriftConfig,
     StatisticalDriftDetector,
 };
+use mlcycle::report::{DriftReportMeta, drift_html};
 use mlcycle::{Error, Result};
 
 /// Arguments of `mlcycle drift`.
@@ -75,6 +76,8 @@ enum CorrectionArg {
 enum Format {
     Text,
     Json,
+    /// One self-contained HTML page with charts (use with --output).
+    Html,
 }
 
 /// Run the command.
@@ -114,6 +117,15 @@ pub fn run(args: DriftArgs) -> Result<()> {
             writeln!(out).map_err(io)?;
         }
         Format::Text => write_text(&mut out, &report, &args).map_err(io)?,
+        Format::Html => {
+            let meta = DriftReportMeta::new(
+                args.reference.display().to_string(),
+                args.current.display().to_string(),
+                detector.config(),
+            );
+            out.write_all(drift_html(&report, &inputs, &meta).as_bytes())
+                .map_err(io)?;
+        }
     }
     out.flush().map_err(io)?;
     Ok(())
