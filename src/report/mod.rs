@@ -10,5 +10,7 @@
 mod drift;
 mod html;
 mod svg;
+mod validation;
 
 pub use drift::{DriftReportMeta, correction_name, drift_html, drift_html_datasets};
+pub use validation::{ModelScores, ValidationReportMeta, validation_html};

@@ -5,6 +5,7 @@
 //! at the new pages before committing them.
 
 mod drift;
+mod validation;
 
 use std::path::{Path, PathBuf};
 
