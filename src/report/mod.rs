@@ -7,10 +7,14 @@
 //! records) and returns a `String`; it does no I/O, reads no clock and gives the same bytes
 //! for the same input, so pages are tested as snapshots.
 
+mod card;
 mod drift;
 mod html;
 mod svg;
+mod timeline;
 mod validation;
 
 pub use drift::{DriftReportMeta, correction_name, drift_html, drift_html_datasets};
 pub use validation::{ModelScores, ValidationReportMeta, validation_html};
+pub use card::{CardDataset, CardEvent, CardSources, CardValidation, ModelCard};
+pub use timeline::timeline_html;

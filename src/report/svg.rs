@@ -341,7 +341,7 @@ pub(crate) fn time_lanes(
         width: 960.0,
         height: 40.0 + 46.0 + lane_h * lanes.len() as f64,
         left: 130.0,
-        right: 20.0,
+        right: 44.0,
         top: 30.0,
         bottom: 46.0,
     };
@@ -395,6 +395,60 @@ pub(crate) fn time_lanes(
     }
     s.push_str("</svg>");
     s
+}
+
+/// Values in `[0, 1]` over time, drawn as percent: one dot per point (position in 0..1,
+/// value, colour) joined by a grey line; x ticks as [`time_lanes`] so the two charts align.
+pub(crate) fn time_series(
+    title: &str,
+    y_label: &str,
+    x_ticks: &[(f64, String)],
+    points: &[(f64, f64, &str)],
+) -> String {
+    let f = Frame {
+        width: 960.0,
+        height: 220.0,
+        left: 130.0,
+        right: 44.0,
+        top: 30.0,
+        bottom: 46.0,
+    };
+    let mut s = String::new();
+    open(&mut s, &f, title);
+    let yt: Vec<(f64, String)> = [0.0, 0.25, 0.5, 0.75, 1.0]
+        .iter()
+        .map(|v| (*v, format!("{}%", fmt_num(100.0 * v))))
+        .collect();
+    axes(&mut s, &f, x_ticks, &yt, "time (UTC)", "");
+    let _ = write!(
+        s,
+        "<text x=\"{:.1}\" y=\"18\" class=\"legend\">{}</text>",
+        f.left,
+        esc(y_label)
+    );
+    s.push_str("<polyline fill=\"none\" stroke=\"#adb5bd\" points=\"");
+    for (i, (t, v, _)) in points.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        let _ = write!(s, "{:.1},{:.1}", f.x(*t), f.y(v.clamp(0.0, 1.0)));
+    }
+    s.push_str("\"/>");
+    for (t, v, colour) in points {
+        let _ = write!(
+            s,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"{colour}\"><title>{}</title></circle>",
+            f.x(*t),
+            f.y(v.clamp(0.0, 1.0)),
+            pct_label(*v)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+fn pct_label(v: f64) -> String {
+    format!("{:.1}%", 100.0 * v)
 }
 
 #[cfg(test)]
