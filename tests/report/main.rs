@@ -4,6 +4,7 @@
 //! intended change, regenerate them with `MLCYCLE_BLESS=1 cargo test --test report` and look
 //! at the new pages before committing them.
 
+mod card;
 mod drift;
 mod validation;
 
