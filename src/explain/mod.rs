@@ -825,11 +825,7 @@ pub fn registration_importance(
         background.slice(s![..m, ..]),
         None,
     )?;
-    let method = format!(
-        "mean_abs_contribution:{}:{}",
-        e.method,
-        e.output.as_str()
-    );
+    let method = format!("mean_abs_contribution:{}:{}", e.method, e.output.as_str());
     let imp = mean_abs_contributions(&e);
     Ok((method, e.features.into_iter().zip(imp).collect()))
 }

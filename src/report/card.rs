@@ -153,7 +153,12 @@ impl ModelCard {
             .training_datasets
             .iter()
             .map(|d| (d, "training"))
-            .chain(mv.lineage.validation_dataset.iter().map(|d| (d, "validation")))
+            .chain(
+                mv.lineage
+                    .validation_dataset
+                    .iter()
+                    .map(|d| (d, "validation")),
+            )
             .map(|(d, role)| CardDataset {
                 id: d.to_string(),
                 role: role.into(),
@@ -447,7 +452,10 @@ impl ModelCard {
     fn facts(&self) -> Vec<(&'static str, String)> {
         let mut f = vec![
             ("Status", self.status.clone()),
-            ("Owner", self.owner.clone().unwrap_or_else(|| "(none)".into())),
+            (
+                "Owner",
+                self.owner.clone().unwrap_or_else(|| "(none)".into()),
+            ),
             (
                 "Registered",
                 format!(
@@ -537,7 +545,10 @@ impl ModelCard {
                 })
                 .collect(),
         ));
-        let champ = self.validation.as_ref().and_then(|v| v.report.champion.as_ref());
+        let champ = self
+            .validation
+            .as_ref()
+            .and_then(|v| v.report.champion.as_ref());
         out.push((
             "Validation metrics",
             vec!["metric", "this version", "champion at the time"],

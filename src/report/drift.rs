@@ -82,7 +82,11 @@ fn numeric_chart(r: &[f64], c: &[f64]) -> Chart {
         return Chart::None;
     }
     let bins = if hi > lo { NUMERIC_BINS } else { 1 };
-    let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 0.5, lo + 0.5) };
+    let (lo, hi) = if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 0.5, lo + 0.5)
+    };
     let width = (hi - lo) / bins as f64;
     let edges: Vec<f64> = (0..=bins).map(|i| lo + width * i as f64).collect();
     let hist = |xs: &[f64]| {
@@ -95,7 +99,13 @@ fn numeric_chart(r: &[f64], c: &[f64]) -> Chart {
         }
         counts
             .into_iter()
-            .map(|k| if n == 0 { 0.0 } else { 100.0 * k as f64 / n as f64 })
+            .map(|k| {
+                if n == 0 {
+                    0.0
+                } else {
+                    100.0 * k as f64 / n as f64
+                }
+            })
             .collect::<Vec<f64>>()
     };
     Chart::Numeric {
@@ -390,10 +400,7 @@ fn render(report: &DriftReport, charts: &[(usize, Chart)], meta: &DriftReportMet
                 &title,
                 &format!("{} (value, {} equal-width bins)", c.name, reference.len()),
                 edges,
-                [
-                    ("reference", BLUE, reference),
-                    ("current", ORANGE, current),
-                ],
+                [("reference", BLUE, reference), ("current", ORANGE, current)],
             )),
             Chart::Categorical {
                 labels,
@@ -403,10 +410,7 @@ fn render(report: &DriftReport, charts: &[(usize, Chart)], meta: &DriftReportMet
                 &title,
                 &format!("{} (category)", c.name),
                 labels,
-                [
-                    ("reference", BLUE, reference),
-                    ("current", ORANGE, current),
-                ],
+                [("reference", BLUE, reference), ("current", ORANGE, current)],
             )),
             Chart::None => b.push_str("<p><i>No distribution to draw.</i></p>"),
         }
@@ -447,15 +451,26 @@ mod tests {
 
     #[test]
     fn a_constant_column_gets_one_bin_and_an_empty_one_no_chart() {
-        assert!(matches!(numeric_chart(&[1.0, 1.0], &[1.0]), Chart::Numeric { edges, .. } if edges.len() == 2));
+        assert!(
+            matches!(numeric_chart(&[1.0, 1.0], &[1.0]), Chart::Numeric { edges, .. } if edges.len() == 2)
+        );
         assert_eq!(numeric_chart(&[f64::NAN], &[]), Chart::None);
     }
 
     #[test]
     fn categories_beyond_the_limit_are_pooled() {
-        let r = CategoricalSummary::from_labels((0..20).map(|i| Some(["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n"][i % 14])));
+        let r = CategoricalSummary::from_labels((0..20).map(|i| {
+            Some(
+                [
+                    "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n",
+                ][i % 14],
+            )
+        }));
         let c = CategoricalSummary::from_labels([Some("a")]);
-        let Chart::Categorical { labels, current, .. } = categorical_chart(&r, &c) else {
+        let Chart::Categorical {
+            labels, current, ..
+        } = categorical_chart(&r, &c)
+        else {
             panic!("categorical chart expected");
         };
         assert_eq!(labels.len(), MAX_CATEGORIES + 1);

@@ -24,7 +24,11 @@ pub(crate) fn fmt_num(x: f64) -> String {
     if x.is_nan() {
         "–".into()
     } else if x.is_infinite() {
-        if x > 0.0 { "∞".into() } else { "−∞".into() }
+        if x > 0.0 {
+            "∞".into()
+        } else {
+            "−∞".into()
+        }
     } else if x == 0.0 {
         "0".into()
     } else if x.abs() < 1e-3 || x.abs() >= 1e7 {
@@ -110,7 +114,10 @@ mod tests {
 
     #[test]
     fn escapes_and_numbers() {
-        assert_eq!(esc("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
+        assert_eq!(
+            esc("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
         assert_eq!(fmt_num(0.5), "0.5");
         assert_eq!(fmt_num(12.0), "12");
         assert_eq!(fmt_num(0.00012), "1.200e-4");

@@ -14,7 +14,7 @@ mod svg;
 mod timeline;
 mod validation;
 
-pub use drift::{DriftReportMeta, correction_name, drift_html, drift_html_datasets};
-pub use validation::{ModelScores, ValidationReportMeta, validation_html};
 pub use card::{CardDataset, CardEvent, CardSources, CardValidation, ModelCard};
+pub use drift::{DriftReportMeta, correction_name, drift_html, drift_html_datasets};
 pub use timeline::timeline_html;
+pub use validation::{ModelScores, ValidationReportMeta, validation_html};

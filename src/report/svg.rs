@@ -470,7 +470,10 @@ mod tests {
             "age",
             "age",
             &[0.0, 1.0, 2.0],
-            [("reference", BLUE, &[50.0, 50.0]), ("current", ORANGE, &[10.0, 90.0])],
+            [
+                ("reference", BLUE, &[50.0, 50.0]),
+                ("current", ORANGE, &[10.0, 90.0]),
+            ],
         );
         assert!(s.starts_with("<svg") && s.ends_with("</svg>"));
         assert!(s.contains("share of rows (%)"));

@@ -36,7 +36,12 @@ fn about(r: &AuditRecord, name: &str) -> bool {
     })
 }
 
-fn events(name: &str, versions: &[ModelVersion], aliases: &[AliasChange], audit: &[AuditRecord]) -> Vec<Event> {
+fn events(
+    name: &str,
+    versions: &[ModelVersion],
+    aliases: &[AliasChange],
+    audit: &[AuditRecord],
+) -> Vec<Event> {
     let mut out = Vec::new();
     let inputs_of = |v: u32| {
         versions
@@ -50,7 +55,12 @@ fn events(name: &str, versions: &[ModelVersion], aliases: &[AliasChange], audit:
             lane: 0,
             colour: BLUE,
             what: format!("v{} registered", v.version),
-            detail: format!("{} ({}), now {}", v.lineage.trainer, v.flavor, v.status.as_str()),
+            detail: format!(
+                "{} ({}), now {}",
+                v.lineage.trainer,
+                v.flavor,
+                v.status.as_str()
+            ),
             share: None,
         });
     }
@@ -63,7 +73,9 @@ fn events(name: &str, versions: &[ModelVersion], aliases: &[AliasChange], audit:
                 Some(v) => format!(
                     "{} → v{v}{}",
                     a.alias,
-                    a.previous.map(|p| format!(" (was v{p})")).unwrap_or_default()
+                    a.previous
+                        .map(|p| format!(" (was v{p})"))
+                        .unwrap_or_default()
                 ),
                 None => format!("{} deleted", a.alias),
             },
@@ -104,7 +116,11 @@ fn events(name: &str, versions: &[ModelVersion], aliases: &[AliasChange], audit:
             ),
             AuditEvent::ApprovalDecided(a) if a.model_name == name => push(
                 2,
-                if a.decision.contains("reject") { RED } else { GREEN },
+                if a.decision.contains("reject") {
+                    RED
+                } else {
+                    GREEN
+                },
                 format!("v{} {}", a.version, a.decision),
                 format!("{}: {}", a.decided_by, a.reason),
             ),
@@ -112,7 +128,10 @@ fn events(name: &str, versions: &[ModelVersion], aliases: &[AliasChange], audit:
                 3,
                 GREEN,
                 format!("v{} deployed", d.version),
-                format!("{} ({}), approved by {}", d.endpoint, d.deployer, d.approved_by),
+                format!(
+                    "{} ({}), approved by {}",
+                    d.endpoint, d.deployer, d.approved_by
+                ),
             ),
             AuditEvent::DeploymentStopped(d) if d.model_name == name => push(
                 3,
@@ -136,7 +155,9 @@ fn events(name: &str, versions: &[ModelVersion], aliases: &[AliasChange], audit:
                     .unwrap_or_default();
                 let (colour, what) = match (&d.skipped, d.dataset_drift) {
                     (Some(_), _) => (GREY, "window skipped".to_string()),
-                    (None, Some(true)) => (RED, format!("DRIFT ({} columns drifted)", drifted.len())),
+                    (None, Some(true)) => {
+                        (RED, format!("DRIFT ({} columns drifted)", drifted.len()))
+                    }
                     (None, _) if drifted.is_empty() => (GREEN, "no drift".to_string()),
                     (None, _) => (
                         ORANGE,
@@ -163,19 +184,23 @@ fn events(name: &str, versions: &[ModelVersion], aliases: &[AliasChange], audit:
                 let last = out.len() - 1;
                 out[last].detail = format!(
                     "{} – {}: {rows}{error_rate}{}{}",
-                        d.from.format("%m-%d %H:%M"),
-                        d.to.format("%m-%d %H:%M"),
-                        if drifted.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; drifted: {}", drifted.join(", "))
-                        },
-                        d.skipped.map(|s| format!("; {s}")).unwrap_or_default()
+                    d.from.format("%m-%d %H:%M"),
+                    d.to.format("%m-%d %H:%M"),
+                    if drifted.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; drifted: {}", drifted.join(", "))
+                    },
+                    d.skipped.map(|s| format!("; {s}")).unwrap_or_default()
                 );
             }
             AuditEvent::AlertRaised(a) if a.model_name == name => push(
                 5,
-                if a.severity == "critical" { RED } else { ORANGE },
+                if a.severity == "critical" {
+                    RED
+                } else {
+                    ORANGE
+                },
                 format!("{} {}", a.severity, a.kind),
                 a.message,
             ),

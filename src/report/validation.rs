@@ -101,9 +101,10 @@ pub fn validation_html(
         "<h1>{}</h1><p class=\"sub\">Candidate <b>{}</b>{} on holdout <b>{}</b> ({} rows, dataset {})</p>",
         esc(title),
         esc(&meta.candidate),
-        meta.champion
-            .as_ref()
-            .map_or_else(String::new, |c| format!(" against champion <b>{}</b>", esc(c))),
+        meta.champion.as_ref().map_or_else(String::new, |c| format!(
+            " against champion <b>{}</b>",
+            esc(c)
+        )),
         esc(&meta.holdout),
         report.holdout_rows,
         esc(&report.holdout.to_string()),
@@ -175,7 +176,12 @@ pub fn validation_html(
     if !meta.classes.is_empty() {
         b.push_str("<h2>Confusion matrices</h2><div class=\"charts\">");
         for m in &models {
-            b.push_str(&confusion_table(&m.name, &meta.classes, y_true, &m.predicted));
+            b.push_str(&confusion_table(
+                &m.name,
+                &meta.classes,
+                y_true,
+                &m.predicted,
+            ));
         }
         b.push_str("</div>");
     }
@@ -183,11 +189,7 @@ pub fn validation_html(
     let scored: Vec<(&str, &str, &[f64])> = models
         .iter()
         .zip(colours)
-        .filter_map(|(m, c)| {
-            m.positive_score
-                .as_deref()
-                .map(|s| (m.name.as_str(), c, s))
-        })
+        .filter_map(|(m, c)| m.positive_score.as_deref().map(|s| (m.name.as_str(), c, s)))
         .collect();
     if !scored.is_empty() {
         let positive = meta.classes.get(1).map_or("1", String::as_str);
@@ -245,8 +247,7 @@ pub fn validation_html(
             esc(&f.sensitive),
             fmt_num(f.demographic_parity_difference),
             fmt_num(f.equalized_odds_difference),
-            f.disparate_impact_ratio
-                .map_or_else(|| "–".into(), fmt_num)
+            f.disparate_impact_ratio.map_or_else(|| "–".into(), fmt_num)
         );
         let row = |g: &str, m: &crate::validate::metrics::GroupMetrics| {
             vec![
@@ -283,7 +284,10 @@ pub fn validation_html(
         b.push_str(&table(
             &["measure", "value"],
             &[
-                vec!["artifact size".into(), format!("#{} bytes", c.artifact_bytes)],
+                vec![
+                    "artifact size".into(),
+                    format!("#{} bytes", c.artifact_bytes),
+                ],
                 vec![
                     "single-row latency, median".into(),
                     format!("#{} µs", fmt_num(c.latency_p50_us)),
@@ -526,7 +530,10 @@ mod tests {
     fn tied_scores_make_one_roc_point_and_calibration_bins_average() {
         let y = [0.0, 1.0, 1.0, 0.0];
         let s = [0.5, 0.5, 0.95, 0.05];
-        assert_eq!(roc(&y, &s), vec![(0.0, 0.0), (0.0, 0.5), (0.5, 1.0), (1.0, 1.0)]);
+        assert_eq!(
+            roc(&y, &s),
+            vec![(0.0, 0.0), (0.0, 0.5), (0.5, 1.0), (1.0, 1.0)]
+        );
         assert_eq!(
             calibration(&y, &s),
             vec![(0.05, 0.0), (0.5, 0.5), (0.95, 1.0)]

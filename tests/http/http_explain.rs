@@ -17,7 +17,17 @@ async fn explain_returns_contributions_that_sum_to_the_margin() {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["base_value", "class", "id", "importance", "method", "model", "output", "rows", "version"]
+        [
+            "base_value",
+            "class",
+            "id",
+            "importance",
+            "method",
+            "model",
+            "output",
+            "rows",
+            "version"
+        ]
     );
     assert_eq!(v["id"], "why-1");
     assert_eq!(v["model"], "credit");
@@ -45,7 +55,10 @@ async fn explain_returns_contributions_that_sum_to_the_margin() {
     let e = explain_rows(&f.model.to_artifact().unwrap(), x.view(), x.view(), None).unwrap();
     assert_eq!(base, e.base_value);
     for (j, feat) in e.features.iter().enumerate() {
-        assert_eq!(rows[2]["contributions"][feat].as_f64().unwrap(), e.rows[2].contributions[j]);
+        assert_eq!(
+            rows[2]["contributions"][feat].as_f64().unwrap(),
+            e.rows[2].contributions[j]
+        );
     }
 
     // the single-matrix input format of infer works too

@@ -27,16 +27,18 @@ fn demo() -> Demo {
     // the registry's status history, as its audit records tell it
     let statuses = audit
         .iter()
-        .filter_map(|r| match AuditEvent::parse(&r.entry.action, &r.entry.payload) {
-            Ok(AuditEvent::VersionStatusChanged(s)) => Some(StatusChange {
-                name: s.model_name,
-                version: s.version,
-                status: serde_json::from_value(Value::String(s.status)).unwrap(),
-                at: r.at,
-                change: Change::new(r.entry.actor.clone(), s.reason),
-            }),
-            _ => None,
-        })
+        .filter_map(
+            |r| match AuditEvent::parse(&r.entry.action, &r.entry.payload) {
+                Ok(AuditEvent::VersionStatusChanged(s)) => Some(StatusChange {
+                    name: s.model_name,
+                    version: s.version,
+                    status: serde_json::from_value(Value::String(s.status)).unwrap(),
+                    at: r.at,
+                    change: Change::new(r.entry.actor.clone(), s.reason),
+                }),
+                _ => None,
+            },
+        )
         .collect();
     Demo {
         versions: serde_json::from_str(&read("demo_versions.json")).unwrap(),
@@ -71,17 +73,34 @@ fn model_card_of_the_served_version_matches_its_snapshots() {
     assert_eq!(card.owner.as_deref(), Some("risk-team"));
     assert_eq!(card.aliases, ["production"]);
     assert_eq!(card.inputs.len(), 13);
-    assert!(card.datasets.iter().all(|ds| ds.rows.is_some() && ds.source.is_some()));
+    assert!(
+        card.datasets
+            .iter()
+            .all(|ds| ds.rows.is_some() && ds.source.is_some())
+    );
     let v = card.validation.as_ref().expect("validation found by trace");
     assert_eq!(v.champion, Some(1));
     assert!(v.report.champion.is_some());
     assert_eq!(card.importance.len(), 13);
     assert!(card.importance.windows(2).all(|w| w[0].1 >= w[1].1));
-    assert!(card.importance_method.as_deref().unwrap().starts_with("mean_abs_contribution:linear"));
+    assert!(
+        card.importance_method
+            .as_deref()
+            .unwrap()
+            .starts_with("mean_abs_contribution:linear")
+    );
     assert!(card.profile.contains_key("profile_latency_p50_us"));
     assert!(card.approvals.iter().any(|e| e.what == "status → approved"));
-    assert!(card.releases.iter().any(|e| e.what.starts_with("deployed to")));
-    assert!(card.releases.iter().any(|e| e.what == "alias production → v2"));
+    assert!(
+        card.releases
+            .iter()
+            .any(|e| e.what.starts_with("deployed to"))
+    );
+    assert!(
+        card.releases
+            .iter()
+            .any(|e| e.what == "alias production → v2")
+    );
     assert!(card.monitoring.iter().any(|e| e.what == "window: DRIFT"));
     assert!(!card.alerts.is_empty());
     let md = card.to_markdown();
@@ -125,14 +144,27 @@ fn timeline_matches_its_snapshot() {
     let d = demo();
     let html = timeline_html("credit-default", &d.versions, &d.aliases, &d.audit);
     assert_self_contained(&html);
-    for lane in ["versions", "aliases", "approvals", "deployments", "monitoring", "alerts"] {
-        assert!(html.contains(&format!(">{lane}</text>")), "lane {lane} missing");
+    for lane in [
+        "versions",
+        "aliases",
+        "approvals",
+        "deployments",
+        "monitoring",
+        "alerts",
+    ] {
+        assert!(
+            html.contains(&format!(">{lane}</text>")),
+            "lane {lane} missing"
+        );
     }
     assert!(html.contains("v2 registered"));
     assert!(html.contains("production → v2 (was v1)"));
     assert!(html.contains("share of drifted inputs"));
     assert!(html.contains("time (UTC)"));
-    assert_eq!(html, timeline_html("credit-default", &d.versions, &d.aliases, &d.audit));
+    assert_eq!(
+        html,
+        timeline_html("credit-default", &d.versions, &d.aliases, &d.audit)
+    );
     assert_snapshot("timeline.html", &html);
     // another model's page is empty, not wrong
     let other = timeline_html("nope", &d.versions, &d.aliases, &d.audit);
@@ -165,7 +197,9 @@ fn cli_card_timeline_and_importance_stored_at_registration() {
     let store = dir.path().join("store");
     let train = dir.path().join("train.csv");
     write_csv(
-        &CreditDefault::new(4).sample(900, &DriftSpec::none(), 0).unwrap(),
+        &CreditDefault::new(4)
+            .sample(900, &DriftSpec::none(), 0)
+            .unwrap(),
         &train,
     )
     .unwrap();
@@ -173,21 +207,51 @@ fn cli_card_timeline_and_importance_stored_at_registration() {
         ok(mlcycle(
             &store,
             &[
-                "train", "--data", train.to_str().unwrap(), "--target", "default", "--name",
-                "credit", "--algorithm", algo, "--seed", "1",
+                "train",
+                "--data",
+                train.to_str().unwrap(),
+                "--target",
+                "default",
+                "--name",
+                "credit",
+                "--algorithm",
+                algo,
+                "--seed",
+                "1",
             ],
         ));
     }
-    ok(mlcycle(&store, &["models", "owner", "set", "credit", "risk-team"]));
     ok(mlcycle(
         &store,
-        &["models", "alias", "set", "credit", "production", "1", "--reason", "first release"],
+        &["models", "owner", "set", "credit", "risk-team"],
+    ));
+    ok(mlcycle(
+        &store,
+        &[
+            "models",
+            "alias",
+            "set",
+            "credit",
+            "production",
+            "1",
+            "--reason",
+            "first release",
+        ],
     ));
     // importance is stored with each version at registration
-    for (version, method) in [(1, "mean_abs_contribution:linear:margin"), (2, "mean_abs_contribution:tree_shap_path_dependent:margin")] {
+    for (version, method) in [
+        (1, "mean_abs_contribution:linear:margin"),
+        (2, "mean_abs_contribution:tree_shap_path_dependent:margin"),
+    ] {
         let shown: Value = serde_json::from_str(&ok(mlcycle(
             &store,
-            &["models", "show", &format!("credit/{version}"), "--format", "json"],
+            &[
+                "models",
+                "show",
+                &format!("credit/{version}"),
+                "--format",
+                "json",
+            ],
         )))
         .unwrap();
         assert_eq!(shown["tags"]["importance_method"], method);
@@ -208,12 +272,26 @@ fn cli_card_timeline_and_importance_stored_at_registration() {
     assert!(md.contains("**Aliases:** production"));
     assert!(md.contains("## Importance\n\n| input | mean absolute contribution |"));
     assert!(md.contains("alias production → v1 | alice | first release"));
-    assert_eq!(md, ok(mlcycle(&store, &["models", "card", "credit/1", "--format", "md"])));
+    assert_eq!(
+        md,
+        ok(mlcycle(
+            &store,
+            &["models", "card", "credit/1", "--format", "md"]
+        ))
+    );
     // HTML to a file
     let page = dir.path().join("card.html");
     ok(mlcycle(
         &store,
-        &["models", "card", "credit/2", "--format", "html", "--output", page.to_str().unwrap()],
+        &[
+            "models",
+            "card",
+            "credit/2",
+            "--format",
+            "html",
+            "--output",
+            page.to_str().unwrap(),
+        ],
     ));
     let html = std::fs::read_to_string(&page).unwrap();
     assert_self_contained(&html);
@@ -235,8 +313,14 @@ fn cli_card_timeline_and_importance_stored_at_registration() {
     ok(mlcycle(
         &store,
         &[
-            "report", "timeline", "--store", store.to_str().unwrap(), "--model", "credit",
-            "--output", tl.to_str().unwrap(),
+            "report",
+            "timeline",
+            "--store",
+            store.to_str().unwrap(),
+            "--model",
+            "credit",
+            "--output",
+            tl.to_str().unwrap(),
         ],
     ));
     let html = std::fs::read_to_string(&tl).unwrap();
@@ -245,7 +329,14 @@ fn cli_card_timeline_and_importance_stored_at_registration() {
     assert!(html.contains("production → v1"));
     let o = mlcycle(
         &store,
-        &["report", "timeline", "--store", store.to_str().unwrap(), "--model", "nope"],
+        &[
+            "report",
+            "timeline",
+            "--store",
+            store.to_str().unwrap(),
+            "--model",
+            "nope",
+        ],
     );
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("nope"));

@@ -142,7 +142,11 @@ fn drift_page_from_datasets_draws_categorical_levels() {
     assert_self_contained(&html);
     assert_eq!(html.matches("<svg").count(), report.columns.len());
     for f in &reference.schema().features {
-        assert!(html.contains(&format!("<h3>{}", f.name)), "{} missing", f.name);
+        assert!(
+            html.contains(&format!("<h3>{}", f.name)),
+            "{} missing",
+            f.name
+        );
         if let Some(levels) = f.levels() {
             assert!(levels.iter().any(|l| html.contains(&format!(">{l}<"))));
         }
@@ -195,7 +199,11 @@ fn mlcycle_drift_format_html_writes_the_page() {
             .unwrap()
     };
     let out = run();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let html = std::fs::read_to_string(dir.path().join("drift.html")).unwrap();
     assert_self_contained(&html);
     assert!(html.contains("bonferroni"));

@@ -53,7 +53,9 @@ pub fn assert_self_contained(html: &str) {
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert_eq!(html.matches("<html").count(), 1);
     let lower = html.to_ascii_lowercase();
-    for banned in ["<script", "http://", "https://", "src=", "<link", "@import", "url("] {
+    for banned in [
+        "<script", "http://", "https://", "src=", "<link", "@import", "url(",
+    ] {
         assert!(!lower.contains(banned), "the page contains `{banned}`");
     }
 }

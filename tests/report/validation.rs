@@ -5,9 +5,7 @@ use mlcycle::data::{DatasetId, write_csv};
 use mlcycle::report::{ModelScores, ValidationReportMeta, validation_html};
 use mlcycle::testing::{CreditDefault, DriftSpec};
 use mlcycle::validate::metrics::GroupMetrics;
-use mlcycle::validate::{
-    Check, FairnessSummary, ServingCost, ValidationReport,
-};
+use mlcycle::validate::{Check, FairnessSummary, ServingCost, ValidationReport};
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -151,19 +149,41 @@ fn mlcycle_validate_format_html_writes_the_page() {
             .env("MLCYCLE_HOME", &store)
             .output()
             .unwrap();
-        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     };
     for algo in ["logistic", "gbdt"] {
         let (code, err) = run(&[
-            "train", "--data", train.to_str().unwrap(), "--target", "default", "--name",
-            "credit", "--algorithm", algo, "--seed", "3",
+            "train",
+            "--data",
+            train.to_str().unwrap(),
+            "--target",
+            "default",
+            "--name",
+            "credit",
+            "--algorithm",
+            algo,
+            "--seed",
+            "3",
         ]);
         assert_eq!(code, Some(0), "{err}");
     }
     let page = dir.path().join("validation.html");
     let (code, err) = run(&[
-        "validate", "--candidate", "credit/2", "--champion", "credit/1", "--data",
-        holdout.to_str().unwrap(), "--sensitive", "region", "--format", "html", "--output",
+        "validate",
+        "--candidate",
+        "credit/2",
+        "--champion",
+        "credit/1",
+        "--data",
+        holdout.to_str().unwrap(),
+        "--sensitive",
+        "region",
+        "--format",
+        "html",
+        "--output",
         page.to_str().unwrap(),
     ]);
     assert!(matches!(code, Some(0) | Some(2)), "{err}");

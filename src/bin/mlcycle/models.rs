@@ -1,12 +1,12 @@
 //! `mlcycle models ...`: inspect and change the model registry of a store.
 
 use clap::{Args, Subcommand, ValueEnum};
+use mlcycle::audit::AuditQuery;
 use mlcycle::clock::SystemClock;
 use mlcycle::registry::{
     AliasChange, Change, ModelVersion, Registry, RegistryExt, SqliteRegistry, StatusChange,
     VersionStatus,
 };
-use mlcycle::audit::AuditQuery;
 use mlcycle::report::{CardSources, ModelCard};
 use mlcycle::{Error, Result};
 use serde::Serialize;

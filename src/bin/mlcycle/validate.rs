@@ -6,8 +6,8 @@ use mlcycle::audit::event::{ValidationCompleted, ValidationVerdict};
 use mlcycle::audit::{AuditEntry, AuditEvent, AuditLog, SqliteAuditLog};
 use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::data::{Schema, TargetKind, UnknownLevel, read_csv_with_schema};
-use mlcycle::report::{ModelScores, ValidationReportMeta, validation_html};
 use mlcycle::registry::{RegistryExt, SqliteRegistry};
+use mlcycle::report::{ModelScores, ValidationReportMeta, validation_html};
 use mlcycle::validate::{
     ChampionChallenger, ChampionChallengerConfig, FairnessConfig, SignificanceConfig, Validator,
 };
@@ -181,7 +181,10 @@ pub async fn run(args: ValidateArgs) -> Result<bool> {
                 Error::invalid("--format html", "the holdout was not scored for the page")
             })?;
             let meta = ValidationReportMeta {
-                title: format!("Validation of {}/{}", candidate_mv.name, candidate_mv.version),
+                title: format!(
+                    "Validation of {}/{}",
+                    candidate_mv.name, candidate_mv.version
+                ),
                 candidate: format!("{}/{}", candidate_mv.name, candidate_mv.version),
                 champion: champion_mv
                     .as_ref()
