@@ -17,6 +17,7 @@ mod labels;
 mod models;
 mod monitor;
 mod predictions;
+mod report;
 mod run;
 mod score;
 #[cfg(feature = "http")]
@@ -110,6 +111,9 @@ enum Command {
     /// Explain a registered model's outputs on a CSV file: per-row feature contributions
     /// (exact for linear models, TreeSHAP for trees) and their mean magnitude.
     Explain(explain::ExplainArgs),
+    /// HTML reports built from a store (`report timeline`: one model's lifecycle on a time
+    /// axis).
+    Report(report::ReportArgs),
 }
 
 #[tokio::main]
@@ -152,6 +156,7 @@ async fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Explain(args) => explain::run(args).await,
+        Command::Report(args) => report::run(args).await,
         Command::Train(args) => train::run(args).await,
         Command::Pending(args) => approvals::pending(args).await,
         Command::Approve(args) => approvals::approve(args).await,
