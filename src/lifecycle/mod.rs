@@ -145,6 +145,7 @@ pub struct LifecycleBuilder {
     state_store: Option<Arc<dyn LifecycleStateStore>>,
     collector: Option<Collector>,
     alerts: Option<Arc<crate::alerts::AlertDispatcher>>,
+    flavors: Vec<Arc<dyn crate::model::ModelFlavor>>,
 }
 
 macro_rules! setter {
@@ -181,6 +182,16 @@ impl LifecycleBuilder {
         self
     }
 
+    /// Register a model flavor of the application's own (a loader of its model type's
+    /// artifacts): [`build`](LifecycleBuilder::build) adds it to the process-wide
+    /// [`FlavorRegistry`](crate::model::FlavorRegistry::global), where every loading path
+    /// (the registry's `load_model`, serving, the lifecycle, `ModelArtifact::into_model`)
+    /// finds it. May be called once per flavor.
+    pub fn flavor(mut self, flavor: Arc<dyn crate::model::ModelFlavor>) -> Self {
+        self.flavors.push(flavor);
+        self
+    }
+
     /// Build; every component except observer, approval gate and data source is required.
     ///
     /// The audit log may be left out when the registry records its own changes
@@ -195,6 +206,9 @@ impl LifecycleBuilder {
         }
         crate::registry::validate_name(&config.model_name)?;
         crate::registry::validate_alias(&config.serving_alias)?;
+        for f in &self.flavors {
+            crate::model::FlavorRegistry::global().register(f.clone())?;
+        }
         if !(config.holdout_fraction > 0.0 && config.holdout_fraction < 1.0) {
             return Err(Error::invalid("holdout_fraction", "must be in (0, 1)"));
         }

@@ -17,7 +17,10 @@ use std::sync::Arc;
 /// `"reference_profile": {...}` when the artifact carries the drift baseline of the version
 /// ([`ModelArtifact::with_reference_profile`]). The profile is part of the stored bytes, so
 /// it is content-addressed and verified with the model, and round-trips bit for bit.
-/// Artifacts written before profiles existed load unchanged (no profile). Loading checks
+/// Artifacts written before profiles existed load unchanged (no profile). An application's
+/// own model type is stored as `{"flavor": NAME, "model": {"signature": {...}, "bytes": HEX}}`
+/// ([`ModelArtifact::flavored`]) and loaded by the [`ModelFlavor`](super::ModelFlavor)
+/// registered under NAME ([`FlavorRegistry`](super::FlavorRegistry)). Loading checks
 /// the artifact's internal consistency, so a damaged artifact is an error, never a wrong
 /// model.
 ///
@@ -47,6 +50,10 @@ pub enum ModelArtifact {
     DecisionTree(DecisionTreePipeline),
     /// A random forest.
     RandomForest(RandomForestPipeline),
+    /// A model of an application's own flavor: its flavor name, signature and bytes, loaded
+    /// by the [`ModelFlavor`](super::ModelFlavor) registered under that name (build with
+    /// [`ModelArtifact::flavored`]).
+    Flavored(FlavoredArtifact),
     /// A model of one of the flavors above with the reference profile of its training data
     /// (build with [`ModelArtifact::with_reference_profile`]).
     Bundle(Box<ArtifactBundle>),
@@ -59,6 +66,40 @@ pub struct ArtifactBundle {
     /// Never a `Bundle` itself.
     model: ModelArtifact,
     reference_profile: DatasetProfile,
+}
+
+/// The stored form of a model of an application's own flavor (see
+/// [`ModelArtifact::flavored`]). In JSON: `{"flavor": NAME, "model": {"signature": {...},
+/// "bytes": HEX}}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlavoredArtifact {
+    flavor: String,
+    signature: Signature,
+    bytes: Vec<u8>,
+}
+
+impl FlavoredArtifact {
+    /// The flavor name.
+    pub fn flavor(&self) -> &str {
+        &self.flavor
+    }
+
+    /// The model's signature.
+    pub fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// The bytes the model stored.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// The `"model"` member of a flavored artifact.
+#[derive(Serialize, Deserialize)]
+struct FlavoredRepr {
+    signature: Signature,
+    bytes: String,
 }
 
 impl ArtifactBundle {
@@ -74,6 +115,33 @@ impl ArtifactBundle {
 }
 
 impl ModelArtifact {
+    /// The artifact of a model of an application's own flavor: `flavor` names the
+    /// [`ModelFlavor`](super::ModelFlavor) that loads it back from `bytes` (any encoding the
+    /// model chooses) and `signature`. The flavor name must be 1 to 64 characters of `a-z`,
+    /// `0-9`, `_`, `-`, `.` starting with a letter, and not a built-in flavor's name.
+    pub fn flavored(
+        flavor: impl Into<String>,
+        signature: Signature,
+        bytes: Vec<u8>,
+    ) -> Result<ModelArtifact> {
+        let flavor = flavor.into();
+        super::flavor::validate_flavor_name(&flavor)?;
+        if super::BUILTIN_FLAVORS.contains(&flavor.as_str()) {
+            return Err(Error::invalid(
+                "flavor",
+                format!(
+                    "`{flavor}` is a built-in flavor; a model of your own type needs a name of \
+                     its own"
+                ),
+            ));
+        }
+        Ok(ModelArtifact::Flavored(FlavoredArtifact {
+            flavor,
+            signature,
+            bytes,
+        }))
+    }
+
     /// The model without any bundled profile.
     fn plain(&self) -> &ModelArtifact {
         match self {
@@ -108,8 +176,9 @@ impl ModelArtifact {
     }
 
     /// The flavor name.
-    pub fn flavor(&self) -> &'static str {
+    pub fn flavor(&self) -> &str {
         match self.plain() {
+            ModelArtifact::Flavored(f) => &f.flavor,
             ModelArtifact::Logistic(_) => "logistic",
             ModelArtifact::Linear(_) => "linear",
             ModelArtifact::Gbdt(_) => "gbdt",
@@ -127,13 +196,21 @@ impl ModelArtifact {
             ModelArtifact::Gbdt(m) => &m.signature,
             ModelArtifact::DecisionTree(m) => &m.signature,
             ModelArtifact::RandomForest(m) => &m.signature,
+            ModelArtifact::Flavored(f) => &f.signature,
             ModelArtifact::Bundle(_) => unreachable!("a bundle never holds a bundle"),
         }
     }
 
-    /// Turn the artifact into a servable model (after checking it). A bundled profile is
-    /// dropped (read it first with [`ModelArtifact::reference_profile`]).
+    /// Turn the artifact into a servable model (after checking it) with the flavor it
+    /// names, looked up in [`FlavorRegistry::global`](super::FlavorRegistry::global). A
+    /// bundled profile is dropped (read it first with [`ModelArtifact::reference_profile`]).
+    /// An artifact of a flavor nobody registered is an [`Error::NotFound`] naming it.
     pub fn into_model(self) -> Result<Arc<dyn Model>> {
+        super::FlavorRegistry::global().load(self)
+    }
+
+    /// [`ModelArtifact::into_model`] for the built-in flavors.
+    pub(crate) fn into_builtin_model(self) -> Result<Arc<dyn Model>> {
         Ok(match self.without_reference_profile() {
             ModelArtifact::Logistic(m) => {
                 m.check()?;
@@ -155,6 +232,12 @@ impl ModelArtifact {
                 m.check()?;
                 Arc::new(m)
             }
+            ModelArtifact::Flavored(f) => {
+                return Err(Error::invalid(
+                    "artifact",
+                    format!("flavor `{}` is not built in", f.flavor),
+                ));
+            }
             ModelArtifact::Bundle(_) => unreachable!("a bundle never holds a bundle"),
         })
     }
@@ -171,14 +254,6 @@ impl ModelArtifact {
     }
 }
 
-const FLAVORS: &[&str] = &[
-    "logistic",
-    "linear",
-    "gbdt",
-    "decision_tree",
-    "random_forest",
-];
-
 impl Serialize for ModelArtifact {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let profile = self.reference_profile();
@@ -190,6 +265,13 @@ impl Serialize for ModelArtifact {
             ModelArtifact::Gbdt(x) => m.serialize_entry("model", x)?,
             ModelArtifact::DecisionTree(x) => m.serialize_entry("model", x)?,
             ModelArtifact::RandomForest(x) => m.serialize_entry("model", x)?,
+            ModelArtifact::Flavored(f) => m.serialize_entry(
+                "model",
+                &FlavoredRepr {
+                    signature: f.signature.clone(),
+                    bytes: hex::encode(&f.bytes),
+                },
+            )?,
             ModelArtifact::Bundle(_) => unreachable!("a bundle never holds a bundle"),
         }
         if let Some(p) = profile {
@@ -210,7 +292,17 @@ fn model_of<'de, D: Deserializer<'de>>(
         "gbdt" => ModelArtifact::Gbdt(GbdtPipeline::deserialize(d)?),
         "decision_tree" => ModelArtifact::DecisionTree(DecisionTreePipeline::deserialize(d)?),
         "random_forest" => ModelArtifact::RandomForest(RandomForestPipeline::deserialize(d)?),
-        other => return Err(de::Error::unknown_variant(other, FLAVORS)),
+        other => {
+            let r = FlavoredRepr::deserialize(d)?;
+            let bytes = hex::decode(&r.bytes).map_err(|e| {
+                de::Error::custom(format!("the bytes of a `{other}` model are not hex: {e}"))
+            })?;
+            ModelArtifact::Flavored(FlavoredArtifact {
+                flavor: other.to_string(),
+                signature: r.signature,
+                bytes,
+            })
+        }
     })
 }
 
@@ -253,9 +345,7 @@ impl<'de> Deserialize<'de> for ModelArtifact {
                                 return Err(de::Error::duplicate_field("flavor"));
                             }
                             let f = map.next_value::<String>()?;
-                            if !FLAVORS.contains(&f.as_str()) {
-                                return Err(de::Error::unknown_variant(&f, FLAVORS));
-                            }
+                            super::flavor::validate_flavor_name(&f).map_err(de::Error::custom)?;
                             flavor = Some(f);
                         }
                         "model" => {

@@ -2,13 +2,16 @@
 //! and serialisable [`ModelArtifact`]s tagged by flavor.
 
 mod artifact;
+mod flavor;
 mod fused;
 mod linear;
+pub mod native;
 mod preprocess;
 mod signature;
 pub(crate) mod trees;
 
-pub use artifact::{ArtifactBundle, ModelArtifact};
+pub use artifact::{ArtifactBundle, FlavoredArtifact, ModelArtifact};
+pub use flavor::{BUILTIN_FLAVORS, FlavorRegistry, ModelFlavor};
 pub use linear::{LinearModel, LogisticConvergence, LogisticModel};
 pub use preprocess::{ColumnTransform, Preprocessor};
 pub use signature::{OutputKind, Signature};

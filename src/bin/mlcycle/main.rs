@@ -13,6 +13,7 @@ mod datasets;
 mod demo_report;
 mod drift;
 mod explain;
+mod import;
 mod labels;
 mod models;
 mod monitor;
@@ -114,6 +115,10 @@ enum Command {
     /// HTML reports built from a store (`report timeline`: one model's lifecycle on a time
     /// axis).
     Report(report::ReportArgs),
+    /// Register a model trained by LightGBM (`import lightgbm --file model.txt`) or XGBoost
+    /// (`import xgboost --file model.json`) as a new version, read into the native GBDT
+    /// predictor, with its lineage (the file's hash and origin).
+    Import(import::ImportArgs),
 }
 
 #[tokio::main]
@@ -157,6 +162,7 @@ async fn main() -> ExitCode {
         },
         Command::Explain(args) => explain::run(args).await,
         Command::Report(args) => report::run(args).await,
+        Command::Import(args) => import::run(args).await,
         Command::Train(args) => train::run(args).await,
         Command::Pending(args) => approvals::pending(args).await,
         Command::Approve(args) => approvals::approve(args).await,
