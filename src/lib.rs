@@ -73,6 +73,7 @@ pub mod lineage;
 pub mod model;
 pub mod monitor;
 pub mod registry;
+pub mod report;
 mod store;
 pub mod testing;
 pub mod train;

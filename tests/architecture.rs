@@ -56,6 +56,8 @@ const LAYERS: &[(u32, &[&str])] = &[
     (85, &["controller", "datasets"]),
     // 9 assemblies.
     (90, &["embedded", "testing", "scenario"]),
+    // 10 faces: pure rendering of reports (HTML pages, model cards) from values read above.
+    (95, &["report"]),
 ];
 
 /// Modules held to a narrower rule than their layer: they import only the modules listed.

@@ -794,3 +794,38 @@ pub fn permutation_importance(
         importances,
     })
 }
+
+/// The tag under which a version's global importance is stored at registration: a JSON
+/// object `{FEATURE: mean |contribution|}` over every input column.
+pub const IMPORTANCE_TAG: &str = "importance";
+/// The tag naming how [`IMPORTANCE_TAG`] was computed: `mean_abs_contribution:` followed by
+/// the explanation method (`linear` or `tree_shap_path_dependent`) and the output explained.
+pub const IMPORTANCE_METHOD_TAG: &str = "importance_method";
+
+/// Rows explained for the importance stored at registration (the first rows of the data).
+pub const REGISTRATION_IMPORTANCE_ROWS: usize = 200;
+
+/// A cheap global importance for registration: the mean absolute contribution of each input
+/// column over the first [`REGISTRATION_IMPORTANCE_ROWS`] rows of `data` (exact linear
+/// contributions or path-dependent TreeSHAP, covers counted on up to the same number of
+/// `background` rows), as `(method, [(feature, importance)])` in signature order.
+///
+/// Errors as [`explain_rows`] does, e.g. for a model flavor that has no explanation.
+pub fn registration_importance(
+    artifact: &ModelArtifact,
+    data: ArrayView2<f64>,
+    background: ArrayView2<f64>,
+) -> Result<(String, Vec<(String, f64)>)> {
+    use ndarray::s;
+    let n = data.nrows().min(REGISTRATION_IMPORTANCE_ROWS);
+    let m = background.nrows().min(REGISTRATION_IMPORTANCE_ROWS);
+    let e = explain_rows(
+        artifact,
+        data.slice(s![..n, ..]),
+        background.slice(s![..m, ..]),
+        None,
+    )?;
+    let method = format!("mean_abs_contribution:{}:{}", e.method, e.output.as_str());
+    let imp = mean_abs_contributions(&e);
+    Ok((method, e.features.into_iter().zip(imp).collect()))
+}

@@ -378,14 +378,30 @@ impl TrainingStage<'_> {
                     if run.refit {
                         tags.insert("refit".to_string(), "true".to_string());
                     }
+                    let artifact = trained.model.to_artifact()?;
+                    // Global importance for the approver (a flavor without explanations
+                    // registers without it).
+                    if let Ok((method, importance)) = crate::explain::registration_importance(
+                        &artifact,
+                        holdout.features(),
+                        train.features(),
+                    ) {
+                        let map: serde_json::Map<String, serde_json::Value> = importance
+                            .into_iter()
+                            .map(|(f, v)| (f, serde_json::json!(v)))
+                            .collect();
+                        tags.insert(
+                            crate::explain::IMPORTANCE_TAG.to_string(),
+                            serde_json::Value::Object(map).to_string(),
+                        );
+                        tags.insert(crate::explain::IMPORTANCE_METHOD_TAG.to_string(), method);
+                    }
                     let mv = in_trace(
                         trace,
                         self.registry.register(
                             &cfg.model_name,
                             NewVersion {
-                                artifact: trained
-                                    .model
-                                    .to_artifact()?
+                                artifact: artifact
                                     .with_reference_profile(DatasetProfile::reference(&train)?),
                                 lineage: Lineage {
                                     training_datasets: if train.id() == data.id() {

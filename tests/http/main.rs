@@ -1,5 +1,6 @@
 //! Integration tests: http (one test binary per area).
 
+mod http_explain;
 mod http_hardening;
 mod http_ids_labels;
 mod http_protocols;

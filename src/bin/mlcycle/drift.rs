@@ -15,6 +15,7 @@ use mlcycle::drift::{
     ColumnInput, ColumnValues, DriftReport, MethodSelection, StatisticalDriftConfig,
     StatisticalDriftDetector,
 };
+use mlcycle::report::{DriftReportMeta, drift_html};
 use mlcycle::{Error, Result};
 
 /// Arguments of `mlcycle drift`.
@@ -83,6 +84,8 @@ enum CorrectionArg {
 enum Format {
     Text,
     Json,
+    /// One self-contained HTML page with charts (use with --output).
+    Html,
 }
 
 /// The JSON report: the input files, the columns left out, then the drift report's fields.
@@ -151,6 +154,15 @@ pub fn run(args: DriftArgs) -> Result<bool> {
             writeln!(out).map_err(io)?;
         }
         Format::Text => write_text(&mut out, &report, &args).map_err(io)?,
+        Format::Html => {
+            let meta = DriftReportMeta::new(
+                args.reference.display().to_string(),
+                args.current.display().to_string(),
+                detector.config(),
+            );
+            out.write_all(drift_html(&report, &inputs, &meta).as_bytes())
+                .map_err(io)?;
+        }
     }
     out.flush().map_err(io)?;
     Ok(args.fail_on_drift && report.dataset_drift)

@@ -18,6 +18,7 @@ mod labels;
 mod models;
 mod monitor;
 mod predictions;
+mod report;
 mod run;
 mod score;
 #[cfg(feature = "http")]
@@ -111,6 +112,9 @@ enum Command {
     /// Explain a registered model's outputs on a CSV file: per-row feature contributions
     /// (exact for linear models, TreeSHAP for trees) and their mean magnitude.
     Explain(explain::ExplainArgs),
+    /// HTML reports built from a store (`report timeline`: one model's lifecycle on a time
+    /// axis).
+    Report(report::ReportArgs),
     /// Register a model trained by LightGBM (`import lightgbm --file model.txt`) or XGBoost
     /// (`import xgboost --file model.json`) as a new version, read into the native GBDT
     /// predictor, with its lineage (the file's hash and origin).
@@ -157,6 +161,7 @@ async fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Explain(args) => explain::run(args).await,
+        Command::Report(args) => report::run(args).await,
         Command::Import(args) => import::run(args).await,
         Command::Train(args) => train::run(args).await,
         Command::Pending(args) => approvals::pending(args).await,

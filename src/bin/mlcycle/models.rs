@@ -1,11 +1,13 @@
 //! `mlcycle models ...`: inspect and change the model registry of a store.
 
 use clap::{Args, Subcommand, ValueEnum};
+use mlcycle::audit::AuditQuery;
 use mlcycle::clock::SystemClock;
 use mlcycle::registry::{
     AliasChange, Change, ModelVersion, Registry, RegistryExt, SqliteRegistry, StatusChange,
     VersionStatus,
 };
+use mlcycle::report::{CardSources, ModelCard};
 use mlcycle::{Error, Result};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -31,6 +33,10 @@ pub struct ModelsArgs {
 enum Format {
     Text,
     Json,
+    /// Markdown (`models card` only).
+    Md,
+    /// A self-contained HTML page (`models card` only).
+    Html,
 }
 
 #[derive(Subcommand)]
@@ -74,6 +80,17 @@ enum ModelsCommand {
     /// Set, clear or show a model's owner (the person or team its alerts name).
     #[command(subcommand)]
     Owner(OwnerCommand),
+    /// The model card of a version, from the registry and the audit trail: description,
+    /// owner, flavor and signature, training data, validation vs the champion, fairness,
+    /// importance, profiling, approval, alias and deployment history, monitoring
+    /// (--format md (default) or html; json for the card's fields).
+    Card {
+        /// The version: NAME/VERSION, NAME@ALIAS, NAME@latest or models:/...
+        reference: String,
+        /// Write the card to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -155,6 +172,12 @@ fn emit<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> String) 
                 println!("{}", t.trim_end());
             }
         }
+        Format::Md | Format::Html => {
+            return Err(Error::invalid(
+                "--format",
+                "md and html are formats of `models card`; use text or json here",
+            ));
+        }
     }
     Ok(())
 }
@@ -220,6 +243,33 @@ pub async fn run(args: ModelsArgs) -> Result<()> {
                 }
                 s
             })
+        }
+        ModelsCommand::Card { reference, output } => {
+            let mv = registry.resolve(&reference).await?;
+            let owner = registry.get_owner(&mv.name).await?;
+            let aliases = registry.alias_history(&mv.name, None).await?;
+            let statuses = registry.status_history(&mv.name, Some(mv.version)).await?;
+            let audit = match registry.audit_log() {
+                Some(log) => log.query(&AuditQuery::default()).await?,
+                None => Vec::new(),
+            };
+            let card = ModelCard::build(CardSources {
+                version: &mv,
+                owner: owner.as_deref(),
+                alias_history: &aliases,
+                status_history: &statuses,
+                audit: &audit,
+            });
+            let text = match format {
+                Format::Text | Format::Md => card.to_markdown(),
+                Format::Html => card.to_html(),
+                Format::Json => format!("{}\n", serde_json::to_string_pretty(&card)?),
+            };
+            match output {
+                Some(p) => std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?,
+                None => print!("{text}"),
+            }
+            Ok(())
         }
         ModelsCommand::Versions { name } => {
             let vs = registry.list_versions(&name).await?;

@@ -5,8 +5,9 @@ use clap::{Args, ValueEnum};
 use mlcycle::audit::event::{ValidationCompleted, ValidationVerdict};
 use mlcycle::audit::{AuditEntry, AuditEvent, AuditLog, SqliteAuditLog};
 use mlcycle::clock::{Clock, SystemClock};
-use mlcycle::data::{Schema, UnknownLevel, read_csv_with_schema};
+use mlcycle::data::{Schema, TargetKind, UnknownLevel, read_csv_with_schema};
 use mlcycle::registry::{RegistryExt, SqliteRegistry};
+use mlcycle::report::{ModelScores, ValidationReportMeta, validation_html};
 use mlcycle::validate::{
     ChampionChallenger, ChampionChallengerConfig, FairnessConfig, SignificanceConfig, Validator,
 };
@@ -21,6 +22,9 @@ pub enum Format {
     Text,
     /// The full report as JSON.
     Json,
+    /// One self-contained HTML page: checks, metrics, confusion matrices, ROC,
+    /// precision–recall and calibration curves, fairness, serving cost.
+    Html,
 }
 
 /// Arguments of `mlcycle validate`.
@@ -62,6 +66,9 @@ pub struct ValidateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 /// Run `mlcycle validate`; returns whether the candidate should be promoted.
@@ -117,7 +124,7 @@ pub async fn run(args: ValidateArgs) -> Result<bool> {
         }
         None => (None, None),
     };
-    let sig = candidate.signature();
+    let sig = candidate.signature().clone();
     let schema = Schema {
         features: sig.inputs.features.clone(),
         target: Some(sig.target.clone()),
@@ -128,7 +135,31 @@ pub async fn run(args: ValidateArgs) -> Result<bool> {
         UnknownLevel::Error
     };
     let holdout = read_csv_with_schema(&args.data, &schema, None, unknown)?;
-    let report = validator.validate(candidate, champion, &holdout).await?;
+    let scores = match args.format {
+        Format::Html => {
+            let name = |mv: &mlcycle::registry::ModelVersion, role: &str| {
+                format!("{}/{} ({role})", mv.name, mv.version)
+            };
+            let cand = ModelScores::predict(
+                name(&candidate_mv, "candidate"),
+                candidate.as_ref(),
+                &holdout,
+            )?;
+            let champ = match (&champion_mv, &champion) {
+                (Some(mv), Some(m)) => Some(ModelScores::predict(
+                    name(mv, "champion"),
+                    m.as_ref(),
+                    &holdout,
+                )?),
+                _ => None,
+            };
+            Some((cand, champ))
+        }
+        _ => None,
+    };
+    let report = validator
+        .validate(candidate, champion.clone(), &holdout)
+        .await?;
     let audit = SqliteAuditLog::open(&args.store, clock)?;
     audit
         .append(AuditEntry::from_event(
@@ -151,9 +182,40 @@ pub async fn run(args: ValidateArgs) -> Result<bool> {
             format!("validate-{}", uuid::Uuid::new_v4()),
         ))
         .await?;
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Format::Text => print!("{}", report.to_text()),
+    let text = match args.format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+        Format::Text => report.to_text(),
+        Format::Html => {
+            let (cand, champ) = scores.ok_or_else(|| {
+                Error::invalid("--format html", "the holdout was not scored for the page")
+            })?;
+            let meta = ValidationReportMeta {
+                title: format!(
+                    "Validation of {}/{}",
+                    candidate_mv.name, candidate_mv.version
+                ),
+                candidate: format!("{}/{}", candidate_mv.name, candidate_mv.version),
+                champion: champion_mv
+                    .as_ref()
+                    .map(|c| format!("{}/{}", c.name, c.version)),
+                holdout: args.data.display().to_string(),
+                classes: match &sig.target.kind {
+                    TargetKind::Binary { classes } | TargetKind::Multiclass { classes } => {
+                        classes.clone()
+                    }
+                    _ => Vec::new(),
+                },
+            };
+            let y: Vec<f64> = holdout
+                .target()
+                .map(|t| t.to_vec())
+                .ok_or_else(|| Error::invalid("--data", "the holdout has no target column"))?;
+            validation_html(&report, &meta, &y, &cand, champ.as_ref())?
+        }
+    };
+    match &args.output {
+        Some(p) => std::fs::write(p, text).map_err(|e| Error::io(p, e))?,
+        None => print!("{text}"),
     }
     Ok(report.promote)
 }

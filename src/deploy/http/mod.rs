@@ -13,6 +13,7 @@
 //! | `GET /v2/models/{m}[/versions/{v}]` | model metadata (one input tensor per feature, outputs) |
 //! | `GET /v2/models/{m}[/versions/{v}]/ready` | `{"name", "ready"}` |
 //! | `POST /v2/models/{m}[/versions/{v}]/infer` | V2 inference (JSON or binary tensors) |
+//! | `POST /v2/models/{m}/explain` | per-row contributions and base value of the served version (same inputs as `infer`): `{"id", "model", "version", "output", "method", "class", "base_value", "rows": [{"row", "value", "contributions": {FEATURE: x}}], "importance"}`, `base_value + Σ contributions = value` |
 //! | `POST /invocations` | MLflow scoring: `dataframe_split`, `dataframe_records`, `instances`, `inputs`, `text/csv` |
 //! | `GET /ping`, `GET /health` | 200 `"\n"` when a model is served (MLflow) |
 //! | `GET /version` | the crate version, raw (MLflow) |
@@ -125,6 +126,7 @@ mod auth;
 mod body;
 mod budget;
 mod error;
+mod explain;
 mod fastjson;
 mod follow;
 mod labels;

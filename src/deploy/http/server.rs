@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::metrics::RequestLabels;
 use super::state::{Served, Shared};
-use super::{admin, auth, labels, mlflow, v2};
+use super::{admin, auth, explain, labels, mlflow, v2};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -46,6 +46,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/v2/models/{name}", get(v2::metadata))
         .route("/v2/models/{name}/ready", get(v2::model_ready))
         .route("/v2/models/{name}/infer", post(v2::infer))
+        .route("/v2/models/{name}/explain", post(explain::explain))
         .route(
             "/v2/models/{name}/versions/{version}",
             get(v2::metadata_version),

@@ -911,3 +911,26 @@ async fn infer_inner(
         .insert(RequestId(request_id.clone(), rid.1));
     Ok(r)
 }
+
+/// The request's `id` and its inputs as the encoded matrix of `served`: the V2 request
+/// formats of `infer` (JSON tensors, one per feature or one matrix, and the binary
+/// extension), for other routes that take the same inputs (`explain`).
+pub(super) fn request_matrix(
+    served: &Served,
+    enc: &Encoding,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<(Option<Value>, Array2<f64>), ApiError> {
+    let (json_part, binary) = split_body(headers, bytes)?;
+    let req: InferRequest = serde_json::from_slice(json_part).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the request is not a valid V2 inference request: {}",
+            super::error::json_error_message(&e)
+        ))
+    })?;
+    if req.inputs.is_empty() {
+        return Err(ApiError::bad_request("the request has no inputs"));
+    }
+    let tensors = decode_inputs(&req, binary)?;
+    Ok((req.id, to_matrix(served, &tensors, enc)?))
+}
