@@ -204,3 +204,36 @@ async fn a_row_with_no_usable_value_is_refused_with_a_reason() {
     let msg = v["message"].as_str().unwrap();
     assert!(msg.contains("row 1 has no usable value"), "{msg}");
 }
+
+#[tokio::test]
+async fn a_v2_body_id_already_used_is_refused_and_a_refused_request_keeps_its_id_free() {
+    let f = start(|_| {}).await;
+    let send = |id: &'static str, body: Value| {
+        let mut body = body;
+        body["id"] = json!(id);
+        f.client
+            .post(f.url("/v2/models/credit/infer"))
+            .body(body.to_string())
+            .send()
+    };
+    let good = v2_columns(&f.data, 2);
+    assert_eq!(
+        send("body-1", good.clone())
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let again = send("body-1", good.clone()).await.unwrap();
+    assert_eq!(again.status().as_u16(), 409);
+    let msg: Value = serde_json::from_slice(&again.bytes().await.unwrap()).unwrap();
+    assert!(msg.to_string().contains("already used"), "{msg}");
+    // A request refused for its inputs does not use up its id.
+    let bad = send("body-2", json!({"inputs": []})).await.unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    assert_eq!(send("body-2", good).await.unwrap().status().as_u16(), 200);
+    let ids = logged_ids(&f).await;
+    assert_eq!(ids.iter().filter(|i| *i == "body-1").count(), 1, "{ids:?}");
+    assert_eq!(ids.iter().filter(|i| *i == "body-2").count(), 1, "{ids:?}");
+}

@@ -887,6 +887,28 @@ async fn infer_inner(
         })
         .await??;
     let request_id = settle_request_id(rid, req.id.as_ref());
+    // An id taken from the body is the client's choice too: it never replaces another
+    // recorded request (the header's id is checked before the handler runs).
+    let reserved = if !rid.1 && request_id != rid.0 && shared.recorder.is_some() {
+        match shared.request_ids.reserve(&request_id) {
+            Ok(h) => Some(h),
+            Err(()) => {
+                let mut r = ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "the request id `{}` was already used by a recorded request; send a new \
+                         `id` (or none, and the server chooses one)",
+                        crate::data::truncate_for_message(&request_id)
+                    ),
+                )
+                .into_response();
+                r.extensions_mut().insert(RequestId(rid.0.clone(), rid.1));
+                return Ok(r);
+            }
+        }
+    } else {
+        None
+    };
     let answered = async {
         let tensors = tensors?;
         let (served, p) = shared
@@ -906,6 +928,12 @@ async fn infer_inner(
     .await;
     // The settled id goes back in the header, also with an error (the one any record of
     // the failed request carries).
+    if answered.is_err()
+        && let Some(h) = reserved
+    {
+        // Not scored, so nothing recorded under it: the id stays free for a retry.
+        shared.request_ids.release(h);
+    }
     let mut r = answered.unwrap_or_else(IntoResponse::into_response);
     r.extensions_mut()
         .insert(RequestId(request_id.clone(), rid.1));
