@@ -99,6 +99,29 @@ pub(crate) async fn load_champion(
 }
 
 impl TrainingStage<'_> {
+    /// Fit the trainer on `data` and record `training.finished` for it.
+    async fn train_recorded(
+        &self,
+        trace: &str,
+        data: &Dataset,
+        ctx: &TrainContext,
+    ) -> Result<TrainedModel> {
+        let t = self.trainer.train(data, ctx).await?;
+        self.events
+            .emit(
+                trace,
+                vec![data.id().to_string()],
+                AuditEvent::TrainingFinished(TrainingFinished {
+                    algorithm: t.algorithm.clone(),
+                    params: t.params.clone(),
+                    seed: None,
+                    model_name: None,
+                }),
+            )
+            .await?;
+        Ok(t)
+    }
+
     /// Run the stage on `run`: each step appends its audit records and reports to the
     /// observer; a failing step's error names it ([`Error::Stage`]).
     pub async fn run(&self, run: TrainingRun<'_>) -> Result<Registered> {
@@ -256,19 +279,7 @@ impl TrainingStage<'_> {
                             observer.progress(Stage::Train, &progress_trace, what, done, total)
                         },
                     );
-                    let t = self.trainer.train(&train, &ctx).await?;
-                    ev.emit(
-                        trace,
-                        vec![train.id().to_string()],
-                        AuditEvent::TrainingFinished(TrainingFinished {
-                            algorithm: t.algorithm.clone(),
-                            params: t.params.clone(),
-                            seed: None,
-                            model_name: None,
-                        }),
-                    )
-                    .await?;
-                    Ok(t)
+                    self.train_recorded(trace, &train, &ctx).await
                 },
                 |t| format!("{} on {} rows", t.algorithm, train.n_rows()),
             )
@@ -344,19 +355,7 @@ impl TrainingStage<'_> {
                             .await?;
                         }
                         let ctx = TrainContext::with_seed(cfg.seed);
-                        let t = self.trainer.train(&all, &ctx).await?;
-                        ev.emit(
-                            trace,
-                            vec![all.id().to_string()],
-                            AuditEvent::TrainingFinished(TrainingFinished {
-                                algorithm: t.algorithm.clone(),
-                                params: t.params.clone(),
-                                seed: None,
-                                model_name: None,
-                            }),
-                        )
-                        .await?;
-                        Ok(t)
+                        self.train_recorded(trace, &all, &ctx).await
                     },
                     |t| format!("{} refit on all {} rows", t.algorithm, all.n_rows()),
                 )
