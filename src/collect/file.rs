@@ -87,6 +87,27 @@ pub struct FilePredictionLog {
     format: LogFormat,
     /// Damaged records readers skipped (shared by clones).
     skipped: Arc<AtomicU64>,
+    retention: Retention,
+}
+
+/// How much of a [`FilePredictionLog`] is kept: hour partitions older than `max_age`, and the
+/// oldest partitions while the log holds more than `max_bytes`, are deleted — never the
+/// partition of the hour being written. Nothing is deleted by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Keep hours that ended at most this long ago.
+    pub max_age: Option<TimeDelta>,
+    /// Keep at most this many bytes of partition files.
+    pub max_bytes: Option<u64>,
+}
+
+/// What [`FilePredictionLog::enforce_retention`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Partition files deleted.
+    pub files: usize,
+    /// Their bytes.
+    pub bytes: u64,
 }
 
 impl FilePredictionLog {
@@ -103,7 +124,82 @@ impl FilePredictionLog {
             dir,
             format,
             skipped: Arc::default(),
+            retention: Retention::default(),
         })
+    }
+
+    /// Keep only what `retention` allows; the log's writer enforces it each time it starts
+    /// a new hour's partition (see [`FilePredictionLog::enforce_retention`]).
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The retention this log enforces.
+    pub fn retention(&self) -> Retention {
+        self.retention
+    }
+
+    /// Delete the partitions the retention does not keep, as of `now`: hours that ended more
+    /// than `max_age` before `now`, then the oldest hours while the files add up to more than
+    /// `max_bytes`. The hour containing `now` (the one being written) is never deleted.
+    /// Emptied day, month and year folders are removed too.
+    pub fn enforce_retention(&self, now: DateTime<Utc>) -> Result<Pruned> {
+        let r = self.retention;
+        let mut pruned = Pruned::default();
+        if r.max_age.is_none() && r.max_bytes.is_none() {
+            return Ok(pruned);
+        }
+        let current = now
+            .duration_trunc(TimeDelta::hours(1))
+            .map_err(|e| Error::invalid("retention time", e.to_string()))?;
+        let mut hours: Vec<(DateTime<Utc>, Vec<(PathBuf, u64)>)> = Vec::new();
+        for h in self.hours()? {
+            let mut files = Vec::new();
+            for f in LogFormat::ALL {
+                let p = self.partition_in(h, f);
+                match std::fs::metadata(&p) {
+                    Ok(m) => files.push((p, m.len())),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io(&p, e)),
+                }
+            }
+            hours.push((h, files));
+        }
+        let mut total: u64 = hours.iter().flat_map(|(_, f)| f.iter().map(|x| x.1)).sum();
+        for (h, files) in &hours {
+            if *h >= current {
+                break;
+            }
+            let too_old = r
+                .max_age
+                .is_some_and(|age| *h + TimeDelta::hours(1) + age <= now);
+            let too_big = r.max_bytes.is_some_and(|max| total > max);
+            if !(too_old || too_big) {
+                // Hours are oldest first: once one is kept by both rules, the rest are too.
+                break;
+            }
+            for (p, len) in files {
+                match std::fs::remove_file(p) {
+                    Ok(()) => {
+                        pruned.files += 1;
+                        pruned.bytes += len;
+                        total -= len;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io(p, e)),
+                }
+                // Empty day, month and year folders go too (a folder that is not empty stays).
+                let mut dir = p.parent();
+                while let Some(d) = dir {
+                    if d == self.dir || std::fs::remove_dir(d).is_err() {
+                        break;
+                    }
+                    dir = d.parent();
+                }
+            }
+        }
+        Ok(pruned)
     }
 
     /// How many damaged records the reads of this log (and its clones) have skipped so far:
@@ -472,6 +568,17 @@ impl PartitionWriter {
     }
 
     fn open(&mut self, hour: i64, at: DateTime<Utc>) -> Result<()> {
+        // A new hour: the moment to let go of what the retention does not keep. A failure
+        // here must not lose the records being written: it is logged, and tried next hour.
+        match self.log.enforce_retention(at) {
+            Ok(p) if p.files > 0 => tracing::info!(
+                files = p.files,
+                bytes = p.bytes,
+                "prediction log: deleted partitions past the retention"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "prediction log: retention not enforced"),
+        }
         let path = self.log.partition(at);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
@@ -692,6 +799,96 @@ mod tests {
             log.hours().unwrap(),
             vec![t - TimeDelta::seconds(3598), t + TimeDelta::seconds(2)]
         );
+    }
+
+    /// One small record in each of `hours` consecutive hours from `t0`, written by the log's
+    /// writer; the partitions' sizes.
+    fn hourly(log: &FilePredictionLog, t0: DateTime<Utc>, hours: i64) -> Vec<u64> {
+        let mut w = log.batch_writer().unwrap();
+        (0..hours)
+            .map(|h| {
+                let at = t0 + TimeDelta::hours(h);
+                w.write(&[RequestRecord::from(record(
+                    at,
+                    &format!("h{h}"),
+                    vec![],
+                    None,
+                ))])
+                .unwrap();
+                std::fs::metadata(log.partition(at)).unwrap().len()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn retention_by_age_deletes_old_hours_and_their_empty_folders_never_the_current_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 30, 0).unwrap();
+        let log = FilePredictionLog::open(dir.path()).unwrap();
+        // Without a retention nothing goes.
+        hourly(&log, t0, 3);
+        assert_eq!(
+            log.enforce_retention(t0 + TimeDelta::days(30)).unwrap(),
+            Pruned::default()
+        );
+        // 50 hours over three days; keep hours that ended within the last 24 h.
+        let log = log.with_retention(Retention {
+            max_age: Some(TimeDelta::hours(24)),
+            max_bytes: None,
+        });
+        hourly(&log, t0, 50);
+        // The writer enforced it as each hour opened: at 2026-03-03 01:30 (the last hour),
+        // hours up to 2026-03-02 00:00 had ended at least 24 h before.
+        let now = t0 + TimeDelta::hours(49);
+        let hours = log.hours().unwrap();
+        assert_eq!(hours.len(), 25);
+        assert_eq!(hours[0], Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap());
+        // Two hours later, two more hours are past it (nothing new was written).
+        let pruned = log.enforce_retention(now + TimeDelta::hours(2)).unwrap();
+        assert_eq!(pruned.files, 2);
+        assert_eq!(log.hours().unwrap().len(), 23);
+        // The first day's folder is gone; the current hour stays even with a zero age.
+        assert!(!dir.path().join("2026/03/01").exists());
+        let strict = log.clone().with_retention(Retention {
+            max_age: Some(TimeDelta::zero()),
+            max_bytes: None,
+        });
+        strict.enforce_retention(now).unwrap();
+        assert_eq!(
+            strict.hours().unwrap(),
+            vec![Utc.with_ymd_and_hms(2026, 3, 3, 1, 0, 0).unwrap()]
+        );
+        assert_eq!(
+            strict
+                .read_blocking(t0, now + TimeDelta::hours(1))
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn retention_by_size_deletes_the_oldest_hours_first_and_the_writer_enforces_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let probe = FilePredictionLog::open(dir.path().join("probe")).unwrap();
+        let one = hourly(&probe, t0, 1)[0];
+        // Room for three hours: each new hour the writer opens lets go of the oldest.
+        let log = FilePredictionLog::open(dir.path().join("log"))
+            .unwrap()
+            .with_retention(Retention {
+                max_age: None,
+                max_bytes: Some(3 * one),
+            });
+        hourly(&log, t0, 10);
+        let hours = log.hours().unwrap();
+        // Enforced when hour 9 opened (hours 0..=8 on disk, 9 × one > 3 × one): 6, 7, 8 kept,
+        // then hour 9 written.
+        assert_eq!(hours.len(), 4, "{hours:?}");
+        assert_eq!(hours[0], t0 + TimeDelta::hours(6));
+        let pruned = log.enforce_retention(t0 + TimeDelta::hours(9)).unwrap();
+        assert_eq!(pruned.files, 1);
+        assert_eq!(log.hours().unwrap()[0], t0 + TimeDelta::hours(7));
     }
 
     #[test]

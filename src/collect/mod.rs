@@ -49,7 +49,7 @@ mod file;
 mod jsonl;
 
 pub use collector::{Collector, CollectorLimits, CollectorStats};
-pub use file::{FilePredictionLog, LogFormat};
+pub use file::{FilePredictionLog, LogFormat, Pruned, Retention};
 pub use jsonl::JsonRows;
 pub(crate) use jsonl::JsonRowsBuilder;
 

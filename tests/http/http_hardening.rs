@@ -467,6 +467,10 @@ async fn mlcycle_serve_reads_the_api_token_and_takes_tls_and_connection_flags() 
             "300",
             "--max-in-flight",
             "8",
+            "--log-retention-days",
+            "30",
+            "--log-max-bytes",
+            "100000000",
         ])
         .env("MLCYCLE_API_TOKEN", "cli-t0ken")
         .stderr(std::process::Stdio::piped())
@@ -564,4 +568,20 @@ async fn a_kept_alive_connection_sending_half_its_next_header_is_closed() {
     let rest = read_to_close(&s, BOUND).await;
     assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
     assert!(started.elapsed() < BOUND);
+}
+
+#[test]
+fn serve_refuses_a_zero_log_retention_or_size_before_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value) in [("--log-retention-days", "0"), ("--log-max-bytes", "0")] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mlcycle"))
+            .args(["serve", "--store"])
+            .arg(dir.path())
+            .args(["--model", "credit@production", flag, value])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{flag}: {err}");
+    }
 }

@@ -3,7 +3,7 @@
 use mlcycle::audit::event::{DeploymentStarted, DeploymentStopped};
 use mlcycle::audit::{AuditEntry, AuditEvent, AuditLog, SqliteAuditLog};
 use mlcycle::clock::{Clock, SystemClock};
-use mlcycle::collect::{Collector, CollectorLimits, FilePredictionLog, LogFormat};
+use mlcycle::collect::{Collector, CollectorLimits, FilePredictionLog, LogFormat, Retention};
 use mlcycle::data::UnknownLevel;
 use mlcycle::deploy::http::{
     FollowSpec, HttpConfig, HttpDeployer, Limits, TlsConfig, TrafficSplit,
@@ -83,6 +83,14 @@ pub struct ServeArgs {
     /// take both; `mlcycle predictions` prints either as JSON lines.
     #[arg(long, default_value_t = LogFormat::Binary)]
     log_format: LogFormat,
+    /// Delete prediction-log hours that ended more than this many days ago (checked as
+    /// each new hour starts). Default: keep everything.
+    #[arg(long, value_name = "DAYS", value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=36_500))]
+    log_retention_days: Option<u64>,
+    /// Delete the oldest prediction-log hours while the log holds more than this many bytes
+    /// (the hour being written is kept). Default: no limit.
+    #[arg(long, value_name = "BYTES", value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..))]
+    log_max_bytes: Option<u64>,
     /// Share of requests (0–1] recorded to the prediction log, chosen by request id (the
     /// same requests on every run and for champion and shadow alike); the others are
     /// counted on `/metrics` as `mlcycle_prediction_log_sampled_out_total`.
@@ -133,7 +141,13 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
         None
     } else {
         let log =
-            FilePredictionLog::open_with_format(args.store.join("predictions"), args.log_format)?;
+            FilePredictionLog::open_with_format(args.store.join("predictions"), args.log_format)?
+                .with_retention(Retention {
+                    max_age: args
+                        .log_retention_days
+                        .map(|d| chrono::TimeDelta::days(d as i64)),
+                    max_bytes: args.log_max_bytes,
+                });
         Some(
             Collector::spawn_with_limits(
                 Arc::new(log),
