@@ -153,7 +153,9 @@ impl FilePredictionLog {
         let current = now
             .duration_trunc(TimeDelta::hours(1))
             .map_err(|e| Error::invalid("retention time", e.to_string()))?;
-        let mut hours: Vec<(DateTime<Utc>, Vec<(PathBuf, u64)>)> = Vec::new();
+        // Each hour with its partition files and their sizes, oldest first.
+        type Files = Vec<(PathBuf, u64)>;
+        let mut hours: Vec<(DateTime<Utc>, Files)> = Vec::new();
         for h in self.hours()? {
             let mut files = Vec::new();
             for f in LogFormat::ALL {
