@@ -708,9 +708,8 @@ fn decide(
                         ),
                     ));
                 }
-                None => checks.push(check(
+                None => checks.push(info(
                     format!("fit_gap:{primary}"),
-                    true,
                     format!("{words} (no limit set; a large gap suggests overfitting, a poor training score underfitting)"),
                 )),
             }

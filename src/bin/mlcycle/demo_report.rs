@@ -92,7 +92,11 @@ fn training(t: &TrainingOutcome, indent: &str) {
     for c in &v.checks {
         println!(
             "{indent}  [{}] {}",
-            if c.passed { "pass" } else { "FAIL" },
+            match (c.info, c.passed) {
+                (true, _) => "info",
+                (false, true) => "pass",
+                (false, false) => "FAIL",
+            },
             c.detail
         );
     }
