@@ -99,6 +99,35 @@ pub(crate) async fn load_champion(
 }
 
 impl TrainingStage<'_> {
+    /// Record `dataset.registered` for `d` (once per dataset id, see
+    /// [`StageEvents::register_dataset`]) as `role` of this run, from `source`.
+    async fn register(
+        &self,
+        trace: &str,
+        d: &Dataset,
+        source: String,
+        role: DatasetRole,
+        derived_from: Option<&Dataset>,
+        trigger: Trigger,
+    ) -> Result<()> {
+        self.events
+            .register_dataset(
+                trace,
+                d.id(),
+                AuditEvent::DatasetRegistered(DatasetRegistered {
+                    source,
+                    hash: d.id().clone(),
+                    rows: d.n_rows(),
+                    features: d.schema().n_features(),
+                    role: Some(role),
+                    derived_from: derived_from.map(|p| p.id().clone()),
+                    trigger: Some(trigger.as_str().into()),
+                    model_name: Some(self.config.model_name.clone()),
+                }),
+            )
+            .await
+    }
+
     /// Fit the trainer on `data` and record `training.finished` for it.
     async fn train_recorded(
         &self,
@@ -139,19 +168,13 @@ impl TrainingStage<'_> {
                     }
                     data.require_target()?;
                     let q = QualityReport::of(data);
-                    ev.register_dataset(
+                    self.register(
                         trace,
-                        data.id(),
-                        AuditEvent::DatasetRegistered(DatasetRegistered {
-                            source: data.source().to_string(),
-                            hash: data.id().clone(),
-                            rows: data.n_rows(),
-                            features: data.schema().n_features(),
-                            role: Some(DatasetRole::Source),
-                            derived_from: None,
-                            trigger: Some(trigger.as_str().into()),
-                            model_name: Some(cfg.model_name.clone()),
-                        }),
+                        data,
+                        data.source().to_string(),
+                        DatasetRole::Source,
+                        None,
+                        trigger,
                     )
                     .await?;
                     ev.emit(
@@ -207,19 +230,13 @@ impl TrainingStage<'_> {
                 trace,
                 async {
                     if given_holdout.is_some() {
-                        ev.register_dataset(
+                        self.register(
                             trace,
-                            holdout.id(),
-                            AuditEvent::DatasetRegistered(DatasetRegistered {
-                                source: holdout.source().to_string(),
-                                hash: holdout.id().clone(),
-                                rows: holdout.n_rows(),
-                                features: holdout.schema().n_features(),
-                                role: Some(DatasetRole::Holdout),
-                                derived_from: None,
-                                trigger: Some(trigger.as_str().into()),
-                                model_name: Some(cfg.model_name.clone()),
-                            }),
+                            &holdout,
+                            holdout.source().to_string(),
+                            DatasetRole::Holdout,
+                            None,
+                            trigger,
                         )
                         .await?;
                     }
@@ -237,26 +254,14 @@ impl TrainingStage<'_> {
                         } else {
                             "holdout"
                         };
-                        ev.register_dataset(
-                            trace,
-                            split.id(),
-                            AuditEvent::DatasetRegistered(DatasetRegistered {
-                                source: format!(
-                                    "{name} split ({:.0}%, seed {}) of {}",
-                                    100.0 * share,
-                                    cfg.seed,
-                                    data.source()
-                                ),
-                                hash: split.id().clone(),
-                                rows: split.n_rows(),
-                                features: split.schema().n_features(),
-                                role: Some(role),
-                                derived_from: Some(data.id().clone()),
-                                trigger: Some(trigger.as_str().into()),
-                                model_name: Some(cfg.model_name.clone()),
-                            }),
-                        )
-                        .await?;
+                        let source = format!(
+                            "{name} split ({:.0}%, seed {}) of {}",
+                            100.0 * share,
+                            cfg.seed,
+                            data.source()
+                        );
+                        self.register(trace, split, source, role, Some(data), trigger)
+                            .await?;
                     }
                     ev.emit(
                         trace,
@@ -338,19 +343,13 @@ impl TrainingStage<'_> {
                     trace,
                     async {
                         if given_holdout.is_some() {
-                            ev.register_dataset(
+                            self.register(
                                 trace,
-                                all.id(),
-                                AuditEvent::DatasetRegistered(DatasetRegistered {
-                                    source: all.source().to_string(),
-                                    hash: all.id().clone(),
-                                    rows: all.n_rows(),
-                                    features: all.schema().n_features(),
-                                    role: Some(DatasetRole::Train),
-                                    derived_from: Some(data.id().clone()),
-                                    trigger: Some(trigger.as_str().into()),
-                                    model_name: Some(cfg.model_name.clone()),
-                                }),
+                                &all,
+                                all.source().to_string(),
+                                DatasetRole::Train,
+                                Some(data),
+                                trigger,
                             )
                             .await?;
                         }
