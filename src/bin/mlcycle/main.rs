@@ -23,6 +23,7 @@ mod run;
 mod score;
 #[cfg(feature = "http")]
 mod serve;
+mod signals;
 mod train;
 mod validate;
 

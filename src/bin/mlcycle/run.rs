@@ -347,28 +347,6 @@ async fn read_holdout(stack: &Stack, path: &Path, target: Option<&str>) -> Resul
     read_csv(path, &CsvOptions::with_target(target))
 }
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// The alert dispatcher of `mlcycle run`: alerts are stored in the store and logged; each
 /// `--webhook` URL gets a signed POST (secret from `MLCYCLE_WEBHOOK_SECRET`); `--owner` sets
 /// the model's owner in the registry (and names it in alerts before the model exists).
@@ -418,6 +396,8 @@ const WEBHOOK_SECRET_ENV: &str = "MLCYCLE_WEBHOOK_SECRET";
 
 /// Run `mlcycle run` until SIGINT or SIGTERM.
 pub async fn run(args: RunArgs) -> Result<()> {
+    // Installed before anything runs: a signal during the first step is held, not fatal.
+    let shutdown = crate::signals::Shutdown::install();
     let s = args.settings()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if s.training_data.is_some() && s.dataset.is_some() {
@@ -504,10 +484,15 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let format = s.format;
     let mut failed = None;
     controller
-        .run(shutdown_signal(), |r| match line(format, r) {
-            Ok(l) => println!("{l}"),
-            Err(e) => failed = Some(e),
-        })
+        .run(
+            async move {
+                shutdown.wait().await;
+            },
+            |r| match line(format, r) {
+                Ok(l) => println!("{l}"),
+                Err(e) => failed = Some(e),
+            },
+        )
         .await?;
     collector.flush().await?;
     eprintln!("mlcycle run: stopped");

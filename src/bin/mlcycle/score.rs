@@ -77,6 +77,7 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
 
 /// Run `mlcycle score`; returns whether the job succeeded.
 pub async fn run(args: ScoreArgs) -> mlcycle::Result<bool> {
+    let shutdown = crate::signals::Shutdown::install();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if !args.store.join(mlcycle::registry::DB_FILE).exists() {
         return Err(mlcycle::Error::not_found(
@@ -140,7 +141,7 @@ pub async fn run(args: ScoreArgs) -> mlcycle::Result<bool> {
     let job = deployer.score_file(&args.input, &args.output, &options, Some(progress));
     let summary = tokio::select! {
         summary = job => summary?,
-        signal = interrupted() => {
+        signal = shutdown.wait() => {
             reporter.finish();
             // The job's temporaries would outlive the process: remove them now.
             let rejects = args
@@ -215,36 +216,6 @@ pub async fn run(args: ScoreArgs) -> mlcycle::Result<bool> {
         }
     }
     Ok(ok)
-}
-
-/// Wait for SIGINT (Ctrl-C) or, on Unix, SIGTERM; the signal's name.
-async fn interrupted() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = ctrl_c() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                ctrl_c().await;
-                "SIGINT"
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        ctrl_c().await;
-        "Ctrl-C"
-    }
-}
-
-/// Ctrl-C; never, if it cannot be listened for.
-async fn ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }
 
 /// Progress display: a bar on a terminal, a line every few seconds otherwise, or nothing.

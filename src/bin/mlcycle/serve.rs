@@ -126,6 +126,7 @@ fn parse_sample(s: &str) -> Result<f64, String> {
 
 /// Run the server until SIGTERM or Ctrl-C, then stop gracefully.
 pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
+    let shutdown = crate::signals::Shutdown::install();
     let started = Instant::now();
     // A directory that is there is opened (and a damaged store refused) by the registry.
     if !args.store.exists() {
@@ -253,7 +254,7 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
         server.endpoint(),
         started.elapsed().as_millis()
     );
-    shutdown_signal().await;
+    shutdown.wait().await;
     eprintln!("stopping: finishing in-flight requests and flushing the prediction log");
     watcher.abort();
     let last = server.current().await;
@@ -368,26 +369,5 @@ async fn record_swaps(
             eprintln!("warning: the deployment record of a swap was not written: {e}");
         }
         last = now;
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
 }
