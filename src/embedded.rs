@@ -2,6 +2,8 @@
 //! simulations) or the embedded store on disk (one directory: SQLite database for registry
 //! and audit trail, content-addressed artifacts, hourly prediction log, binary by default).
 
+use crate::audit::AuditEvent;
+use crate::audit::event::DeploymentStarted;
 use crate::audit::{AuditLog, InMemoryAuditLog};
 use crate::clock::Clock;
 use crate::collect::{Collector, FilePredictionLog, InMemoryPredictionLog, PredictionLog};
@@ -241,6 +243,24 @@ async fn resume_serving(lifecycle: &Lifecycle) -> Result<Option<DeploymentInfo>>
             version,
             model,
         })
+        .await?;
+    // The trail says which version serves from when, also after a restart.
+    let events = lifecycle.events();
+    let trace = format!("resume-{}", info.since.format("%Y%m%dT%H%M%SZ"));
+    events
+        .emit(
+            &trace,
+            vec![events.version_ref(version)],
+            AuditEvent::DeploymentStarted(DeploymentStarted {
+                deployer: info.deployer.clone(),
+                endpoint: info.endpoint.clone(),
+                model_name: info.model_name.clone(),
+                version: info.version,
+                since: info.since,
+                approved_by: format!("{} (resumed from {})", cfg.actor, cfg.serving_alias),
+                replaces: None,
+            }),
+        )
         .await?;
     Ok(Some(info))
 }

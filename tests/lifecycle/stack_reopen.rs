@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use mlcycle::audit::{AuditLog, AuditQuery, actions};
 use mlcycle::clock::SimulatedClock;
 use mlcycle::deploy::{Deployer, ScoreRequest};
 use mlcycle::embedded::Stack;
@@ -67,6 +68,27 @@ async fn a_reopened_store_serves_the_production_alias() {
         .expect("serving after reopen");
     assert_eq!((info.model_name.as_str(), info.version), ("credit", 1));
     assert_eq!(score(&stack).await.unwrap(), 1);
+    // the trail records the resumed deployment: version 1 serves again from the reopen on
+    let started = stack
+        .audit
+        .query(&AuditQuery {
+            action: Some(actions::DEPLOYMENT_STARTED.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let last = started.last().expect("deployment records");
+    assert_eq!(last.entry.subjects, vec!["credit/1".to_string()]);
+    assert_eq!(last.entry.payload["version"], 1);
+    assert!(
+        last.entry.payload["approved_by"]
+            .as_str()
+            .unwrap()
+            .contains("resumed from production"),
+        "{:?}",
+        last.entry.payload
+    );
+    assert!(stack.audit.verify().await.unwrap() > 0);
 
     // `resume_serving` follows an alias moved later
     stack
