@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use mlcycle::audit::{AuditLog, AuditQuery, actions};
+use mlcycle::audit::{AuditQuery, actions};
 use mlcycle::clock::SimulatedClock;
 use mlcycle::deploy::{Deployer, ScoreRequest};
 use mlcycle::embedded::Stack;
