@@ -1,6 +1,6 @@
 //! The alert-store conformance suite: every [`AlertStore`] must pass it.
 
-use super::{Alert, AlertKind, AlertQuery, AlertStore, DeliveryAttempt, Severity};
+use super::{Alert, AlertKind, AlertQuery, AlertStore, CooldownMark, DeliveryAttempt, Severity};
 use crate::Error;
 use crate::conformance_support::{broken, check, step};
 use chrono::{Duration, TimeZone, Utc};
@@ -143,4 +143,90 @@ pub async fn alert_store_conformance(store: &dyn AlertStore) {
         ids == vec![b.id],
         || format!("{ids:?}"),
     );
+    // Cooldown marks: one per (model, kind, key), the later save wins; clearing by key or kind.
+    let mark = |kind: AlertKind, key: Option<&str>, hours: i64| CooldownMark {
+        model: "credit".into(),
+        kind,
+        key: key.map(str::to_string),
+        delivered_at: t0 + Duration::hours(hours),
+    };
+    for m in [
+        mark(AlertKind::Drift, Some("income"), 1),
+        mark(AlertKind::Drift, Some("income"), 2),
+        mark(AlertKind::Drift, Some(""), 1),
+        mark(AlertKind::Drift, None, 1),
+        mark(AlertKind::Released, Some("v4"), 3),
+    ] {
+        step(
+            SUITE,
+            "save_cooldown keeps a mark",
+            "save_cooldown",
+            store.save_cooldown(&m).await,
+        );
+    }
+    let sorted = |mut v: Vec<CooldownMark>| {
+        v.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
+        v
+    };
+    let marks = sorted(step(
+        SUITE,
+        "cooldowns",
+        "cooldowns",
+        store.cooldowns().await,
+    ));
+    let want = sorted(vec![
+        mark(AlertKind::Drift, Some("income"), 2),
+        mark(AlertKind::Drift, Some(""), 1),
+        mark(AlertKind::Drift, None, 1),
+        mark(AlertKind::Released, Some("v4"), 3),
+    ]);
+    // A store that keeps no marks (the trait's defaults) answers none; one that keeps them
+    // keeps them exactly.
+    check(
+        SUITE,
+        "cooldown marks read back, one per key, the latest save",
+        marks.is_empty() || marks == want,
+        || format!("{marks:?}"),
+    );
+    if !marks.is_empty() {
+        step(
+            SUITE,
+            "clear_cooldowns by key",
+            "clear_cooldowns",
+            store
+                .clear_cooldowns("credit", AlertKind::Drift, Some("income"))
+                .await,
+        );
+        let left = sorted(step(
+            SUITE,
+            "cooldowns",
+            "cooldowns",
+            store.cooldowns().await,
+        ));
+        check(
+            SUITE,
+            "clear_cooldowns removes one key",
+            left == want
+                .iter()
+                .filter(|m| m.key.as_deref() != Some("income"))
+                .cloned()
+                .collect::<Vec<_>>(),
+            || format!("{left:?}"),
+        );
+        step(
+            SUITE,
+            "clear_cooldowns of a kind",
+            "clear_cooldowns",
+            store
+                .clear_cooldowns("credit", AlertKind::Drift, None)
+                .await,
+        );
+        let left = step(SUITE, "cooldowns", "cooldowns", store.cooldowns().await);
+        check(
+            SUITE,
+            "clear_cooldowns without a key removes the kind",
+            left == vec![mark(AlertKind::Released, Some("v4"), 3)],
+            || format!("{left:?}"),
+        );
+    }
 }

@@ -1,4 +1,4 @@
-use super::{Alert, AlertKind, AlertRecord, AlertSink, AlertStore};
+use super::{Alert, AlertKind, AlertRecord, AlertSink, AlertStore, CooldownMark};
 use crate::Result;
 use crate::audit::event::AlertDelivery;
 use crate::audit::{AuditEntry, AuditEvent, AuditLog};
@@ -16,7 +16,8 @@ type Key = (String, AlertKind, Option<String>);
 
 /// Takes the lifecycle's alerts and sees them delivered: it fills in the model's owner,
 /// suppresses a repeat of the same (model, kind, column) within the cooldown (a condition
-/// that clears — [`AlertDispatcher::clear`] — re-arms it at once), stores every alert and
+/// that clears — [`AlertDispatcher::clear`] — re-arms it at once; both are kept in the
+/// store, so a restarted process goes on where the last one stopped), stores every alert and
 /// every delivery attempt, appends an `alert.delivery` audit record per attempt, and fans
 /// each alert out to every sink.
 ///
@@ -50,6 +51,8 @@ pub struct AlertDispatcher {
     cooldown: Duration,
     actor: String,
     last: Mutex<HashMap<Key, DateTime<Utc>>>,
+    /// Whether the store's cooldown marks were read into `last`.
+    loaded: tokio::sync::OnceCell<()>,
 }
 
 impl AlertDispatcher {
@@ -65,6 +68,7 @@ impl AlertDispatcher {
             cooldown: DEFAULT_COOLDOWN,
             actor: "mlcycle".into(),
             last: Mutex::new(HashMap::new()),
+            loaded: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -122,6 +126,23 @@ impl AlertDispatcher {
         self.last.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Read the store's cooldown marks once (what earlier processes delivered).
+    async fn load_cooldowns(&self) -> Result<()> {
+        self.loaded
+            .get_or_try_init(|| async {
+                let marks = self.store.cooldowns().await?;
+                let mut last = self.last();
+                for m in marks {
+                    let key = (m.model, m.kind, m.key);
+                    let t = last.entry(key).or_insert(m.delivered_at);
+                    *t = (*t).max(m.delivered_at);
+                }
+                Ok::<_, crate::Error>(())
+            })
+            .await
+            .map(|_| ())
+    }
+
     /// The owner of `model`: the registry's, else the default owner.
     pub async fn owner_of(&self, model: &str) -> Option<String> {
         if let Some(r) = &self.registry
@@ -140,6 +161,7 @@ impl AlertDispatcher {
         if alert.owner.is_none() {
             alert.owner = self.owner_of(&alert.model_name).await;
         }
+        self.load_cooldowns().await?;
         let key = Self::key(&alert);
         let suppressed = {
             let mut last = self.last();
@@ -148,12 +170,23 @@ impl AlertDispatcher {
                     true
                 }
                 _ => {
-                    last.insert(key, alert.at);
+                    last.insert(key.clone(), alert.at);
                     false
                 }
             }
         };
         self.store.insert(&alert, suppressed).await?;
+        if !suppressed {
+            let (model, kind, key) = key;
+            self.store
+                .save_cooldown(&CooldownMark {
+                    model,
+                    kind,
+                    key,
+                    delivered_at: alert.at,
+                })
+                .await?;
+        }
         let mut record = AlertRecord {
             alert,
             suppressed,
@@ -202,10 +235,21 @@ impl AlertDispatcher {
     }
 
     /// The condition (model, kind, column) cleared: the next alert for it is delivered
-    /// even within the cooldown. `column: None` clears every column of the kind.
-    pub fn clear(&self, model: &str, kind: AlertKind, column: Option<&str>) {
-        self.last().retain(|(m, k, c), _| {
-            !(m == model && *k == kind && (column.is_none() || c.as_deref() == column))
-        });
+    /// even within the cooldown, also by a dispatcher of a later process on the same store.
+    /// `column: None` clears every column of the kind.
+    pub async fn clear(&self, model: &str, kind: AlertKind, column: Option<&str>) -> Result<()> {
+        self.load_cooldowns().await?;
+        let had = {
+            let mut last = self.last();
+            let before = last.len();
+            last.retain(|(m, k, c), _| {
+                !(m == model && *k == kind && (column.is_none() || c.as_deref() == column))
+            });
+            last.len() != before
+        };
+        if had {
+            self.store.clear_cooldowns(model, kind, column).await?;
+        }
+        Ok(())
     }
 }

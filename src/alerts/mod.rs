@@ -19,7 +19,7 @@ pub use conformance::alert_store_conformance;
 
 pub use dispatcher::{AlertDispatcher, DEFAULT_COOLDOWN};
 pub use sinks::{AlertSink, ChannelSink, DeliveryAttempt, DeliveryReport, LogSink};
-pub use store::{AlertQuery, AlertRecord, AlertStore, MemoryAlertStore};
+pub use store::{AlertQuery, AlertRecord, AlertStore, CooldownMark, MemoryAlertStore};
 #[cfg(feature = "sqlite")]
 pub use store_sqlite::SqliteAlertStore;
 pub use types::{Alert, AlertKind, Severity, WebhookBody};

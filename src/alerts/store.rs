@@ -1,4 +1,4 @@
-use super::{Alert, DeliveryAttempt};
+use super::{Alert, AlertKind, DeliveryAttempt};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -61,6 +61,12 @@ pub struct AlertQuery {
 ///   unknown id); attempts read back in the order recorded.
 /// - [`AlertStore::list`] answers the alerts matching the query, oldest first (by `at`, then
 ///   by insertion), each with its attempts, equal to what was stored.
+/// - Cooldown marks: [`AlertStore::save_cooldown`] keeps one mark per (model, kind, key),
+///   a later save replacing the earlier; [`AlertStore::clear_cooldowns`] removes the marks of
+///   a model's kind (one key, or all keys when `None`); [`AlertStore::cooldowns`] answers the
+///   marks kept. A durable store keeps them across processes, so a restarted
+///   [`AlertDispatcher`](super::AlertDispatcher) goes on suppressing repeats; the default
+///   methods keep nothing (a dispatcher then starts every process with no cooldown).
 ///
 /// ```
 /// use mlcycle::alerts::{Alert, AlertKind, AlertQuery, AlertStore, MemoryAlertStore, Severity};
@@ -82,12 +88,41 @@ pub trait AlertStore: Send + Sync + Debug {
     async fn record_attempt(&self, alert_id: Uuid, attempt: &DeliveryAttempt) -> Result<()>;
     /// The alerts matching `query`, oldest first.
     async fn list(&self, query: &AlertQuery) -> Result<Vec<AlertRecord>>;
+    /// Keep `mark` (replacing the mark of the same model, kind and key).
+    async fn save_cooldown(&self, mark: &CooldownMark) -> Result<()> {
+        let _ = mark;
+        Ok(())
+    }
+    /// Remove the marks of `model`'s `kind`: the one of `key`, or every key when `None`.
+    async fn clear_cooldowns(&self, model: &str, kind: AlertKind, key: Option<&str>) -> Result<()> {
+        let _ = (model, kind, key);
+        Ok(())
+    }
+    /// The marks kept.
+    async fn cooldowns(&self) -> Result<Vec<CooldownMark>> {
+        Ok(Vec::new())
+    }
+}
+
+/// When an alert condition was last delivered: what a restarted dispatcher needs to go on
+/// suppressing its repeats within the cooldown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CooldownMark {
+    /// The model.
+    pub model: String,
+    /// The alert kind.
+    pub kind: AlertKind,
+    /// The condition's column, or `vN` for a version's event; `None` for the whole model.
+    pub key: Option<String>,
+    /// When the alert was delivered.
+    pub delivered_at: DateTime<Utc>,
 }
 
 /// An [`AlertStore`] in memory.
 #[derive(Debug, Default)]
 pub struct MemoryAlertStore {
     records: Mutex<Vec<AlertRecord>>,
+    cooldowns: Mutex<Vec<CooldownMark>>,
 }
 
 impl MemoryAlertStore {
@@ -140,5 +175,30 @@ impl AlertStore for MemoryAlertStore {
             .collect();
         out.sort_by_key(|r| r.alert.at);
         Ok(out)
+    }
+
+    async fn save_cooldown(&self, mark: &CooldownMark) -> Result<()> {
+        let mut marks = self.cooldowns.lock().unwrap_or_else(|p| p.into_inner());
+        marks.retain(|m| (&m.model, m.kind, &m.key) != (&mark.model, mark.kind, &mark.key));
+        marks.push(mark.clone());
+        Ok(())
+    }
+
+    async fn clear_cooldowns(&self, model: &str, kind: AlertKind, key: Option<&str>) -> Result<()> {
+        self.cooldowns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|m| {
+                !(m.model == model && m.kind == kind && (key.is_none() || m.key.as_deref() == key))
+            });
+        Ok(())
+    }
+
+    async fn cooldowns(&self) -> Result<Vec<CooldownMark>> {
+        Ok(self
+            .cooldowns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone())
     }
 }

@@ -1,5 +1,5 @@
 use super::Alert;
-use super::{AlertQuery, AlertRecord, AlertStore, DeliveryAttempt};
+use super::{AlertKind, AlertQuery, AlertRecord, AlertStore, CooldownMark, DeliveryAttempt};
 use crate::store::alerts::AlertDb;
 use crate::{Error, Result};
 use async_trait::async_trait;
@@ -65,5 +65,34 @@ impl AlertStore for SqliteAlertStore {
                 })
             })
             .collect()
+    }
+
+    async fn save_cooldown(&self, mark: &CooldownMark) -> Result<()> {
+        self.db.save_cooldown(
+            &mark.model,
+            mark.kind.as_str(),
+            mark.key.as_deref(),
+            mark.delivered_at,
+        )
+    }
+
+    async fn clear_cooldowns(&self, model: &str, kind: AlertKind, key: Option<&str>) -> Result<()> {
+        self.db.clear_cooldowns(model, kind.as_str(), key)
+    }
+
+    async fn cooldowns(&self) -> Result<Vec<CooldownMark>> {
+        let mut out = Vec::new();
+        for (model, kind, key, delivered_at) in self.db.cooldowns()? {
+            // A kind this build does not know (written by a newer one) has no cooldown here.
+            if let Some(kind) = AlertKind::parse(&kind) {
+                out.push(CooldownMark {
+                    model,
+                    kind,
+                    key,
+                    delivered_at,
+                });
+            }
+        }
+        Ok(out)
     }
 }

@@ -242,7 +242,7 @@ impl StageEvents {
             ] {
                 let monitoring = alerts.is_empty() || alerts.iter().any(|a| a.kind.is_condition());
                 if monitoring && !alerts.iter().any(|a| a.kind == kind) {
-                    d.clear(&self.model_name, kind, None);
+                    d.clear(&self.model_name, kind, None).await?;
                 }
             }
         }

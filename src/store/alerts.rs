@@ -1,5 +1,6 @@
 //! The alert tables (migration 5): `alerts` (one row per raised alert, its JSON form) and
-//! `alert_deliveries` (one row per delivery attempt), and their queries.
+//! `alert_deliveries` (one row per delivery attempt); the cooldown marks (migration 10:
+//! `alert_cooldowns`, one row per model, kind and key); and their queries.
 
 use super::sqlite::{open_db, sql_err};
 use crate::{Error, Result};
@@ -136,4 +137,81 @@ impl AlertDb {
         }
         Ok(out)
     }
+
+    /// Keep the cooldown mark of (`model`, `kind`, `key`), replacing an earlier one.
+    pub(crate) fn save_cooldown(
+        &self,
+        model: &str,
+        kind: &str,
+        key: Option<&str>,
+        delivered_at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO alert_cooldowns (model, kind, key, delivered_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (model, kind, key) DO UPDATE SET delivered_at = excluded.delivered_at",
+                params![model, kind, encode_key(key), ts(delivered_at)],
+            )
+            .map_err(sql_err)?;
+        Ok(())
+    }
+
+    /// Remove the cooldown marks of `model`'s `kind`: one key, or all when `None`.
+    pub(crate) fn clear_cooldowns(&self, model: &str, kind: &str, key: Option<&str>) -> Result<()> {
+        let conn = self.conn();
+        match key {
+            Some(k) => conn.execute(
+                "DELETE FROM alert_cooldowns WHERE model = ?1 AND kind = ?2 AND key = ?3",
+                params![model, kind, encode_key(Some(k))],
+            ),
+            None => conn.execute(
+                "DELETE FROM alert_cooldowns WHERE model = ?1 AND kind = ?2",
+                params![model, kind],
+            ),
+        }
+        .map_err(sql_err)?;
+        Ok(())
+    }
+
+    /// Every cooldown mark: (model, kind, key, delivered_at).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn cooldowns(&self) -> Result<Vec<(String, String, Option<String>, DateTime<Utc>)>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT model, kind, key, delivered_at FROM alert_cooldowns ORDER BY model, kind, key")
+            .map_err(sql_err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(sql_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err)?;
+        rows.into_iter()
+            .map(|(model, kind, key, at)| {
+                let at = DateTime::parse_from_rfc3339(&at)
+                    .map_err(|e| {
+                        Error::Serde(format!(
+                            "a stored alert cooldown time `{at}` does not parse: {e}"
+                        ))
+                    })?
+                    .with_timezone(&Utc);
+                Ok((model, kind, decode_key(&key), at))
+            })
+            .collect()
+    }
+}
+
+/// `None` is stored as '', `Some(k)` as `=k` (a key may itself be empty).
+fn encode_key(key: Option<&str>) -> String {
+    key.map_or_else(String::new, |k| format!("={k}"))
+}
+
+fn decode_key(stored: &str) -> Option<String> {
+    stored.strip_prefix('=').map(str::to_string)
 }

@@ -104,6 +104,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         columns INTEGER NOT NULL, bytes INTEGER NOT NULL, added_at TEXT NOT NULL,
         added_by TEXT NOT NULL,
         PRIMARY KEY (name, version), UNIQUE (name, hash));",
+    // 10: alert cooldown marks (when each condition was last delivered); `key` is '' for the
+    //     whole model, else '=' and the column or version key
+    "CREATE TABLE IF NOT EXISTS alert_cooldowns (
+        model TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
+        delivered_at TEXT NOT NULL, PRIMARY KEY (model, kind, key));",
 ];
 
 pub(crate) fn sql_err(e: rusqlite::Error) -> Error {

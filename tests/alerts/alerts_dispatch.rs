@@ -4,7 +4,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use mlcycle::alerts::{
     Alert, AlertDispatcher, AlertKind, AlertQuery, AlertStore, ChannelSink, LogSink,
-    MemoryAlertStore, Severity,
+    MemoryAlertStore, Severity, SqliteAlertStore,
 };
 use std::sync::Arc;
 
@@ -67,11 +67,69 @@ async fn a_cleared_condition_rearms_at_once() {
         .cooldown(Duration::days(7));
     d.raise(drift_at(0, None)).await.unwrap();
     assert!(d.raise(drift_at(1, None)).await.unwrap().suppressed);
-    d.clear("credit", AlertKind::Drift, None);
+    d.clear("credit", AlertKind::Drift, None).await.unwrap();
     assert!(!d.raise(drift_at(2, None)).await.unwrap().suppressed);
     assert_eq!(rx.recv().await.unwrap().at, drift_at(0, None).at);
     assert_eq!(rx.recv().await.unwrap().at, drift_at(2, None).at);
     assert!(rx.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn the_cooldown_and_its_clearing_survive_a_restart_on_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let dispatcher = |sink: ChannelSink| {
+        AlertDispatcher::new(Arc::new(SqliteAlertStore::open(dir.path()).unwrap()))
+            .sink(Arc::new(sink))
+            .cooldown(Duration::days(7))
+    };
+    let (sink, mut rx) = ChannelSink::new(8);
+    let first = dispatcher(sink);
+    assert!(
+        !first
+            .raise(drift_at(0, Some("income")))
+            .await
+            .unwrap()
+            .suppressed
+    );
+    drop(first);
+    // A new process: the condition delivered an hour ago is still within the cooldown ...
+    let (sink, _rx2) = ChannelSink::new(8);
+    let second = dispatcher(sink);
+    let again = second.raise(drift_at(1, Some("income"))).await.unwrap();
+    assert!(again.suppressed, "a restart must not re-deliver: {again:?}");
+    // ... another column is not,
+    assert!(
+        !second
+            .raise(drift_at(1, Some("age")))
+            .await
+            .unwrap()
+            .suppressed
+    );
+    // and a clearing is kept too: the next process delivers the next occurrence at once.
+    second
+        .clear("credit", AlertKind::Drift, Some("income"))
+        .await
+        .unwrap();
+    drop(second);
+    let (sink, mut rx3) = ChannelSink::new(8);
+    let third = dispatcher(sink);
+    assert!(
+        !third
+            .raise(drift_at(2, Some("income")))
+            .await
+            .unwrap()
+            .suppressed
+    );
+    assert!(
+        third
+            .raise(drift_at(3, Some("age")))
+            .await
+            .unwrap()
+            .suppressed
+    );
+    assert_eq!(rx.recv().await.unwrap().at, drift_at(0, None).at);
+    assert_eq!(rx3.recv().await.unwrap().at, drift_at(2, None).at);
+    assert!(rx3.try_recv().is_err());
 }
 
 #[tokio::test]
