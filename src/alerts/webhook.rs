@@ -54,12 +54,14 @@ impl Backoff {
 /// for every retry of one delivery). Connection failures, timeouts and non-2xx answers are
 /// retried with exponential backoff and jitter (see [`Backoff`]).
 ///
-/// Plain `http://` URLs only in this build (no TLS client is compiled in); put a
-/// TLS-terminating proxy in front of an `https://` receiver.
+/// `http://` and `https://` URLs. HTTPS uses rustls (the `ring` provider) and verifies the
+/// receiver's certificate against the platform's roots; a private CA is added with
+/// [`WebhookSink::with_root_certificates`].
 ///
 /// ```
 /// use mlcycle::alerts::WebhookSink;
 /// let sink = WebhookSink::new("http://127.0.0.1:9/hook", "s3cret").unwrap();
+/// assert!(WebhookSink::new("https://hooks.example.com/services/T0/B0", "s3cret").is_ok());
 /// assert!(WebhookSink::new("ftp://x", "s").is_err());
 /// // The receiver checks the signature of the raw body with the same secret:
 /// let sig = WebhookSink::signature("s3cret", br#"{"id":"..."}"#);
@@ -73,6 +75,8 @@ pub struct WebhookSink {
     secret: String,
     backoff: Backoff,
     client: reqwest::Client,
+    /// Roots trusted besides the platform's (DER).
+    extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     sleep: SleepFn,
 }
 
@@ -87,23 +91,26 @@ impl std::fmt::Debug for WebhookSink {
 }
 
 impl WebhookSink {
-    /// A sink posting to `url` (http://), signing with `secret`, with the default
-    /// [`Backoff`]. An empty secret is refused: receivers could not tell real alerts from
-    /// forged ones.
+    /// A sink posting to `url` (`http://` or `https://`), signing with `secret`, with the
+    /// default [`Backoff`]. An empty secret is refused: receivers could not tell real alerts
+    /// from forged ones.
     pub fn new(url: impl Into<String>, secret: impl Into<String>) -> Result<WebhookSink> {
         let url = url.into();
         let secret = secret.into();
-        let rest = url.strip_prefix("http://").ok_or_else(|| {
-            Error::invalid(
-                format!("webhook URL `{url}`"),
-                "must start with http:// (https:// needs a TLS-terminating proxy in this build)",
-            )
-        })?;
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .ok_or_else(|| {
+                Error::invalid(
+                    format!("webhook URL `{url}`"),
+                    "must start with http:// or https://",
+                )
+            })?;
         let host = rest.split('/').next().unwrap_or_default();
         if host.is_empty() {
             return Err(Error::invalid(
                 format!("webhook URL `{url}`"),
-                "has no host; write e.g. http://alerts.example:8080/hook",
+                "has no host; write e.g. https://alerts.example/hook",
             ));
         }
         if secret.is_empty() {
@@ -112,17 +119,41 @@ impl WebhookSink {
                 "is empty; set MLCYCLE_WEBHOOK_SECRET to a shared secret the receiver also knows",
             ));
         }
-        let client = reqwest::Client::builder().build().map_err(|e| {
-            Error::invalid("webhook HTTP client", format!("could not be built: {e}"))
-        })?;
         Ok(WebhookSink {
             name: format!("webhook:{host}"),
             url,
             secret,
             backoff: Backoff::default(),
-            client,
+            client: client(&[])?,
+            extra_roots: Vec::new(),
             sleep: Arc::new(|d| Box::pin(tokio::time::sleep(d))),
         })
+    }
+
+    /// The same sink also trusting the CA certificates in `pem` (one or more PEM
+    /// `CERTIFICATE` blocks) for `https://` receivers, besides the platform's roots: for a
+    /// receiver behind a private CA.
+    pub fn with_root_certificates(mut self, pem: &[u8]) -> Result<WebhookSink> {
+        use rustls::pki_types::pem::PemObject;
+        let certs = rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| {
+                Error::invalid(
+                    "webhook CA certificates",
+                    format!(
+                        "are not PEM certificates ({e}): give a file of BEGIN CERTIFICATE blocks"
+                    ),
+                )
+            })?;
+        if certs.is_empty() {
+            return Err(Error::invalid(
+                "webhook CA certificates",
+                "hold no PEM certificate: give a file of BEGIN CERTIFICATE blocks",
+            ));
+        }
+        self.extra_roots.extend(certs);
+        self.client = client(&self.extra_roots)?;
+        Ok(self)
     }
 
     /// The same sink with retry policy `backoff`.
@@ -185,6 +216,40 @@ impl WebhookSink {
             Err(e) => (None, Some(format!("could not post to {}: {e}", self.url))),
         }
     }
+}
+
+/// The HTTP client: rustls with the `ring` provider (passed in, so no process-wide default
+/// provider is installed), verifying against the platform's roots plus `extra_roots`.
+fn client(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> Result<reqwest::Client> {
+    let built = |what: &str, e: String| {
+        Error::invalid(
+            "webhook HTTP client",
+            format!("could not be built ({what}): {e}"),
+        )
+    };
+    // `ring` as for the server (builds without cmake); deprecated only for lacking the
+    // post-quantum key exchange.
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = if extra_roots.is_empty() {
+        rustls_platform_verifier::Verifier::new(provider.clone())
+    } else {
+        rustls_platform_verifier::Verifier::new_with_extra_roots(
+            extra_roots.iter().cloned(),
+            provider.clone(),
+        )
+    }
+    .map_err(|e| built("certificate verifier", e.to_string()))?;
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| built("TLS versions", e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .map_err(|e| built("client", e.to_string()))
 }
 
 fn jitter(d: Duration) -> Duration {

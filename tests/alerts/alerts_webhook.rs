@@ -214,3 +214,125 @@ fn bad_urls_and_empty_secrets_are_refused() {
     let e = WebhookSink::new("http://h/x", "").unwrap_err().to_string();
     assert!(e.contains("MLCYCLE_WEBHOOK_SECRET"), "{e}");
 }
+
+/// An HTTPS receiver for `localhost` with a self-signed certificate: answers each request
+/// 200 and sends (raw request head, body) down the channel. Returns the URL and the
+/// certificate's PEM.
+async fn serve_https() -> (
+    String,
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls;
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(ck.signing_key.serialize_der()).unwrap();
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                // A client that does not trust the certificate ends the handshake.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let (head, body_start) = loop {
+                    let n = tls.read(&mut chunk).await.unwrap();
+                    assert!(n > 0, "the client closed before a full request");
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break (String::from_utf8_lossy(&buf[..i]).to_lowercase(), i + 4);
+                    }
+                };
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map(|v| v.trim().parse().unwrap())
+                    .unwrap_or(0);
+                while buf.len() < body_start + len {
+                    let n = tls.read(&mut chunk).await.unwrap();
+                    assert!(n > 0, "the client closed before the whole body");
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await
+                    .unwrap();
+                tls.shutdown().await.ok();
+                let _ = tx.send((head, buf[body_start..body_start + len].to_vec()));
+            });
+        }
+    });
+    (format!("https://localhost:{port}/hook"), ck.cert.pem(), rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_receiver_gets_the_signed_alert_when_its_ca_is_trusted() {
+    let (url, ca, mut rx) = serve_https().await;
+    let sink = WebhookSink::new(&url, "topsecret")
+        .unwrap()
+        .with_root_certificates(ca.as_bytes())
+        .unwrap();
+    let d = AlertDispatcher::new(Arc::new(MemoryAlertStore::default())).sink(Arc::new(sink));
+    let rec = d.raise(alert()).await.unwrap();
+    assert_eq!(rec.status(), "delivered", "{:?}", rec.attempts);
+    let (head, body) = rx.recv().await.unwrap();
+    assert!(head.starts_with("post /hook http/1.1"), "{head}");
+    assert!(
+        head.contains(&format!(
+            "x-mlcycle-signature: sha256={}",
+            hmac_hex("topsecret", &body)
+        )),
+        "{head}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["kind"], "data_quality");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_receiver_with_an_untrusted_certificate_is_a_failed_delivery() {
+    let (url, _ca, mut rx) = serve_https().await;
+    let sink = WebhookSink::new(&url, "topsecret")
+        .unwrap()
+        .with_backoff(Backoff {
+            attempts: 1,
+            base: Duration::from_millis(1),
+            max: Duration::from_millis(1),
+            timeout: Duration::from_secs(5),
+        });
+    let d = AlertDispatcher::new(Arc::new(MemoryAlertStore::default())).sink(Arc::new(sink));
+    let rec = d.raise(alert()).await.unwrap();
+    assert_eq!(rec.status(), "failed");
+    let err = rec.attempts[0].error.as_deref().unwrap();
+    assert!(err.contains("could not post to https://localhost"), "{err}");
+    assert!(
+        rx.try_recv().is_err(),
+        "nothing may reach an untrusted receiver"
+    );
+}
+
+#[test]
+fn a_ca_file_without_certificates_is_refused() {
+    let e = WebhookSink::new("https://h/x", "s")
+        .unwrap()
+        .with_root_certificates(b"not a certificate")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("BEGIN CERTIFICATE"), "{e}");
+}

@@ -78,6 +78,10 @@ pub struct RunArgs {
     /// MLCYCLE_WEBHOOK_SECRET.
     #[arg(long)]
     webhook: Vec<String>,
+    /// Also trust the CA certificates in this PEM file for https:// webhooks (a receiver
+    /// behind a private CA); the platform's roots are always trusted.
+    #[arg(long, value_name = "FILE")]
+    webhook_ca: Option<PathBuf>,
     /// The owner named in alerts.
     #[arg(long)]
     owner: Option<String>,
@@ -125,6 +129,7 @@ pub struct RunFile {
     canary_for: Option<String>,
     #[serde(default)]
     webhook: Vec<String>,
+    webhook_ca: Option<PathBuf>,
     owner: Option<String>,
     min_requests: Option<usize>,
     max_p99_ms: Option<f64>,
@@ -153,6 +158,8 @@ pub struct Settings {
     pub target: Option<String>,
     /// Holdout file.
     pub holdout: Option<PathBuf>,
+    /// Extra CA certificates (PEM) for https:// webhooks.
+    pub webhook_ca: Option<PathBuf>,
     /// Output format.
     pub format: Format,
 }
@@ -275,6 +282,7 @@ impl RunArgs {
             dataset: self.dataset.or(file.dataset),
             target: self.target.or(file.target),
             holdout: self.holdout.or(file.holdout),
+            webhook_ca: self.webhook_ca.or(file.webhook_ca),
             format: self.format.or(file.format).unwrap_or(Format::Text),
         })
     }
@@ -369,8 +377,21 @@ async fn alert_dispatcher(s: &Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ale
                 ),
             ));
         }
+        let ca = match &s.webhook_ca {
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                Error::invalid(
+                    "--webhook-ca",
+                    format!("{} could not be read: {e}", path.display()),
+                )
+            })?),
+            None => None,
+        };
         for url in &s.controller.webhooks {
-            d = d.sink(Arc::new(WebhookSink::new(url.clone(), secret.clone())?));
+            let mut sink = WebhookSink::new(url.clone(), secret.clone())?;
+            if let Some(pem) = &ca {
+                sink = sink.with_root_certificates(pem)?;
+            }
+            d = d.sink(Arc::new(sink));
         }
     }
     if let Some(owner) = &s.controller.owner {
@@ -521,7 +542,8 @@ mod tests {
         std::fs::write(
             &p,
             "model = \"from-file\"\nevery = \"10m\"\nwindow = \"1h\"\nalias = \"live\"\n\
-             approval = \"manual\"\nwebhook = [\"https://a.example/hook\"]\nformat = \"json\"\n",
+             approval = \"manual\"\nwebhook = [\"https://a.example/hook\"]\nformat = \"json\"\n\
+             webhook_ca = \"ca.pem\"\n",
         )
         .unwrap();
         let s = RunArgs {
@@ -538,6 +560,7 @@ mod tests {
         assert_eq!(s.controller.window, chrono::Duration::hours(1));
         assert_eq!(s.controller.approval, ApprovalPolicy::Manual);
         assert_eq!(s.controller.webhooks, vec!["https://a.example/hook"]);
+        assert_eq!(s.webhook_ca, Some(PathBuf::from("ca.pem")));
         assert_eq!(s.format, Format::Json);
         let s = RunArgs {
             config: Some(p),
