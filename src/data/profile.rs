@@ -29,7 +29,7 @@ impl ColumnSummary {
     /// The column kind.
     pub fn kind(&self) -> ColumnKind {
         match self {
-            ColumnSummary::Numeric(_) => ColumnKind::Numerical,
+            ColumnSummary::Numeric(_) => ColumnKind::Numeric,
             ColumnSummary::Categorical(_) => ColumnKind::Categorical,
         }
     }

@@ -280,7 +280,7 @@ impl StatisticalDriftConfig {
 
 /// Whether `method` can run from profiles on every column kind it applies to.
 pub(crate) fn runs_on_profiles(method: Method) -> bool {
-    !method.supports(ColumnKind::Numerical)
+    !method.supports(ColumnKind::Numeric)
         || matches!(
             method,
             Method::Psi | Method::KlDiv | Method::JensenShannon | Method::Hellinger

@@ -38,7 +38,7 @@ impl<'a> ColumnValues<'a> {
 
     fn kind(&self) -> ColumnKind {
         match self {
-            ColumnValues::Numeric(_) => ColumnKind::Numerical,
+            ColumnValues::Numeric(_) => ColumnKind::Numeric,
             ColumnValues::Categorical(_) => ColumnKind::Categorical,
         }
     }
@@ -93,7 +93,7 @@ pub(crate) struct ColumnEval {
 
 pub(crate) fn kind_name(kind: ColumnKind) -> &'static str {
     match kind {
-        ColumnKind::Numerical => "numeric",
+        ColumnKind::Numeric => "numeric",
         ColumnKind::Categorical => "categorical",
     }
 }
@@ -117,7 +117,7 @@ const BUCKETED_MIN_POOLED: usize = 16_384;
 /// distinct values needs only what the bucketed path computes (KS, Wasserstein and the
 /// binned divergences under Evidently's binning). `Some(needs_bins)` if so.
 fn bucketed_methods(config: &StatisticalDriftConfig, name: &str) -> Option<bool> {
-    let kind = ColumnKind::Numerical;
+    let kind = ColumnKind::Numeric;
     let mut methods: Vec<Method> = match &config.methods {
         // Evidently's selection for > 5 distinct values: `ks` or `wasserstein`
         MethodSelection::Auto => vec![],
@@ -220,7 +220,7 @@ impl Prepared<'_> {
         match self {
             Prepared::Numeric { .. }
             | Prepared::NumericBucketed(_)
-            | Prepared::NumericSummarys { .. } => ColumnKind::Numerical,
+            | Prepared::NumericSummarys { .. } => ColumnKind::Numeric,
             Prepared::Categorical { .. } => ColumnKind::Categorical,
         }
     }
@@ -263,7 +263,7 @@ impl Prepared<'_> {
 /// Methods that need only counts or histograms (so they run on profiles too).
 fn profile_capable(method: Method, kind: ColumnKind) -> bool {
     match kind {
-        ColumnKind::Numerical => matches!(
+        ColumnKind::Numeric => matches!(
             method,
             Method::Psi | Method::KlDiv | Method::JensenShannon | Method::Hellinger
         ),
@@ -281,7 +281,7 @@ fn categorical_only(method: Method) -> bool {
 /// Whether `method` can decide a column of `kind` (numeric columns may use the
 /// categorical tests on their distinct values, as Evidently's selection does).
 fn can_decide(method: Method, kind: ColumnKind) -> bool {
-    method.supports(kind) || (kind == ColumnKind::Numerical && categorical_only(method))
+    method.supports(kind) || (kind == ColumnKind::Numeric && categorical_only(method))
 }
 
 /// Run the configured methods on one prepared column.

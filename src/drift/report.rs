@@ -129,32 +129,7 @@ fn nullable_opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::E
     Ok(Some(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN)))
 }
 
-/// The kind of a column in a [`ColumnDrift`] (serialised as `numeric` / `categorical`,
-/// the strings [`ColumnDrift::kind`] holds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ColumnKind {
-    /// A numeric feature.
-    Numeric,
-    /// A categorical feature.
-    Categorical,
-}
-
-impl ColumnKind {
-    /// `numeric` or `categorical`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ColumnKind::Numeric => "numeric",
-            ColumnKind::Categorical => "categorical",
-        }
-    }
-}
-
-impl fmt::Display for ColumnKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use super::stats::ColumnKind;
 
 /// The drift result of one column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -674,14 +674,14 @@ fn nan_and_inf_counts_are_reported() {
 #[test]
 fn method_table_and_selection() {
     use ColumnKind::*;
-    assert_eq!(select_method(Numerical, 1000, 6), Method::Ks);
-    assert_eq!(select_method(Numerical, 1000, 5), Method::ChiSquare);
-    assert_eq!(select_method(Numerical, 1000, 3), Method::ChiSquare);
-    assert_eq!(select_method(Numerical, 1000, 2), Method::Z);
+    assert_eq!(select_method(Numeric, 1000, 6), Method::Ks);
+    assert_eq!(select_method(Numeric, 1000, 5), Method::ChiSquare);
+    assert_eq!(select_method(Numeric, 1000, 3), Method::ChiSquare);
+    assert_eq!(select_method(Numeric, 1000, 2), Method::Z);
     assert_eq!(select_method(Categorical, 10, 3), Method::ChiSquare);
     assert_eq!(select_method(Categorical, 10, 2), Method::Z);
-    assert_eq!(select_method(Numerical, 1001, 6), Method::Wasserstein);
-    assert_eq!(select_method(Numerical, 1001, 5), Method::JensenShannon);
+    assert_eq!(select_method(Numeric, 1001, 6), Method::Wasserstein);
+    assert_eq!(select_method(Numeric, 1001, 5), Method::JensenShannon);
     assert_eq!(select_method(Categorical, 1001, 50), Method::JensenShannon);
     assert!(Method::Ks.direction().is_drift(0.05, 0.05));
     assert!(!Method::ChiSquare.direction().is_drift(0.05, 0.05));

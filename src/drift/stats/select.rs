@@ -14,13 +14,33 @@ use super::rank::{Alternative, anderson_ksamp, cramer_von_mises, mann_whitney_u,
 use super::sample::SortedSample;
 use crate::{Error, Result};
 
-/// Kind of a column, as far as drift methods are concerned.
+/// The kind of a column: which drift methods apply, and the `kind` of a
+/// [`ColumnDrift`](crate::drift::ColumnDrift) (serialised as `numeric` / `categorical`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ColumnKind {
     /// Numeric values.
-    Numerical,
+    #[serde(alias = "Numerical")]
+    Numeric,
     /// Category labels / codes.
+    #[serde(alias = "Categorical")]
     Categorical,
+}
+
+impl ColumnKind {
+    /// `numeric` or `categorical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColumnKind::Numeric => "numeric",
+            ColumnKind::Categorical => "categorical",
+        }
+    }
+}
+
+impl std::fmt::Display for ColumnKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// How a method's score is compared with its threshold.
@@ -204,7 +224,7 @@ impl Method {
             | Method::Tvd
             | Method::LInfinity
             | Method::Chi2Contingency => kind == ColumnKind::Categorical,
-            _ => kind == ColumnKind::Numerical,
+            _ => kind == ColumnKind::Numeric,
         }
     }
 }
@@ -219,13 +239,13 @@ impl Method {
 pub fn select_method(kind: ColumnKind, reference_len: usize, n_unique: usize) -> Method {
     if reference_len <= 1000 {
         match kind {
-            ColumnKind::Numerical if n_unique > 5 => Method::Ks,
+            ColumnKind::Numeric if n_unique > 5 => Method::Ks,
             _ if n_unique > 2 => Method::ChiSquare,
             _ => Method::Z,
         }
     } else {
         match kind {
-            ColumnKind::Numerical if n_unique > 5 => Method::Wasserstein,
+            ColumnKind::Numeric if n_unique > 5 => Method::Wasserstein,
             _ => Method::JensenShannon,
         }
     }
@@ -249,7 +269,7 @@ impl ColumnPair<'_> {
     /// The column kind.
     pub fn kind(&self) -> ColumnKind {
         match self {
-            ColumnPair::Numerical { .. } => ColumnKind::Numerical,
+            ColumnPair::Numerical { .. } => ColumnKind::Numeric,
             ColumnPair::Categorical(_) => ColumnKind::Categorical,
         }
     }
@@ -325,7 +345,7 @@ pub fn evaluate(
         method,
         Method::ChiSquare | Method::Z | Method::Tvd | Method::LInfinity | Method::Chi2Contingency
     );
-    if !(method.supports(kind) || (kind == ColumnKind::Numerical && categorical_ok)) {
+    if !(method.supports(kind) || (kind == ColumnKind::Numeric && categorical_ok)) {
         return Err(Error::invalid(
             "drift method",
             format!("`{}` does not apply to a {kind:?} column", method.name()),
