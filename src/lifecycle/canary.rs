@@ -36,8 +36,14 @@ pub struct CanaryPolicy {
     /// Rolled back when its error rate exceeds the champion's by more than this (default
     /// 0.01, one point).
     pub max_error_rate_increase: f64,
-    /// Rolled back when its p99 latency exceeds the champion's times this (default 1.5).
+    /// Rolled back when its p99 latency exceeds the champion's times this (default 1.5)
+    /// and also by more than `latency_slack_us`.
     pub max_latency_ratio: f64,
+    /// A p99 latency within this many microseconds of the champion's is never a reason to
+    /// roll back (default 2,000 µs): for models answering in microseconds, a ratio alone
+    /// judges scheduling noise.
+    #[serde(default = "default_latency_slack_us")]
+    pub latency_slack_us: u64,
     /// Rolled back when fewer requests than this reached it (default 20): too little
     /// evidence to promote on.
     pub min_requests: usize,
@@ -52,6 +58,7 @@ impl CanaryPolicy {
             alias: "canary".into(),
             max_error_rate_increase: 0.01,
             max_latency_ratio: 1.5,
+            latency_slack_us: default_latency_slack_us(),
             min_requests: 20,
         }
     }
@@ -86,6 +93,10 @@ impl CanaryPolicy {
         }
         Ok(())
     }
+}
+
+fn default_latency_slack_us() -> u64 {
+    2_000
 }
 
 /// Requests, errors and latency of one version over the canary period.
@@ -357,10 +368,14 @@ impl Lifecycle {
             ))
         } else if champ.requests > 0
             && canary.p99_latency_us as f64 > champ.p99_latency_us as f64 * policy.max_latency_ratio
+            && canary.p99_latency_us > champ.p99_latency_us.saturating_add(policy.latency_slack_us)
         {
             Err(format!(
-                "its p99 latency {} µs exceeds the champion's {} µs × {}",
-                canary.p99_latency_us, champ.p99_latency_us, policy.max_latency_ratio
+                "its p99 latency {} µs exceeds the champion's {} µs × {} (and by more than {} µs)",
+                canary.p99_latency_us,
+                champ.p99_latency_us,
+                policy.max_latency_ratio,
+                policy.latency_slack_us
             ))
         } else {
             Ok(format!(
