@@ -74,7 +74,8 @@ pub struct WebhookSink {
     name: String,
     secret: String,
     backoff: Backoff,
-    client: reqwest::Client,
+    /// TLS settings for `https://` URLs (the platform's roots plus any added).
+    tls: Arc<rustls::ClientConfig>,
     /// Roots trusted besides the platform's (DER).
     extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     sleep: SleepFn,
@@ -124,7 +125,7 @@ impl WebhookSink {
             url,
             secret,
             backoff: Backoff::default(),
-            client: client(&[])?,
+            tls: tls_config(&[])?,
             extra_roots: Vec::new(),
             sleep: Arc::new(|d| Box::pin(tokio::time::sleep(d))),
         })
@@ -152,7 +153,7 @@ impl WebhookSink {
             ));
         }
         self.extra_roots.extend(certs);
-        self.client = client(&self.extra_roots)?;
+        self.tls = tls_config(&self.extra_roots)?;
         Ok(self)
     }
 
@@ -192,38 +193,110 @@ impl WebhookSink {
         signature: &str,
         delivery: Uuid,
     ) -> (Option<u16>, Option<String>) {
-        let sent = self
-            .client
-            .post(&self.url)
-            .timeout(self.backoff.timeout)
-            .header("content-type", "application/json")
-            .header("user-agent", concat!("mlcycle/", env!("CARGO_PKG_VERSION")))
-            .header("x-mlcycle-signature", signature)
-            .header("x-mlcycle-delivery", delivery.to_string())
-            .body(body.to_vec())
-            .send()
-            .await;
+        let sent = tokio::time::timeout(
+            self.backoff.timeout,
+            self.post(body, signature, &delivery.to_string()),
+        )
+        .await;
         match sent {
-            Ok(r) if r.status().is_success() => (Some(r.status().as_u16()), None),
-            Ok(r) => (
-                Some(r.status().as_u16()),
-                Some(format!("the receiver answered {}", r.status())),
+            Ok(Ok(status)) if (200..300).contains(&status) => (Some(status), None),
+            Ok(Ok(status)) => (
+                Some(status),
+                Some(format!("the receiver answered {status}")),
             ),
-            Err(e) if e.is_timeout() => (
+            Ok(Err(e)) => (None, Some(format!("could not post to {}: {e}", self.url))),
+            Err(_) => (
                 None,
                 Some(format!("no answer within {:?}", self.backoff.timeout)),
             ),
-            Err(e) => (None, Some(format!("could not post to {}: {e}", self.url))),
+        }
+    }
+
+    /// One POST of `body` over HTTP/1.1 (TLS for `https://`); the answer's status.
+    async fn post(
+        &self,
+        body: &[u8],
+        signature: &str,
+        delivery: &str,
+    ) -> std::result::Result<u16, String> {
+        let uri: hyper::Uri = self
+            .url
+            .parse()
+            .map_err(|e| format!("the URL does not parse: {e}"))?;
+        let https = uri.scheme_str() == Some("https");
+        let host = uri.host().ok_or("the URL has no host")?;
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let authority = uri
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_else(|| host.to_string());
+        let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+        let tcp = tokio::net::TcpStream::connect((bare_host, port))
+            .await
+            .map_err(|e| format!("connecting to {authority}: {e}"))?;
+        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+        let request = hyper::Request::post(path)
+            .header("host", &authority)
+            .header("content-type", "application/json")
+            .header("user-agent", concat!("mlcycle/", env!("CARGO_PKG_VERSION")))
+            .header("x-mlcycle-signature", signature)
+            .header("x-mlcycle-delivery", delivery)
+            .body(http_body_util::Full::new(bytes::Bytes::copy_from_slice(
+                body,
+            )))
+            .map_err(|e| format!("the request could not be built: {e}"))?;
+        if https {
+            let name = rustls::pki_types::ServerName::try_from(bare_host.to_string())
+                .map_err(|e| format!("`{bare_host}` is not a valid TLS server name: {e}"))?;
+            let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS with {authority}: {e}"))?;
+            send(tls, request).await
+        } else {
+            send(tcp, request).await
         }
     }
 }
 
-/// The HTTP client: rustls with the `ring` provider (passed in, so no process-wide default
+/// Send `request` on a fresh HTTP/1.1 connection over `io`; the answer's status (its body
+/// is drained, not read).
+async fn send<T>(
+    io: T,
+    request: hyper::Request<http_body_util::Full<bytes::Bytes>>,
+) -> std::result::Result<u16, String>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use http_body_util::BodyExt;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+            .await
+            .map_err(|e| format!("HTTP handshake: {e}"))?;
+    let driver = tokio::spawn(conn);
+    let answer = sender.send_request(request).await;
+    let result = match answer {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            // Read the (small) answer so the connection ends cleanly.
+            let _ = r.into_body().collect().await;
+            Ok(status)
+        }
+        Err(e) => Err(format!("no HTTP answer: {e}")),
+    };
+    drop(sender);
+    driver.abort();
+    result
+}
+
+/// The TLS settings: rustls with the `ring` provider (passed in, so no process-wide default
 /// provider is installed), verifying against the platform's roots plus `extra_roots`.
-fn client(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> Result<reqwest::Client> {
+fn tls_config(
+    extra_roots: &[rustls::pki_types::CertificateDer<'static>],
+) -> Result<Arc<rustls::ClientConfig>> {
     let built = |what: &str, e: String| {
         Error::invalid(
-            "webhook HTTP client",
+            "webhook TLS settings",
             format!("could not be built ({what}): {e}"),
         )
     };
@@ -240,16 +313,13 @@ fn client(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> Result<
         )
     }
     .map_err(|e| built("certificate verifier", e.to_string()))?;
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
+    let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| built("TLS versions", e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .build()
-        .map_err(|e| built("client", e.to_string()))
+    Ok(Arc::new(config))
 }
 
 fn jitter(d: Duration) -> Duration {

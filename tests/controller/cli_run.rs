@@ -17,7 +17,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_mlcycle");
 /// The longest a test waits for one line (a bound on a hang, not a timing assumption).
 const PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
 
-fn write_file(dir: &Path, name: &str, stream: u64) {
+pub(crate) fn write_file(dir: &Path, name: &str, stream: u64) {
     let start = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap() + Duration::days(stream as i64);
     let d = CreditDefault::new(11)
         .sample_between(1_500, &DriftSpec::none(), stream, start, Duration::days(1))
@@ -28,13 +28,19 @@ fn write_file(dir: &Path, name: &str, stream: u64) {
     std::fs::rename(&tmp, dir.join(name)).unwrap();
 }
 
-struct Run {
+pub(crate) struct Run {
     child: Child,
     lines: Receiver<serde_json::Value>,
-    log: std::path::PathBuf,
+    pub(crate) log: std::path::PathBuf,
 }
 
 fn spawn(store: &Path, data: &Path) -> Run {
+    spawn_with(store, data, &[])
+}
+
+/// `mlcycle run` on `store` training on `data`, hourly windows, polling every second, with
+/// `extra` flags; its JSON lines arrive on a channel.
+pub(crate) fn spawn_with(store: &Path, data: &Path, extra: &[&str]) -> Run {
     let log = store.join(format!("run-{}.log", uuid::Uuid::new_v4()));
     let mut child = Command::new(BIN)
         .args(["run", "--store"])
@@ -44,6 +50,7 @@ fn spawn(store: &Path, data: &Path) -> Run {
         .args([
             "--target", "default", "--every", "1h", "--poll", "1s", "--format", "json",
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -68,7 +75,7 @@ fn spawn(store: &Path, data: &Path) -> Run {
 }
 
 impl Run {
-    fn next(&self) -> serde_json::Value {
+    pub(crate) fn next(&self) -> serde_json::Value {
         self.lines.recv_timeout(PATIENCE).unwrap_or_else(|e| {
             panic!(
                 "mlcycle run printed no line ({e}); its stderr:\n{}",
@@ -78,7 +85,7 @@ impl Run {
     }
 
     /// The next line reporting a training.
-    fn next_training(&self) -> serde_json::Value {
+    pub(crate) fn next_training(&self) -> serde_json::Value {
         loop {
             let v = self.next();
             if v["kind"] == "train" {
@@ -92,7 +99,7 @@ impl Run {
         self.child.wait().unwrap(); // reaped: its lease is free
     }
 
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id() as i32;
         // SAFETY: sending a signal to our own child process.
         unsafe { libc::kill(pid, libc::SIGTERM) };
