@@ -362,6 +362,7 @@ async fn write_on_runtime(
                         model_version: r.model_version,
                         inputs,
                         outputs: r.outputs,
+                        probabilities: r.probabilities,
                         latency_us: r.latency_us,
                         error: r.error,
                     },
@@ -429,6 +430,7 @@ mod tests {
                 model_version: 1,
                 inputs: vec![vec![i as f64]],
                 outputs: vec![0.0],
+                probabilities: vec![],
                 latency_us: 1,
                 error: None,
             });

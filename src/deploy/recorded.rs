@@ -81,6 +81,13 @@ impl Recorder {
             model_version: call.model_version,
             inputs: call.inputs,
             outputs: call.result.map(|p| p.values.to_vec()).unwrap_or_default(),
+            probabilities: match call.result {
+                Ok(Prediction {
+                    probabilities: Some(p),
+                    ..
+                }) => p.outer_iter().map(|r| r.to_vec()).collect(),
+                _ => Vec::new(),
+            },
             latency_us: call.latency_us,
             error: call.result.err().map(ToString::to_string),
         });

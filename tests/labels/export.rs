@@ -98,6 +98,7 @@ async fn labels_export_writes_a_training_csv_that_train_and_drift_accept() {
             model_version: mv.version,
             inputs: vec![encode(h as usize)],
             outputs: vec![0.0],
+            probabilities: vec![],
             latency_us: 5,
             error: None,
         });
@@ -108,6 +109,7 @@ async fn labels_export_writes_a_training_csv_that_train_and_drift_accept() {
             model_version: mv.version,
             inputs: (0..3).map(|r| encode(10 + r)).collect(),
             outputs: vec![0.0; 3],
+            probabilities: vec![],
             latency_us: 5,
             error: None,
         });
@@ -120,6 +122,7 @@ async fn labels_export_writes_a_training_csv_that_train_and_drift_accept() {
         model_version: 1,
         inputs: vec![vec![1.0, 0.0]],
         outputs: vec![0.0],
+        probabilities: vec![],
         latency_us: 5,
         error: None,
     });
@@ -277,6 +280,7 @@ async fn labelled_data_source_joins_log_and_labels_into_a_dataset() {
         model_name: "price".into(),
         model_version: 2,
         outputs: vec![0.0; inputs.len()],
+        probabilities: vec![],
         inputs,
         latency_us: 1,
         error: error.map(Into::into),

@@ -53,6 +53,7 @@ async fn traffic(
             model_version: version,
             inputs: vec![],
             outputs: vec![],
+            probabilities: vec![],
             latency_us,
             error: (i < errors).then(|| "scoring failed".to_string()),
         })

@@ -442,6 +442,7 @@ fn predictions_are_readable_filtered_and_feed_drift() {
         model_version: 1,
         inputs: vec![vec![40.5, 200.0, male], vec![38.0, 190.0, f64::NAN]],
         outputs: vec![1.0, 0.0],
+        probabilities: vec![],
         latency_us: 10,
         error: None,
     };
