@@ -10,6 +10,7 @@ use crate::audit::AuditEvent;
 use crate::audit::event::{DriftChecked, MonitoringDecided, RetrainDecided};
 use crate::data::{Dataset, Schema};
 use crate::drift::DatasetProfile;
+use crate::model::ReferenceOutputs;
 use crate::monitor::{GroundTruth, Monitor, MonitorReport};
 use crate::registry::RegistryExt;
 use chrono::{DateTime, Utc};
@@ -21,6 +22,8 @@ pub(super) struct StoredReference {
     pub(super) profile: DatasetProfile,
     /// The model's input columns.
     pub(super) inputs: Schema,
+    /// The model's outputs on its validation data, if the artifact keeps them.
+    pub(super) outputs: Option<Arc<ReferenceOutputs>>,
 }
 
 /// What the monitoring cycle compares a window with.
@@ -128,6 +131,7 @@ impl Lifecycle {
         let stored = Arc::new(StoredReference {
             profile: profile.clone(),
             inputs: artifact.signature().inputs.clone(),
+            outputs: artifact.reference_outputs().cloned().map(Arc::new),
         });
         self.lock().stored_reference = Some((v, stored.clone()));
         Ok(Ok((v, stored)))
@@ -209,6 +213,11 @@ impl Lifecycle {
             .await
             .map_err(|e| e.in_stage(Stage::Monitor))?;
             monitor = monitor.with_ground_truth(ground_truth);
+        }
+        if let Baseline::Profile(p) = &baseline
+            && let Some(outputs) = &p.outputs
+        {
+            monitor = monitor.with_reference_outputs(ref_version, outputs.clone());
         }
         let report = ev
             .attempt(Stage::Monitor, &trace, async {

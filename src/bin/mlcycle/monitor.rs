@@ -1,6 +1,7 @@
 //! `mlcycle monitor`: one monitoring report of a served model (health, data quality, drift
-//! against the reference profile stored with the version, and the decision the lifecycle
-//! would take) without acting. Exit 0 when nothing is wrong, 3 when it would alert.
+//! against the reference profile stored with the version, realized performance on the
+//! labelled rows, prediction drift and estimated performance against the validation outputs
+//! stored with the version, and the decision the lifecycle would take) without acting. Exit 0 when nothing is wrong, 3 when it would alert.
 
 use clap::{Args, ValueEnum};
 use mlcycle::clock::{Clock, SystemClock};
@@ -87,7 +88,7 @@ pub async fn run(args: MonitorArgs) -> Result<bool> {
     let cfg = LifecycleConfig::new(name);
     let model = artifact.clone().into_model()?;
     let labels = SqliteLabelStore::open(&dir, Arc::new(clock))?;
-    let monitor = Monitor::new(
+    let mut monitor = Monitor::new(
         Arc::new(FilePredictionLog::open(dir.join("predictions"))?),
         Arc::new(StatisticalDriftDetector::default()),
         cfg.monitor.clone(),
@@ -98,6 +99,10 @@ pub async fn run(args: MonitorArgs) -> Result<bool> {
         model,
         baseline: mv.metrics.clone(),
     });
+    // The version's validation outputs: prediction drift and estimated performance.
+    if let Some(outputs) = artifact.reference_outputs() {
+        monitor = monitor.with_reference_outputs(mv.version, Arc::new(outputs.clone()));
+    }
     let report = monitor
         .check_against_profile(profile, &artifact.signature().inputs, from, to)
         .await?;
