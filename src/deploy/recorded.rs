@@ -93,6 +93,29 @@ impl Recorder {
         });
     }
 
+    /// Record a request refused for its input before anything was scored: no rows, no
+    /// outputs, `reason` as its error (without waiting; a full queue drops and counts it).
+    pub fn record_refused(
+        &self,
+        request_id: &str,
+        at: DateTime<Utc>,
+        model_name: Arc<str>,
+        model_version: u32,
+        reason: &str,
+    ) {
+        self.collector.record_request(RequestRecord {
+            request_id: request_id.to_string(),
+            at,
+            model_name,
+            model_version,
+            inputs: RecordInputs::Rows(Vec::new()),
+            outputs: Vec::new(),
+            probabilities: Vec::new(),
+            latency_us: 0,
+            error: Some(reason.to_string()),
+        });
+    }
+
     /// Record a call, waiting for room in the queue (nothing is dropped). For synchronous
     /// producers such as batch-scoring threads; never call it from async code.
     pub fn record_blocking(&self, record: PredictionRecord) -> Result<()> {

@@ -340,6 +340,8 @@ impl RequestEvidence {
         } else if error.contains("is not a feature of the model")
             || error.contains("has no value for feature")
             || error.contains("feature columns")
+            || error.contains("missing input column")
+            || error.contains("not in the model signature")
         {
             self.refused_schema += 1;
             self.schema_example.get_or_insert_with(|| error.to_string());

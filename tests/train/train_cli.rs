@@ -617,6 +617,11 @@ fn missing_values_and_unknown_categories_follow_one_rule() {
     );
     ok(&score(&["--unknown-as-missing"]));
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 2);
+    // The policy spelled `--unknown-category reject|as_missing` (reject is the default).
+    ok(&score(&["--unknown-category", "reject"]));
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1);
+    ok(&score(&["--unknown-category", "as_missing"]));
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 2);
     let holdout = dir.path().join("holdout.csv");
     std::fs::write(
         &holdout,

@@ -477,17 +477,26 @@ impl Shared {
         let served = selection.answer;
         let enc = self.encoding();
         let for_parse = served.clone();
-        let Encoded { x, logged } = self
+        let encoded = self
             .off_runtime(body_len, move || encode(&for_parse, &enc))
-            .await??;
+            .await?;
+        let Encoded { x, logged } = match encoded {
+            Ok(e) => e,
+            Err(e) => {
+                self.record_refused(&served, request_id, &e);
+                return Err(e);
+            }
+        };
         if x.ncols() > 0
             && let Some(r) = x
                 .outer_iter()
                 .position(|row| row.iter().all(|v| v.is_nan()))
         {
-            return Err(ApiError::bad_request(format!(
+            let e = ApiError::bad_request(format!(
                 "row {r} has no usable value: every feature is empty or missing, so a prediction would say nothing about it"
-            )));
+            ));
+            self.record_refused(&served, request_id, &e);
+            return Err(e);
         }
         let x = Arc::new(x);
         let inputs = match logged {
@@ -558,6 +567,25 @@ impl Shared {
         let mut closed = self.shadow_closed.lock().await;
         if closed.is_none() {
             *closed = Some(self.shadow_gate.clone().write_owned().await);
+        }
+    }
+
+    /// Record a request refused for its input (a 400: unknown category, missing feature,
+    /// bad value ...) in the prediction log: no rows, the reason as its error, so monitoring
+    /// counts it. Other refusals (overload, unknown model) are not the input's fault and
+    /// are not recorded.
+    pub fn record_refused(&self, served: &Served, request_id: &str, e: &ApiError) {
+        if e.status != axum::http::StatusCode::BAD_REQUEST {
+            return;
+        }
+        if let Some(r) = &self.recorder {
+            r.record_refused(
+                request_id,
+                self.clock.now(),
+                served.name_shared.clone(),
+                served.version,
+                &e.message,
+            );
         }
     }
 
