@@ -11,5 +11,6 @@ mod lifecycle_flush;
 mod lifecycle_http;
 mod lifecycle_release;
 mod lifecycle_restart;
+mod multiclass_regression_e2e;
 mod regression_performance;
 mod stack_reopen;
