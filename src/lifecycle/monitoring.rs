@@ -277,6 +277,7 @@ impl Lifecycle {
             Verdict::Skipped { reason } => MonitoringDecision::Skipped { reason },
             Verdict::DataQualityFault { reason } => MonitoringDecision::DataQualityFault { reason },
             Verdict::DriftAlert { reason } => MonitoringDecision::DriftAlert { reason },
+            Verdict::ExpectedShift { reason } => MonitoringDecision::ExpectedShift { reason },
             Verdict::Retrain {
                 data_from,
                 data_to,
@@ -359,6 +360,10 @@ impl Lifecycle {
             MonitoringDecision::DriftAlert { reason } => (
                 format!("drift alert, no retrain: {reason}"),
                 Some(("drift_alert", reason)),
+            ),
+            MonitoringDecision::ExpectedShift { reason } => (
+                format!("seasonal shift, expected, no action: {reason}"),
+                Some(("expected_shift", reason)),
             ),
             MonitoringDecision::Retrained { .. } => ("retrained".to_string(), None),
         };

@@ -107,6 +107,34 @@ pub struct MonitorReport {
     /// available or the window has no output of the serving version.
     #[serde(default)]
     pub prediction_drift: Option<DriftReport>,
+    /// With a season length ([`MonitorConfig::season_length_hours`]) and input drift: the
+    /// comparison with the same window one season earlier, which tells a seasonal shift
+    /// (expected, no action) from a new one.
+    #[serde(default)]
+    pub seasonality: Option<SeasonalityCheck>,
+}
+
+/// A drifted window compared with the same window one season earlier.
+///
+/// A drifted column is *seasonal* when the earlier window drifted against the reference in
+/// it too and the current window does not differ from the earlier one in it: the shift
+/// came back with the season. The window's shift is expected when every drifted column is
+/// seasonal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeasonalityCheck {
+    /// The earlier window's start (inclusive).
+    pub from: DateTime<Utc>,
+    /// Its end (exclusive).
+    pub to: DateTime<Utc>,
+    /// Rows scored in it.
+    pub rows: usize,
+    /// Drifted columns the season explains.
+    pub seasonal_columns: Vec<String>,
+    /// Drifted columns it does not (all of them when the earlier window had too few
+    /// rows to compare).
+    pub unexplained_columns: Vec<String>,
+    /// Whether the whole shift is seasonal: expected, no action.
+    pub expected: bool,
 }
 
 /// Settings of [`Monitor`].
@@ -137,6 +165,11 @@ pub struct MonitorConfig {
     /// `None`: not checked (the previous window is then not read).
     #[serde(default = "default_max_volume_drop")]
     pub max_volume_drop: Option<f64>,
+    /// The length of a season in hours (24 daily, 168 weekly), if the inputs have one: a
+    /// drifted window is then compared with the same window one season earlier (see
+    /// [`SeasonalityCheck`]). `None`: no seasonality.
+    #[serde(default)]
+    pub season_length_hours: Option<i64>,
 }
 
 fn default_range_tolerance() -> f64 {
@@ -169,6 +202,7 @@ impl Default for MonitorConfig {
             range_tolerance: default_range_tolerance(),
             max_out_of_range: default_max_out_of_range(),
             max_volume_drop: default_max_volume_drop(),
+            season_length_hours: None,
         }
     }
 }
@@ -315,6 +349,7 @@ impl Monitor {
             performance: None,
             estimated_performance: None,
             prediction_drift: None,
+            seasonality: None,
         };
         if let Some((version, outputs)) = &self.reference_outputs {
             let window = logged_outputs(*version, outputs, &records, self.ground_truth.as_ref());
@@ -355,11 +390,76 @@ impl Monitor {
             },
         );
         report.quality_faults.splice(0..0, column_faults);
-        report.drift = Some(match baseline {
-            Baseline::Data(d) => self.detector.detect(d, &current).await?,
-            Baseline::Profile(p, _) => self.detector.detect_from_profile(p, &current).await?,
-        });
+        let drift = self.drift_against(baseline, &current).await?;
+        if let Some(hours) = self.config.season_length_hours
+            && drift.dataset_drift
+        {
+            report.seasonality = Some(
+                self.seasonality(baseline, schema, &drift, &current, from, to, hours)
+                    .await?,
+            );
+        }
+        report.drift = Some(drift);
         Ok(report)
+    }
+
+    async fn drift_against(
+        &self,
+        baseline: Baseline<'_>,
+        current: &Dataset,
+    ) -> Result<DriftReport> {
+        match baseline {
+            Baseline::Data(d) => self.detector.detect(d, current).await,
+            Baseline::Profile(p, _) => self.detector.detect_from_profile(p, current).await,
+        }
+    }
+
+    /// Compare a drifted window with the same window `hours` earlier.
+    #[allow(clippy::too_many_arguments)]
+    async fn seasonality(
+        &self,
+        baseline: Baseline<'_>,
+        schema: &Schema,
+        drift: &DriftReport,
+        current: &Dataset,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        hours: i64,
+    ) -> Result<SeasonalityCheck> {
+        if hours <= 0 {
+            return Err(Error::invalid(
+                "season length",
+                format!("{hours} hours; give a positive number of hours (24 daily, 168 weekly)"),
+            ));
+        }
+        let season = chrono::Duration::hours(hours);
+        let (e_from, e_to) = (from - season, to - season);
+        let records = self.log.read_window(e_from, e_to).await?;
+        let (earlier, _) = window_dataset(schema, &records)?;
+        let drifted: Vec<String> = drift.drifted().map(|c| c.name.clone()).collect();
+        let rows = earlier.as_ref().map_or(0, Dataset::n_rows);
+        let mut check = SeasonalityCheck {
+            from: e_from,
+            to: e_to,
+            rows,
+            seasonal_columns: Vec::new(),
+            unexplained_columns: drifted.clone(),
+            expected: false,
+        };
+        let Some(earlier) = earlier.filter(|e| e.n_rows() >= self.config.min_rows) else {
+            return Ok(check);
+        };
+        // The earlier window against the reference, and the current one against it.
+        let then = self.drift_against(baseline, &earlier).await?;
+        let since = self.detector.detect(&earlier, current).await?;
+        let (seasonal, unexplained): (Vec<String>, Vec<String>) =
+            drifted.into_iter().partition(|c| {
+                then.column(c).is_some_and(|d| d.drift) && since.column(c).is_some_and(|d| !d.drift)
+            });
+        check.expected = !seasonal.is_empty() && unexplained.is_empty();
+        check.seasonal_columns = seasonal;
+        check.unexplained_columns = unexplained;
+        Ok(check)
     }
 }
 

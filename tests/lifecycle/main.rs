@@ -13,4 +13,5 @@ mod lifecycle_release;
 mod lifecycle_restart;
 mod multiclass_regression_e2e;
 mod regression_performance;
+mod seasonality;
 mod stack_reopen;

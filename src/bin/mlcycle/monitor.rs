@@ -115,7 +115,7 @@ pub async fn run(args: MonitorArgs) -> Result<bool> {
     let alerts = !decision.alerts.is_empty()
         || !matches!(
             decision.verdict,
-            Verdict::NoAction | Verdict::Skipped { .. }
+            Verdict::NoAction | Verdict::Skipped { .. } | Verdict::ExpectedShift { .. }
         );
     let verdict = format!("{:?}", decision.verdict);
     match args.format {
