@@ -226,7 +226,8 @@ pub struct Decision {
 ///   `retrain_window_days` before the window's end.
 /// - Input drift that matches the same window one season earlier (with a configured season
 ///   length) is an expected shift: no alert, no action, and the window counts as clean —
-///   unless realized performance dropped too, which is concept drift as above.
+///   unless realized performance dropped too, which is concept drift as above, or a drift
+///   episode is under way (the shift has persisted since, so it is no season).
 /// - A clean window ends any episode and becomes the last clean window.
 /// - Above `max_error_rate` failed calls, a health alert is raised first, whatever else.
 ///
@@ -267,9 +268,13 @@ pub fn decide(
             ),
         });
     }
+    // A shift that persists is no season: with a drift episode under way (a shift seen in
+    // an earlier window and not resolved since), a match with one season earlier is not
+    // enough.
     let seasonal = window.dataset_drift
         && window.performance_drop.is_none()
-        && window.seasonal_shift.is_some();
+        && window.seasonal_shift.is_some()
+        && state.drift_since.is_none();
     let real_shift = (window.dataset_drift && !seasonal) || window.performance_drop.is_some();
     if window.skipped.is_none() && window.quality_faults.is_empty() {
         if real_shift {
@@ -573,8 +578,8 @@ mod tests {
             ..drifted(10)
         };
         let state = EpisodeState {
-            drift_since: Some(day(8)),
-            last_clean: Some(day(8)),
+            drift_since: None,
+            last_clean: Some(day(9)),
             last_deploy: None,
         };
         let (d, s) = decide(&w, &state, &policy());
@@ -585,8 +590,20 @@ mod tests {
             }
         );
         assert!(d.alerts.is_empty());
-        // Expected: the window is clean, an episode ends.
+        // Expected: the window is clean.
         assert_eq!((s.drift_since, s.last_clean), (None, Some(day(10))));
+        // A shift under way since an earlier window persists: no season, real drift.
+        let ongoing = EpisodeState {
+            drift_since: Some(day(8)),
+            ..state.clone()
+        };
+        let (d, s) = decide(&w, &ongoing, &policy());
+        assert!(
+            matches!(d.verdict, Verdict::Retrain { .. }),
+            "{:?}",
+            d.verdict
+        );
+        assert_eq!(s.drift_since, Some(day(8)));
         // A performance drop as well is concept drift: retrain.
         let w = WindowSummary {
             performance_drop: Some("rmse 9.0 (baseline 1.0)".into()),

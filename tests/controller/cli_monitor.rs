@@ -43,6 +43,46 @@ fn monitor_exits_0_when_nothing_is_wrong_and_3_when_it_would_alert() {
     assert_eq!(v["version"], 2);
     // Version 1 answered that window: nothing of version 2's to compare.
     assert!(v["prediction_drift"].is_null(), "{v}");
+    assert!(v["report"]["seasonality"].is_null(), "no season given");
+    // With a season, the drifted window is compared with the same window one season
+    // earlier (the report says which, and what it explains).
+    let seasonal = Command::new(BIN)
+        .args(["monitor", "--store"])
+        .arg(store.path())
+        .args(["--model", "credit-default@production"])
+        .args([
+            "--from",
+            "2026-03-05T00:00:00Z",
+            "--to",
+            "2026-03-06T00:00:00Z",
+        ])
+        .args(["--season", "24h", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        matches!(seasonal.status.code(), Some(0 | 3)),
+        "{seasonal:?}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&seasonal.stdout).unwrap();
+    let s = &v["report"]["seasonality"];
+    assert_eq!(s["from"], "2026-03-04T00:00:00Z", "{s}");
+    assert_eq!(s["to"], "2026-03-05T00:00:00Z", "{s}");
+    assert!(s["rows"].as_u64().unwrap() >= 200, "{s}");
+    let explained = s["seasonal_columns"].as_array().unwrap().len()
+        + s["unexplained_columns"].as_array().unwrap().len();
+    assert_eq!(
+        explained as u64,
+        v["report"]["drift"]["drifted_columns"].as_u64().unwrap(),
+        "{s}"
+    );
+    let bad = Command::new(BIN)
+        .args(["monitor", "--store"])
+        .arg(store.path())
+        .args(["--model", "credit-default@production", "--season", "90m"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--season"));
     let late = monitor("2026-04-28T00:00:00Z", "2026-04-29T00:00:00Z");
     assert_eq!(late.status.code(), Some(0), "{late:?}");
     let v: serde_json::Value = serde_json::from_slice(&late.stdout).unwrap();

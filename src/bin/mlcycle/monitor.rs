@@ -44,6 +44,11 @@ pub struct MonitorArgs {
     /// Window length back from now (5s, 10m, 1h, 7d) [default: 1h].
     #[arg(long)]
     last: Option<String>,
+    /// The inputs' season (24h daily, 7d weekly): a drifted window is compared with the
+    /// same window one season earlier (`report.seasonality`), and a shift that came back
+    /// with the season is expected.
+    #[arg(long)]
+    season: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
@@ -85,7 +90,10 @@ pub async fn run(args: MonitorArgs) -> Result<bool> {
             ),
         )
     })?;
-    let cfg = LifecycleConfig::new(name);
+    let mut cfg = LifecycleConfig::new(name);
+    if let Some(s) = &args.season {
+        cfg.monitor.season_length_hours = Some(crate::run::season_hours(s)?);
+    }
     let model = artifact.clone().into_model()?;
     let labels = SqliteLabelStore::open(&dir, Arc::new(clock))?;
     let mut monitor = Monitor::new(
@@ -162,6 +170,25 @@ pub async fn run(args: MonitorArgs) -> Result<bool> {
             }
             for f in &report.quality_faults {
                 println!("data-quality fault in `{}`: {}", f.column, f.detail);
+            }
+            if let Some(s) = &report.seasonality {
+                println!(
+                    "one season earlier ({} to {}, {} rows): {}",
+                    s.from.to_rfc3339(),
+                    s.to.to_rfc3339(),
+                    s.rows,
+                    if s.expected {
+                        format!(
+                            "the same shift ({}): expected",
+                            s.seasonal_columns.join(", ")
+                        )
+                    } else {
+                        format!(
+                            "not the same shift ({} unexplained)",
+                            s.unexplained_columns.join(", ")
+                        )
+                    }
+                );
             }
             println!("decision it would take: {verdict}");
             println!(
