@@ -22,7 +22,9 @@ pub(super) struct StoredReference {
     pub(super) profile: DatasetProfile,
     /// The model's input columns.
     pub(super) inputs: Schema,
-    /// The model's outputs on its validation data, if the artifact keeps them.
+    /// The model's outputs on its validation data, if the artifact keeps them (the
+    /// baseline of prediction drift and estimated performance, whatever the inputs'
+    /// baseline).
     pub(super) outputs: Option<Arc<ReferenceOutputs>>,
 }
 
@@ -214,10 +216,21 @@ impl Lifecycle {
             .map_err(|e| e.in_stage(Stage::Monitor))?;
             monitor = monitor.with_ground_truth(ground_truth);
         }
-        if let Baseline::Profile(p) = &baseline
-            && let Some(outputs) = &p.outputs
-        {
-            monitor = monitor.with_reference_outputs(ref_version, outputs.clone());
+        // Prediction drift and estimated performance against the serving version's
+        // validation outputs, whichever baseline the inputs are compared with.
+        let stored = match &baseline {
+            Baseline::Profile(p) => Some(p.clone()),
+            Baseline::Data(_) => match self
+                .stored_reference()
+                .await
+                .map_err(|e| e.in_stage(Stage::Monitor))?
+            {
+                Ok((v, p)) if v == ref_version => Some(p),
+                _ => None,
+            },
+        };
+        if let Some(outputs) = stored.as_ref().and_then(|p| p.outputs.clone()) {
+            monitor = monitor.with_reference_outputs(ref_version, outputs);
         }
         let report = ev
             .attempt(Stage::Monitor, &trace, async {
