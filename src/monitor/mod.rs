@@ -352,6 +352,7 @@ impl Monitor {
             seasonality: None,
         };
         if let Some((version, outputs)) = &self.reference_outputs {
+            outputs.check()?;
             let window = logged_outputs(*version, outputs, &records, self.ground_truth.as_ref());
             let (estimated, drift) = compare_outputs(
                 &outputs.classes,
@@ -426,14 +427,22 @@ impl Monitor {
         to: DateTime<Utc>,
         hours: i64,
     ) -> Result<SeasonalityCheck> {
-        if hours <= 0 {
+        /// Ten years.
+        const MAX_HOURS: i64 = 24 * 3_660;
+        let earlier = |t: DateTime<Utc>| t.checked_sub_signed(chrono::Duration::hours(hours));
+        let bounds = if (1..=MAX_HOURS).contains(&hours) {
+            (earlier(from), earlier(to))
+        } else {
+            (None, None)
+        };
+        let (Some(e_from), Some(e_to)) = bounds else {
             return Err(Error::invalid(
                 "season length",
-                format!("{hours} hours; give a positive number of hours (24 daily, 168 weekly)"),
+                format!(
+                    "{hours} hours; give a positive number of hours up to {MAX_HOURS} (24 daily, 168 weekly)"
+                ),
             ));
-        }
-        let season = chrono::Duration::hours(hours);
-        let (e_from, e_to) = (from - season, to - season);
+        };
         let records = self.log.read_window(e_from, e_to).await?;
         let (earlier, _) = window_dataset(schema, &records)?;
         let drifted: Vec<String> = drift.drifted().map(|c| c.name.clone()).collect();

@@ -202,4 +202,22 @@ async fn monitor_compares_logged_outputs_with_the_stored_validation_outputs() {
     )
     .with_reference_outputs(5, reference.clone());
     assert!(check(other, 0).await.prediction_drift.is_none());
+    // Outputs that disagree with themselves are refused, never a panic.
+    let broken = ReferenceOutputs {
+        classes: vec!["no".into(), "yes".into()],
+        predictions: vec![0.0],
+        probabilities: vec![vec![0.5]],
+        labels: vec![0.0],
+    };
+    let e = Monitor::new(
+        log.clone(),
+        Arc::new(StatisticalDriftDetector::default()),
+        MonitorConfig::default(),
+    )
+    .with_reference_outputs(4, Arc::new(broken))
+    .check_against_profile(&profile, &inputs, t, t + Duration::hours(1))
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("probability row 0"), "{e}");
 }

@@ -153,6 +153,16 @@ async fn a_shift_that_returns_with_the_season_is_expected_and_a_new_one_is_not()
         .unwrap_err()
         .to_string();
     assert!(e.contains("season length"), "{e}");
+    let e = weekly_with(log.clone(), i64::MAX)
+        .check(
+            &reference,
+            t0() + Duration::days(12),
+            t0() + Duration::days(13),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("season length"), "{e}");
 }
 
 fn weekly_with(log: Arc<InMemoryPredictionLog>, hours: i64) -> Monitor {
