@@ -42,9 +42,15 @@ pub struct HealthReport {
 }
 
 impl HealthReport {
-    /// Health figures of a set of records.
+    /// Health figures of a set of records. Requests refused for their input before
+    /// anything was scored (an error and no rows) count as requests and errors, not in the
+    /// latency percentiles.
     pub fn of(records: &[PredictionRecord]) -> HealthReport {
-        let mut lat: Vec<u64> = records.iter().map(|r| r.latency_us).collect();
+        let mut lat: Vec<u64> = records
+            .iter()
+            .filter(|r| r.error.is_none() || !r.inputs.is_empty())
+            .map(|r| r.latency_us)
+            .collect();
         lat.sort_unstable();
         let pct = |q: f64| -> u64 {
             if lat.is_empty() {

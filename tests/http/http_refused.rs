@@ -103,6 +103,9 @@ async fn refused_requests_are_logged_with_their_reason_and_monitoring_counts_the
     assert_eq!(report.health.errors, 3);
     assert_eq!(report.health.error_rate, 0.75);
     assert_eq!(report.health.rows, 3);
+    // Refusals are not in the latency figures: only the scored request is.
+    assert_eq!(report.health.latency_p50_us, records[0].latency_us);
+    assert_eq!(report.health.latency_p99_us, records[0].latency_us);
     let unseen: Vec<_> = report
         .quality_faults
         .iter()
