@@ -49,6 +49,11 @@ const NO_ERROR: u32 = u32::MAX;
 /// Frames announcing a longer payload are taken for damage (a writer never makes one).
 const MAX_PAYLOAD: usize = 1 << 30;
 
+/// Whether `r` needs a frame of version 2 (class probabilities or notes).
+fn is_extended(r: &RequestRecord) -> bool {
+    !r.probabilities.is_empty() || !r.notes.is_empty()
+}
+
 /// The bytes of a record's inputs that a frame takes from the record itself instead of
 /// copying them into the writer's buffer: a matrix in standard layout, on a little-endian
 /// machine. `None` when the values must be written into the buffer.
@@ -130,12 +135,17 @@ impl FrameEncoder {
                 "its rows of class probabilities differ in length; give every row one probability per class",
             ));
         }
-        let probabilities = if r.probabilities.is_empty() {
-            0
-        } else {
+        let extended = if is_extended(r) {
             len_u32("number of probability rows", r.probabilities.len())?;
             len_u32("number of classes", classes)?;
-            8 + 8 * r.probabilities.len() * classes
+            len_u32("number of notes", r.notes.len())?;
+            let mut notes = 0;
+            for n in &r.notes {
+                notes += 4 + len_u32("note", n.len())? as usize;
+            }
+            12 + 8 * r.probabilities.len() * classes + notes
+        } else {
+            0
         };
         // Every count is checked before anything is written.
         let counts = [
@@ -153,7 +163,7 @@ impl FrameEncoder {
             + error.map_or(0, str::len)
             + ragged_table
             + 8 * (n_values + r.outputs.len())
-            + probabilities;
+            + extended;
         if size > MAX_PAYLOAD {
             return Err(Error::invalid(
                 "prediction record",
@@ -163,11 +173,7 @@ impl FrameEncoder {
             ));
         }
         self.start = buf.len();
-        buf.extend_from_slice(if r.probabilities.is_empty() {
-            &MAGIC
-        } else {
-            &MAGIC_V2
-        });
+        buf.extend_from_slice(if is_extended(r) { &MAGIC_V2 } else { &MAGIC });
         buf.extend_from_slice(&[0; 8]);
         let payload = buf.len();
         buf.extend_from_slice(&r.at.timestamp().to_le_bytes());
@@ -213,12 +219,17 @@ impl FrameEncoder {
     pub(super) fn end(&mut self, buf: &mut Vec<u8>, r: &RequestRecord) {
         let from = buf.len();
         put_values(buf, r.outputs.iter().copied());
-        if let Some(first) = r.probabilities.first() {
-            // `begin` checked both counts and that every row has `first.len()` values.
+        if is_extended(r) {
+            // `begin` checked every count and that every row has as many values as the first.
             put_u32(buf, r.probabilities.len() as u32);
-            put_u32(buf, first.len() as u32);
+            put_u32(buf, r.probabilities.first().map_or(0, Vec::len) as u32);
             for row in &r.probabilities {
                 put_values(buf, row.iter().copied());
+            }
+            put_u32(buf, r.notes.len() as u32);
+            for n in &r.notes {
+                put_u32(buf, n.len() as u32);
+                buf.extend_from_slice(n.as_bytes());
             }
         }
         self.crc.update(&buf[from..]);
@@ -329,21 +340,31 @@ pub(super) fn decode(version: u8, payload: &[u8]) -> Option<PredictionRecord> {
         .map(|w| c.values(w))
         .collect::<Option<Vec<_>>>()?;
     let outputs = c.values(n_outputs)?;
-    let probabilities = if version == 2 {
+    let (probabilities, notes) = if version == 2 {
         let n = c.u32()? as usize;
         let classes = c.u32()? as usize;
         let rest = payload.len() - c.at;
         let fits = n
             .checked_mul(classes)
             .and_then(|v| v.checked_mul(8))
-            .is_some_and(|b| b == rest);
+            .is_some_and(|b| b <= rest);
         // Rows of no classes take no bytes: bounded like rows of no inputs.
         (fits && (classes > 0 || n <= payload.len().max(1 << 16))).then_some(())?;
-        (0..n)
+        let probabilities = (0..n)
             .map(|_| c.values(classes))
-            .collect::<Option<Vec<_>>>()?
+            .collect::<Option<Vec<_>>>()?;
+        let n_notes = c.u32()? as usize;
+        // Each note takes at least its 4-byte length.
+        (n_notes.checked_mul(4)? <= payload.len() - c.at).then_some(())?;
+        let notes = (0..n_notes)
+            .map(|_| {
+                let len = c.u32()? as usize;
+                c.str(len).map(str::to_string)
+            })
+            .collect::<Option<Vec<_>>>()?;
+        (probabilities, notes)
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     (c.at == payload.len()).then_some(())?;
     Some(PredictionRecord {
@@ -356,6 +377,7 @@ pub(super) fn decode(version: u8, payload: &[u8]) -> Option<PredictionRecord> {
         probabilities,
         latency_us,
         error,
+        notes,
     })
 }
 

@@ -365,6 +365,7 @@ async fn write_on_runtime(
                         probabilities: r.probabilities,
                         latency_us: r.latency_us,
                         error: r.error,
+                        notes: vec![],
                     },
                     super::RecordInputs::Matrix(_) | super::RecordInputs::Json(_) => r.to_record(),
                 })
@@ -433,6 +434,7 @@ mod tests {
                 probabilities: vec![],
                 latency_us: 1,
                 error: None,
+                notes: vec![],
             });
         }
         c.flush().await.unwrap();

@@ -67,7 +67,7 @@ impl std::str::FromStr for LogFormat {
 /// let t = Utc.with_ymd_and_hms(2026, 3, 1, 12, 30, 0).unwrap();
 /// let record = |id: &str| PredictionRecord {
 ///     request_id: id.into(), at: t, model_name: "credit".into(), model_version: 3,
-///     inputs: vec![vec![41.0, f64::NAN]], outputs: vec![1.0], probabilities: vec![], latency_us: 40, error: None,
+///     inputs: vec![vec![41.0, f64::NAN]], outputs: vec![1.0], probabilities: vec![], latency_us: 40, error: None, notes: vec![],
 /// };
 /// // Written in binary (the default), then as JSON lines into the same directory:
 /// FilePredictionLog::open(dir.path()).unwrap().append(vec![record("a")]).await.unwrap();
@@ -732,6 +732,7 @@ mod tests {
         );
         assert_eq!(got.latency_us, want.latency_us);
         assert_eq!(got.error, want.error);
+        assert_eq!(got.notes, want.notes);
     }
 
     /// Records of every shape: a matrix in standard layout (written from the matrix), one
@@ -772,6 +773,12 @@ mod tests {
                 };
                 // Class probabilities on every third record (with specials), one row per
                 // input row.
+                if i % 5 == 2 {
+                    r.notes = vec![
+                        format!("column `c{i}`: unknown category `ü`"),
+                        String::new(),
+                    ];
+                }
                 if i % 3 == 0 && error.is_none() {
                     let n = r.inputs.n_rows();
                     r.probabilities = (0..n)
@@ -1214,6 +1221,7 @@ mod tests {
                     probabilities: vec![],
                     latency_us,
                     error: error.map(Into::into),
+                    notes: vec![],
                 }
             };
             vec![

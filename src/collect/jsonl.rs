@@ -221,6 +221,16 @@ pub(super) fn write_line_tail(buf: &mut Vec<u8>, r: &RequestRecord) {
         Some(e) => write_str(buf, e),
         None => buf.extend_from_slice(b"null"),
     }
+    if !r.notes.is_empty() {
+        buf.extend_from_slice(b",\"notes\":[");
+        for (i, n) in r.notes.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            write_str(buf, n);
+        }
+        buf.push(b']');
+    }
     buf.extend_from_slice(b"}\n");
 }
 
@@ -322,6 +332,9 @@ mod tests {
                 let mut r = record(at, &format!("req-{i}\u{0}"), rows.clone(), error);
                 if error.is_none() && i % 2 == 0 {
                     r.probabilities = probabilities.clone();
+                }
+                if i % 3 == 1 {
+                    r.notes = vec!["column `c`: \"x\"\n scored as missing".into(), "ü".into()];
                 }
                 let mut line = Vec::new();
                 write_line(&mut line, &RequestRecord::from(r.clone()));

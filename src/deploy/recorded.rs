@@ -35,6 +35,9 @@ pub struct ScoringCall<'a> {
     pub result: std::result::Result<&'a Prediction, &'a Error>,
     /// Scoring latency in microseconds.
     pub latency_us: u64,
+    /// What the server changed in the input to score it
+    /// ([`PredictionRecord::notes`](crate::collect::PredictionRecord::notes)).
+    pub notes: Vec<String>,
 }
 
 /// Records scoring calls to the prediction log through a [`Collector`]; cheap to clone
@@ -90,6 +93,7 @@ impl Recorder {
             },
             latency_us: call.latency_us,
             error: call.result.err().map(ToString::to_string),
+            notes: call.notes,
         });
     }
 
@@ -113,6 +117,7 @@ impl Recorder {
             probabilities: Vec::new(),
             latency_us: 0,
             error: Some(reason.to_string()),
+            notes: vec![],
         });
     }
 
@@ -225,6 +230,7 @@ impl<D: Deployer> Deployer for Recorded<D> {
                 inputs: RecordInputs::Matrix(rows),
                 result: Ok(&r.prediction),
                 latency_us,
+                notes: Vec::new(),
             }),
             Err(e) => {
                 if let Some(info) = self.inner.current().await {
@@ -236,6 +242,7 @@ impl<D: Deployer> Deployer for Recorded<D> {
                         inputs: RecordInputs::Matrix(rows),
                         result: Err(e),
                         latency_us,
+                        notes: Vec::new(),
                     });
                 }
             }

@@ -741,6 +741,7 @@ fn window_dataset(
             evidence.failed(e);
             continue;
         }
+        evidence.scored_with_notes(&r.notes);
         'rows: for row in &r.inputs {
             if row.len() != width {
                 evidence.wrong_width += 1;

@@ -126,6 +126,7 @@ async fn monitor_compares_logged_outputs_with_the_stored_validation_outputs() {
                 },
                 latency_us: 10,
                 error: None,
+                notes: vec![],
             })
             .collect::<Vec<_>>()
     };

@@ -99,6 +99,7 @@ async fn predictions_count_skips_and_reports_a_bad_json_line() {
         probabilities: vec![],
         latency_us: 1,
         error: None,
+        notes: vec![],
     };
     log.append(vec![record("a")]).await.unwrap();
     let path = log.partition(t);

@@ -153,5 +153,43 @@ async fn as_missing_scores_an_unknown_category_as_a_missing_value() {
     x.column_mut(region).fill(f64::NAN);
     let p = mlcycle::model::Model::predict(f.model.as_ref(), x.view()).unwrap();
     assert_eq!(r.outputs, p.values.to_vec());
+    // The record says what was changed, and monitoring counts it as an unseen category.
+    assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
+    assert!(
+        r.notes[0].contains("unknown category `atlantis`")
+            && r.notes[0].contains("`region`")
+            && r.notes[0].contains("scored as missing"),
+        "{}",
+        r.notes[0]
+    );
+    let good = v2_columns(&f.data, 2).to_string();
+    assert_eq!(post_with_id(&f, "known", good).await, 200);
+    f.server.collector().unwrap().flush().await.unwrap();
+    let (from, to) = (t - Duration::hours(1), t + Duration::hours(1));
+    let records = f.log.read_window(from, to).await.unwrap();
+    assert!(records[1].notes.is_empty(), "known categories, no note");
+    let report = Monitor::new(
+        f.log.clone(),
+        Arc::new(StatisticalDriftDetector::default()),
+        MonitorConfig {
+            max_volume_drop: None,
+            ..MonitorConfig::default()
+        },
+    )
+    .check(&f.data, from, to)
+    .await
+    .unwrap();
+    assert_eq!(report.health.errors, 0);
+    let unseen: Vec<_> = report
+        .quality_faults
+        .iter()
+        .filter(|q| q.kind == FaultKind::UnseenCategory)
+        .collect();
+    assert_eq!(unseen.len(), 1, "{:?}", report.quality_faults);
+    assert_eq!(unseen[0].column, "region");
+    assert_eq!(
+        unseen[0].detail,
+        "1 requests with an unknown category scored as missing"
+    );
     f.server.undeploy().await.unwrap();
 }

@@ -18,6 +18,7 @@ fn record(id: &str, rows: usize) -> PredictionRecord {
         probabilities: vec![],
         latency_us: 10,
         error: None,
+        notes: vec![],
     }
 }
 

@@ -101,6 +101,7 @@ async fn labels_export_writes_a_training_csv_that_train_and_drift_accept() {
             probabilities: vec![],
             latency_us: 5,
             error: None,
+            notes: vec![],
         });
         records.push(PredictionRecord {
             request_id: format!("m{h}"),
@@ -112,6 +113,7 @@ async fn labels_export_writes_a_training_csv_that_train_and_drift_accept() {
             probabilities: vec![],
             latency_us: 5,
             error: None,
+            notes: vec![],
         });
     }
     // Another model's request with a label under the same key shape is not exported.
@@ -125,6 +127,7 @@ async fn labels_export_writes_a_training_csv_that_train_and_drift_accept() {
         probabilities: vec![],
         latency_us: 5,
         error: None,
+        notes: vec![],
     });
     log.append(records).await.unwrap();
     let labels = SqliteLabelStore::open(&store, Arc::new(SystemClock)).unwrap();
@@ -284,6 +287,7 @@ async fn labelled_data_source_joins_log_and_labels_into_a_dataset() {
         inputs,
         latency_us: 1,
         error: error.map(Into::into),
+        notes: vec![],
     };
     log.append(vec![
         rec("a", 0, vec![vec![1.0, 0.0]], None),

@@ -82,6 +82,7 @@ fn record(id: &str, rows: usize, at_hour: u32) -> PredictionRecord {
         probabilities: vec![],
         latency_us: 10,
         error: None,
+        notes: vec![],
     }
 }
 

@@ -56,6 +56,7 @@ async fn traffic(
             probabilities: vec![],
             latency_us,
             error: (i < errors).then(|| "scoring failed".to_string()),
+            notes: vec![],
         })
         .collect();
     s.prediction_log.append(records).await.unwrap();

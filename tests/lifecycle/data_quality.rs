@@ -62,6 +62,7 @@ fn record(hour: i64, i: usize, inputs: Vec<Vec<f64>>, error: Option<&str>) -> Pr
         probabilities: vec![],
         latency_us: 5,
         error: error.map(Into::into),
+        notes: vec![],
     }
 }
 

@@ -29,6 +29,7 @@ fn logged(data: &Dataset, day: i64) -> Vec<PredictionRecord> {
             probabilities: vec![],
             latency_us: 5,
             error: None,
+            notes: vec![],
         })
         .collect()
 }

@@ -445,6 +445,7 @@ fn predictions_are_readable_filtered_and_feed_drift() {
         probabilities: vec![],
         latency_us: 10,
         error: None,
+        notes: vec![],
     };
     // Two servers, one per format, writing the same hour: printed in time order.
     let binary =

@@ -906,6 +906,7 @@ fn score_chunk(
             .map_or_else(Vec::new, |p| p.outer_iter().map(|r| r.to_vec()).collect()),
         latency_us: 0,
         error: None,
+        notes: vec![],
     });
     drop(pred);
     scratch.recycle(d);

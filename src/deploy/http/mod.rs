@@ -536,6 +536,7 @@ impl Deployer for HttpDeployer {
                 inputs: RecordInputs::Matrix(Arc::new(request.rows)),
                 result: result.as_ref(),
                 latency_us,
+                notes: Vec::new(),
             });
         }
         Ok(ScoreResponse {
