@@ -366,7 +366,7 @@ pub struct RetrainDecided {
 /// of the reference.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonitoringDecided {
-    /// The decision (`data_quality_fault`, `drift_alert`, `retrained`).
+    /// The decision (`data_quality_fault`, `drift_alert`, `expected_shift`, `retrained`).
     pub decision: String,
     /// Why, for decisions that did not retrain.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,8 +9,35 @@ use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
 
-/// The first four bytes of every frame.
+/// The first four bytes of a frame without class probabilities (the only kind written
+/// before probabilities were kept).
 pub(super) const MAGIC: [u8; 4] = *b"MLP\x01";
+/// The first four bytes of a frame whose payload ends with class probabilities.
+pub(super) const MAGIC_V2: [u8; 4] = *b"MLP\x02";
+
+/// The frame version its first four bytes announce (1 or 2), or `None`.
+fn frame_version(magic: &[u8]) -> Option<u8> {
+    match magic {
+        m if m == MAGIC => Some(1),
+        m if m == MAGIC_V2 => Some(2),
+        _ => None,
+    }
+}
+
+/// Offset in `b` of the first frame start (either version), if any.
+fn find_magic(b: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(k) = memchr::memmem::find(&b[from..], &MAGIC[..3]) {
+        let at = from + k;
+        match b.get(at + 3) {
+            Some(1 | 2) => return Some(at),
+            Some(_) => from = at + 1,
+            // A possible start cut by the end of `b`.
+            None => return None,
+        }
+    }
+    None
+}
 /// Magic, payload length, CRC-32 of the payload.
 const FRAME_HEADER: usize = 12;
 /// The fixed-size part at the start of a payload.
@@ -21,6 +48,11 @@ const RAGGED: u32 = u32::MAX;
 const NO_ERROR: u32 = u32::MAX;
 /// Frames announcing a longer payload are taken for damage (a writer never makes one).
 const MAX_PAYLOAD: usize = 1 << 30;
+
+/// Whether `r` needs a frame of version 2 (class probabilities or notes).
+fn is_extended(r: &RequestRecord) -> bool {
+    !r.probabilities.is_empty() || !r.notes.is_empty()
+}
 
 /// The bytes of a record's inputs that a frame takes from the record itself instead of
 /// copying them into the writer's buffer: a matrix in standard layout, on a little-endian
@@ -96,6 +128,25 @@ impl FrameEncoder {
             }
         };
         let error = r.error.as_deref();
+        let classes = r.probabilities.first().map_or(0, Vec::len);
+        if r.probabilities.iter().any(|p| p.len() != classes) {
+            return Err(Error::invalid(
+                "prediction record",
+                "its rows of class probabilities differ in length; give every row one probability per class",
+            ));
+        }
+        let extended = if is_extended(r) {
+            len_u32("number of probability rows", r.probabilities.len())?;
+            len_u32("number of classes", classes)?;
+            len_u32("number of notes", r.notes.len())?;
+            let mut notes = 0;
+            for n in &r.notes {
+                notes += 4 + len_u32("note", n.len())? as usize;
+            }
+            12 + 8 * r.probabilities.len() * classes + notes
+        } else {
+            0
+        };
         // Every count is checked before anything is written.
         let counts = [
             len_u32("number of rows", n_rows)?,
@@ -111,7 +162,8 @@ impl FrameEncoder {
             + r.model_name.len()
             + error.map_or(0, str::len)
             + ragged_table
-            + 8 * (n_values + r.outputs.len());
+            + 8 * (n_values + r.outputs.len())
+            + extended;
         if size > MAX_PAYLOAD {
             return Err(Error::invalid(
                 "prediction record",
@@ -121,7 +173,7 @@ impl FrameEncoder {
             ));
         }
         self.start = buf.len();
-        buf.extend_from_slice(&MAGIC);
+        buf.extend_from_slice(if is_extended(r) { &MAGIC_V2 } else { &MAGIC });
         buf.extend_from_slice(&[0; 8]);
         let payload = buf.len();
         buf.extend_from_slice(&r.at.timestamp().to_le_bytes());
@@ -162,11 +214,24 @@ impl FrameEncoder {
         Ok(())
     }
 
-    /// Write the outputs of `r` at the end of `buf` (after the input values) and complete
-    /// the frame's header.
+    /// Write the outputs of `r` at the end of `buf` (after the input values), its class
+    /// probabilities if it has any, and complete the frame's header.
     pub(super) fn end(&mut self, buf: &mut Vec<u8>, r: &RequestRecord) {
         let from = buf.len();
         put_values(buf, r.outputs.iter().copied());
+        if is_extended(r) {
+            // `begin` checked every count and that every row has as many values as the first.
+            put_u32(buf, r.probabilities.len() as u32);
+            put_u32(buf, r.probabilities.first().map_or(0, Vec::len) as u32);
+            for row in &r.probabilities {
+                put_values(buf, row.iter().copied());
+            }
+            put_u32(buf, r.notes.len() as u32);
+            for n in &r.notes {
+                put_u32(buf, n.len() as u32);
+                buf.extend_from_slice(n.as_bytes());
+            }
+        }
         self.crc.update(&buf[from..]);
         self.len += buf.len() - from;
         let crc = std::mem::take(&mut self.crc).finalize();
@@ -229,8 +294,8 @@ pub(super) fn head(payload: &[u8]) -> Option<Head<'_>> {
     })
 }
 
-/// The record of a payload, or `None` if it is malformed.
-pub(super) fn decode(payload: &[u8]) -> Option<PredictionRecord> {
+/// The record of a payload of a frame of `version` (1 or 2), or `None` if it is malformed.
+pub(super) fn decode(version: u8, payload: &[u8]) -> Option<PredictionRecord> {
     let mut c = Cursor { b: payload, at: 0 };
     let secs = c.u64()? as i64;
     let nanos = c.u32()?;
@@ -275,6 +340,32 @@ pub(super) fn decode(payload: &[u8]) -> Option<PredictionRecord> {
         .map(|w| c.values(w))
         .collect::<Option<Vec<_>>>()?;
     let outputs = c.values(n_outputs)?;
+    let (probabilities, notes) = if version == 2 {
+        let n = c.u32()? as usize;
+        let classes = c.u32()? as usize;
+        let rest = payload.len() - c.at;
+        let fits = n
+            .checked_mul(classes)
+            .and_then(|v| v.checked_mul(8))
+            .is_some_and(|b| b <= rest);
+        // Rows of no classes take no bytes: bounded like rows of no inputs.
+        (fits && (classes > 0 || n <= payload.len().max(1 << 16))).then_some(())?;
+        let probabilities = (0..n)
+            .map(|_| c.values(classes))
+            .collect::<Option<Vec<_>>>()?;
+        let n_notes = c.u32()? as usize;
+        // Each note takes at least its 4-byte length.
+        (n_notes.checked_mul(4)? <= payload.len() - c.at).then_some(())?;
+        let notes = (0..n_notes)
+            .map(|_| {
+                let len = c.u32()? as usize;
+                c.str(len).map(str::to_string)
+            })
+            .collect::<Option<Vec<_>>>()?;
+        (probabilities, notes)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     (c.at == payload.len()).then_some(())?;
     Some(PredictionRecord {
         request_id,
@@ -283,17 +374,23 @@ pub(super) fn decode(payload: &[u8]) -> Option<PredictionRecord> {
         model_version,
         inputs,
         outputs,
+        probabilities,
         latency_us,
         error,
+        notes,
     })
 }
 
-/// Hand every intact frame's payload in the file at `path` to `each`, in file order.
+/// Hand every intact frame's version and payload in the file at `path` to `each`, in file
+/// order.
 ///
 /// A frame cut short at the end of the file (a crash mid-write) is skipped; so is a frame
 /// whose checksum fails or whose header is damaged: the reader moves on to the next frame
 /// start it finds.
-pub(super) fn read_frames(path: &Path, mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+pub(super) fn read_frames(
+    path: &Path,
+    mut each: impl FnMut(u8, &[u8]) -> Result<()>,
+) -> Result<()> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut start = 0usize;
@@ -334,15 +431,16 @@ pub(super) fn read_frames(path: &Path, mut each: impl FnMut(&[u8]) -> Result<()>
         let h = &buf[start..start + FRAME_HEADER];
         let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
         let crc = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
-        if h[..4] != MAGIC || !(FIXED..=MAX_PAYLOAD).contains(&len) {
+        let version = frame_version(&h[..4]);
+        let Some(version) = version.filter(|_| (FIXED..=MAX_PAYLOAD).contains(&len)) else {
             start += resync(&buf[start + 1..]) + 1;
             continue;
-        }
+        };
         if !fill(&mut buf, &mut start, FRAME_HEADER + len, &mut eof)? {
             // Cut short by the end of the file: a torn last frame, or a damaged length.
             // Look for a later frame inside what is there.
             let rest = &buf[start + 1..];
-            match memchr::memmem::find(rest, &MAGIC) {
+            match find_magic(rest) {
                 Some(k) => {
                     start += k + 1;
                     continue;
@@ -355,7 +453,7 @@ pub(super) fn read_frames(path: &Path, mut each: impl FnMut(&[u8]) -> Result<()>
             start += resync(&buf[start + 1..]) + 1;
             continue;
         }
-        each(payload)?;
+        each(version, payload)?;
         start += FRAME_HEADER + len;
     }
 }
@@ -363,5 +461,5 @@ pub(super) fn read_frames(path: &Path, mut each: impl FnMut(&[u8]) -> Result<()>
 /// Offset in `rest` of the next possible frame start (or of its last bytes, which may be
 /// the beginning of one).
 fn resync(rest: &[u8]) -> usize {
-    memchr::memmem::find(rest, &MAGIC).unwrap_or(rest.len().saturating_sub(MAGIC.len() - 1))
+    find_magic(rest).unwrap_or(rest.len().saturating_sub(MAGIC.len() - 1))
 }

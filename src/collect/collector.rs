@@ -362,8 +362,10 @@ async fn write_on_runtime(
                         model_version: r.model_version,
                         inputs,
                         outputs: r.outputs,
+                        probabilities: r.probabilities,
                         latency_us: r.latency_us,
                         error: r.error,
+                        notes: vec![],
                     },
                     super::RecordInputs::Matrix(_) | super::RecordInputs::Json(_) => r.to_record(),
                 })
@@ -429,8 +431,10 @@ mod tests {
                 model_version: 1,
                 inputs: vec![vec![i as f64]],
                 outputs: vec![0.0],
+                probabilities: vec![],
                 latency_us: 1,
                 error: None,
+                notes: vec![],
             });
         }
         c.flush().await.unwrap();

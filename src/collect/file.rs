@@ -67,7 +67,7 @@ impl std::str::FromStr for LogFormat {
 /// let t = Utc.with_ymd_and_hms(2026, 3, 1, 12, 30, 0).unwrap();
 /// let record = |id: &str| PredictionRecord {
 ///     request_id: id.into(), at: t, model_name: "credit".into(), model_version: 3,
-///     inputs: vec![vec![41.0, f64::NAN]], outputs: vec![1.0], latency_us: 40, error: None,
+///     inputs: vec![vec![41.0, f64::NAN]], outputs: vec![1.0], probabilities: vec![], latency_us: 40, error: None, notes: vec![],
 /// };
 /// // Written in binary (the default), then as JSON lines into the same directory:
 /// FilePredictionLog::open(dir.path()).unwrap().append(vec![record("a")]).await.unwrap();
@@ -407,7 +407,7 @@ fn read_file(
     mut each: impl FnMut(PredictionRecord) -> Result<()>,
 ) -> Result<()> {
     match format {
-        LogFormat::Binary => binary::read_frames(path, |payload| {
+        LogFormat::Binary => binary::read_frames(path, |version, payload| {
             let Some(h) = binary::head(payload) else {
                 skipped.fetch_add(1, Ordering::Relaxed);
                 return Ok(());
@@ -418,7 +418,7 @@ fn read_file(
             }) {
                 return Ok(());
             }
-            match binary::decode(payload) {
+            match binary::decode(version, payload) {
                 Some(r) => each(r),
                 None => {
                     skipped.fetch_add(1, Ordering::Relaxed);
@@ -724,8 +724,15 @@ mod tests {
             bits(std::slice::from_ref(&got.outputs)),
             bits(std::slice::from_ref(&want.outputs))
         );
+        assert_eq!(
+            bits(&got.probabilities),
+            bits(&want.probabilities),
+            "{}",
+            want.request_id
+        );
         assert_eq!(got.latency_us, want.latency_us);
         assert_eq!(got.error, want.error);
+        assert_eq!(got.notes, want.notes);
     }
 
     /// Records of every shape: a matrix in standard layout (written from the matrix), one
@@ -764,6 +771,24 @@ mod tests {
                         RecordInputs::Json(Arc::new(b.finish()))
                     }
                 };
+                // Class probabilities on every third record (with specials), one row per
+                // input row.
+                if i % 5 == 2 {
+                    r.notes = vec![
+                        format!("column `c{i}`: unknown category `ü`"),
+                        String::new(),
+                    ];
+                }
+                if i % 3 == 0 && error.is_none() {
+                    let n = r.inputs.n_rows();
+                    r.probabilities = (0..n)
+                        .map(|k| match k % 3 {
+                            0 => vec![0.25, 0.75],
+                            1 => vec![f64::NAN, -0.0],
+                            _ => vec![v(k) / 100.0, 5e-324],
+                        })
+                        .collect();
+                }
                 r
             })
             .collect()
@@ -1170,6 +1195,140 @@ mod tests {
             assert!(log.find_blocking("missing").unwrap().is_none());
             assert_eq!(log.hours().unwrap(), vec![t, t + TimeDelta::hours(3)]);
         }
+    }
+
+    #[test]
+    fn logs_written_before_probabilities_were_kept_read_unchanged_beside_new_records() {
+        // tests/fixtures/predlog: frames `MLP\x01` and lines without `probabilities`, made
+        // from the documented layout by scripts/predlog_v1_fixture.py.
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/predlog");
+        let dir = tempfile::tempdir().unwrap();
+        let day = dir.path().join("2026/03/01");
+        std::fs::create_dir_all(&day).unwrap();
+        for f in ["12.predlog", "13.jsonl"] {
+            std::fs::copy(fixture.join("2026/03/01").join(f), day.join(f)).unwrap();
+        }
+        let t = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let expect = |suffix: &str, hour: i64| -> Vec<PredictionRecord> {
+            let rec = |id: &str, s: i64, latency_us, inputs, outputs, error: Option<&str>| {
+                PredictionRecord {
+                    request_id: format!("{id}{suffix}"),
+                    at: t + TimeDelta::hours(hour) + TimeDelta::seconds(s),
+                    model_name: "churn".into(),
+                    model_version: 3,
+                    inputs,
+                    outputs,
+                    probabilities: vec![],
+                    latency_us,
+                    error: error.map(Into::into),
+                    notes: vec![],
+                }
+            };
+            vec![
+                rec("old-1", 1, 120, vec![vec![1.5, f64::NAN]], vec![1.0], None),
+                rec(
+                    "old-2",
+                    2,
+                    95,
+                    vec![vec![0.25], vec![2.0, -3.0]],
+                    vec![0.0, 1.0],
+                    None,
+                ),
+                rec(
+                    "old-3",
+                    3,
+                    40,
+                    vec![vec![4.0, 5.0]],
+                    vec![],
+                    Some("unknown level `x` in column `plan`"),
+                ),
+            ]
+        };
+        let mut want = expect("", 0);
+        want.extend(expect("-json", 1));
+        // A record with probabilities appended to the old binary hour, in the new frame.
+        let mut new = record(
+            t + TimeDelta::seconds(30),
+            "new",
+            vec![vec![1.0, 2.0]],
+            None,
+        );
+        new.outputs = vec![1.0];
+        new.probabilities = vec![vec![0.125, 0.875]];
+        for format in LogFormat::ALL {
+            let log = FilePredictionLog::open_with_format(dir.path(), format).unwrap();
+            let got = log.read_blocking(t, t + TimeDelta::hours(2)).unwrap();
+            assert_eq!(got.len(), want.len(), "{format}");
+            for (g, w) in got.iter().zip(&want) {
+                assert_same(g, w);
+            }
+            assert_eq!(log.skipped_records(), 0);
+        }
+        let log = FilePredictionLog::open(dir.path()).unwrap();
+        log.batch_writer()
+            .unwrap()
+            .write(&[RequestRecord::from(new.clone())])
+            .unwrap();
+        let got = log.read_blocking(t, t + TimeDelta::hours(1)).unwrap();
+        assert_eq!(got.len(), 4);
+        assert_same(&got[3], &new);
+        for (g, w) in got.iter().zip(&want[..3]) {
+            assert_same(g, w);
+        }
+        let bytes = std::fs::read(day.join("12.predlog")).unwrap();
+        assert_eq!(bytes[..4], binary::MAGIC);
+        assert_eq!(
+            bytes.windows(4).filter(|w| *w == binary::MAGIC_V2).count(),
+            1
+        );
+        assert_eq!(log.skipped_records(), 0);
+    }
+
+    #[test]
+    fn probabilities_round_trip_in_both_formats_and_ragged_ones_are_refused_by_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let mut good = record(t, "good", vec![vec![1.0], vec![2.0]], None);
+        good.outputs = vec![2.0, 0.0];
+        good.probabilities = vec![vec![0.1, 0.2, 0.7], vec![0.6, f64::NAN, 0.4]];
+        let mut ragged = good.clone();
+        ragged.request_id = "ragged".into();
+        ragged.at = t + TimeDelta::seconds(1);
+        ragged.probabilities = vec![vec![0.5, 0.5], vec![1.0]];
+        let mut after = good.clone();
+        after.request_id = "after".into();
+        after.at = t + TimeDelta::seconds(2);
+        let batch: Vec<RequestRecord> = [&good, &ragged, &after]
+            .into_iter()
+            .map(|r| RequestRecord::from(r.clone()))
+            .collect();
+        let binary = FilePredictionLog::open(dir.path().join("b")).unwrap();
+        let e = binary
+            .batch_writer()
+            .unwrap()
+            .write(&batch)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("probabilities differ in length"), "{e}");
+        let back = binary.read_blocking(t, t + TimeDelta::hours(1)).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_same(&back[0], &good);
+        assert_same(&back[1], &after);
+        let jsonl = FilePredictionLog::open_with_format(dir.path().join("j"), LogFormat::JsonLines)
+            .unwrap();
+        jsonl.batch_writer().unwrap().write(&batch).unwrap();
+        let text = std::fs::read_to_string(jsonl.partition(t)).unwrap();
+        assert!(text.contains(r#""probabilities":[[0.1,0.2,0.7],[0.6,null,0.4]]"#));
+        let back = jsonl.read_blocking(t, t + TimeDelta::hours(1)).unwrap();
+        assert_eq!(back.len(), 3);
+        assert_same(&back[0], &good);
+        assert_same(&back[1], &ragged);
+        // A record without probabilities has no such member.
+        let mut plain = RequestRecord::from(good.clone());
+        plain.probabilities.clear();
+        let mut line = Vec::new();
+        write_line(&mut line, &plain);
+        assert!(!String::from_utf8(line).unwrap().contains("probabilities"));
     }
 
     #[test]

@@ -204,12 +204,32 @@ pub(super) fn write_line_head(buf: &mut Vec<u8>, r: &RequestRecord) {
 pub(super) fn write_line_tail(buf: &mut Vec<u8>, r: &RequestRecord) {
     buf.extend_from_slice(b",\"outputs\":");
     write_values(buf, r.outputs.iter().copied());
+    if !r.probabilities.is_empty() {
+        buf.extend_from_slice(b",\"probabilities\":[");
+        for (i, row) in r.probabilities.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            write_values(buf, row.iter().copied());
+        }
+        buf.push(b']');
+    }
     buf.extend_from_slice(b",\"latency_us\":");
     write_u64(buf, r.latency_us);
     buf.extend_from_slice(b",\"error\":");
     match &r.error {
         Some(e) => write_str(buf, e),
         None => buf.extend_from_slice(b"null"),
+    }
+    if !r.notes.is_empty() {
+        buf.extend_from_slice(b",\"notes\":[");
+        for (i, n) in r.notes.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            write_str(buf, n);
+        }
+        buf.push(b']');
     }
     buf.extend_from_slice(b"}\n");
 }
@@ -306,9 +326,16 @@ mod tests {
             vec![],
             vec![1.0, 123_456_789_012_345_680.0],
         ];
+        let probabilities = vec![vec![0.25, 0.75], vec![f64::NAN, 1.0], vec![1e-300, 0.5]];
         for (i, at) in times.into_iter().enumerate() {
             for error in [None, Some("bad \"input\"\n\ttab\\ \u{7f}")] {
-                let r = record(at, &format!("req-{i}\u{0}"), rows.clone(), error);
+                let mut r = record(at, &format!("req-{i}\u{0}"), rows.clone(), error);
+                if error.is_none() && i % 2 == 0 {
+                    r.probabilities = probabilities.clone();
+                }
+                if i % 3 == 1 {
+                    r.notes = vec!["column `c`: \"x\"\n scored as missing".into(), "ü".into()];
+                }
                 let mut line = Vec::new();
                 write_line(&mut line, &RequestRecord::from(r.clone()));
                 let expected = serde_json::to_string(&r).unwrap() + "\n";

@@ -23,11 +23,18 @@
 //! differ in length), outputs (u32), byte lengths of the request id, model name and error
 //! (u32 each; error `0xFFFFFFFF` = no error) — 48 bytes — then those three UTF-8 strings,
 //! for rows that differ in length one u32 width per row, the input values row by row and
-//! the outputs, each an IEEE-754 binary64 (NaN and infinities kept as they are). A frame
-//! cut short by a crash, or one whose checksum fails, is skipped by readers, which resume
-//! at the next magic.
+//! the outputs, each an IEEE-754 binary64 (NaN and infinities kept as they are). A record
+//! with class probabilities or notes is written in a frame with magic `MLP\x02` whose payload
+//! goes on after the outputs with the number of probability rows and of classes (u32 each),
+//! the probabilities row by row (binary64), the number of notes (u32) and each note as its
+//! byte length (u32) and UTF-8 text; a record without either in a frame with magic
+//! `MLP\x01`, the only kind logs held before probabilities were kept, so those logs read
+//! unchanged. A frame cut short by a crash, or one whose checksum fails, is skipped by
+//! readers, which resume at the next magic.
 //!
-//! **JSON lines** (`.jsonl`): one JSON object per line ([`PredictionRecord`]). Numbers are
+//! **JSON lines** (`.jsonl`): one JSON object per line ([`PredictionRecord`]; its
+//! `probabilities` and `notes` members only when the record has some, so older lines read as
+//! records without them). Numbers are
 //! JSON numbers (NaN and infinities as `null`); a reader must compare values, not
 //! spellings: where the HTTP server read a request on its fast path, each number that was
 //! its own encoding is stored as the client wrote it ([`JsonRows`]: `1.50` stays `1.50`,
@@ -79,10 +86,20 @@ pub struct PredictionRecord {
     /// written as `null` and read back as NaN.
     #[serde(deserialize_with = "nan_rows::deserialize_values")]
     pub outputs: Vec<f64>,
+    /// Class probabilities of a classifier (one row per input row, one value per class in
+    /// the order of the signature's classes); empty for regressors, on error, and in records
+    /// logged before probabilities were kept. Written only when not empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "nan_rows")]
+    pub probabilities: Vec<Vec<f64>>,
     /// Scoring latency in microseconds.
     pub latency_us: u64,
     /// The error message, if the request failed.
     pub error: Option<String>,
+    /// What the server changed in the input to score it, in words (e.g. an unknown
+    /// category scored as missing under `--unknown-category as_missing`); empty for most
+    /// records. Written only when not empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// The input rows of a [`RequestRecord`].
@@ -143,10 +160,15 @@ pub struct RequestRecord {
     pub inputs: RecordInputs,
     /// Predicted values (class index or value), one per row; empty on error.
     pub outputs: Vec<f64>,
+    /// Class probabilities of a classifier, one row per input row (see
+    /// [`PredictionRecord::probabilities`]); empty otherwise.
+    pub probabilities: Vec<Vec<f64>>,
     /// Scoring latency in microseconds.
     pub latency_us: u64,
     /// The error message, if the request failed.
     pub error: Option<String>,
+    /// What the server changed in the input to score it ([`PredictionRecord::notes`]).
+    pub notes: Vec<String>,
 }
 
 impl RequestRecord {
@@ -159,8 +181,10 @@ impl RequestRecord {
             model_version: self.model_version,
             inputs: self.inputs.to_rows(),
             outputs: self.outputs.clone(),
+            probabilities: self.probabilities.clone(),
             latency_us: self.latency_us,
             error: self.error.clone(),
+            notes: self.notes.clone(),
         }
     }
 
@@ -174,7 +198,13 @@ impl RequestRecord {
         160 + self.request_id.len()
             + inputs
             + 8 * self.outputs.len()
+            + self
+                .probabilities
+                .iter()
+                .map(|p| 24 + 8 * p.len())
+                .sum::<usize>()
             + self.error.as_ref().map_or(0, String::len)
+            + self.notes.iter().map(|n| 24 + n.len()).sum::<usize>()
     }
 }
 
@@ -187,8 +217,10 @@ impl From<PredictionRecord> for RequestRecord {
             model_version: r.model_version,
             inputs: RecordInputs::Rows(r.inputs),
             outputs: r.outputs,
+            probabilities: r.probabilities,
             latency_us: r.latency_us,
             error: r.error,
+            notes: r.notes,
         }
     }
 }
@@ -254,8 +286,10 @@ pub(crate) fn test_record(
         model_version: 7,
         inputs,
         outputs: vec![1.0, f64::NAN, -0.0, 1e300, 3.3e-310],
+        probabilities: Vec::new(),
         latency_us: 12_345,
         error: error.map(Into::into),
+        notes: Vec::new(),
     }
 }
 
@@ -274,7 +308,8 @@ pub(crate) fn test_record(
 /// let t = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
 /// log.append(vec![PredictionRecord {
 ///     request_id: "r1".into(), at: t, model_name: "m".into(), model_version: 1,
-///     inputs: vec![vec![1.0, f64::NAN]], outputs: vec![0.0], latency_us: 40, error: None,
+///     inputs: vec![vec![1.0, f64::NAN]], outputs: vec![0.0],
+///     probabilities: vec![vec![0.8, 0.2]], latency_us: 40, error: None, notes: vec![],
 /// }]).await.unwrap();
 /// assert_eq!(log.read_window(t, t + Duration::hours(1)).await.unwrap().len(), 1);
 /// assert!(log.read_window(t + Duration::hours(1), t + Duration::hours(2)).await.unwrap().is_empty());

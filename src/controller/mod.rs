@@ -673,6 +673,9 @@ impl Controller {
                     ("data_quality_fault", reason.clone(), None)
                 }
                 MonitoringDecision::DriftAlert { reason } => ("drift_alert", reason.clone(), None),
+                MonitoringDecision::ExpectedShift { reason } => {
+                    ("expected_shift", reason.clone(), None)
+                }
                 MonitoringDecision::Retrained { outcome } => (
                     "retrained",
                     format!("retrained into version {}", outcome.version.version),

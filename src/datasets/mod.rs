@@ -245,7 +245,7 @@ impl DatasetFeed for DirectoryDataSource {
 /// let log = Arc::new(InMemoryPredictionLog::default());
 /// log.append(vec![PredictionRecord {
 ///     request_id: "r1".into(), at: t, model_name: "credit".into(), model_version: 1,
-///     inputs: vec![vec![0.5]], outputs: vec![1.0], latency_us: 10, error: None,
+///     inputs: vec![vec![0.5]], outputs: vec![1.0], probabilities: vec![], latency_us: 10, error: None, notes: vec![],
 /// }]).await.unwrap();
 /// let labels = Arc::new(InMemoryLabelStore::default());
 /// labels.record_labels(vec![("r1", "yes", t).into()]).await.unwrap();

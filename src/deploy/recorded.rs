@@ -35,6 +35,9 @@ pub struct ScoringCall<'a> {
     pub result: std::result::Result<&'a Prediction, &'a Error>,
     /// Scoring latency in microseconds.
     pub latency_us: u64,
+    /// What the server changed in the input to score it
+    /// ([`PredictionRecord::notes`](crate::collect::PredictionRecord::notes)).
+    pub notes: Vec<String>,
 }
 
 /// Records scoring calls to the prediction log through a [`Collector`]; cheap to clone
@@ -81,8 +84,40 @@ impl Recorder {
             model_version: call.model_version,
             inputs: call.inputs,
             outputs: call.result.map(|p| p.values.to_vec()).unwrap_or_default(),
+            probabilities: match call.result {
+                Ok(Prediction {
+                    probabilities: Some(p),
+                    ..
+                }) => p.outer_iter().map(|r| r.to_vec()).collect(),
+                _ => Vec::new(),
+            },
             latency_us: call.latency_us,
             error: call.result.err().map(ToString::to_string),
+            notes: call.notes,
+        });
+    }
+
+    /// Record a request refused for its input before anything was scored: no rows, no
+    /// outputs, `reason` as its error (without waiting; a full queue drops and counts it).
+    pub fn record_refused(
+        &self,
+        request_id: &str,
+        at: DateTime<Utc>,
+        model_name: Arc<str>,
+        model_version: u32,
+        reason: &str,
+    ) {
+        self.collector.record_request(RequestRecord {
+            request_id: request_id.to_string(),
+            at,
+            model_name,
+            model_version,
+            inputs: RecordInputs::Rows(Vec::new()),
+            outputs: Vec::new(),
+            probabilities: Vec::new(),
+            latency_us: 0,
+            error: Some(reason.to_string()),
+            notes: vec![],
         });
     }
 
@@ -195,6 +230,7 @@ impl<D: Deployer> Deployer for Recorded<D> {
                 inputs: RecordInputs::Matrix(rows),
                 result: Ok(&r.prediction),
                 latency_us,
+                notes: Vec::new(),
             }),
             Err(e) => {
                 if let Some(info) = self.inner.current().await {
@@ -206,6 +242,7 @@ impl<D: Deployer> Deployer for Recorded<D> {
                         inputs: RecordInputs::Matrix(rows),
                         result: Err(e),
                         latency_us,
+                        notes: Vec::new(),
                     });
                 }
             }

@@ -394,7 +394,7 @@ pub struct LabelledData {
 /// let target = Target { name: "y".into(), kind: TargetKind::classification(["no", "yes"]).unwrap() };
 /// let record = PredictionRecord {
 ///     request_id: "r1".into(), at: t, model_name: "m".into(), model_version: 1,
-///     inputs: vec![vec![1.5], vec![2.5]], outputs: vec![0.0, 1.0], latency_us: 10, error: None,
+///     inputs: vec![vec![1.5], vec![2.5]], outputs: vec![0.0, 1.0], probabilities: vec![], latency_us: 10, error: None, notes: vec![],
 /// };
 /// let labels = index_labels(vec![LabelRecord { request_id: "r1/1".into(), label: "yes".into(), observed_at: t }]);
 /// let joined = labelled_dataset(&inputs, &target, &[record], &labels).unwrap();

@@ -67,6 +67,12 @@ pub struct WindowSummary {
     /// or no labels to tell).
     #[serde(default)]
     pub performance_drop: Option<String>,
+    /// The input drift matches the same window one season earlier (see
+    /// [`crate::monitor::SeasonalityCheck`]): the seasonal columns and the earlier window,
+    /// in words. `None`: no season configured, no drift, or a shift the season does not
+    /// explain.
+    #[serde(default)]
+    pub seasonal_shift: Option<String>,
 }
 
 impl WindowSummary {
@@ -96,6 +102,15 @@ impl WindowSummary {
                     p.worsened(0.0).join(", "),
                     p.labelled,
                     100.0 * p.coverage
+                )
+            }),
+            seasonal_shift: report.seasonality.as_ref().filter(|s| s.expected).map(|s| {
+                format!(
+                    "{} drifted as in the same window one season earlier ({} to {}, {} rows)",
+                    s.seasonal_columns.join(", "),
+                    s.from.format("%Y-%m-%d %H:%M"),
+                    s.to.format("%Y-%m-%d %H:%M"),
+                    s.rows
                 )
             }),
         }
@@ -161,6 +176,12 @@ pub enum Verdict {
         /// What is wrong.
         reason: String,
     },
+    /// Input drift that the season explains (the same shift one season earlier, inputs
+    /// only, performance not degraded): expected, no action.
+    ExpectedShift {
+        /// The seasonal evidence.
+        reason: String,
+    },
     /// Real drift, no retrain now.
     DriftAlert {
         /// Why not.
@@ -203,6 +224,10 @@ pub struct Decision {
 ///   within the cooldown, the policy leaves retraining to a human, or there is nothing to
 ///   retrain from. The retraining data starts where the episode began, at most
 ///   `retrain_window_days` before the window's end.
+/// - Input drift that matches the same window one season earlier (with a configured season
+///   length) is an expected shift: no alert, no action, and the window counts as clean —
+///   unless realized performance dropped too, which is concept drift as above, or a drift
+///   episode is under way (the shift has persisted since, so it is no season).
 /// - A clean window ends any episode and becomes the last clean window.
 /// - Above `max_error_rate` failed calls, a health alert is raised first, whatever else.
 ///
@@ -214,7 +239,7 @@ pub struct Decision {
 /// let window = WindowSummary {
 ///     from: t - chrono::Duration::days(1), to: t, reference_version: 1, skipped: None,
 ///     quality_faults: vec![], dataset_drift: false, drifted_columns: vec![],
-///     requests: 500, error_rate: 0.0, performance_drop: None,
+///     requests: 500, error_rate: 0.0, performance_drop: None, seasonal_shift: None,
 /// };
 /// let policy = Policy::of(&LifecycleConfig::new("credit"), true);
 /// let (decision, state) = decide(&window, &EpisodeState::default(), &policy);
@@ -243,7 +268,14 @@ pub fn decide(
             ),
         });
     }
-    let real_shift = window.dataset_drift || window.performance_drop.is_some();
+    // A shift that persists is no season: with a drift episode under way (a shift seen in
+    // an earlier window and not resolved since), a match with one season earlier is not
+    // enough.
+    let seasonal = window.dataset_drift
+        && window.performance_drop.is_none()
+        && window.seasonal_shift.is_some()
+        && state.drift_since.is_none();
+    let real_shift = (window.dataset_drift && !seasonal) || window.performance_drop.is_some();
     if window.skipped.is_none() && window.quality_faults.is_empty() {
         if real_shift {
             if next.drift_since.is_none() {
@@ -266,6 +298,10 @@ pub fn decide(
         Verdict::DataQualityFault { reason }
     } else if let Some(reason) = &window.skipped {
         Verdict::Skipped {
+            reason: reason.clone(),
+        }
+    } else if let (true, Some(reason)) = (seasonal, &window.seasonal_shift) {
+        Verdict::ExpectedShift {
             reason: reason.clone(),
         }
     } else if real_shift {
@@ -364,6 +400,7 @@ mod tests {
             requests: 1_000,
             error_rate: 0.0,
             performance_drop: None,
+            seasonal_shift: None,
         }
     }
 
@@ -528,6 +565,60 @@ mod tests {
         // A data-quality fault still wins: fix the pipeline, do not retrain.
         let w = WindowSummary {
             quality_faults: vec!["`income`: 40% missing".into()],
+            ..w
+        };
+        let (d, _) = decide(&w, &state, &policy());
+        assert!(matches!(d.verdict, Verdict::DataQualityFault { .. }));
+    }
+
+    #[test]
+    fn a_seasonal_shift_is_expected_and_no_action_unless_performance_dropped() {
+        let w = WindowSummary {
+            seasonal_shift: Some("income, age drifted as one season earlier".into()),
+            ..drifted(10)
+        };
+        let state = EpisodeState {
+            drift_since: None,
+            last_clean: Some(day(9)),
+            last_deploy: None,
+        };
+        let (d, s) = decide(&w, &state, &policy());
+        assert_eq!(
+            d.verdict,
+            Verdict::ExpectedShift {
+                reason: "income, age drifted as one season earlier".into()
+            }
+        );
+        assert!(d.alerts.is_empty());
+        // Expected: the window is clean.
+        assert_eq!((s.drift_since, s.last_clean), (None, Some(day(10))));
+        // A shift under way since an earlier window persists: no season, real drift.
+        let ongoing = EpisodeState {
+            drift_since: Some(day(8)),
+            ..state.clone()
+        };
+        let (d, s) = decide(&w, &ongoing, &policy());
+        assert!(
+            matches!(d.verdict, Verdict::Retrain { .. }),
+            "{:?}",
+            d.verdict
+        );
+        assert_eq!(s.drift_since, Some(day(8)));
+        // A performance drop as well is concept drift: retrain.
+        let w = WindowSummary {
+            performance_drop: Some("rmse 9.0 (baseline 1.0)".into()),
+            ..w
+        };
+        let (d, _) = decide(&w, &state, &policy());
+        assert!(
+            matches!(d.verdict, Verdict::Retrain { .. }),
+            "{:?}",
+            d.verdict
+        );
+        // A data-quality fault still wins.
+        let w = WindowSummary {
+            quality_faults: vec!["`income` missing_surge: 40%".into()],
+            performance_drop: None,
             ..w
         };
         let (d, _) = decide(&w, &state, &policy());

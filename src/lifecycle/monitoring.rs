@@ -10,6 +10,7 @@ use crate::audit::AuditEvent;
 use crate::audit::event::{DriftChecked, MonitoringDecided, RetrainDecided};
 use crate::data::{Dataset, Schema};
 use crate::drift::DatasetProfile;
+use crate::model::ReferenceOutputs;
 use crate::monitor::{GroundTruth, Monitor, MonitorReport};
 use crate::registry::RegistryExt;
 use chrono::{DateTime, Utc};
@@ -21,6 +22,10 @@ pub(super) struct StoredReference {
     pub(super) profile: DatasetProfile,
     /// The model's input columns.
     pub(super) inputs: Schema,
+    /// The model's outputs on its validation data, if the artifact keeps them (the
+    /// baseline of prediction drift and estimated performance, whatever the inputs'
+    /// baseline).
+    pub(super) outputs: Option<Arc<ReferenceOutputs>>,
 }
 
 /// What the monitoring cycle compares a window with.
@@ -128,6 +133,7 @@ impl Lifecycle {
         let stored = Arc::new(StoredReference {
             profile: profile.clone(),
             inputs: artifact.signature().inputs.clone(),
+            outputs: artifact.reference_outputs().cloned().map(Arc::new),
         });
         self.lock().stored_reference = Some((v, stored.clone()));
         Ok(Ok((v, stored)))
@@ -210,6 +216,22 @@ impl Lifecycle {
             .map_err(|e| e.in_stage(Stage::Monitor))?;
             monitor = monitor.with_ground_truth(ground_truth);
         }
+        // Prediction drift and estimated performance against the serving version's
+        // validation outputs, whichever baseline the inputs are compared with.
+        let stored = match &baseline {
+            Baseline::Profile(p) => Some(p.clone()),
+            Baseline::Data(_) => match self
+                .stored_reference()
+                .await
+                .map_err(|e| e.in_stage(Stage::Monitor))?
+            {
+                Ok((v, p)) if v == ref_version => Some(p),
+                _ => None,
+            },
+        };
+        if let Some(outputs) = stored.as_ref().and_then(|p| p.outputs.clone()) {
+            monitor = monitor.with_reference_outputs(ref_version, outputs);
+        }
         let report = ev
             .attempt(Stage::Monitor, &trace, async {
                 if let Some(c) = &self.collector {
@@ -268,6 +290,7 @@ impl Lifecycle {
             Verdict::Skipped { reason } => MonitoringDecision::Skipped { reason },
             Verdict::DataQualityFault { reason } => MonitoringDecision::DataQualityFault { reason },
             Verdict::DriftAlert { reason } => MonitoringDecision::DriftAlert { reason },
+            Verdict::ExpectedShift { reason } => MonitoringDecision::ExpectedShift { reason },
             Verdict::Retrain {
                 data_from,
                 data_to,
@@ -350,6 +373,10 @@ impl Lifecycle {
             MonitoringDecision::DriftAlert { reason } => (
                 format!("drift alert, no retrain: {reason}"),
                 Some(("drift_alert", reason)),
+            ),
+            MonitoringDecision::ExpectedShift { reason } => (
+                format!("seasonal shift, expected, no action: {reason}"),
+                Some(("expected_shift", reason)),
             ),
             MonitoringDecision::Retrained { .. } => ("retrained".to_string(), None),
         };

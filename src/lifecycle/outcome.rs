@@ -100,6 +100,12 @@ pub enum MonitoringDecision {
         /// What is wrong.
         reason: String,
     },
+    /// Input drift the season explains (the same shift as one season earlier): expected,
+    /// no action (recorded with its evidence).
+    ExpectedShift {
+        /// The seasonal evidence.
+        reason: String,
+    },
     /// Real drift, but a retrain is not started (cooldown, or policy requires a human).
     DriftAlert {
         /// Why no retrain now.

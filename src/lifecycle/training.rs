@@ -13,7 +13,7 @@ use crate::audit::event::{
 use crate::audit::{AuditEvent, in_trace};
 use crate::data::{Dataset, QualityReport};
 use crate::drift::DatasetProfile;
-use crate::model::Model;
+use crate::model::{Model, ReferenceOutputs};
 use crate::registry::{Lineage, ModelVersion, NewVersion, Registry, audit_records};
 use crate::train::{TrainContext, TrainedModel, Trainer};
 use crate::validate::{ValidationReport, Validator};
@@ -394,13 +394,20 @@ impl TrainingStage<'_> {
                         );
                         tags.insert(crate::explain::IMPORTANCE_METHOD_TAG.to_string(), method);
                     }
+                    // The drift baseline of the inputs, and the model's outputs on the
+                    // holdout: the baseline of prediction drift and estimated performance.
+                    let artifact = artifact
+                        .with_reference_profile(DatasetProfile::reference(&train)?)
+                        .with_reference_outputs(ReferenceOutputs::of(
+                            trained.model.as_ref(),
+                            &holdout,
+                        )?)?;
                     let mv = in_trace(
                         trace,
                         self.registry.register(
                             &cfg.model_name,
                             NewVersion {
-                                artifact: artifact
-                                    .with_reference_profile(DatasetProfile::reference(&train)?),
+                                artifact,
                                 lineage: Lineage {
                                     training_datasets: if train.id() == data.id() {
                                         vec![data.id().clone()]

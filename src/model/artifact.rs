@@ -1,6 +1,6 @@
 use super::{
     DecisionTreePipeline, GbdtPipeline, LinearModel, LogisticModel, Model, RandomForestPipeline,
-    Signature,
+    ReferenceOutputs, Signature,
 };
 use crate::data::DatasetProfile;
 use crate::{Error, Result};
@@ -15,7 +15,9 @@ use std::sync::Arc;
 ///
 /// The JSON form is `{"flavor": "logistic", "model": {...}}`, plus
 /// `"reference_profile": {...}` when the artifact carries the drift baseline of the version
-/// ([`ModelArtifact::with_reference_profile`]). The profile is part of the stored bytes, so
+/// ([`ModelArtifact::with_reference_profile`]), and `"reference_outputs": {...}` when it
+/// also carries the model's outputs on its validation data
+/// ([`ModelArtifact::with_reference_outputs`]). The profile is part of the stored bytes, so
 /// it is content-addressed and verified with the model, and round-trips bit for bit.
 /// Artifacts written before profiles existed load unchanged (no profile). An application's
 /// own model type is stored as `{"flavor": NAME, "model": {"signature": {...}, "bytes": HEX}}`
@@ -66,6 +68,7 @@ pub struct ArtifactBundle {
     /// Never a `Bundle` itself.
     model: ModelArtifact,
     reference_profile: DatasetProfile,
+    reference_outputs: Option<ReferenceOutputs>,
 }
 
 /// The stored form of a model of an application's own flavor (see
@@ -112,6 +115,11 @@ impl ArtifactBundle {
     pub fn reference_profile(&self) -> &DatasetProfile {
         &self.reference_profile
     }
+
+    /// The model's outputs on its validation data, if kept.
+    pub fn reference_outputs(&self) -> Option<&ReferenceOutputs> {
+        self.reference_outputs.as_ref()
+    }
 }
 
 impl ModelArtifact {
@@ -151,15 +159,44 @@ impl ModelArtifact {
     }
 
     /// This artifact with `profile` (the [`DatasetProfile::reference`] of the training
-    /// data's features) as its drift baseline; replaces a profile it already had.
+    /// data's features) as its drift baseline; replaces a profile it already had (and
+    /// keeps its reference outputs).
     pub fn with_reference_profile(self, profile: DatasetProfile) -> ModelArtifact {
+        let outputs = self.reference_outputs().cloned();
         ModelArtifact::Bundle(Box::new(ArtifactBundle {
             model: self.without_reference_profile(),
             reference_profile: profile,
+            reference_outputs: outputs,
         }))
     }
 
-    /// This artifact without a bundled profile.
+    /// This artifact, which has a reference profile, with `outputs` (the model's
+    /// [`ReferenceOutputs::of`] its validation data) as the baseline of prediction drift and
+    /// estimated performance; replaces outputs it already had. An artifact without a
+    /// reference profile is refused: bundle the profile first.
+    pub fn with_reference_outputs(self, outputs: ReferenceOutputs) -> Result<ModelArtifact> {
+        outputs.check()?;
+        match self {
+            ModelArtifact::Bundle(mut b) => {
+                b.reference_outputs = Some(outputs);
+                Ok(ModelArtifact::Bundle(b))
+            }
+            _ => Err(Error::invalid(
+                "reference outputs",
+                "the artifact has no reference profile; add it with `with_reference_profile` first",
+            )),
+        }
+    }
+
+    /// The model's outputs on its validation data, if the artifact keeps them.
+    pub fn reference_outputs(&self) -> Option<&ReferenceOutputs> {
+        match self {
+            ModelArtifact::Bundle(b) => b.reference_outputs.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// This artifact without a bundled profile (nor reference outputs).
     pub fn without_reference_profile(self) -> ModelArtifact {
         match self {
             ModelArtifact::Bundle(b) => b.model,
@@ -257,7 +294,9 @@ impl ModelArtifact {
 impl Serialize for ModelArtifact {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let profile = self.reference_profile();
-        let mut m = s.serialize_map(Some(if profile.is_some() { 3 } else { 2 }))?;
+        let outputs = self.reference_outputs();
+        let entries = 2 + usize::from(profile.is_some()) + usize::from(outputs.is_some());
+        let mut m = s.serialize_map(Some(entries))?;
         m.serialize_entry("flavor", self.flavor())?;
         match self.plain() {
             ModelArtifact::Logistic(x) => m.serialize_entry("model", x)?,
@@ -276,6 +315,9 @@ impl Serialize for ModelArtifact {
         }
         if let Some(p) = profile {
             m.serialize_entry("reference_profile", p)?;
+        }
+        if let Some(o) = outputs {
+            m.serialize_entry("reference_outputs", o)?;
         }
         m.end()
     }
@@ -338,6 +380,7 @@ impl<'de> Deserialize<'de> for ModelArtifact {
                 // the model, when it comes before its flavor
                 let mut pending: Option<serde_json::Value> = None;
                 let mut profile: Option<DatasetProfile> = None;
+                let mut outputs: Option<ReferenceOutputs> = None;
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "flavor" => {
@@ -363,6 +406,12 @@ impl<'de> Deserialize<'de> for ModelArtifact {
                             }
                             profile = map.next_value::<Option<DatasetProfile>>()?;
                         }
+                        "reference_outputs" => {
+                            if outputs.is_some() {
+                                return Err(de::Error::duplicate_field("reference_outputs"));
+                            }
+                            outputs = map.next_value::<Option<ReferenceOutputs>>()?;
+                        }
                         _ => {
                             map.next_value::<de::IgnoredAny>()?;
                         }
@@ -374,10 +423,14 @@ impl<'de> Deserialize<'de> for ModelArtifact {
                     (None, Some(v)) => model_of(&flavor, v).map_err(de::Error::custom)?,
                     (None, None) => return Err(de::Error::missing_field("model")),
                 };
-                Ok(match profile {
+                let model = match profile {
                     Some(p) => model.with_reference_profile(p),
                     None => model,
-                })
+                };
+                match outputs {
+                    Some(o) => model.with_reference_outputs(o).map_err(de::Error::custom),
+                    None => Ok(model),
+                }
             }
         }
         d.deserialize_map(ArtifactVisitor)

@@ -7,6 +7,7 @@ mod fused;
 mod linear;
 pub mod native;
 mod preprocess;
+mod reference;
 mod signature;
 pub(crate) mod trees;
 
@@ -14,6 +15,7 @@ pub use artifact::{ArtifactBundle, FlavoredArtifact, ModelArtifact};
 pub use flavor::{BUILTIN_FLAVORS, FlavorRegistry, ModelFlavor};
 pub use linear::{LinearModel, LogisticConvergence, LogisticModel};
 pub use preprocess::{ColumnTransform, Preprocessor};
+pub use reference::ReferenceOutputs;
 pub use signature::{OutputKind, Signature};
 pub use trees::{
     DecisionTreeModel, DecisionTreePipeline, GbdtModel, GbdtPipeline, RandomForestModel,

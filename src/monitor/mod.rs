@@ -11,7 +11,7 @@ use crate::collect::{PredictionLog, PredictionRecord};
 use crate::data::{Dataset, FeatureKind, Schema};
 use crate::drift::{DatasetProfile, DriftDetector, DriftReport};
 use crate::labels::{LabelStore, index_labels, join_window};
-use crate::model::Model;
+use crate::model::{Model, ReferenceOutputs};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use ndarray::Array2;
@@ -42,9 +42,15 @@ pub struct HealthReport {
 }
 
 impl HealthReport {
-    /// Health figures of a set of records.
+    /// Health figures of a set of records. Requests refused for their input before
+    /// anything was scored (an error and no rows) count as requests and errors, not in the
+    /// latency percentiles.
     pub fn of(records: &[PredictionRecord]) -> HealthReport {
-        let mut lat: Vec<u64> = records.iter().map(|r| r.latency_us).collect();
+        let mut lat: Vec<u64> = records
+            .iter()
+            .filter(|r| r.error.is_none() || !r.inputs.is_empty())
+            .map(|r| r.latency_us)
+            .collect();
         lat.sort_unstable();
         let pct = |q: f64| -> u64 {
             if lat.is_empty() {
@@ -94,15 +100,47 @@ pub struct MonitorReport {
     pub performance: Option<PerformanceReport>,
     /// Performance estimated without labels (CBPE) for a binary classifier: calibrated on
     /// the serving model's scores of the labelled reference data, estimated from its scores
-    /// of the window. `None` without a [`GroundTruth`], a raw labelled reference (a stored
-    /// profile holds no labels) or for other kinds of model.
+    /// of the window. With [`Monitor::with_reference_outputs`], the reference is the
+    /// serving version's validation outputs and the window's scores are the logged
+    /// probabilities; otherwise it needs a [`GroundTruth`] and the raw labelled reference.
+    /// `None` without either, or for other kinds of model.
     #[serde(default)]
     pub estimated_performance: Option<estimate::EstimatedPerformance>,
     /// Drift of the serving model's outputs in the window (`score`: the positive class's
     /// probability, `class`: the predicted class; `prediction` for a regressor) against its
-    /// outputs on the raw reference data. `None` when either is not available.
+    /// validation outputs ([`Monitor::with_reference_outputs`]; the window's as logged) or,
+    /// without them, its outputs on the raw reference data. `None` when neither is
+    /// available or the window has no output of the serving version.
     #[serde(default)]
     pub prediction_drift: Option<DriftReport>,
+    /// With a season length ([`MonitorConfig::season_length_hours`]) and input drift: the
+    /// comparison with the same window one season earlier, which tells a seasonal shift
+    /// (expected, no action) from a new one.
+    #[serde(default)]
+    pub seasonality: Option<SeasonalityCheck>,
+}
+
+/// A drifted window compared with the same window one season earlier.
+///
+/// A drifted column is *seasonal* when the earlier window drifted against the reference in
+/// it too and the current window does not differ from the earlier one in it: the shift
+/// came back with the season. The window's shift is expected when every drifted column is
+/// seasonal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeasonalityCheck {
+    /// The earlier window's start (inclusive).
+    pub from: DateTime<Utc>,
+    /// Its end (exclusive).
+    pub to: DateTime<Utc>,
+    /// Rows scored in it.
+    pub rows: usize,
+    /// Drifted columns the season explains.
+    pub seasonal_columns: Vec<String>,
+    /// Drifted columns it does not (all of them when the earlier window had too few
+    /// rows to compare).
+    pub unexplained_columns: Vec<String>,
+    /// Whether the whole shift is seasonal: expected, no action.
+    pub expected: bool,
 }
 
 /// Settings of [`Monitor`].
@@ -133,6 +171,11 @@ pub struct MonitorConfig {
     /// `None`: not checked (the previous window is then not read).
     #[serde(default = "default_max_volume_drop")]
     pub max_volume_drop: Option<f64>,
+    /// The length of a season in hours (24 daily, 168 weekly), if the inputs have one: a
+    /// drifted window is then compared with the same window one season earlier (see
+    /// [`SeasonalityCheck`]). `None`: no seasonality.
+    #[serde(default)]
+    pub season_length_hours: Option<i64>,
 }
 
 fn default_range_tolerance() -> f64 {
@@ -165,6 +208,7 @@ impl Default for MonitorConfig {
             range_tolerance: default_range_tolerance(),
             max_out_of_range: default_max_out_of_range(),
             max_volume_drop: default_max_volume_drop(),
+            season_length_hours: None,
         }
     }
 }
@@ -200,6 +244,7 @@ pub struct Monitor {
     detector: Arc<dyn DriftDetector>,
     config: MonitorConfig,
     ground_truth: Option<GroundTruth>,
+    reference_outputs: Option<(u32, Arc<ReferenceOutputs>)>,
 }
 
 impl Monitor {
@@ -214,7 +259,21 @@ impl Monitor {
             detector,
             config,
             ground_truth: None,
+            reference_outputs: None,
         }
+    }
+
+    /// Also measure prediction drift and, for a binary classifier, estimate performance
+    /// (CBPE) of the rows version `version` scored in each window, from the outputs and
+    /// class probabilities in the prediction log, against `outputs`: that version's outputs
+    /// on its validation data (kept in its artifact,
+    /// [`crate::model::ModelArtifact::reference_outputs`]). Needs no labels and no raw
+    /// reference data. Rows logged without probabilities (logs written before they were
+    /// kept) are scored again by the [`GroundTruth`] model when it is the same version,
+    /// else left out.
+    pub fn with_reference_outputs(mut self, version: u32, outputs: Arc<ReferenceOutputs>) -> Self {
+        self.reference_outputs = Some((version, outputs));
+        self
     }
 
     /// Also measure realized performance on the labelled share of each window.
@@ -296,10 +355,25 @@ impl Monitor {
             performance: None,
             estimated_performance: None,
             prediction_drift: None,
+            seasonality: None,
         };
+        if let Some((version, outputs)) = &self.reference_outputs {
+            outputs.check()?;
+            let window = logged_outputs(*version, outputs, &records, self.ground_truth.as_ref());
+            let (estimated, drift) = compare_outputs(
+                &outputs.classes,
+                &OutputSample::of_reference(outputs),
+                Some(&outputs.labels),
+                &window,
+            )?;
+            report.estimated_performance = estimated;
+            report.prediction_drift = drift;
+        }
         if let Some(gt) = &self.ground_truth {
             report.performance = Some(self.performance(gt, &records).await?);
-            if let (Baseline::Data(reference), Some(current)) = (baseline, &current) {
+            if let (Baseline::Data(reference), Some(current), None) =
+                (baseline, &current, &self.reference_outputs)
+            {
                 let (estimated, drift) = output_checks(gt, reference, current)?;
                 report.estimated_performance = estimated;
                 report.prediction_drift = drift;
@@ -323,11 +397,84 @@ impl Monitor {
             },
         );
         report.quality_faults.splice(0..0, column_faults);
-        report.drift = Some(match baseline {
-            Baseline::Data(d) => self.detector.detect(d, &current).await?,
-            Baseline::Profile(p, _) => self.detector.detect_from_profile(p, &current).await?,
-        });
+        let drift = self.drift_against(baseline, &current).await?;
+        if let Some(hours) = self.config.season_length_hours
+            && drift.dataset_drift
+        {
+            report.seasonality = Some(
+                self.seasonality(baseline, schema, &drift, &current, from, to, hours)
+                    .await?,
+            );
+        }
+        report.drift = Some(drift);
         Ok(report)
+    }
+
+    async fn drift_against(
+        &self,
+        baseline: Baseline<'_>,
+        current: &Dataset,
+    ) -> Result<DriftReport> {
+        match baseline {
+            Baseline::Data(d) => self.detector.detect(d, current).await,
+            Baseline::Profile(p, _) => self.detector.detect_from_profile(p, current).await,
+        }
+    }
+
+    /// Compare a drifted window with the same window `hours` earlier.
+    #[allow(clippy::too_many_arguments)]
+    async fn seasonality(
+        &self,
+        baseline: Baseline<'_>,
+        schema: &Schema,
+        drift: &DriftReport,
+        current: &Dataset,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        hours: i64,
+    ) -> Result<SeasonalityCheck> {
+        /// Ten years.
+        const MAX_HOURS: i64 = 24 * 3_660;
+        let earlier = |t: DateTime<Utc>| t.checked_sub_signed(chrono::Duration::hours(hours));
+        let bounds = if (1..=MAX_HOURS).contains(&hours) {
+            (earlier(from), earlier(to))
+        } else {
+            (None, None)
+        };
+        let (Some(e_from), Some(e_to)) = bounds else {
+            return Err(Error::invalid(
+                "season length",
+                format!(
+                    "{hours} hours; give a positive number of hours up to {MAX_HOURS} (24 daily, 168 weekly)"
+                ),
+            ));
+        };
+        let records = self.log.read_window(e_from, e_to).await?;
+        let (earlier, _) = window_dataset(schema, &records)?;
+        let drifted: Vec<String> = drift.drifted().map(|c| c.name.clone()).collect();
+        let rows = earlier.as_ref().map_or(0, Dataset::n_rows);
+        let mut check = SeasonalityCheck {
+            from: e_from,
+            to: e_to,
+            rows,
+            seasonal_columns: Vec::new(),
+            unexplained_columns: drifted.clone(),
+            expected: false,
+        };
+        let Some(earlier) = earlier.filter(|e| e.n_rows() >= self.config.min_rows) else {
+            return Ok(check);
+        };
+        // The earlier window against the reference, and the current one against it.
+        let then = self.drift_against(baseline, &earlier).await?;
+        let since = self.detector.detect(&earlier, current).await?;
+        let (seasonal, unexplained): (Vec<String>, Vec<String>) =
+            drifted.into_iter().partition(|c| {
+                then.column(c).is_some_and(|d| d.drift) && since.column(c).is_some_and(|d| !d.drift)
+            });
+        check.expected = !seasonal.is_empty() && unexplained.is_empty();
+        check.seasonal_columns = seasonal;
+        check.unexplained_columns = unexplained;
+        Ok(check)
     }
 }
 
@@ -338,7 +485,6 @@ fn output_checks(
     reference: &Dataset,
     current: &Dataset,
 ) -> Result<(Option<estimate::EstimatedPerformance>, Option<DriftReport>)> {
-    use crate::drift::prediction::{PredictionOutput, prediction_drift};
     if reference.is_empty() || current.is_empty() {
         return Ok((None, None));
     }
@@ -348,62 +494,155 @@ fn output_checks(
     }
     let r = gt.model.predict(reference.features())?;
     let c = gt.model.predict(current.features())?;
-    let detector = crate::drift::StatisticalDriftDetector::default();
-    match (
-        &r.probabilities,
-        &c.probabilities,
-        signature.target.kind.classes(),
-    ) {
-        (Some(rp), Some(cp), Some(classes)) => {
-            let name = |v: &f64| classes.get(*v as usize).map(String::as_str).unwrap_or("?");
-            let rc: Vec<&str> = r.values.iter().map(name).collect();
-            let cc: Vec<&str> = c.values.iter().map(name).collect();
-            let mut outputs = vec![(
-                "class",
-                PredictionOutput::Classes {
-                    reference: &rc,
-                    current: &cc,
-                },
-            )];
-            let (rs, cs): (Vec<f64>, Vec<f64>) = if classes.len() == 2 && rp.ncols() == 2 {
-                (rp.column(1).to_vec(), cp.column(1).to_vec())
-            } else {
-                (vec![], vec![])
-            };
-            if !rs.is_empty() {
-                outputs.insert(
-                    0,
-                    (
-                        "score",
-                        PredictionOutput::Scores {
-                            reference: &rs,
-                            current: &cs,
-                        },
-                    ),
-                );
-            }
-            let drift = prediction_drift(&detector, &outputs)?;
-            let estimated = match reference.target() {
-                Some(y) if !rs.is_empty() => {
-                    let labels: Vec<bool> = y.iter().map(|v| *v == 1.0).collect();
-                    estimate::estimate_performance(&rs, &labels, &cs).ok()
-                }
-                _ => None,
-            };
-            Ok((estimated, Some(drift)))
-        }
-        _ => {
-            let (rv, cv) = (r.values.to_vec(), c.values.to_vec());
-            let outputs = [(
-                "prediction",
-                PredictionOutput::Scores {
-                    reference: &rv,
-                    current: &cv,
-                },
-            )];
-            Ok((None, Some(prediction_drift(&detector, &outputs)?)))
+    let classes = signature.target.kind.classes().unwrap_or_default();
+    let labels = reference.target().map(|y| y.to_vec());
+    compare_outputs(
+        classes,
+        &OutputSample::of_prediction(&r, classes),
+        labels.as_deref(),
+        &OutputSample::of_prediction(&c, classes),
+    )
+}
+
+/// Outputs of a model on a set of rows: the output per row (class index or value) and, for
+/// a binary classifier, the probability of the second class.
+#[derive(Debug, Default)]
+struct OutputSample {
+    values: Vec<f64>,
+    scores: Vec<f64>,
+}
+
+impl OutputSample {
+    fn of_prediction(p: &crate::model::Prediction, classes: &[String]) -> OutputSample {
+        let scores = match &p.probabilities {
+            Some(m) if classes.len() == 2 && m.ncols() == 2 => m.column(1).to_vec(),
+            _ => Vec::new(),
+        };
+        OutputSample {
+            values: p.values.to_vec(),
+            scores,
         }
     }
+
+    fn of_reference(r: &ReferenceOutputs) -> OutputSample {
+        OutputSample {
+            values: r.predictions.clone(),
+            scores: if r.classes.len() == 2 {
+                r.probabilities.iter().map(|p| p[1]).collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+/// The outputs of the rows `version` scored in `records`, as logged (class probabilities
+/// included); rows of a classifier logged without probabilities are scored again by the
+/// ground truth's model when it is that version, else left out.
+fn logged_outputs(
+    version: u32,
+    reference: &ReferenceOutputs,
+    records: &[PredictionRecord],
+    gt: Option<&GroundTruth>,
+) -> OutputSample {
+    let k = reference.classes.len();
+    let binary = k == 2;
+    let mut out = OutputSample::default();
+    let rescorer = gt.filter(|g| g.version == version).map(|g| &g.model);
+    let width = rescorer.map(|m| m.signature().inputs.n_features());
+    let mut again: Vec<f64> = Vec::new();
+    for r in records
+        .iter()
+        .filter(|r| r.model_version == version && r.error.is_none())
+    {
+        if k == 0 {
+            out.values
+                .extend(r.outputs.iter().copied().filter(|v| v.is_finite()));
+            continue;
+        }
+        if r.probabilities.len() == r.outputs.len() {
+            for (v, p) in r.outputs.iter().zip(&r.probabilities) {
+                if p.len() == k && v.is_finite() && p.iter().all(|x| x.is_finite()) {
+                    out.values.push(*v);
+                    if binary {
+                        out.scores.push(p[1]);
+                    }
+                }
+            }
+        } else if let Some(w) = width {
+            for row in r.inputs.iter().filter(|row| row.len() == w) {
+                again.extend_from_slice(row);
+            }
+        }
+    }
+    if let (Some(model), Some(w)) = (rescorer, width)
+        && !again.is_empty()
+        && let Ok(x) = Array2::from_shape_vec((again.len() / w.max(1), w), again)
+        && let Ok(p) = model.predict(x.view())
+    {
+        let s = OutputSample::of_prediction(&p, &reference.classes);
+        out.values.extend(s.values);
+        out.scores.extend(s.scores);
+    }
+    out
+}
+
+/// Prediction drift of `current` against `reference` (outputs of a model whose classes are
+/// `classes`, empty for a regressor) and, for a binary classifier with the reference's
+/// labels, the performance estimated by CBPE. Nothing when either sample is empty.
+fn compare_outputs(
+    classes: &[String],
+    reference: &OutputSample,
+    labels: Option<&[f64]>,
+    current: &OutputSample,
+) -> Result<(Option<estimate::EstimatedPerformance>, Option<DriftReport>)> {
+    use crate::drift::prediction::{PredictionOutput, prediction_drift};
+    if reference.values.is_empty() || current.values.is_empty() {
+        return Ok((None, None));
+    }
+    let detector = crate::drift::StatisticalDriftDetector::default();
+    if classes.is_empty() {
+        let outputs = [(
+            "prediction",
+            PredictionOutput::Scores {
+                reference: &reference.values,
+                current: &current.values,
+            },
+        )];
+        return Ok((None, Some(prediction_drift(&detector, &outputs)?)));
+    }
+    let name = |v: &f64| classes.get(*v as usize).map(String::as_str).unwrap_or("?");
+    let rc: Vec<&str> = reference.values.iter().map(name).collect();
+    let cc: Vec<&str> = current.values.iter().map(name).collect();
+    let mut outputs = vec![(
+        "class",
+        PredictionOutput::Classes {
+            reference: &rc,
+            current: &cc,
+        },
+    )];
+    let scored = !reference.scores.is_empty() && !current.scores.is_empty();
+    if scored {
+        outputs.insert(
+            0,
+            (
+                "score",
+                PredictionOutput::Scores {
+                    reference: &reference.scores,
+                    current: &current.scores,
+                },
+            ),
+        );
+    }
+    let drift = prediction_drift(&detector, &outputs)?;
+    let estimated = match labels {
+        Some(y) if scored && y.len() == reference.scores.len() => {
+            let labels: Vec<bool> = y.iter().map(|v| *v == 1.0).collect();
+            estimate::estimate_performance(&reference.scores, &labels, &current.scores).ok()
+        }
+        _ => None,
+    };
+    Ok((estimated, Some(drift)))
 }
 
 /// Rows scored successfully by `records`.
@@ -502,6 +741,7 @@ fn window_dataset(
             evidence.failed(e);
             continue;
         }
+        evidence.scored_with_notes(&r.notes);
         'rows: for row in &r.inputs {
             if row.len() != width {
                 evidence.wrong_width += 1;

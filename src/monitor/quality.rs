@@ -319,27 +319,45 @@ pub(crate) struct RequestEvidence {
     pub bad_codes: BTreeMap<String, usize>,
     /// Per column: requests refused for an unknown category.
     pub refused_unknown: BTreeMap<String, usize>,
+    /// Per column: scored requests whose unknown category was scored as missing.
+    pub scored_unknown: BTreeMap<String, usize>,
     /// Requests refused for missing or unknown columns.
     pub refused_schema: usize,
     /// One such refusal's message.
     pub schema_example: Option<String>,
 }
 
+/// The column an unknown-category message names (`*` when it names none), if it is one.
+fn unknown_category_column(message: &str) -> Option<String> {
+    let (before, _) = message.split_once("unknown category")?;
+    Some(
+        before
+            .rsplit_once("column `")
+            .and_then(|(_, c)| c.split_once('`'))
+            .map(|(c, _)| c.to_string())
+            .unwrap_or_else(|| "*".into()),
+    )
+}
+
 impl RequestEvidence {
+    /// Learn from the notes of a scored request (an unknown category scored as missing).
+    pub(crate) fn scored_with_notes(&mut self, notes: &[String]) {
+        for n in notes {
+            if let Some(column) = unknown_category_column(n) {
+                *self.scored_unknown.entry(column).or_default() += 1;
+            }
+        }
+    }
+
     /// Learn from a failed request's error message.
     pub(crate) fn failed(&mut self, error: &str) {
-        if let Some(rest) = error.split("unknown category").next()
-            && error.contains("unknown category")
-        {
-            let column = rest
-                .rsplit_once("column `")
-                .and_then(|(_, c)| c.split_once('`'))
-                .map(|(c, _)| c.to_string())
-                .unwrap_or_else(|| "*".into());
+        if let Some(column) = unknown_category_column(error) {
             *self.refused_unknown.entry(column).or_default() += 1;
         } else if error.contains("is not a feature of the model")
             || error.contains("has no value for feature")
             || error.contains("feature columns")
+            || error.contains("missing input column")
+            || error.contains("not in the model signature")
         {
             self.refused_schema += 1;
             self.schema_example.get_or_insert_with(|| error.to_string());
@@ -373,14 +391,17 @@ pub(crate) fn request_faults(schema: &Schema, ev: &RequestEvidence) -> Vec<Quali
             ),
         });
     }
-    let mut unseen: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut unseen: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
     for (c, n) in &ev.bad_codes {
         unseen.entry(c).or_default().0 += n;
     }
     for (c, n) in &ev.refused_unknown {
         unseen.entry(c).or_default().1 += n;
     }
-    for (column, (codes, refused)) in unseen {
+    for (c, n) in &ev.scored_unknown {
+        unseen.entry(c).or_default().2 += n;
+    }
+    for (column, (codes, refused, as_missing)) in unseen {
         let mut parts = Vec::new();
         if codes > 0 {
             parts.push(format!(
@@ -390,6 +411,11 @@ pub(crate) fn request_faults(schema: &Schema, ev: &RequestEvidence) -> Vec<Quali
         if refused > 0 {
             parts.push(format!(
                 "{refused} requests refused for an unknown category"
+            ));
+        }
+        if as_missing > 0 {
+            parts.push(format!(
+                "{as_missing} requests with an unknown category scored as missing"
             ));
         }
         out.push(QualityFault {

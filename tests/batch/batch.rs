@@ -363,6 +363,21 @@ async fn batch_deployer_feeds_the_prediction_log() {
     let rows: usize = recs.iter().map(|r| r.inputs.len()).sum();
     assert_eq!(rows, 500, "every scored row reaches the prediction log");
     assert!(recs.iter().all(|r| r.model_version == 1));
+    // Each row's class probabilities are logged with its class, as the model gives them.
+    for r in &recs {
+        let x = ndarray::Array2::from_shape_fn((r.inputs.len(), r.inputs[0].len()), |(i, j)| {
+            r.inputs[i][j]
+        });
+        let p = f.model.predict(x.view()).unwrap();
+        assert_eq!(r.outputs, p.values.to_vec());
+        let want: Vec<Vec<f64>> = p
+            .probabilities
+            .unwrap()
+            .outer_iter()
+            .map(|row| row.to_vec())
+            .collect();
+        assert_eq!(r.probabilities, want);
+    }
 }
 
 /// Every shape of line the CSV reader accepts (CRLF endings, blank lines, quoted fields,

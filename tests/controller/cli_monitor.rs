@@ -41,6 +41,48 @@ fn monitor_exits_0_when_nothing_is_wrong_and_3_when_it_would_alert() {
     let v: serde_json::Value = serde_json::from_slice(&early.stdout).unwrap();
     assert_eq!(v["would_alert"], true);
     assert_eq!(v["version"], 2);
+    // Version 1 answered that window: nothing of version 2's to compare.
+    assert!(v["prediction_drift"].is_null(), "{v}");
+    assert!(v["report"]["seasonality"].is_null(), "no season given");
+    // With a season, the drifted window is compared with the same window one season
+    // earlier (the report says which, and what it explains).
+    let seasonal = Command::new(BIN)
+        .args(["monitor", "--store"])
+        .arg(store.path())
+        .args(["--model", "credit-default@production"])
+        .args([
+            "--from",
+            "2026-03-05T00:00:00Z",
+            "--to",
+            "2026-03-06T00:00:00Z",
+        ])
+        .args(["--season", "24h", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        matches!(seasonal.status.code(), Some(0 | 3)),
+        "{seasonal:?}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&seasonal.stdout).unwrap();
+    let s = &v["report"]["seasonality"];
+    assert_eq!(s["from"], "2026-03-04T00:00:00Z", "{s}");
+    assert_eq!(s["to"], "2026-03-05T00:00:00Z", "{s}");
+    assert!(s["rows"].as_u64().unwrap() >= 200, "{s}");
+    let explained = s["seasonal_columns"].as_array().unwrap().len()
+        + s["unexplained_columns"].as_array().unwrap().len();
+    assert_eq!(
+        explained as u64,
+        v["report"]["drift"]["drifted_columns"].as_u64().unwrap(),
+        "{s}"
+    );
+    let bad = Command::new(BIN)
+        .args(["monitor", "--store"])
+        .arg(store.path())
+        .args(["--model", "credit-default@production", "--season", "90m"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--season"));
     let late = monitor("2026-04-28T00:00:00Z", "2026-04-29T00:00:00Z");
     assert_eq!(late.status.code(), Some(0), "{late:?}");
     let v: serde_json::Value = serde_json::from_slice(&late.stdout).unwrap();
@@ -50,38 +92,104 @@ fn monitor_exits_0_when_nothing_is_wrong_and_3_when_it_would_alert() {
     assert_eq!(v["performance"]["labelled"], 0);
     assert_eq!(v["data_quality"]["faults"], serde_json::json!([]));
 
-    // The demo's upstream bug blanks most `income` values for a few days: a fault of the
-    // pipeline, listed as `{column, kind, detail}`.
-    let fault = monitor("2026-03-14T00:00:00Z", "2026-03-15T00:00:00Z");
-    assert_eq!(fault.status.code(), Some(3), "{fault:?}");
-    let v: serde_json::Value = serde_json::from_slice(&fault.stdout).unwrap();
-    let faults = v["data_quality"]["faults"].as_array().unwrap();
-    assert_eq!(faults.len(), 1, "{faults:?}");
-    let keys: Vec<&str> = faults[0]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(keys, ["column", "detail", "kind"]);
-    assert_eq!(faults[0]["column"], "income");
-    assert_eq!(faults[0]["kind"], "missing_surge");
-    assert!(
-        v["decision"]
-            .as_str()
-            .unwrap()
-            .starts_with("DataQualityFault"),
-        "{}",
-        v["decision"]
-    );
-    for key in ["estimated_performance", "prediction_drift"] {
-        assert!(v.get(key).is_some(), "{key} missing: {v}");
+    // Before any label: prediction drift and the estimated performance (CBPE) of the
+    // window, from the class probabilities in the log against the validation outputs
+    // stored with version 2, equal to the library's on the same numbers.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (reference, logged) = rt.block_on(async {
+        let registry =
+            SqliteRegistry::open(store.path(), Arc::new(mlcycle::clock::SystemClock)).unwrap();
+        let artifact = registry.load_artifact("credit-default", 2).await.unwrap();
+        let reference = artifact.reference_outputs().unwrap().clone();
+        let log = FilePredictionLog::open(store.path().join("predictions")).unwrap();
+        let t = |d: u32| chrono::Utc.with_ymd_and_hms(2026, 4, d, 0, 0, 0).unwrap();
+        let records = log.read_window(t(28), t(29)).await.unwrap();
+        let logged: Vec<f64> = records
+            .iter()
+            .filter(|r| r.error.is_none() && r.model_version == 2)
+            .flat_map(|r| {
+                assert_eq!(r.probabilities.len(), r.outputs.len(), "{}", r.request_id);
+                r.probabilities.iter().map(|p| p[1])
+            })
+            .collect();
+        (reference, logged)
+    });
+    assert_eq!(reference.classes.len(), 2);
+    assert!(reference.len() >= 100, "{}", reference.len());
+    let ref_scores: Vec<f64> = reference.probabilities.iter().map(|p| p[1]).collect();
+    let ref_labels: Vec<bool> = reference.labels.iter().map(|y| *y == 1.0).collect();
+    let want = mlcycle::monitor::estimate::estimate_performance(&ref_scores, &ref_labels, &logged)
+        .unwrap();
+    let est = &v["estimated_performance"];
+    assert_eq!(est["n"], logged.len(), "{est}");
+    for (key, value) in [
+        ("accuracy", want.accuracy),
+        ("roc_auc", want.roc_auc),
+        ("f1", want.f1),
+        ("precision", want.precision),
+        ("recall", want.recall),
+    ] {
+        assert_eq!(est[key].as_f64(), Some(value), "{key}: {est}");
     }
+    let outputs = |v: &serde_json::Value| -> Vec<(String, bool)> {
+        v["prediction_drift"]["columns"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no prediction drift: {v}"))
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_string(),
+                    c["drift"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // Late, after the shift version 2 was trained on: its scores look like its validation
+    // scores.
+    let late_outputs = outputs(&v);
+    assert_eq!(late_outputs[0], ("score".to_string(), false));
+    assert_eq!(late_outputs[1].0, "class");
+
+    // The same inputs logged again on 10 May with other probabilities (every row 0.98
+    // for the second class): the monitor compares the LOGGED outputs, so the scores and
+    // the classes drift although the inputs are the same, and CBPE estimates from them.
+    let shifted: Vec<mlcycle::collect::PredictionRecord> = rt.block_on(async {
+        let log = FilePredictionLog::open(store.path().join("predictions")).unwrap();
+        let t = |d: u32| chrono::Utc.with_ymd_and_hms(2026, 4, d, 0, 0, 0).unwrap();
+        let mut records = log.read_window(t(28), t(29)).await.unwrap();
+        records.retain(|r| r.error.is_none() && r.model_version == 2);
+        for r in &mut records {
+            r.request_id = format!("shifted-{}", r.request_id);
+            r.at += chrono::Duration::days(12);
+            r.outputs = vec![1.0; r.inputs.len()];
+            r.probabilities = vec![vec![0.02, 0.98]; r.inputs.len()];
+        }
+        log.append(records.clone()).await.unwrap();
+        records
+    });
+    let rows: usize = shifted.iter().map(|r| r.inputs.len()).sum();
+    let out = monitor("2026-05-10T00:00:00Z", "2026-05-11T00:00:00Z");
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        outputs(&v),
+        [("score".to_string(), true), ("class".to_string(), true)]
+    );
+    let want = mlcycle::monitor::estimate::estimate_performance(
+        &ref_scores,
+        &ref_labels,
+        &vec![0.98; rows],
+    )
+    .unwrap();
+    assert_eq!(v["estimated_performance"]["n"], rows);
+    assert_eq!(
+        v["estimated_performance"]["accuracy"].as_f64(),
+        Some(want.accuracy)
+    );
 
     // Ground truth for two late days of version 2's requests: on 27 April the labels
     // agree with the predictions, on 28 April every label is the other class (the
     // relation between inputs and outcome flipped; the inputs did not move).
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let classes = rt.block_on(async {
         let registry =
             SqliteRegistry::open(store.path(), Arc::new(mlcycle::clock::SystemClock)).unwrap();

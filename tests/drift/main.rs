@@ -5,3 +5,4 @@ mod drift_detector;
 mod drift_stats;
 mod monitor_estimate;
 mod prediction_drift;
+mod reference_outputs;

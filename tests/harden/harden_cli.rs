@@ -96,8 +96,10 @@ async fn predictions_count_skips_and_reports_a_bad_json_line() {
         model_version: 1,
         inputs: vec![vec![1.0]],
         outputs: vec![0.0],
+        probabilities: vec![],
         latency_us: 1,
         error: None,
+        notes: vec![],
     };
     log.append(vec![record("a")]).await.unwrap();
     let path = log.partition(t);

@@ -235,5 +235,17 @@ async fn a_v2_body_id_already_used_is_refused_and_a_refused_request_keeps_its_id
     assert_eq!(send("body-2", good).await.unwrap().status().as_u16(), 200);
     let ids = logged_ids(&f).await;
     assert_eq!(ids.iter().filter(|i| *i == "body-1").count(), 1, "{ids:?}");
-    assert_eq!(ids.iter().filter(|i| *i == "body-2").count(), 1, "{ids:?}");
+    // The refusal is recorded too (as an error), and the retry after it.
+    assert_eq!(ids.iter().filter(|i| *i == "body-2").count(), 2, "{ids:?}");
+    let t = mlcycle::clock::Clock::now(f.clock.as_ref());
+    let body2: Vec<_> = f
+        .log
+        .read_window(t - Duration::hours(1), t + Duration::hours(1))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.request_id == "body-2")
+        .collect();
+    assert!(body2[0].error.is_some() && body2[0].inputs.is_empty());
+    assert!(body2[1].error.is_none() && body2[1].inputs.len() == 2);
 }

@@ -820,7 +820,8 @@ async fn request_ids_metrics_and_collection() {
             .contains("mlcycle_model_swaps_total 1")
     );
 
-    // Graceful stop flushes the log; every scored request is there.
+    // Graceful stop flushes the log; every scored request is there, and the one refused
+    // for its input, as an error.
     f.server.undeploy().await.unwrap();
     let t = f.clock.now_for_test();
     let recs = f
@@ -828,7 +829,9 @@ async fn request_ids_metrics_and_collection() {
         .read_window(t - Duration::hours(1), t + Duration::hours(1))
         .await
         .unwrap();
-    assert_eq!(recs.len(), 2);
+    assert_eq!(recs.len(), 3);
+    assert!(recs[2].inputs.is_empty() && recs[2].outputs.is_empty());
+    assert!(recs[2].error.is_some(), "{:?}", recs[2]);
     assert_eq!(recs[0].request_id, "req-42");
     assert_eq!(recs[0].model_name, "credit");
     assert_eq!(recs[0].model_version, 1);

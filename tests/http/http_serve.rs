@@ -345,10 +345,20 @@ async fn shadow_answers_from_champion_and_logs_the_challenger() {
     }
     let shadow = recs.iter().find(|r| r.model_version == 2).unwrap();
     let x = data.features().slice(ndarray::s![0..2, ..]).to_owned();
-    assert_eq!(
-        shadow.outputs,
-        models[1].predict(x.view()).unwrap().values.to_vec()
-    );
+    let p = models[1].predict(x.view()).unwrap();
+    assert_eq!(shadow.outputs, p.values.to_vec());
+    // The full probability vector of each row is logged with the class.
+    let proba: Vec<Vec<f64>> = p
+        .probabilities
+        .unwrap()
+        .outer_iter()
+        .map(|r| r.to_vec())
+        .collect();
+    assert_eq!(shadow.probabilities, proba);
+    for r in &recs {
+        assert_eq!(r.probabilities.len(), 2, "{}", r.request_id);
+        assert!(r.probabilities.iter().all(|p| p.len() == 2));
+    }
 }
 
 #[tokio::test]

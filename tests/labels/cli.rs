@@ -15,8 +15,10 @@ fn record(id: &str, rows: usize) -> PredictionRecord {
         model_version: 1,
         inputs: (0..rows).map(|i| vec![i as f64]).collect(),
         outputs: vec![0.0; rows],
+        probabilities: vec![],
         latency_us: 10,
         error: None,
+        notes: vec![],
     }
 }
 

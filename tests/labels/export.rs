@@ -98,8 +98,10 @@ async fn labels_export_writes_a_training_csv_that_train_and_drift_accept() {
             model_version: mv.version,
             inputs: vec![encode(h as usize)],
             outputs: vec![0.0],
+            probabilities: vec![],
             latency_us: 5,
             error: None,
+            notes: vec![],
         });
         records.push(PredictionRecord {
             request_id: format!("m{h}"),
@@ -108,8 +110,10 @@ async fn labels_export_writes_a_training_csv_that_train_and_drift_accept() {
             model_version: mv.version,
             inputs: (0..3).map(|r| encode(10 + r)).collect(),
             outputs: vec![0.0; 3],
+            probabilities: vec![],
             latency_us: 5,
             error: None,
+            notes: vec![],
         });
     }
     // Another model's request with a label under the same key shape is not exported.
@@ -120,8 +124,10 @@ async fn labels_export_writes_a_training_csv_that_train_and_drift_accept() {
         model_version: 1,
         inputs: vec![vec![1.0, 0.0]],
         outputs: vec![0.0],
+        probabilities: vec![],
         latency_us: 5,
         error: None,
+        notes: vec![],
     });
     log.append(records).await.unwrap();
     let labels = SqliteLabelStore::open(&store, Arc::new(SystemClock)).unwrap();
@@ -277,9 +283,11 @@ async fn labelled_data_source_joins_log_and_labels_into_a_dataset() {
         model_name: "price".into(),
         model_version: 2,
         outputs: vec![0.0; inputs.len()],
+        probabilities: vec![],
         inputs,
         latency_us: 1,
         error: error.map(Into::into),
+        notes: vec![],
     };
     log.append(vec![
         rec("a", 0, vec![vec![1.0, 0.0]], None),

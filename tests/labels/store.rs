@@ -79,8 +79,10 @@ fn record(id: &str, rows: usize, at_hour: u32) -> PredictionRecord {
         model_version: 1,
         inputs: (0..rows).map(|i| vec![i as f64, 1.0]).collect(),
         outputs: (0..rows).map(|i| (i % 2) as f64).collect(),
+        probabilities: vec![],
         latency_us: 10,
         error: None,
+        notes: vec![],
     }
 }
 

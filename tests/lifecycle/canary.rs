@@ -53,8 +53,10 @@ async fn traffic(
             model_version: version,
             inputs: vec![],
             outputs: vec![],
+            probabilities: vec![],
             latency_us,
             error: (i < errors).then(|| "scoring failed".to_string()),
+            notes: vec![],
         })
         .collect();
     s.prediction_log.append(records).await.unwrap();

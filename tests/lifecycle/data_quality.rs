@@ -59,8 +59,10 @@ fn record(hour: i64, i: usize, inputs: Vec<Vec<f64>>, error: Option<&str>) -> Pr
             vec![0.0; inputs.len()]
         },
         inputs,
+        probabilities: vec![],
         latency_us: 5,
         error: error.map(Into::into),
+        notes: vec![],
     }
 }
 

@@ -11,5 +11,7 @@ mod lifecycle_flush;
 mod lifecycle_http;
 mod lifecycle_release;
 mod lifecycle_restart;
+mod multiclass_regression_e2e;
 mod regression_performance;
+mod seasonality;
 mod stack_reopen;

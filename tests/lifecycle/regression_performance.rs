@@ -74,8 +74,10 @@ async fn a_regressor_is_measured_on_its_labels_and_a_shifted_outcome_degrades_it
                 model_version: 1,
                 inputs: vec![live.features().row(k).to_vec()],
                 outputs: vec![pred[k]],
+                probabilities: vec![],
                 latency_us: 3,
                 error: None,
+                notes: vec![],
             });
             if k % 4 != 3 {
                 let y = live.target().unwrap()[k] + if hour == 1 { 6.0 } else { 0.0 };

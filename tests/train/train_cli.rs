@@ -442,8 +442,10 @@ fn predictions_are_readable_filtered_and_feed_drift() {
         model_version: 1,
         inputs: vec![vec![40.5, 200.0, male], vec![38.0, 190.0, f64::NAN]],
         outputs: vec![1.0, 0.0],
+        probabilities: vec![],
         latency_us: 10,
         error: None,
+        notes: vec![],
     };
     // Two servers, one per format, writing the same hour: printed in time order.
     let binary =
@@ -615,6 +617,11 @@ fn missing_values_and_unknown_categories_follow_one_rule() {
         "{rejects}"
     );
     ok(&score(&["--unknown-as-missing"]));
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 2);
+    // The policy spelled `--unknown-category reject|as_missing` (reject is the default).
+    ok(&score(&["--unknown-category", "reject"]));
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1);
+    ok(&score(&["--unknown-category", "as_missing"]));
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 2);
     let holdout = dir.path().join("holdout.csv");
     std::fs::write(

@@ -154,6 +154,9 @@ fn day_line(d: &DayRecord) -> String {
             format!("DATA-QUALITY FAULT, not retraining: {reason}")
         }
         MonitoringDecision::DriftAlert { reason } => format!("DRIFT ALERT: {reason}"),
+        MonitoringDecision::ExpectedShift { reason } => {
+            format!("seasonal shift, expected, no action: {reason}")
+        }
         MonitoringDecision::Retrained { outcome } => format!(
             "DRIFT → retrained v{}: {}",
             outcome.version.version,

@@ -1,6 +1,7 @@
 //! `mlcycle monitor`: one monitoring report of a served model (health, data quality, drift
-//! against the reference profile stored with the version, and the decision the lifecycle
-//! would take) without acting. Exit 0 when nothing is wrong, 3 when it would alert.
+//! against the reference profile stored with the version, realized performance on the
+//! labelled rows, prediction drift and estimated performance against the validation outputs
+//! stored with the version, and the decision the lifecycle would take) without acting. Exit 0 when nothing is wrong, 3 when it would alert.
 
 use clap::{Args, ValueEnum};
 use mlcycle::clock::{Clock, SystemClock};
@@ -43,6 +44,11 @@ pub struct MonitorArgs {
     /// Window length back from now (5s, 10m, 1h, 7d) [default: 1h].
     #[arg(long)]
     last: Option<String>,
+    /// The inputs' season (24h daily, 7d weekly): a drifted window is compared with the
+    /// same window one season earlier (`report.seasonality`), and a shift that came back
+    /// with the season is expected.
+    #[arg(long)]
+    season: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
@@ -84,10 +90,13 @@ pub async fn run(args: MonitorArgs) -> Result<bool> {
             ),
         )
     })?;
-    let cfg = LifecycleConfig::new(name);
+    let mut cfg = LifecycleConfig::new(name);
+    if let Some(s) = &args.season {
+        cfg.monitor.season_length_hours = Some(crate::run::season_hours(s)?);
+    }
     let model = artifact.clone().into_model()?;
     let labels = SqliteLabelStore::open(&dir, Arc::new(clock))?;
-    let monitor = Monitor::new(
+    let mut monitor = Monitor::new(
         Arc::new(FilePredictionLog::open(dir.join("predictions"))?),
         Arc::new(StatisticalDriftDetector::default()),
         cfg.monitor.clone(),
@@ -98,6 +107,10 @@ pub async fn run(args: MonitorArgs) -> Result<bool> {
         model,
         baseline: mv.metrics.clone(),
     });
+    // The version's validation outputs: prediction drift and estimated performance.
+    if let Some(outputs) = artifact.reference_outputs() {
+        monitor = monitor.with_reference_outputs(mv.version, Arc::new(outputs.clone()));
+    }
     let report = monitor
         .check_against_profile(profile, &artifact.signature().inputs, from, to)
         .await?;
@@ -110,7 +123,7 @@ pub async fn run(args: MonitorArgs) -> Result<bool> {
     let alerts = !decision.alerts.is_empty()
         || !matches!(
             decision.verdict,
-            Verdict::NoAction | Verdict::Skipped { .. }
+            Verdict::NoAction | Verdict::Skipped { .. } | Verdict::ExpectedShift { .. }
         );
     let verdict = format!("{:?}", decision.verdict);
     match args.format {
@@ -157,6 +170,25 @@ pub async fn run(args: MonitorArgs) -> Result<bool> {
             }
             for f in &report.quality_faults {
                 println!("data-quality fault in `{}`: {}", f.column, f.detail);
+            }
+            if let Some(s) = &report.seasonality {
+                println!(
+                    "one season earlier ({} to {}, {} rows): {}",
+                    s.from.to_rfc3339(),
+                    s.to.to_rfc3339(),
+                    s.rows,
+                    if s.expected {
+                        format!(
+                            "the same shift ({}): expected",
+                            s.seasonal_columns.join(", ")
+                        )
+                    } else {
+                        format!(
+                            "not the same shift ({} unexplained)",
+                            s.unexplained_columns.join(", ")
+                        )
+                    }
+                );
             }
             println!("decision it would take: {verdict}");
             println!(

@@ -97,6 +97,11 @@ pub struct RunArgs {
     /// Score one typical reference row through the deployed model every window.
     #[arg(long)]
     probe: bool,
+    /// The inputs' season (24h daily, 7d weekly; whole hours): a drifted window is compared
+    /// with the same window one season earlier, and a shift that came back with the season
+    /// is expected (no action).
+    #[arg(long)]
+    season: Option<String>,
     /// Also train on the training data's recent rows this often (e.g. 7d).
     #[arg(long)]
     schedule: Option<String>,
@@ -136,6 +141,7 @@ pub struct RunFile {
     max_error_rate: Option<f64>,
     #[serde(default)]
     probe: bool,
+    season: Option<String>,
     schedule: Option<String>,
     poll: Option<String>,
     format: Option<Format>,
@@ -166,6 +172,18 @@ pub struct Settings {
 
 fn dur(what: &str, text: &str) -> Result<chrono::Duration> {
     parse_duration(text).map_err(|e| Error::invalid(format!("--{what}"), e))
+}
+
+/// A `--season` (`24h`, `7d`) in whole hours.
+pub fn season_hours(text: &str) -> Result<i64> {
+    let d = dur("season", text)?;
+    if d < chrono::Duration::hours(1) || d != chrono::Duration::hours(d.num_hours()) {
+        return Err(Error::invalid(
+            "--season",
+            format!("`{text}` is not a whole number of hours (24h daily, 7d weekly)"),
+        ));
+    }
+    Ok(d.num_hours())
 }
 
 impl RunArgs {
@@ -203,6 +221,9 @@ impl RunArgs {
         lifecycle.health.max_p99_latency_ms = self.max_p99_ms.or(file.max_p99_ms);
         lifecycle.health.probe = self.probe || file.probe;
         lifecycle.max_error_rate = self.max_error_rate.or(file.max_error_rate);
+        if let Some(s) = self.season.or(file.season) {
+            lifecycle.monitor.season_length_hours = Some(season_hours(&s)?);
+        }
         if let Some(ms) = lifecycle.health.max_p99_latency_ms
             && !(ms.is_finite() && ms > 0.0)
         {
@@ -597,6 +618,7 @@ mod tests {
             (Some(100), Some(250.0), true)
         );
         assert_eq!(s.lifecycle.max_error_rate, Some(0.05));
+        assert_eq!(s.lifecycle.monitor.season_length_hours, None);
         let c = s.lifecycle.canary.unwrap();
         assert_eq!((c.share, c.duration_secs), (0.2, 1800));
         let e = RunArgs {
@@ -607,6 +629,38 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("--max-error-rate"), "{e}");
+    }
+
+    #[test]
+    fn a_season_reaches_the_monitor_in_whole_hours() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("run.toml");
+        std::fs::write(&p, "season = \"7d\"\n").unwrap();
+        let s = RunArgs {
+            config: Some(p.clone()),
+            ..args()
+        }
+        .settings()
+        .unwrap();
+        assert_eq!(s.lifecycle.monitor.season_length_hours, Some(168));
+        let s = RunArgs {
+            config: Some(p),
+            season: Some("24h".into()),
+            ..args()
+        }
+        .settings()
+        .unwrap();
+        assert_eq!(s.lifecycle.monitor.season_length_hours, Some(24));
+        for bad in ["90m", "30m", "soon"] {
+            let e = RunArgs {
+                season: Some(bad.into()),
+                ..args()
+            }
+            .settings()
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("--season"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -6,7 +6,6 @@ use mlcycle::audit::event::BatchScored;
 use mlcycle::audit::{AuditEntry, AuditEvent, AuditLog, SqliteAuditLog};
 use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::collect::{Collector, FilePredictionLog};
-use mlcycle::data::UnknownLevel;
 use mlcycle::deploy::{
     BatchDeployer, BatchOptions, BatchOutcome, BatchProgress, DeployRequest, Deployer,
 };
@@ -52,8 +51,12 @@ pub struct ScoreArgs {
     /// Reject rows with an empty feature cell even when the model handles missing values.
     #[arg(long)]
     reject_missing: bool,
-    /// Score unknown categories as missing values instead of rejecting the row.
-    #[arg(long)]
+    /// What to do with a categorical value the model does not know: `reject` the row (to
+    /// the rejects file) or score it `as_missing`.
+    #[arg(long, value_enum, default_value = "reject")]
+    unknown_category: crate::serve::UnknownCategory,
+    /// Same as `--unknown-category as_missing`.
+    #[arg(long, conflicts_with = "unknown_category")]
     unknown_as_missing: bool,
     /// Append the scored inputs to the store's prediction log (monitored for drift).
     #[arg(long)]
@@ -116,11 +119,7 @@ pub async fn run(args: ScoreArgs) -> mlcycle::Result<bool> {
         rejects: args.rejects.clone(),
         max_reject_fraction: args.max_reject_fraction,
         threads: args.threads,
-        unknown: if args.unknown_as_missing {
-            UnknownLevel::AsMissing
-        } else {
-            UnknownLevel::Error
-        },
+        unknown: args.unknown_category.level(args.unknown_as_missing),
         allow_missing: !args.reject_missing && (args.allow_missing || handles_missing),
         max_line_bytes: args.max_line_bytes,
         ..BatchOptions::default()

@@ -45,8 +45,13 @@ pub struct ServeArgs {
     /// Refuse input columns that are not in the model signature.
     #[arg(long)]
     strict: bool,
-    /// Encode unknown categorical levels as missing instead of refusing them.
-    #[arg(long)]
+    /// What to do with a categorical value the model does not know: `reject` the request
+    /// (400, recorded in the prediction log as an error with the reason) or score it
+    /// `as_missing`.
+    #[arg(long, value_enum, default_value = "reject")]
+    unknown_category: UnknownCategory,
+    /// Same as `--unknown-category as_missing`.
+    #[arg(long, conflicts_with = "unknown_category")]
     unknown_as_missing: bool,
     /// Largest request body in bytes.
     #[arg(long, default_value_t = Limits::default().max_body_bytes, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
@@ -179,11 +184,7 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
             _ => None,
         },
         strict: args.strict,
-        unknown_level: if args.unknown_as_missing {
-            UnknownLevel::AsMissing
-        } else {
-            UnknownLevel::Error
-        },
+        unknown_level: args.unknown_category.level(args.unknown_as_missing),
         api_token: std::env::var(mlcycle::deploy::http::API_TOKEN_ENV)
             .ok()
             .filter(|t| !t.is_empty()),
@@ -369,5 +370,27 @@ async fn record_swaps(
             eprintln!("warning: the deployment record of a swap was not written: {e}");
         }
         last = now;
+    }
+}
+
+/// The `--unknown-category` policy of `mlcycle serve` and `mlcycle score`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnknownCategory {
+    /// Refuse it (the request in `serve`, the row in `score`).
+    #[value(name = "reject")]
+    Reject,
+    /// Score it as a missing value.
+    #[value(name = "as_missing")]
+    AsMissing,
+}
+
+impl UnknownCategory {
+    /// The encoding rule, `--unknown-as-missing` (the older spelling) included.
+    pub fn level(self, as_missing_flag: bool) -> UnknownLevel {
+        if as_missing_flag || self == UnknownCategory::AsMissing {
+            UnknownLevel::AsMissing
+        } else {
+            UnknownLevel::Error
+        }
     }
 }

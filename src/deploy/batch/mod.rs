@@ -900,8 +900,13 @@ fn score_chunk(
         model_version: job.model_version,
         inputs: x.outer_iter().map(|r| r.to_vec()).collect(),
         outputs: pred.as_ref().map_or_else(Vec::new, |p| p.values.to_vec()),
+        probabilities: pred
+            .as_ref()
+            .and_then(|p| p.probabilities.as_ref())
+            .map_or_else(Vec::new, |p| p.outer_iter().map(|r| r.to_vec()).collect()),
         latency_us: 0,
         error: None,
+        notes: vec![],
     });
     drop(pred);
     scratch.recycle(d);

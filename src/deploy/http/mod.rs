@@ -49,7 +49,9 @@
 //! value, and a string among them (even `"NaN"`) is refused; BYTES tensors carry categories
 //! (`null` or `""` is missing). A missing value is scored (the model imputes or routes it); a
 //! row with no usable value at all is refused with 400; an unknown category is refused
-//! unless [`HttpConfig::unknown_level`] is `AsMissing` (`mlcycle serve --unknown-as-missing`).
+//! unless [`HttpConfig::unknown_level`] is `AsMissing` (`mlcycle serve --unknown-category
+//! as_missing`). A request refused for its input (400) is recorded in the prediction log as an
+//! error with its reason and no rows, so monitoring counts it.
 //!
 //! # Request ids
 //! The request id is the `x-request-id` header when the caller gives one, else (v2) the
@@ -534,6 +536,7 @@ impl Deployer for HttpDeployer {
                 inputs: RecordInputs::Matrix(Arc::new(request.rows)),
                 result: result.as_ref(),
                 latency_us,
+                notes: Vec::new(),
             });
         }
         Ok(ScoreResponse {

@@ -459,9 +459,7 @@ impl Shared {
         headers: &HeaderMap,
         request_id: &str,
         body_len: usize,
-        encode: impl FnOnce(&Served, &Encoding) -> std::result::Result<Encoded, ApiError>
-        + Send
-        + 'static,
+        encode: impl Fn(&Served, &Encoding) -> std::result::Result<Encoded, ApiError> + Send + 'static,
     ) -> std::result::Result<(Arc<Served>, Prediction), ApiError> {
         let selection = if explicit_version {
             Selection {
@@ -477,17 +475,28 @@ impl Shared {
         let served = selection.answer;
         let enc = self.encoding();
         let for_parse = served.clone();
-        let Encoded { x, logged } = self
-            .off_runtime(body_len, move || encode(&for_parse, &enc))
-            .await??;
+        let encoded = self
+            .off_runtime(body_len, move || {
+                encode_noting_unknown(&for_parse, &enc, encode)
+            })
+            .await?;
+        let (Encoded { x, logged }, notes) = match encoded {
+            Ok(e) => e,
+            Err(e) => {
+                self.record_refused(&served, request_id, &e);
+                return Err(e);
+            }
+        };
         if x.ncols() > 0
             && let Some(r) = x
                 .outer_iter()
                 .position(|row| row.iter().all(|v| v.is_nan()))
         {
-            return Err(ApiError::bad_request(format!(
+            let e = ApiError::bad_request(format!(
                 "row {r} has no usable value: every feature is empty or missing, so a prediction would say nothing about it"
-            )));
+            ));
+            self.record_refused(&served, request_id, &e);
+            return Err(e);
         }
         let x = Arc::new(x);
         let inputs = match logged {
@@ -500,19 +509,20 @@ impl Shared {
         if let Some(shadow) = selection.shadow.filter(same_inputs) {
             self.shadow(shadow, x.clone(), inputs.clone(), request_id);
         }
-        let p = self.score(&served, x, inputs, request_id).await?;
+        let p = self.score(&served, x, inputs, request_id, notes).await?;
         Ok((served, p))
     }
 
     /// Score `rows` with `served`, record the request (with `inputs`, the same rows as the
-    /// log stores them), count rows. Errors of the model (bad codes, non-finite values)
-    /// become 400.
+    /// log stores them, and `notes` on what was changed in them), count rows. Errors of the
+    /// model (bad codes, non-finite values) become 400.
     pub async fn score(
         self: &Arc<Self>,
         served: &Arc<Served>,
         rows: Arc<Array2<f64>>,
         inputs: RecordInputs,
         request_id: &str,
+        notes: Vec<String>,
     ) -> std::result::Result<Prediction, ApiError> {
         let at = self.clock.now();
         let started = std::time::Instant::now();
@@ -526,7 +536,7 @@ impl Shared {
             served.model.predict(rows.view())
         };
         let latency_us = started.elapsed().as_micros() as u64;
-        self.record(served, inputs, &result, request_id, at, latency_us);
+        self.record(served, inputs, &result, request_id, at, latency_us, notes);
         if result.is_ok() {
             served.rows_scored(&self.metrics, rows.nrows());
         }
@@ -548,7 +558,9 @@ impl Shared {
         let request_id = request_id.to_string();
         self.metrics.shadow_requests.inc();
         tokio::spawn(async move {
-            let _ = this.score(&served, rows, inputs, &request_id).await;
+            let _ = this
+                .score(&served, rows, inputs, &request_id, Vec::new())
+                .await;
             drop(guard);
         });
     }
@@ -561,6 +573,26 @@ impl Shared {
         }
     }
 
+    /// Record a request refused for its input (a 400: unknown category, missing feature,
+    /// bad value ...) in the prediction log: no rows, the reason as its error, so monitoring
+    /// counts it. Other refusals (overload, unknown model) are not the input's fault and
+    /// are not recorded.
+    pub fn record_refused(&self, served: &Served, request_id: &str, e: &ApiError) {
+        if e.status != axum::http::StatusCode::BAD_REQUEST {
+            return;
+        }
+        if let Some(r) = &self.recorder {
+            r.record_refused(
+                request_id,
+                self.clock.now(),
+                served.name_shared.clone(),
+                served.version,
+                &e.message,
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn record(
         &self,
         served: &Served,
@@ -569,6 +601,7 @@ impl Shared {
         request_id: &str,
         at: chrono::DateTime<chrono::Utc>,
         latency_us: u64,
+        notes: Vec<String>,
     ) {
         if let Some(r) = &self.recorder {
             r.record(ScoringCall {
@@ -579,8 +612,39 @@ impl Shared {
                 inputs,
                 result: result.as_ref(),
                 latency_us,
+                notes,
             });
         }
+    }
+}
+
+/// Encode a request with `encode`. Under `as_missing`, a request with an unknown category
+/// is encoded first as `reject` would, to learn which (the first) and say it in a note for
+/// the log, then again with the unknown value as missing: monitoring counts such requests
+/// whichever the policy. Only requests with an unknown category are encoded twice.
+fn encode_noting_unknown(
+    served: &Served,
+    enc: &Encoding,
+    encode: impl Fn(&Served, &Encoding) -> std::result::Result<Encoded, ApiError>,
+) -> std::result::Result<(Encoded, Vec<String>), ApiError> {
+    if enc.unknown != crate::data::UnknownLevel::AsMissing {
+        return encode(served, enc).map(|e| (e, Vec::new()));
+    }
+    let strict = Encoding {
+        unknown: crate::data::UnknownLevel::Error,
+        ..*enc
+    };
+    match encode(served, &strict) {
+        Err(e)
+            if e.status == axum::http::StatusCode::BAD_REQUEST
+                && e.message.contains("unknown category") =>
+        {
+            // The refusal names the column and value, then says what to do about it.
+            let what = e.message.split("; ").next().unwrap_or(&e.message);
+            let note = format!("{what}: scored as missing (unknown_category as_missing)");
+            encode(served, enc).map(|x| (x, vec![note]))
+        }
+        other => other.map(|x| (x, Vec::new())),
     }
 }
 

@@ -885,7 +885,8 @@ async fn infer_inner(
             };
             Ok((req, tensors))
         })
-        .await??;
+        .await?
+        .inspect_err(|e| shared.record_refused(&looked_up, &rid.0, e))?;
     let request_id = settle_request_id(rid, req.id.as_ref());
     // An id taken from the body is the client's choice too: it never replaces another
     // recorded request (the header's id is checked before the handler runs).
@@ -910,7 +911,7 @@ async fn infer_inner(
         None
     };
     let answered = async {
-        let tensors = tensors?;
+        let tensors = tensors.inspect_err(|e| shared.record_refused(&looked_up, &request_id, e))?;
         let (served, p) = shared
             .route_and_score(
                 looked_up,
@@ -931,7 +932,8 @@ async fn infer_inner(
     if answered.is_err()
         && let Some(h) = reserved
     {
-        // Not scored, so nothing recorded under it: the id stays free for a retry.
+        // Not scored (a refusal for bad input is recorded as an error, nothing else): the
+        // id stays free for a retry, whose record is then the later one.
         shared.request_ids.release(h);
     }
     let mut r = answered.unwrap_or_else(IntoResponse::into_response);
