@@ -6,7 +6,7 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::store::postgres::audit::{self as sql, CheckpointRow, RecordRow};
-use crate::store::postgres::{PgPool, PgTx};
+use crate::store::postgres::{PgPool, PgTx, in_tx};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -181,21 +181,6 @@ impl PostgresAuditLog {
         self.policy = Some(policy);
         self
     }
-
-    /// Run `f` in a write transaction: committed when it succeeds, rolled back otherwise.
-    async fn in_tx<T>(&self, f: impl AsyncFnOnce(&PgTx) -> Result<T>) -> Result<T> {
-        let tx = PgTx::begin(&self.pool).await?;
-        match f(&tx).await {
-            Ok(v) => {
-                tx.commit().await?;
-                Ok(v)
-            }
-            Err(e) => {
-                tx.rollback().await;
-                Err(e)
-            }
-        }
-    }
 }
 
 #[async_trait]
@@ -203,8 +188,10 @@ impl AuditLog for PostgresAuditLog {
     async fn append(&self, entry: AuditEntry) -> Result<AuditRecord> {
         let at = self.clock.now();
         let policy = self.policy.clone();
-        self.in_tx(async |tx| append_in_transaction(tx, at, entry, policy.as_ref()).await)
-            .await
+        in_tx(&self.pool, async |tx| {
+            append_in_transaction(tx, at, entry, policy.as_ref()).await
+        })
+        .await
     }
 
     async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
@@ -238,7 +225,7 @@ impl AuditLog for PostgresAuditLog {
 
     async fn checkpoint(&self, key: &CheckpointKey) -> Result<Option<Checkpoint>> {
         let at = self.clock.now();
-        self.in_tx(async |tx| {
+        in_tx(&self.pool, async |tx| {
             sql::lock_chain(tx.client()).await?;
             sign_head(tx, key, at).await
         })

@@ -6,4 +6,5 @@
 mod pg_audit;
 mod pg_processes;
 mod pg_registry;
+mod pg_stores;
 mod pg_support;

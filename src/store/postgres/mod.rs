@@ -26,13 +26,16 @@
 //! processes starting at once on a fresh database apply them once, the second waits and
 //! finds them applied. `mlcycle_schema.version` is the number applied.
 
+pub(crate) mod alerts;
 pub(crate) mod audit;
+pub(crate) mod labels;
 pub(crate) mod registry;
 
 use crate::{Error, Result};
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::str::FromStr;
-use tokio_postgres::NoTls;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
 
 /// A pooled connection.
 pub(crate) type Conn = deadpool_postgres::Object;
@@ -98,6 +101,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      CREATE TABLE audit_checkpoints (
         seq BIGINT PRIMARY KEY, at TIMESTAMPTZ NOT NULL, hash TEXT NOT NULL,
         key_id TEXT NOT NULL, prev_signature TEXT NOT NULL, signature TEXT NOT NULL);",
+    // 2: ground-truth labels; alerts and their delivery attempts
+    "CREATE TABLE labels (
+        key TEXT PRIMARY KEY, label TEXT NOT NULL, observed_at TIMESTAMPTZ NOT NULL,
+        recorded_at TIMESTAMPTZ NOT NULL, revision BIGINT NOT NULL);
+     CREATE TABLE alerts (
+        id TEXT PRIMARY KEY, seq BIGSERIAL NOT NULL, model TEXT NOT NULL, kind TEXT NOT NULL,
+        at TIMESTAMPTZ NOT NULL, suppressed BOOLEAN NOT NULL, body TEXT NOT NULL);
+     CREATE INDEX alerts_by_model ON alerts (model, at);
+     CREATE INDEX alerts_by_time ON alerts (at);
+     CREATE TABLE alert_deliveries (
+        seq BIGSERIAL PRIMARY KEY, alert_id TEXT NOT NULL REFERENCES alerts (id),
+        body TEXT NOT NULL);
+     CREATE INDEX alert_deliveries_by_alert ON alert_deliveries (alert_id, seq);",
 ];
 
 /// A PostgreSQL error as the crate's error: the server's message with what to do.
@@ -230,6 +246,27 @@ impl PgPool {
     }
 }
 
+/// Statement parameters.
+pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// Run a query (its statement prepared once per connection).
+pub(crate) async fn query(c: &Client, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
+    let st = c.prepare_cached(sql).await.map_err(pg_err)?;
+    c.query(&st, params).await.map_err(pg_err)
+}
+
+/// Run a query answering at most one row.
+pub(crate) async fn query_opt(c: &Client, sql: &str, params: Params<'_>) -> Result<Option<Row>> {
+    let st = c.prepare_cached(sql).await.map_err(pg_err)?;
+    c.query_opt(&st, params).await.map_err(pg_err)
+}
+
+/// Run a statement; the number of rows it changed.
+pub(crate) async fn execute(c: &Client, sql: &str, params: Params<'_>) -> Result<u64> {
+    let st = c.prepare_cached(sql).await.map_err(pg_err)?;
+    c.execute(&st, params).await.map_err(pg_err)
+}
+
 /// A transaction on one pooled connection. [`commit`](Self::commit)
 /// or [`rollback`](Self::rollback) ends it; dropped without either (the caller's future was
 /// cancelled), the connection is taken out of the pool and closed, so the server rolls the
@@ -296,6 +333,22 @@ impl Drop for PgTx {
         if let Some(conn) = self.conn.take() {
             // Closing the connection rolls the transaction back on the server.
             drop(deadpool_postgres::Object::take(conn));
+        }
+    }
+}
+
+/// Run `f` in a `READ COMMITTED` transaction on a connection from `pool`: committed when it
+/// succeeds, rolled back otherwise.
+pub(crate) async fn in_tx<T>(pool: &PgPool, f: impl AsyncFnOnce(&PgTx) -> Result<T>) -> Result<T> {
+    let tx = PgTx::begin(pool).await?;
+    match f(&tx).await {
+        Ok(v) => {
+            tx.commit().await?;
+            Ok(v)
+        }
+        Err(e) => {
+            tx.rollback().await;
+            Err(e)
         }
     }
 }

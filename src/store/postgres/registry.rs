@@ -1,29 +1,9 @@
 //! The registry's queries on PostgreSQL, on rows of plain values (`registry::PostgresRegistry`
 //! turns them into its types). Lock order and isolation: see the [parent module](super).
 
-use super::{EVENTS_CHANNEL, PgPool, pg_err};
+use super::{Client, EVENTS_CHANNEL, PgPool, execute, pg_err, query, query_opt};
 use crate::Result;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::ClientWrapper;
-use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
-
-type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
-
-async fn query(c: &ClientWrapper, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
-    let st = c.prepare_cached(sql).await.map_err(pg_err)?;
-    c.query(&st, params).await.map_err(pg_err)
-}
-
-async fn query_opt(c: &ClientWrapper, sql: &str, params: Params<'_>) -> Result<Option<Row>> {
-    let st = c.prepare_cached(sql).await.map_err(pg_err)?;
-    c.query_opt(&st, params).await.map_err(pg_err)
-}
-
-async fn execute(c: &ClientWrapper, sql: &str, params: Params<'_>) -> Result<u64> {
-    let st = c.prepare_cached(sql).await.map_err(pg_err)?;
-    c.execute(&st, params).await.map_err(pg_err)
-}
 
 /// A stored version, its JSON fields as text.
 #[derive(Debug, Clone)]
@@ -64,7 +44,7 @@ pub(crate) struct StatusRow {
 }
 
 /// Whether model `name` exists.
-pub(crate) async fn model_exists(c: &ClientWrapper, name: &str) -> Result<bool> {
+pub(crate) async fn model_exists(c: &Client, name: &str) -> Result<bool> {
     Ok(
         query_opt(c, "SELECT 1 FROM models WHERE name = $1", &[&name])
             .await?
@@ -73,7 +53,7 @@ pub(crate) async fn model_exists(c: &ClientWrapper, name: &str) -> Result<bool> 
 }
 
 /// Lock model `name`'s row to the end of the transaction; `false` if there is no such model.
-pub(crate) async fn lock_model(c: &ClientWrapper, name: &str) -> Result<bool> {
+pub(crate) async fn lock_model(c: &Client, name: &str) -> Result<bool> {
     Ok(query_opt(
         c,
         "SELECT 1 FROM models WHERE name = $1 FOR UPDATE",
@@ -84,7 +64,7 @@ pub(crate) async fn lock_model(c: &ClientWrapper, name: &str) -> Result<bool> {
 }
 
 /// The next version number of `name` (creating the model), locking its row.
-pub(crate) async fn next_version(c: &ClientWrapper, name: &str, at: DateTime<Utc>) -> Result<i64> {
+pub(crate) async fn next_version(c: &Client, name: &str, at: DateTime<Utc>) -> Result<i64> {
     let row = query(
         c,
         "INSERT INTO models (name, last_version, created_at) VALUES ($1, 1, $2)
@@ -99,7 +79,7 @@ pub(crate) async fn next_version(c: &ClientWrapper, name: &str, at: DateTime<Utc
 /// Store artifact bytes under their hash (nothing new if already stored), locking the
 /// artifact's row to the end of the transaction so a concurrent `gc` cannot delete it.
 pub(crate) async fn put_artifact(
-    c: &ClientWrapper,
+    c: &Client,
     sha256: &str,
     bytes: &[u8],
     at: DateTime<Utc>,
@@ -115,7 +95,7 @@ pub(crate) async fn put_artifact(
 }
 
 /// The bytes stored under `sha256`.
-pub(crate) async fn get_artifact(c: &ClientWrapper, sha256: &str) -> Result<Option<Vec<u8>>> {
+pub(crate) async fn get_artifact(c: &Client, sha256: &str) -> Result<Option<Vec<u8>>> {
     Ok(query_opt(
         c,
         "SELECT bytes FROM artifacts WHERE sha256 = $1",
@@ -126,7 +106,7 @@ pub(crate) async fn get_artifact(c: &ClientWrapper, sha256: &str) -> Result<Opti
 }
 
 /// Delete artifacts no version refers to; returns their hashes.
-pub(crate) async fn delete_unused_artifacts(c: &ClientWrapper) -> Result<Vec<String>> {
+pub(crate) async fn delete_unused_artifacts(c: &Client) -> Result<Vec<String>> {
     Ok(query(
         c,
         "DELETE FROM artifacts a
@@ -141,7 +121,7 @@ pub(crate) async fn delete_unused_artifacts(c: &ClientWrapper) -> Result<Vec<Str
 }
 
 /// Insert a new version.
-pub(crate) async fn insert_version(c: &ClientWrapper, name: &str, v: &VersionRow) -> Result<()> {
+pub(crate) async fn insert_version(c: &Client, name: &str, v: &VersionRow) -> Result<()> {
     execute(
         c,
         "INSERT INTO versions (name, version, created_at, status, flavor, artifact_sha256,
@@ -168,7 +148,7 @@ pub(crate) async fn insert_version(c: &ClientWrapper, name: &str, v: &VersionRow
 /// Versions of `name` (one, or all), oldest first, with their aliases (one statement: one
 /// snapshot).
 pub(crate) async fn read_versions(
-    c: &ClientWrapper,
+    c: &Client,
     name: &str,
     only: Option<i64>,
 ) -> Result<Vec<VersionRow>> {
@@ -177,7 +157,7 @@ pub(crate) async fn read_versions(
         "SELECT v.version, v.created_at, v.status, v.flavor, v.artifact_sha256, v.signature,
                 v.lineage, v.metrics, v.tags, v.description,
                 ARRAY(SELECT a.alias FROM aliases a
-                      WHERE a.name = v.name AND a.version = v.version ORDER BY a.alias)
+                      WHERE a.name = v.name AND a.version = v.version ORDER BY a.alias COLLATE \"C\")
          FROM versions v
          WHERE v.name = $1 AND ($2::BIGINT IS NULL OR v.version = $2)
          ORDER BY v.version",
@@ -203,16 +183,20 @@ pub(crate) async fn read_versions(
 }
 
 /// All model names, sorted.
-pub(crate) async fn list_models(c: &ClientWrapper) -> Result<Vec<String>> {
-    Ok(query(c, "SELECT name FROM models ORDER BY name", &[])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect())
+pub(crate) async fn list_models(c: &Client) -> Result<Vec<String>> {
+    Ok(query(
+        c,
+        "SELECT name FROM models ORDER BY name COLLATE \"C\"",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| r.get(0))
+    .collect())
 }
 
 /// The version an alias points to.
-pub(crate) async fn read_alias(c: &ClientWrapper, name: &str, alias: &str) -> Result<Option<i64>> {
+pub(crate) async fn read_alias(c: &Client, name: &str, alias: &str) -> Result<Option<i64>> {
     Ok(query_opt(
         c,
         "SELECT version FROM aliases WHERE name = $1 AND alias = $2",
@@ -223,12 +207,7 @@ pub(crate) async fn read_alias(c: &ClientWrapper, name: &str, alias: &str) -> Re
 }
 
 /// Point an alias at a version.
-pub(crate) async fn upsert_alias(
-    c: &ClientWrapper,
-    name: &str,
-    alias: &str,
-    version: i64,
-) -> Result<()> {
+pub(crate) async fn upsert_alias(c: &Client, name: &str, alias: &str, version: i64) -> Result<()> {
     execute(
         c,
         "INSERT INTO aliases (name, alias, version) VALUES ($1, $2, $3)
@@ -240,7 +219,7 @@ pub(crate) async fn upsert_alias(
 }
 
 /// Remove an alias.
-pub(crate) async fn delete_alias(c: &ClientWrapper, name: &str, alias: &str) -> Result<()> {
+pub(crate) async fn delete_alias(c: &Client, name: &str, alias: &str) -> Result<()> {
     execute(
         c,
         "DELETE FROM aliases WHERE name = $1 AND alias = $2",
@@ -252,7 +231,7 @@ pub(crate) async fn delete_alias(c: &ClientWrapper, name: &str, alias: &str) -> 
 
 /// Append to the alias history.
 pub(crate) async fn insert_alias_history(
-    c: &ClientWrapper,
+    c: &Client,
     name: &str,
     h: &AliasHistoryRow,
 ) -> Result<()> {
@@ -276,7 +255,7 @@ pub(crate) async fn insert_alias_history(
 
 /// The alias history of `name` (one alias or all), oldest first.
 pub(crate) async fn alias_history(
-    c: &ClientWrapper,
+    c: &Client,
     name: &str,
     alias: Option<&str>,
 ) -> Result<Vec<AliasHistoryRow>> {
@@ -300,7 +279,7 @@ pub(crate) async fn alias_history(
 }
 
 /// Append to the status history.
-pub(crate) async fn insert_status(c: &ClientWrapper, name: &str, s: &StatusRow) -> Result<()> {
+pub(crate) async fn insert_status(c: &Client, name: &str, s: &StatusRow) -> Result<()> {
     execute(
         c,
         "INSERT INTO status_history (name, version, status, at, actor, reason)
@@ -313,7 +292,7 @@ pub(crate) async fn insert_status(c: &ClientWrapper, name: &str, s: &StatusRow) 
 
 /// The status history of `name` (one version or all), oldest first.
 pub(crate) async fn status_history(
-    c: &ClientWrapper,
+    c: &Client,
     name: &str,
     version: Option<i64>,
 ) -> Result<Vec<StatusRow>> {
@@ -337,7 +316,7 @@ pub(crate) async fn status_history(
 
 /// Set one text column of a version: `status`, `tags` or `description`.
 pub(crate) async fn update_version_field(
-    c: &ClientWrapper,
+    c: &Client,
     name: &str,
     version: i64,
     field: VersionField,
@@ -363,7 +342,7 @@ pub(crate) enum VersionField {
 }
 
 /// Delete a version row (its aliases must be gone).
-pub(crate) async fn delete_version(c: &ClientWrapper, name: &str, version: i64) -> Result<()> {
+pub(crate) async fn delete_version(c: &Client, name: &str, version: i64) -> Result<()> {
     execute(
         c,
         "DELETE FROM versions WHERE name = $1 AND version = $2",
@@ -374,7 +353,7 @@ pub(crate) async fn delete_version(c: &ClientWrapper, name: &str, version: i64) 
 }
 
 /// The owner of model `name`.
-pub(crate) async fn read_owner(c: &ClientWrapper, name: &str) -> Result<Option<String>> {
+pub(crate) async fn read_owner(c: &Client, name: &str) -> Result<Option<String>> {
     Ok(query_opt(
         c,
         "SELECT owner FROM model_owners WHERE name = $1",
@@ -385,7 +364,7 @@ pub(crate) async fn read_owner(c: &ClientWrapper, name: &str) -> Result<Option<S
 }
 
 /// Set (or with `None` clear) the owner of model `name`.
-pub(crate) async fn write_owner(c: &ClientWrapper, name: &str, owner: Option<&str>) -> Result<()> {
+pub(crate) async fn write_owner(c: &Client, name: &str, owner: Option<&str>) -> Result<()> {
     match owner {
         Some(o) => {
             execute(
@@ -403,7 +382,7 @@ pub(crate) async fn write_owner(c: &ClientWrapper, name: &str, owner: Option<&st
 
 /// Append an event with the next sequence number, locking the events' head row to the end
 /// of the transaction (events are numbered in commit order). Returns its number.
-pub(crate) async fn push_event(c: &ClientWrapper, at: DateTime<Utc>, event: &str) -> Result<i64> {
+pub(crate) async fn push_event(c: &Client, at: DateTime<Utc>, event: &str) -> Result<i64> {
     let seq: i64 = query(
         c,
         "UPDATE registry_event_head SET seq = seq + 1 WHERE id = 1 RETURNING seq",
@@ -423,7 +402,7 @@ pub(crate) async fn push_event(c: &ClientWrapper, at: DateTime<Utc>, event: &str
 }
 
 /// Announce (on commit) that events up to `seq` are stored.
-pub(crate) async fn notify_events(c: &ClientWrapper, seq: i64) -> Result<()> {
+pub(crate) async fn notify_events(c: &Client, seq: i64) -> Result<()> {
     execute(
         c,
         "SELECT pg_notify($1, $2)",
@@ -435,7 +414,7 @@ pub(crate) async fn notify_events(c: &ClientWrapper, seq: i64) -> Result<()> {
 
 /// Events after `cursor`, oldest first: `(seq, at, event)`.
 pub(crate) async fn events_since(
-    c: &ClientWrapper,
+    c: &Client,
     cursor: i64,
 ) -> Result<Vec<(i64, DateTime<Utc>, String)>> {
     Ok(query(
@@ -450,7 +429,7 @@ pub(crate) async fn events_since(
 }
 
 /// The last event's sequence number (0 before the first).
-pub(crate) async fn last_event_seq(c: &ClientWrapper) -> Result<i64> {
+pub(crate) async fn last_event_seq(c: &Client) -> Result<i64> {
     Ok(
         query_opt(c, "SELECT seq FROM registry_event_head WHERE id = 1", &[])
             .await?
