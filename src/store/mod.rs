@@ -15,6 +15,8 @@ pub(crate) mod datasets;
 pub(crate) mod labels;
 #[cfg(feature = "sqlite")]
 pub(crate) mod lifecycle_state;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) mod lifecycle_state_rows;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]

@@ -1,9 +1,13 @@
-//! The other stores on PostgreSQL: labels and alerts pass their conformance suites.
+//! The other stores on PostgreSQL: labels, alerts and the lifecycle state pass their
+//! conformance suites.
 
 use crate::pg_support::TestDb;
 use mlcycle::alerts::{PostgresAlertStore, alert_store_conformance};
 use mlcycle::clock::SystemClock;
 use mlcycle::labels::{LabelRecord, LabelStore, PostgresLabelStore, label_store_conformance};
+use mlcycle::lifecycle::{
+    LifecycleState, LifecycleStateStore, PostgresLifecycleState, lifecycle_state_conformance,
+};
 use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,4 +52,42 @@ async fn postgres_alert_store_conforms() {
     let db = TestDb::create().await;
     let store = PostgresAlertStore::connect(db.url()).await.unwrap();
     alert_store_conformance(&store).await;
+}
+
+#[test]
+fn postgres_lifecycle_state_conforms() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = rt.block_on(TestDb::create());
+    // The trait is synchronous: called from a plain thread.
+    let store = PostgresLifecycleState::connect(db.url()).unwrap();
+    lifecycle_state_conformance(&store);
+    drop(store);
+    drop(db);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_state_is_shared_between_handles_and_works_inside_a_runtime() {
+    let db = TestDb::create().await;
+    let url = db.url().to_string();
+    // Called from inside a runtime's task (as the lifecycle does), on two handles.
+    tokio::task::spawn_blocking(move || {
+        let a = PostgresLifecycleState::connect(&url).unwrap();
+        let b = PostgresLifecycleState::connect(&url).unwrap();
+        let state = LifecycleState {
+            baseline_version: Some(3),
+            ..LifecycleState::default()
+        };
+        a.save("credit", &state, chrono::Utc::now()).unwrap();
+        assert_eq!(b.load("credit").unwrap(), Some(state));
+    })
+    .await
+    .unwrap();
+    let store = PostgresLifecycleState::connect(db.url()).unwrap();
+    assert_eq!(
+        store.load("credit").unwrap().unwrap().baseline_version,
+        Some(3)
+    );
 }

@@ -28,7 +28,9 @@
 
 pub(crate) mod alerts;
 pub(crate) mod audit;
+pub(crate) mod blocking;
 pub(crate) mod labels;
+pub(crate) mod lifecycle_state;
 pub(crate) mod registry;
 
 use crate::{Error, Result};
@@ -114,6 +116,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         seq BIGSERIAL PRIMARY KEY, alert_id TEXT NOT NULL REFERENCES alerts (id),
         body TEXT NOT NULL);
      CREATE INDEX alert_deliveries_by_alert ON alert_deliveries (alert_id, seq);",
+    // 3: lifecycle state (drift episode, cooldown, baseline version) and approval requests;
+    //    times as RFC 3339 text, as the lifecycle writes them
+    "CREATE TABLE lifecycle_state (
+        model TEXT PRIMARY KEY, episode TEXT NOT NULL, baseline_version BIGINT,
+        updated_at TEXT NOT NULL);
+     CREATE TABLE approvals (
+        model TEXT NOT NULL, version BIGINT NOT NULL, requested_at TEXT NOT NULL,
+        trigger TEXT NOT NULL, summary TEXT NOT NULL, status TEXT NOT NULL,
+        decided_by TEXT, decided_at TEXT, reason TEXT, applied_at TEXT,
+        PRIMARY KEY (model, version));",
 ];
 
 /// A PostgreSQL error as the crate's error: the server's message with what to do.
