@@ -173,3 +173,69 @@ async fn live_events_reach_a_handle_that_did_not_make_them() {
     let mut sub = follower.subscribe(0);
     assert_eq!(sub.next().await.unwrap().seq, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_audit_record_cannot_be_appended_is_not_made() {
+    use mlcycle::registry::{Change, VersionStatus};
+    let db = TestDb::create().await;
+    let r = PostgresRegistry::connect_audited(db.url(), Arc::new(SystemClock), None)
+        .await
+        .unwrap();
+    for i in 0..2 {
+        r.register("m", crate::pg_processes::new_version(i))
+            .await
+            .unwrap();
+    }
+    r.set_alias("m", "production", 1, Change::new("ann", "first"))
+        .await
+        .unwrap();
+    let log = r.audit_log().unwrap();
+    assert_eq!(log.verify().await.unwrap(), 3);
+    let events = r.events_since(0).await.unwrap().len();
+
+    // A stray row where the next record must go: every append now fails.
+    let raw = db.client().await;
+    raw.execute(
+        "INSERT INTO audit_log (seq, at, actor, action, subjects, payload, trace_id, prev_hash,
+           hash) VALUES (4, now(), 'x', 'x', '[]', '{}', 'x', 'x', 'x')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let err = r
+        .set_alias("m", "production", 2, Change::new("bob", "second"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AuditBroken { seq: 4, .. }), "{err:?}");
+    assert!(
+        r.register("m", crate::pg_processes::new_version(9))
+            .await
+            .is_err()
+    );
+    assert!(
+        r.set_status("m", 2, VersionStatus::Approved, Change::new("bob", "ok"))
+            .await
+            .is_err()
+    );
+    // Nothing of the refused changes is stored: not the alias, the version, the status, the
+    // histories nor the events.
+    assert_eq!(r.get_alias("m", "production").await.unwrap(), Some(1));
+    assert_eq!(r.alias_history("m", None).await.unwrap().len(), 1);
+    assert_eq!(r.list_versions("m").await.unwrap().len(), 2);
+    assert_eq!(r.status_history("m", Some(2)).await.unwrap().len(), 1);
+    assert_eq!(r.events_since(0).await.unwrap().len(), events);
+
+    // Once the stray row is gone, changes go through again, numbered as if the refused
+    // registration had never happened.
+    raw.execute("DELETE FROM audit_log WHERE seq = 4", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        r.register("m", crate::pg_processes::new_version(10))
+            .await
+            .unwrap()
+            .version,
+        3
+    );
+    assert_eq!(log.verify().await.unwrap(), 4);
+}
