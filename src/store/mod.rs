@@ -9,6 +9,8 @@
 pub(crate) mod alerts;
 #[cfg(feature = "sqlite")]
 pub(crate) mod controller_state;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) mod controller_state_rows;
 #[cfg(feature = "sqlite")]
 pub(crate) mod datasets;
 #[cfg(feature = "sqlite")]

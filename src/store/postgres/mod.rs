@@ -29,6 +29,7 @@
 pub(crate) mod alerts;
 pub(crate) mod audit;
 pub(crate) mod blocking;
+pub(crate) mod controller_state;
 pub(crate) mod labels;
 pub(crate) mod lifecycle_state;
 pub(crate) mod registry;
@@ -126,6 +127,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         trigger TEXT NOT NULL, summary TEXT NOT NULL, status TEXT NOT NULL,
         decided_by TEXT, decided_at TEXT, reason TEXT, applied_at TEXT,
         PRIMARY KEY (model, version));",
+    // 4: the controller's durable state, the datasets it trained on, and who holds its lease
+    //    (the lease itself is a session advisory lock; the row names the holder)
+    "CREATE TABLE controller_state (
+        model TEXT PRIMARY KEY, registry_cursor BIGINT NOT NULL, last_window_end TIMESTAMPTZ,
+        last_schedule TIMESTAMPTZ, in_progress TEXT, updated_at TIMESTAMPTZ NOT NULL);
+     CREATE TABLE controller_datasets (
+        model TEXT NOT NULL, dataset TEXT NOT NULL, trained_at TIMESTAMPTZ NOT NULL,
+        version BIGINT, PRIMARY KEY (model, dataset));
+     CREATE TABLE controller_lease (
+        model TEXT PRIMARY KEY, holder TEXT NOT NULL, pid BIGINT NOT NULL,
+        heartbeat TIMESTAMPTZ NOT NULL);",
 ];
 
 /// A PostgreSQL error as the crate's error: the server's message with what to do.
