@@ -239,3 +239,47 @@ async fn a_change_whose_audit_record_cannot_be_appended_is_not_made() {
     );
     assert_eq!(log.verify().await.unwrap(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_sees_every_event_once_in_order_while_writers_race() {
+    const WRITERS: u64 = 4;
+    const EACH: u64 = 10;
+    let db = TestDb::create().await;
+    let follower = PostgresRegistry::connect(db.url(), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let mut sub = follower.subscribe_owned(0);
+    let expected = (WRITERS * EACH) as usize;
+    let follow = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while seen.len() < expected {
+            seen.push(sub.next().await.unwrap().seq);
+        }
+        seen
+    });
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let r = PostgresRegistry::connect(db.url(), Arc::new(SystemClock))
+            .await
+            .unwrap();
+        writers.push(tokio::spawn(async move {
+            // Each writer its own model: the writes overlap (no shared model lock).
+            for i in 0..EACH {
+                r.register(
+                    &format!("m{w}"),
+                    crate::pg_processes::new_version(w * 100 + i),
+                )
+                .await
+                .unwrap();
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(60), follow)
+        .await
+        .expect("the follower saw every event within 60 s")
+        .unwrap();
+    assert_eq!(seen, (1..=expected as u64).collect::<Vec<_>>());
+}
