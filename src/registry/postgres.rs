@@ -563,6 +563,24 @@ impl Registry for PostgresRegistry {
         opt32(v)
     }
 
+    async fn get_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        let conn = self.inner.pool.get().await?;
+        // One round trip when the alias is set (what resolving `name@alias` hits).
+        if let Some(row) = sql::read_version_by_alias(&conn, name, alias).await? {
+            return decode_version(name, row);
+        }
+        if !sql::model_exists(&conn, name).await? {
+            return Err(no_model(name));
+        }
+        Err(Error::not_found(
+            "alias",
+            format!("{name}@{alias}"),
+            format!(
+                "point it at a version with `mlcycle models alias set {name} {alias} VERSION`, or use NAME/VERSION"
+            ),
+        ))
+    }
+
     async fn alias_history(&self, name: &str, alias: Option<&str>) -> Result<Vec<AliasChange>> {
         let conn = self.inner.pool.get().await?;
         if !sql::model_exists(&conn, name).await? {

@@ -145,6 +145,29 @@ pub(crate) async fn insert_version(c: &Client, name: &str, v: &VersionRow) -> Re
     Ok(())
 }
 
+const VERSION_SELECT: &str =
+    "SELECT v.version, v.created_at, v.status, v.flavor, v.artifact_sha256,
+        v.signature, v.lineage, v.metrics, v.tags, v.description,
+        ARRAY(SELECT a.alias FROM aliases a
+              WHERE a.name = v.name AND a.version = v.version ORDER BY a.alias COLLATE \"C\")
+     FROM versions v";
+
+fn version_row(r: &tokio_postgres::Row) -> VersionRow {
+    VersionRow {
+        version: r.get(0),
+        created_at: r.get(1),
+        status: r.get(2),
+        flavor: r.get(3),
+        artifact_sha256: r.get(4),
+        signature: r.get(5),
+        lineage: r.get(6),
+        metrics: r.get(7),
+        tags: r.get(8),
+        description: r.get(9),
+        aliases: r.get(10),
+    }
+}
+
 /// Versions of `name` (one, or all), oldest first, with their aliases (one statement: one
 /// snapshot).
 pub(crate) async fn read_versions(
@@ -152,34 +175,32 @@ pub(crate) async fn read_versions(
     name: &str,
     only: Option<i64>,
 ) -> Result<Vec<VersionRow>> {
-    let rows = query(
-        c,
-        "SELECT v.version, v.created_at, v.status, v.flavor, v.artifact_sha256, v.signature,
-                v.lineage, v.metrics, v.tags, v.description,
-                ARRAY(SELECT a.alias FROM aliases a
-                      WHERE a.name = v.name AND a.version = v.version ORDER BY a.alias COLLATE \"C\")
-         FROM versions v
-         WHERE v.name = $1 AND ($2::BIGINT IS NULL OR v.version = $2)
-         ORDER BY v.version",
-        &[&name, &only],
-    )
-    .await?;
-    Ok(rows
+    let sql = format!(
+        "{VERSION_SELECT} WHERE v.name = $1 AND ($2::BIGINT IS NULL OR v.version = $2)
+         ORDER BY v.version"
+    );
+    Ok(query(c, &sql, &[&name, &only])
+        .await?
         .iter()
-        .map(|r| VersionRow {
-            version: r.get(0),
-            created_at: r.get(1),
-            status: r.get(2),
-            flavor: r.get(3),
-            artifact_sha256: r.get(4),
-            signature: r.get(5),
-            lineage: r.get(6),
-            metrics: r.get(7),
-            tags: r.get(8),
-            description: r.get(9),
-            aliases: r.get(10),
-        })
+        .map(version_row)
         .collect())
+}
+
+/// The version `alias` of `name` points to, in one statement (`None` when the alias is not
+/// set or the model does not exist).
+pub(crate) async fn read_version_by_alias(
+    c: &Client,
+    name: &str,
+    alias: &str,
+) -> Result<Option<VersionRow>> {
+    let sql = format!(
+        "{VERSION_SELECT} WHERE v.name = $1
+           AND v.version = (SELECT a.version FROM aliases a WHERE a.name = $1 AND a.alias = $2)"
+    );
+    Ok(query_opt(c, &sql, &[&name, &alias])
+        .await?
+        .as_ref()
+        .map(version_row))
 }
 
 /// All model names, sorted.
