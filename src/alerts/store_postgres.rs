@@ -17,9 +17,11 @@ pub struct PostgresAlertStore {
 impl PostgresAlertStore {
     /// Connect to the PostgreSQL database at `url`, creating or upgrading its schema.
     pub async fn connect(url: &str) -> Result<PostgresAlertStore> {
-        Ok(PostgresAlertStore {
-            pool: PgPool::connect(url).await?,
-        })
+        Ok(Self::with_pool(PgPool::connect(url).await?))
+    }
+
+    pub(crate) fn with_pool(pool: PgPool) -> Self {
+        PostgresAlertStore { pool }
     }
 }
 

@@ -22,10 +22,11 @@ impl PostgresLabelStore {
     /// Connect to the PostgreSQL database at `url`, creating or upgrading its schema;
     /// `clock` stamps when each label was recorded.
     pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Self> {
-        Ok(PostgresLabelStore {
-            pool: PgPool::connect(url).await?,
-            clock,
-        })
+        Ok(Self::with_pool(PgPool::connect(url).await?, clock))
+    }
+
+    pub(crate) fn with_pool(pool: PgPool, clock: Arc<dyn Clock>) -> Self {
+        PostgresLabelStore { pool, clock }
     }
 }
 

@@ -368,6 +368,11 @@ impl PostgresRegistry {
         }
     }
 
+    /// The connection pool (shared with the other stores of an assembly).
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
     /// Subscribe to events after `cursor` with a handle that can move into a spawned task.
     pub fn subscribe_owned(&self, cursor: u64) -> super::EventSubscription<Arc<Self>> {
         super::EventSubscription::new(Arc::new(self.clone()), cursor)

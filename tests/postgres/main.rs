@@ -7,5 +7,6 @@ mod pg_audit;
 mod pg_controller;
 mod pg_processes;
 mod pg_registry;
+mod pg_stack;
 mod pg_stores;
 mod pg_support;
