@@ -91,3 +91,57 @@ async fn lifecycle_state_is_shared_between_handles_and_works_inside_a_runtime() 
         Some(3)
     );
 }
+
+#[test]
+fn two_people_deciding_at_once_on_two_hosts_make_one_decision() {
+    use mlcycle::Error;
+    use mlcycle::lifecycle::{ApprovalRecord, ApprovalStatus};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = rt.block_on(TestDb::create());
+    let t = chrono::Utc::now();
+    let a = PostgresLifecycleState::connect(db.url()).unwrap();
+    for version in 1..=10 {
+        a.request(&ApprovalRecord {
+            model: "credit".into(),
+            version,
+            requested_at: t,
+            trigger: "manual".into(),
+            summary: serde_json::json!({}),
+            status: ApprovalStatus::Pending,
+            decided_by: None,
+            decided_at: None,
+            reason: None,
+            applied_at: None,
+        })
+        .unwrap();
+    }
+    // Each "host" its own handle (own connections); both decide every version at once.
+    let deciders: Vec<_> = ["ann", "bob"]
+        .into_iter()
+        .map(|who| {
+            let store = PostgresLifecycleState::connect(db.url()).unwrap();
+            std::thread::spawn(move || {
+                (1..=10)
+                    .map(|v| match store.decide("credit", v, true, who, "ok", t) {
+                        Ok(r) => {
+                            assert_eq!(r.decided_by.as_deref(), Some(who));
+                            1
+                        }
+                        Err(Error::Conflict(_)) => 0,
+                        Err(e) => panic!("unexpected error: {e}"),
+                    })
+                    .sum::<u32>()
+            })
+        })
+        .collect();
+    let decided: u32 = deciders.into_iter().map(|d| d.join().unwrap()).sum();
+    assert_eq!(decided, 10, "every version decided exactly once");
+    for v in a.approvals(Some("credit")).unwrap() {
+        assert_eq!(v.status, ApprovalStatus::Approved);
+    }
+    drop(a);
+    drop(db);
+}
