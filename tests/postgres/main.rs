@@ -4,6 +4,7 @@
 //! A server that cannot be reached fails the tests with a message saying so.
 
 mod pg_audit;
+mod pg_catalog;
 mod pg_controller;
 mod pg_processes;
 mod pg_registry;

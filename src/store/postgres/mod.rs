@@ -30,6 +30,8 @@ pub(crate) mod alerts;
 pub(crate) mod audit;
 pub(crate) mod blocking;
 pub(crate) mod controller_state;
+#[cfg(feature = "sqlite")]
+pub(crate) mod datasets;
 pub(crate) mod labels;
 pub(crate) mod lifecycle_state;
 pub(crate) mod registry;
@@ -138,6 +140,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      CREATE TABLE controller_lease (
         model TEXT PRIMARY KEY, holder TEXT NOT NULL, pid BIGINT NOT NULL,
         heartbeat TIMESTAMPTZ NOT NULL);",
+    // 5: the dataset catalog: named, content-hashed dataset versions, and their files' bytes
+    "CREATE TABLE dataset_files (hash TEXT PRIMARY KEY, bytes BYTEA NOT NULL);
+     CREATE TABLE dataset_versions (
+        name TEXT NOT NULL, version BIGINT NOT NULL,
+        hash TEXT NOT NULL REFERENCES dataset_files (hash), file TEXT NOT NULL,
+        source TEXT NOT NULL, rows BIGINT NOT NULL, columns BIGINT NOT NULL,
+        bytes BIGINT NOT NULL, added_at TIMESTAMPTZ NOT NULL, added_by TEXT NOT NULL,
+        PRIMARY KEY (name, version), UNIQUE (name, hash));",
 ];
 
 /// A PostgreSQL error as the crate's error: the server's message with what to do.
