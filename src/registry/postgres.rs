@@ -352,7 +352,9 @@ impl PostgresRegistry {
 
     /// Delete stored artifacts no version refers to (those of deleted versions). Returns
     /// their hashes. Safe while other handles register: a registration locks the artifact
-    /// row it refers to until it commits.
+    /// row it refers to until it commits, and a foreign key keeps every referenced artifact,
+    /// so a registration racing the collection makes it fail (run it again), never lose bytes
+    /// a version needs.
     pub async fn gc(&self) -> Result<Vec<String>> {
         let tx = PgTx::begin(&self.inner.pool).await?;
         let r = sql::delete_unused_artifacts(tx.client()).await;
