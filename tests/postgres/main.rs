@@ -5,6 +5,7 @@
 
 mod pg_audit;
 mod pg_catalog;
+mod pg_cli;
 mod pg_controller;
 mod pg_processes;
 mod pg_registry;
