@@ -119,6 +119,68 @@ impl Stack {
         )
     }
 
+    /// The stores of record in the PostgreSQL database at `url` — registry (recording its
+    /// changes in the database's audit trail, in the same transaction), lifecycle state,
+    /// labels and alerts — shared by every process and host that opens the same URL; the
+    /// prediction log in directory `dir` (created if missing), local to this process's host.
+    /// The schema is created or upgraded at connect (safe when several processes start at
+    /// once). See docs/DEPLOYMENT.md.
+    #[cfg(feature = "postgres")]
+    pub async fn open_postgres(
+        url: &str,
+        dir: impl AsRef<Path>,
+        clock: Arc<dyn Clock>,
+        config: LifecycleConfig,
+    ) -> Result<Stack> {
+        Self::open_postgres_with(url, dir, clock, config, |b| b).await
+    }
+
+    /// [`open_postgres`](Self::open_postgres) with a hook to replace or add lifecycle
+    /// components, as [`open_with`](Self::open_with) has.
+    #[cfg(feature = "postgres")]
+    pub async fn open_postgres_with(
+        url: &str,
+        dir: impl AsRef<Path>,
+        clock: Arc<dyn Clock>,
+        config: LifecycleConfig,
+        customize: impl FnOnce(LifecycleBuilder) -> LifecycleBuilder,
+    ) -> Result<Stack> {
+        let dir = dir.as_ref();
+        let registry = Arc::new(
+            crate::registry::PostgresRegistry::connect_audited(url, clock.clone(), None).await?,
+        );
+        let pool = registry.pool().clone();
+        let state: Arc<dyn crate::lifecycle::LifecycleStateStore> = {
+            let url = url.to_string();
+            Arc::new(
+                tokio::task::spawn_blocking(move || {
+                    crate::lifecycle::PostgresLifecycleState::connect(&url)
+                })
+                .await
+                .map_err(|e| Error::task("lifecycle state connection", e))??,
+            )
+        };
+        let mut alerts = crate::alerts::AlertDispatcher::new(Arc::new(
+            crate::alerts::PostgresAlertStore::with_pool(pool.clone()),
+        ))
+        .registry(registry.clone())
+        .sink(Arc::new(crate::alerts::LogSink));
+        if let Some(audit) = crate::registry::Registry::audit_log(registry.as_ref()) {
+            alerts = alerts.audit(audit);
+        }
+        let alerts = Arc::new(alerts);
+        let labels: Arc<dyn crate::labels::LabelStore> = Arc::new(
+            crate::labels::PostgresLabelStore::with_pool(pool, clock.clone()),
+        );
+        Self::assemble(
+            clock,
+            config,
+            registry,
+            Arc::new(FilePredictionLog::open(dir.join("predictions"))?),
+            |b| customize(b.state_store(state).alerts(alerts).labels(labels)),
+        )
+    }
+
     /// Wire the default components around a `registry` and a `prediction_log` of your
     /// choice — the same wiring [`Stack::in_memory`] and [`Stack::open`] use — so you can
     /// swap one component and keep the rest.

@@ -39,6 +39,7 @@
 //! | feature       | default | what it adds                                                        |
 //! |---------------|---------|---------------------------------------------------------------------|
 //! | `sqlite`      | yes     | [`registry::SqliteRegistry`] and [`audit::SqliteAuditLog`] (the embedded store) |
+//! | `postgres`    | yes     | [`registry::PostgresRegistry`], [`audit::PostgresAuditLog`], [`labels::PostgresLabelStore`], [`alerts::PostgresAlertStore`], [`lifecycle::PostgresLifecycleState`] on a shared PostgreSQL database |
 //! | `http`        | yes     | [`deploy::http::HttpDeployer`]: Open Inference Protocol v2 + MLflow scoring over HTTP |
 //! | `webhook`     | yes     | [`alerts::WebhookSink`]: signed alert webhooks (plain HTTP)        |
 //! | `cli`         | yes     | the `mlcycle` binary                                                |

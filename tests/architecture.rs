@@ -10,7 +10,8 @@
 //! list and the prelude) and the binary `src/bin/mlcycle` (the top layer, which sees the
 //! library as `mlcycle::…`) may import anything.
 //!
-//! A second rule: only `src/store/` speaks SQL, so no other file names `rusqlite`.
+//! A second rule: only `src/store/` speaks SQL, so no other file names a database driver
+//! (`rusqlite`, `tokio_postgres`, `deadpool_postgres`).
 //!
 //! The checker is a set of plain functions on `(path, source text)`, so the unit tests at the
 //! bottom show it failing on a deliberate back-import and on a same-layer cycle.
@@ -427,7 +428,11 @@ fn imports_of(path: &str, src: &str) -> Vec<Import> {
     out
 }
 
-/// Lines of `path` that name `rusqlite` in code, when `path` is outside `src/store/`.
+/// The database drivers whose names only `src/store/` may use.
+const DRIVERS: &[&str] = &["rusqlite", "tokio_postgres", "deadpool_postgres"];
+
+/// Lines of `path` that name a database driver ([`DRIVERS`]) in code, when `path` is outside
+/// `src/store/`.
 fn sql_outside_store(path: &str, src: &str) -> Vec<(usize, String)> {
     if path.starts_with("src/store/") {
         return Vec::new();
@@ -436,8 +441,10 @@ fn sql_outside_store(path: &str, src: &str) -> Vec<(usize, String)> {
     code.lines()
         .enumerate()
         .filter(|(_, l)| {
-            l.match_indices("rusqlite")
-                .any(|(k, _)| k == 0 || !is_ident(l[..k].chars().last().unwrap_or(' ')))
+            DRIVERS.iter().any(|d| {
+                l.match_indices(d)
+                    .any(|(k, _)| k == 0 || !is_ident(l[..k].chars().last().unwrap_or(' ')))
+            })
         })
         .map(|(n, _)| (n + 1, src.lines().nth(n).unwrap_or("").trim().to_string()))
         .collect()
@@ -595,7 +602,7 @@ fn only_the_store_speaks_sql() {
         if SQL_PENDING.iter().any(|(f, _)| *f == path) {
             assert!(
                 !sql_outside_store(&path, &src).is_empty(),
-                "SQL_PENDING lists {path}, which no longer uses rusqlite: remove the entry"
+                "SQL_PENDING lists {path}, which no longer uses a database driver: remove the entry"
             );
             continue;
         }
@@ -605,7 +612,8 @@ fn only_the_store_speaks_sql() {
     }
     assert!(
         problems.is_empty(),
-        "only src/store/ may use rusqlite; found it in:\n{}",
+        "only src/store/ may use a database driver ({}); found one in:\n{}",
+        DRIVERS.join(", "),
         problems.join("\n")
     );
 }
@@ -759,5 +767,8 @@ mod checker {
             vec![2, 3]
         );
         assert!(sql_outside_store("src/store/sqlite.rs", src).is_empty());
+        let pg = "use deadpool_postgres::Pool;\nfn f(c: &tokio_postgres::Client) {}\n";
+        assert_eq!(sql_outside_store("src/registry/postgres.rs", pg).len(), 2);
+        assert!(sql_outside_store("src/store/postgres/mod.rs", pg).is_empty());
     }
 }

@@ -6,6 +6,8 @@
 mod dispatcher;
 mod sinks;
 mod store;
+#[cfg(feature = "postgres")]
+mod store_postgres;
 #[cfg(feature = "sqlite")]
 mod store_sqlite;
 mod types;
@@ -20,6 +22,8 @@ pub use conformance::alert_store_conformance;
 pub use dispatcher::{AlertDispatcher, DEFAULT_COOLDOWN};
 pub use sinks::{AlertSink, ChannelSink, DeliveryAttempt, DeliveryReport, LogSink};
 pub use store::{AlertQuery, AlertRecord, AlertStore, CooldownMark, MemoryAlertStore};
+#[cfg(feature = "postgres")]
+pub use store_postgres::PostgresAlertStore;
 #[cfg(feature = "sqlite")]
 pub use store_sqlite::SqliteAlertStore;
 pub use types::{Alert, AlertKind, Severity, WebhookBody};

@@ -49,6 +49,8 @@ pub mod event;
 mod export;
 mod memory;
 pub mod openlineage;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod verify;
@@ -61,6 +63,8 @@ pub use context::{current_trace, in_trace, trace_or_new};
 pub use event::AuditEvent;
 pub use export::{export_jsonl, write_jsonl};
 pub use memory::InMemoryAuditLog;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresAuditLog;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteAuditLog;
 #[cfg(feature = "sqlite")]

@@ -171,8 +171,62 @@ struct State {
     trained: BTreeSet<String>,
 }
 
-#[cfg(feature = "sqlite")]
-type Store = crate::store::controller_state::ControllerStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use crate::store::controller_state_rows::SavedState;
+
+/// Where a controller keeps its state and takes its lease.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[derive(Debug)]
+enum Store {
+    /// The embedded store's SQLite database (lease: a row with a heartbeat and a pid).
+    #[cfg(feature = "sqlite")]
+    Sqlite(crate::store::controller_state::ControllerStore),
+    /// A PostgreSQL database (lease: a session advisory lock).
+    #[cfg(feature = "postgres")]
+    Postgres(crate::store::postgres::controller_state::PgControllerStore),
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+macro_rules! on_store {
+    ($store:expr, $s:ident => $e:expr) => {
+        match $store {
+            #[cfg(feature = "sqlite")]
+            Store::Sqlite($s) => $e,
+            #[cfg(feature = "postgres")]
+            Store::Postgres($s) => $e,
+        }
+    };
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl Store {
+    fn load(&self, model: &str) -> Result<SavedState> {
+        on_store!(self, s => s.load(model))
+    }
+    fn save(
+        &self,
+        model: &str,
+        state: &SavedState,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        on_store!(self, s => s.save(model, state, now))
+    }
+    fn trained(&self, model: &str, dataset: &str) -> Result<bool> {
+        on_store!(self, s => s.trained(model, dataset))
+    }
+    fn mark_trained(
+        &self,
+        model: &str,
+        dataset: &str,
+        version: Option<u32>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        on_store!(self, s => s.mark_trained(model, dataset, version, now))
+    }
+    fn release_lease(&self, model: &str, holder: &str) -> Result<()> {
+        on_store!(self, s => s.release_lease(model, holder))
+    }
+}
 
 /// Keeps a [`Lifecycle`] running. See the [module documentation](self).
 ///
@@ -201,7 +255,7 @@ pub struct Controller {
     clock: Arc<dyn Clock>,
     config: ControllerConfig,
     feed: Option<Arc<dyn DatasetFeed>>,
-    #[cfg(feature = "sqlite")]
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     store: Option<Store>,
     holder: String,
     state: Mutex<State>,
@@ -221,7 +275,7 @@ impl Controller {
             clock,
             config,
             feed: None,
-            #[cfg(feature = "sqlite")]
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
             store: None,
             holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             state: Mutex::new(State::default()),
@@ -241,8 +295,25 @@ impl Controller {
     /// and take the model's controller lease there: refused, naming the holder, when another
     /// live controller runs the same model on that store.
     #[cfg(feature = "sqlite")]
-    pub fn with_store(mut self, dir: impl AsRef<std::path::Path>) -> Result<Self> {
-        let store = Store::open(dir.as_ref())?;
+    pub fn with_store(self, dir: impl AsRef<std::path::Path>) -> Result<Self> {
+        let store = crate::store::controller_state::ControllerStore::open(dir.as_ref())?;
+        self.attach(Store::Sqlite(store))
+    }
+
+    /// Keep the state in the PostgreSQL database at `url` (the lifecycle's registry's
+    /// database) and take the model's controller lease there: a session advisory lock held
+    /// on a connection of the controller's own for as long as it runs. Refused, naming the
+    /// holder, while another controller of the same model runs on that database (on any
+    /// host); when that controller's process ends, however it ends, its connection closes
+    /// and the lease is free for the next controller that asks.
+    #[cfg(feature = "postgres")]
+    pub fn with_postgres_store(self, url: &str) -> Result<Self> {
+        let store = crate::store::postgres::controller_state::PgControllerStore::connect(url)?;
+        self.attach(Store::Postgres(store))
+    }
+
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    fn attach(mut self, store: Store) -> Result<Self> {
         let model = &self.lifecycle.config().model_name;
         self.take_lease(&store)?;
         let saved = store.load(model)?;
@@ -257,18 +328,26 @@ impl Controller {
         Ok(self)
     }
 
-    #[cfg(feature = "sqlite")]
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     fn take_lease(&self, store: &Store) -> Result<()> {
         let now = self.clock.now();
-        let stale = (self.config.poll * 6).max(Duration::seconds(60));
-        store.acquire_lease(
-            &self.lifecycle.config().model_name,
-            &self.holder,
-            std::process::id(),
-            now,
-            now - stale,
-            process_alive,
-        )
+        let model = &self.lifecycle.config().model_name;
+        match store {
+            #[cfg(feature = "sqlite")]
+            Store::Sqlite(s) => {
+                let stale = (self.config.poll * 6).max(Duration::seconds(60));
+                s.acquire_lease(
+                    model,
+                    &self.holder,
+                    std::process::id(),
+                    now,
+                    now - stale,
+                    process_alive,
+                )
+            }
+            #[cfg(feature = "postgres")]
+            Store::Postgres(p) => p.acquire_lease(model, &self.holder, std::process::id(), now),
+        }
     }
 
     /// The settings.
@@ -291,12 +370,12 @@ impl Controller {
 
     /// Write the state (when there is a store).
     fn save(&self) -> Result<()> {
-        #[cfg(feature = "sqlite")]
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
         if let Some(store) = &self.store {
             let st = self.lock().clone();
             store.save(
                 self.model(),
-                &crate::store::controller_state::SavedState {
+                &SavedState {
                     registry_cursor: st.cursor,
                     last_window_end: st.last_window_end,
                     last_schedule: st.last_schedule,
@@ -312,7 +391,7 @@ impl Controller {
         if self.lock().trained.contains(key) {
             return Ok(true);
         }
-        #[cfg(feature = "sqlite")]
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
         if let Some(store) = &self.store
             && store.trained(self.model(), key)?
         {
@@ -328,11 +407,11 @@ impl Controller {
             st.trained.insert(key.to_string());
             st.in_progress = None;
         }
-        #[cfg(feature = "sqlite")]
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
         if let Some(store) = &self.store {
             store.mark_trained(self.model(), key, version, self.clock.now())?;
         }
-        #[cfg(not(feature = "sqlite"))]
+        #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
         let _ = version;
         Ok(())
     }
@@ -378,7 +457,7 @@ impl Controller {
     /// Returns what was done, in order. Two calls never overlap (the second waits).
     pub async fn step(&self) -> Result<Vec<CycleReport>> {
         let _guard = self.step_lock.lock().await;
-        #[cfg(feature = "sqlite")]
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
         if let Some(store) = &self.store {
             self.take_lease(store)?;
         }
@@ -414,7 +493,7 @@ impl Controller {
                 _ = self.clock.sleep_until(next) => {}
             }
         };
-        #[cfg(feature = "sqlite")]
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
         if let Some(store) = &self.store {
             store.release_lease(self.model(), &self.holder)?;
         }

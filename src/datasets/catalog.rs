@@ -101,8 +101,18 @@ pub struct Added {
 #[derive(Debug, Clone)]
 pub struct DatasetCatalog {
     dir: PathBuf,
-    table: CatalogTable,
+    table: Table,
     audit: Option<Arc<dyn AuditLog>>,
+}
+
+/// Where the catalog's rows (and, on PostgreSQL, its files) are kept.
+#[derive(Debug, Clone)]
+enum Table {
+    /// The embedded store's SQLite database; the files in the store directory.
+    Sqlite(CatalogTable),
+    /// A PostgreSQL database, files included; the directory holds local copies.
+    #[cfg(feature = "postgres")]
+    Postgres(crate::store::postgres::datasets::PgCatalogTable),
 }
 
 /// Check a catalog name: 1–128 characters from `A–Z a–z 0–9 . _ -`, not starting with a dot.
@@ -130,8 +140,23 @@ impl DatasetCatalog {
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         Ok(DatasetCatalog {
-            table: CatalogTable::open(dir)?,
+            table: Table::Sqlite(CatalogTable::open(dir)?),
             dir: dir.to_path_buf(),
+            audit: None,
+        })
+    }
+
+    /// The catalog in the PostgreSQL database at `url` (rows and files, shared by every host
+    /// that opens it), keeping local copies of the files in `dir` (fetched on first use and
+    /// verified against their hash). File bytes are stored in the database for now (a file
+    /// must stay under PostgreSQL's 1 GB value limit).
+    #[cfg(feature = "postgres")]
+    pub fn open_postgres(url: &str, dir: impl AsRef<Path>) -> Result<Self> {
+        Ok(DatasetCatalog {
+            table: Table::Postgres(crate::store::postgres::datasets::PgCatalogTable::connect(
+                url,
+            )?),
+            dir: dir.as_ref().to_path_buf(),
             audit: None,
         })
     }
@@ -165,7 +190,16 @@ impl DatasetCatalog {
             added_at: Utc::now(),
             added_by: actor.to_string(),
         };
-        let (entry, new) = match self.table.insert(row)? {
+        let inserted = match &self.table {
+            Table::Sqlite(t) => t.insert(row)?,
+            #[cfg(feature = "postgres")]
+            Table::Postgres(t) => {
+                let path = self.dir.join(&row.file);
+                let content = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                t.insert(row, content)?
+            }
+        };
+        let (entry, new) = match inserted {
             Inserted::New(r) => (CatalogEntry::from(r), true),
             Inserted::Existing(r) => (CatalogEntry::from(r), false),
         };
@@ -193,12 +227,12 @@ impl DatasetCatalog {
 
     /// Every version of `name` (of every name when `None`), by name then version.
     pub fn list(&self, name: Option<&str>) -> Result<Vec<CatalogEntry>> {
-        Ok(self
-            .table
-            .list(name)?
-            .into_iter()
-            .map(CatalogEntry::from)
-            .collect())
+        let rows = match &self.table {
+            Table::Sqlite(t) => t.list(name)?,
+            #[cfg(feature = "postgres")]
+            Table::Postgres(t) => t.list(name)?,
+        };
+        Ok(rows.into_iter().map(CatalogEntry::from).collect())
     }
 
     /// Version `version` of `name`.
@@ -215,9 +249,51 @@ impl DatasetCatalog {
             })
     }
 
-    /// The stored copy of `entry`.
+    /// The stored copy of `entry` (for a catalog on PostgreSQL: the local copy, present once
+    /// [`local_path`](Self::local_path) fetched it).
     pub fn path_of(&self, entry: &CatalogEntry) -> PathBuf {
         self.dir.join(&entry.file)
+    }
+
+    /// The stored copy of `entry`, ready to read: for a catalog on PostgreSQL, fetched from the
+    /// database into the local directory first if missing (written to a temporary file,
+    /// verified against the entry's hash, then renamed).
+    pub fn local_path(&self, entry: &CatalogEntry) -> Result<PathBuf> {
+        let path = self.path_of(entry);
+        match &self.table {
+            Table::Sqlite(_) => Ok(path),
+            #[cfg(feature = "postgres")]
+            Table::Postgres(t) => {
+                if path.is_file() {
+                    return Ok(path);
+                }
+                let bytes = t.file(&entry.hash)?.ok_or_else(|| {
+                    Error::not_found(
+                        "dataset file",
+                        &entry.hash,
+                        "the database lost the file of this version; restore it from a backup",
+                    )
+                })?;
+                let got = format!("blake3:{}", blake3::hash(&bytes).to_hex());
+                if got != entry.hash {
+                    return Err(Error::Data(format!(
+                        "the stored file of {} has content hash {got}, not {}: the database was altered; restore it from a backup",
+                        entry.reference(),
+                        entry.hash
+                    )));
+                }
+                let folder = self.dir.join(CATALOG_DIR);
+                std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
+                let tmp = folder.join(format!(
+                    ".tmp-{}-{}",
+                    std::process::id(),
+                    uuid::Uuid::new_v4()
+                ));
+                std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
+                std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+                Ok(path)
+            }
+        }
     }
 
     /// Copy `file` into the catalog folder (temporary name, then rename to its hash), counting
@@ -358,7 +434,10 @@ impl CatalogSource {
 impl TrainingDataSource for CatalogSource {
     async fn labelled(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Dataset> {
         let entries = self.catalog.list(Some(&self.name))?;
-        let files: Vec<PathBuf> = entries.iter().map(|e| self.catalog.path_of(e)).collect();
+        let files: Vec<PathBuf> = entries
+            .iter()
+            .map(|e| self.catalog.local_path(e))
+            .collect::<Result<_>>()?;
         let parts = super::read_versions(&files, &self.options())?;
         if parts.is_empty() {
             return Err(Error::not_found(
@@ -413,6 +492,6 @@ impl DatasetFeed for CatalogSource {
                     "list the versions with `mlcycle datasets list`",
                 )
             })?;
-        read_csv(self.catalog.path_of(&e), &self.options())
+        read_csv(self.catalog.local_path(&e)?, &self.options())
     }
 }

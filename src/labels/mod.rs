@@ -14,6 +14,8 @@
 #[cfg(any(test, feature = "conformance"))]
 mod conformance;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -21,6 +23,8 @@ mod sqlite;
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub use conformance::label_store_conformance;
 pub use memory::InMemoryLabelStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresLabelStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteLabelStore;
 

@@ -48,6 +48,8 @@ pub use stage::Stage;
 #[cfg(any(test, feature = "conformance"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub use state_conformance::lifecycle_state_conformance;
+#[cfg(feature = "postgres")]
+pub use state_store::PostgresLifecycleState;
 #[cfg(feature = "sqlite")]
 pub use state_store::SqliteLifecycleState;
 #[cfg(feature = "http")]

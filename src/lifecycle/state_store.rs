@@ -311,11 +311,57 @@ impl LifecycleStateStore for InMemoryLifecycleState {
     }
 }
 
+/// Conversions between approval records and the store's plain rows (both database backends).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod rows {
+    use super::*;
+    use crate::store::lifecycle_state_rows::ApprovalRow;
+
+    fn time(s: &str) -> Result<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                Error::invalid(
+                    "stored approval time",
+                    format!("`{s}` is not RFC 3339 ({e}); the store was altered"),
+                )
+            })
+    }
+
+    pub(super) fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
+        Error::invalid(
+            format!("stored {what}"),
+            format!("{e}; the store was altered or written by a newer mlcycle"),
+        )
+    }
+
+    pub(super) fn from_row(r: ApprovalRow) -> Result<ApprovalRecord> {
+        Ok(ApprovalRecord {
+            model: r.model,
+            version: r.version,
+            requested_at: time(&r.requested_at)?,
+            trigger: r.trigger,
+            summary: serde_json::from_str(&r.summary)
+                .map_err(|e| corrupt("validation summary", e))?,
+            status: r.status.parse()?,
+            decided_by: r.decided_by,
+            decided_at: r.decided_at.as_deref().map(time).transpose()?,
+            reason: r.reason,
+            applied_at: r.applied_at.as_deref().map(time).transpose()?,
+        })
+    }
+
+    pub(super) fn ts(t: DateTime<Utc>) -> String {
+        t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    }
+}
+
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteLifecycleState;
 
 #[cfg(feature = "sqlite")]
 mod sqlite {
+    use super::rows::{corrupt, from_row, ts};
     use super::*;
     use crate::store::lifecycle_state::{ApprovalRow, LifecycleStateDb};
     use std::path::Path;
@@ -334,44 +380,6 @@ mod sqlite {
                 db: LifecycleStateDb::open(dir.as_ref())?,
             })
         }
-    }
-
-    fn time(s: &str) -> Result<DateTime<Utc>> {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| {
-                Error::invalid(
-                    "stored approval time",
-                    format!("`{s}` is not RFC 3339 ({e}); the store was altered"),
-                )
-            })
-    }
-
-    fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
-        Error::invalid(
-            format!("stored {what}"),
-            format!("{e}; the store was altered or written by a newer mlcycle"),
-        )
-    }
-
-    fn from_row(r: ApprovalRow) -> Result<ApprovalRecord> {
-        Ok(ApprovalRecord {
-            model: r.model,
-            version: r.version,
-            requested_at: time(&r.requested_at)?,
-            trigger: r.trigger,
-            summary: serde_json::from_str(&r.summary)
-                .map_err(|e| corrupt("validation summary", e))?,
-            status: r.status.parse()?,
-            decided_by: r.decided_by,
-            decided_at: r.decided_at.as_deref().map(time).transpose()?,
-            reason: r.reason,
-            applied_at: r.applied_at.as_deref().map(time).transpose()?,
-        })
-    }
-
-    fn ts(t: DateTime<Utc>) -> String {
-        t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
     }
 
     impl LifecycleStateStore for SqliteLifecycleState {
@@ -503,5 +511,141 @@ impl crate::deploy::http::ApprovalsAdmin for StoreApprovals {
         )
         .await?;
         Ok(serde_json::to_value(rec)?)
+    }
+}
+
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresLifecycleState;
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::rows::{corrupt, from_row, ts};
+    use super::*;
+    use crate::store::lifecycle_state_rows::ApprovalRow;
+    use crate::store::postgres::blocking::BlockingPg;
+    use crate::store::postgres::in_tx;
+    use crate::store::postgres::lifecycle_state as sql;
+
+    /// Lifecycle state in a PostgreSQL database (tables `lifecycle_state` and `approvals`,
+    /// beside the registry's), so a decision recorded on one host is applied by the
+    /// lifecycle running on another.
+    ///
+    /// The trait is synchronous: calls run on the handle's own connection thread and wait
+    /// for the answer, from any thread (inside an async runtime or not). A decision locks its
+    /// row (`SELECT … FOR UPDATE`), so two people deciding at once get one decision and one
+    /// `Conflict`; `claim` is one conditional `UPDATE`, true for exactly one caller.
+    #[derive(Debug, Clone)]
+    pub struct PostgresLifecycleState {
+        db: BlockingPg,
+    }
+
+    impl PostgresLifecycleState {
+        /// Connect to the PostgreSQL database at `url`, creating or upgrading its schema.
+        pub fn connect(url: &str) -> Result<Self> {
+            Ok(PostgresLifecycleState {
+                db: BlockingPg::connect(url)?,
+            })
+        }
+    }
+
+    impl LifecycleStateStore for PostgresLifecycleState {
+        fn load(&self, model: &str) -> Result<Option<LifecycleState>> {
+            let model = model.to_string();
+            let stored = self
+                .db
+                .run(async move |pool| sql::load_state(&*pool.get().await?, &model).await)?;
+            match stored {
+                None => Ok(None),
+                Some((episode, baseline_version)) => Ok(Some(LifecycleState {
+                    episode: serde_json::from_str(&episode)
+                        .map_err(|e| corrupt("drift episode", e))?,
+                    baseline_version,
+                })),
+            }
+        }
+
+        fn save(&self, model: &str, state: &LifecycleState, at: DateTime<Utc>) -> Result<()> {
+            let (model, episode, baseline, at) = (
+                model.to_string(),
+                serde_json::to_string(&state.episode)?,
+                state.baseline_version,
+                ts(at),
+            );
+            self.db.run(async move |pool| {
+                sql::save_state(&*pool.get().await?, &model, &episode, baseline, &at).await
+            })
+        }
+
+        fn request(&self, r: &ApprovalRecord) -> Result<()> {
+            let row = ApprovalRow {
+                model: r.model.clone(),
+                version: r.version,
+                requested_at: ts(r.requested_at),
+                trigger: r.trigger.clone(),
+                summary: r.summary.to_string(),
+                status: r.status.as_str().to_string(),
+                decided_by: r.decided_by.clone(),
+                decided_at: r.decided_at.map(ts),
+                reason: r.reason.clone(),
+                applied_at: r.applied_at.map(ts),
+            };
+            self.db
+                .run(async move |pool| sql::insert(&*pool.get().await?, &row).await)
+        }
+
+        fn approval(&self, model: &str, version: u32) -> Result<Option<ApprovalRecord>> {
+            let model = model.to_string();
+            self.db
+                .run(async move |pool| sql::get(&*pool.get().await?, &model, version, false).await)?
+                .map(from_row)
+                .transpose()
+        }
+
+        fn approvals(&self, model: Option<&str>) -> Result<Vec<ApprovalRecord>> {
+            let model = model.map(str::to_string);
+            self.db
+                .run(async move |pool| sql::list(&*pool.get().await?, model.as_deref()).await)?
+                .into_iter()
+                .map(from_row)
+                .collect()
+        }
+
+        fn decide(
+            &self,
+            model: &str,
+            version: u32,
+            approved: bool,
+            by: &str,
+            reason: &str,
+            at: DateTime<Utc>,
+        ) -> Result<ApprovalRecord> {
+            let status = if approved {
+                ApprovalStatus::Approved
+            } else {
+                ApprovalStatus::Rejected
+            };
+            let (m, by, reason, at) = (
+                model.to_string(),
+                by.to_string(),
+                reason.to_string(),
+                ts(at),
+            );
+            let decided = self.db.run(async move |pool| {
+                in_tx(&pool, async |tx| {
+                    sql::decide(tx, &m, version, status.as_str(), &by, &reason, &at).await
+                })
+                .await
+            })?;
+            match decided {
+                Some(r) => from_row(r),
+                None => Err(not_pending(model, version)),
+            }
+        }
+
+        fn claim(&self, model: &str, version: u32, at: DateTime<Utc>) -> Result<bool> {
+            let (model, at) = (model.to_string(), ts(at));
+            self.db
+                .run(async move |pool| sql::claim(&*pool.get().await?, &model, version, &at).await)
+        }
     }
 }

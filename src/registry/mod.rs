@@ -10,6 +10,8 @@ pub mod audit_records;
 mod conformance;
 mod events;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod reference;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
@@ -27,6 +29,8 @@ pub use memory::InMemoryRegistry;
 /// The tag that holds a canary version's share of the traffic (a number in (0, 1)); set by a
 /// lifecycle releasing through a canary, read by servers following the model.
 pub const CANARY_SHARE_TAG: &str = "canary_share";
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresRegistry;
 pub use reference::ModelRef;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{DB_FILE, SqliteRegistry};

@@ -9,22 +9,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use std::path::{Path, PathBuf};
 
-/// The controller's saved state of one model.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct SavedState {
-    pub registry_cursor: u64,
-    pub last_window_end: Option<DateTime<Utc>>,
-    pub last_schedule: Option<DateTime<Utc>>,
-    pub in_progress: Option<String>,
-}
-
-/// Who holds a model's controller lease.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Lease {
-    pub holder: String,
-    pub pid: u32,
-    pub heartbeat: DateTime<Utc>,
-}
+pub(crate) use super::controller_state_rows::{Lease, SavedState};
 
 /// The controller-state tables of the store in one directory.
 #[derive(Debug, Clone)]

@@ -8,20 +8,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::Mutex;
 
-/// A stored approval request and its decision.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ApprovalRow {
-    pub model: String,
-    pub version: u32,
-    pub requested_at: String,
-    pub trigger: String,
-    pub summary: String,
-    pub status: String,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<String>,
-    pub reason: Option<String>,
-    pub applied_at: Option<String>,
-}
+pub(crate) use super::lifecycle_state_rows::ApprovalRow;
 
 /// The lifecycle-state tables of one store's database.
 #[derive(Debug)]

@@ -16,7 +16,8 @@ use std::sync::Arc;
 /// Arguments of `mlcycle models`.
 #[derive(Args)]
 pub struct ModelsArgs {
-    /// Store directory [default: $MLCYCLE_HOME, else ./mlcycle-store].
+    /// Store directory, or the URL of a PostgreSQL database (`postgres://USER@HOST:PORT/DB`)
+    /// [default: $MLCYCLE_HOME, else ./mlcycle-store].
     #[arg(long, global = true)]
     store: Option<PathBuf>,
     /// Output format.
@@ -158,6 +159,63 @@ enum AliasCommand {
     },
 }
 
+/// The registry a `--store` names: a store directory, or a PostgreSQL database by URL.
+enum OpenedRegistry {
+    Sqlite(SqliteRegistry),
+    #[cfg(feature = "postgres")]
+    Postgres(mlcycle::registry::PostgresRegistry),
+}
+
+impl OpenedRegistry {
+    async fn open(store: PathBuf) -> Result<Self> {
+        let text = store.to_string_lossy();
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            #[cfg(feature = "postgres")]
+            return Ok(OpenedRegistry::Postgres(
+                mlcycle::registry::PostgresRegistry::connect_audited(
+                    &text,
+                    Arc::new(SystemClock),
+                    None,
+                )
+                .await?,
+            ));
+            #[cfg(not(feature = "postgres"))]
+            return Err(Error::invalid(
+                "--store",
+                "this mlcycle was built without the `postgres` feature; rebuild with it to use a PostgreSQL database",
+            ));
+        }
+        if !SqliteRegistry::is_store(&store) {
+            return Err(Error::not_found(
+                "store",
+                store.display(),
+                "pass --store DIR (or a postgres:// URL) or set MLCYCLE_HOME",
+            ));
+        }
+        Ok(OpenedRegistry::Sqlite(SqliteRegistry::open_audited(
+            &store,
+            Arc::new(SystemClock),
+            None,
+        )?))
+    }
+
+    fn registry(&self) -> &dyn Registry {
+        match self {
+            OpenedRegistry::Sqlite(r) => r,
+            #[cfg(feature = "postgres")]
+            OpenedRegistry::Postgres(r) => r,
+        }
+    }
+
+    async fn gc(&self) -> Result<Vec<String>> {
+        match self {
+            OpenedRegistry::Sqlite(r) => r.gc().await,
+            #[cfg(feature = "postgres")]
+            OpenedRegistry::Postgres(r) => r.gc().await,
+        }
+    }
+}
+
 fn store_dir(arg: Option<PathBuf>) -> PathBuf {
     arg.or_else(|| std::env::var_os("MLCYCLE_HOME").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("mlcycle-store"))
@@ -184,16 +242,9 @@ fn emit<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> String) 
 
 /// Run `mlcycle models ...`.
 pub async fn run(args: ModelsArgs) -> Result<()> {
-    let dir = store_dir(args.store);
-    if !SqliteRegistry::is_store(&dir) {
-        return Err(Error::not_found(
-            "store",
-            dir.display(),
-            "pass --store DIR or set MLCYCLE_HOME",
-        ));
-    }
     // Every change is recorded in the store's audit trail, in the change's transaction.
-    let registry = SqliteRegistry::open_audited(&dir, Arc::new(SystemClock), None)?;
+    let opened = OpenedRegistry::open(store_dir(args.store)).await?;
+    let registry: &dyn Registry = opened.registry();
     let actor = args
         .actor
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
@@ -421,7 +472,7 @@ pub async fn run(args: ModelsArgs) -> Result<()> {
             })
         }
         ModelsCommand::Gc => {
-            let removed = registry.gc().await?;
+            let removed = opened.gc().await?;
             emit(format, &removed, || {
                 format!("removed {} unreferenced artifact file(s)", removed.len())
             })
