@@ -77,6 +77,7 @@ pub mod report;
 mod store;
 pub mod testing;
 pub mod train;
+pub mod ui;
 pub mod validate;
 
 pub use error::{Error, Result};
