@@ -1,0 +1,6 @@
+//! Integration tests: the read-only dashboard (`mlcycle ui`), its pages and a real browser
+//! (one test binary).
+
+mod browser;
+mod pages;
+mod support;
