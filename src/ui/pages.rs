@@ -1036,3 +1036,65 @@ pub(super) async fn audit(label: &str, s: &DashboardSources, page: usize) -> Res
     }
     Ok(ui_page(label, "Audit trail", &b))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn window(day: u32, auc: Option<f64>) -> Window {
+        let at = |d: u32| Utc.with_ymd_and_hms(2026, 3, d, 0, 0, 0).unwrap();
+        Window {
+            from: at(day),
+            to: at(day + 1),
+            version: Some(1),
+            rows: Some(100.0 * f64::from(day)),
+            error_rate: Some(0.01),
+            p50_us: Some(10.0),
+            p99_us: Some(90.0),
+            dataset_drift: Some(day > 3),
+            drifted: Some(vec!["<age>".into()]),
+            share: Some(0.25),
+            skipped: None,
+            performance: auc
+                .map(|a| ("roc_auc".to_string(), a))
+                .into_iter()
+                .collect(),
+            labelled: auc.map(|_| 40.0),
+            degraded: auc.map(|a| a < 0.7),
+        }
+    }
+
+    #[test]
+    fn charts_show_realized_performance_when_windows_have_labels() {
+        let ws: Vec<Window> = (1..6)
+            .map(|d| window(d, Some(0.9 - 0.05 * f64::from(d))))
+            .collect();
+        let html = monitoring_charts("m", &ws);
+        assert_eq!(html.matches("<svg").count(), 5);
+        assert!(html.contains("realized performance per monitoring window of m"));
+        assert!(
+            html.contains(">roc_auc<"),
+            "the metric is named in the legend"
+        );
+        let table = windows_table("m", &ws);
+        assert!(table.contains("roc_auc=0.65") && table.contains("degraded"));
+        assert!(table.contains("&lt;age&gt;") && !table.contains("<age>"));
+    }
+
+    #[test]
+    fn without_labels_or_windows_the_page_says_so() {
+        let ws: Vec<Window> = (1..4).map(|d| window(d, None)).collect();
+        let html = monitoring_charts("m", &ws);
+        assert_eq!(html.matches("<svg").count(), 4);
+        assert!(html.contains("no window had labelled predictions"));
+        let none = monitoring_charts("m", &[]);
+        assert!(!none.contains("<svg") && none.contains("No monitoring window"));
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(seg("credit-default.v2_x"), "credit-default.v2_x");
+        assert_eq!(seg("a/b c\"<"), "a%2Fb%20c%22%3C");
+    }
+}
