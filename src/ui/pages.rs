@@ -28,7 +28,9 @@ const UI_CSS: &str = "<style>nav{display:flex;flex-wrap:wrap;gap:18px;align-item
 nav a{color:#1f6fb4;text-decoration:none;font-weight:600}nav a:hover{text-decoration:underline}nav .brand{font-size:1.1em;color:#212529}\
 nav .store{margin-left:auto;color:#868e96;font-size:.85em}a{color:#1f6fb4}.badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:.85em;background:#e9ecef}\
 .badge.bad{background:#ffe3e3}.badge.ok{background:#d3f9d8}.badge.warn{background:#fff3bf;color:#a05a00;font-weight:600}code{font-size:.85em;word-break:break-all}\
-details{margin:8px 0}summary{cursor:pointer;font-weight:600}body{max-width:1040px}</style>\n";
+.audit table{table-layout:fixed;width:100%}.audit td:nth-child(1),.audit th:nth-child(1){width:44px}.audit td:nth-child(2),.audit th:nth-child(2){width:92px}\
+.audit td:nth-child(3),.audit th:nth-child(3){width:80px}.audit td:nth-child(4),.audit th:nth-child(4){width:150px}.audit td:nth-child(5),.audit th:nth-child(5){width:170px;word-break:break-all}\
+.audit td:nth-child(4) code{word-break:normal}td:first-child{white-space:nowrap}details{margin:8px 0}summary{cursor:pointer;font-weight:600}body{max-width:1040px}</style>\n";
 
 /// The frame of every dashboard page: navigation, body, footer.
 fn ui_page(label: &str, title: &str, body: &str) -> String {
@@ -975,6 +977,21 @@ pub(super) async fn alerts(label: &str, s: &DashboardSources) -> Result<String> 
     Ok(ui_page(label, "Alerts", &b))
 }
 
+/// A subject as HTML: content hashes (40+ hex digits) shortened to 12, the whole one on hover.
+fn short_subject(s: &str) -> String {
+    let hex_tail = s.rsplit('/').next().unwrap_or(s);
+    if hex_tail.len() >= 40 && hex_tail.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let keep = s.len() - hex_tail.len() + 12;
+        format!(
+            "<span title=\"{}\">{}…</span>",
+            esc(s),
+            esc(s.get(..keep).unwrap_or(s))
+        )
+    } else {
+        esc(s)
+    }
+}
+
 /// `/audit?page=N`.
 pub(super) async fn audit(label: &str, s: &DashboardSources, page: usize) -> Result<String> {
     let records = all_audit(s).await?;
@@ -1000,7 +1017,12 @@ pub(super) async fn audit(label: &str, s: &DashboardSources, page: usize) -> Res
                 r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
                 esc(&r.entry.actor),
                 format!("<code>{}</code>", esc(&r.entry.action)),
-                esc(&r.entry.subjects.join(", ")),
+                r.entry
+                    .subjects
+                    .iter()
+                    .map(|x| short_subject(x))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 if short.len() < payload.len() {
                     format!(
                         "<details><summary><code>{}…</code></summary><code>{}</code></details>",
@@ -1013,6 +1035,7 @@ pub(super) async fn audit(label: &str, s: &DashboardSources, page: usize) -> Res
             ]
         })
         .collect();
+    b.push_str("<div class=\"audit\">");
     b.push_str(&table(
         &[
             "seq",
@@ -1024,6 +1047,7 @@ pub(super) async fn audit(label: &str, s: &DashboardSources, page: usize) -> Res
         ],
         &rows,
     ));
+    b.push_str("</div>");
     if pages > 1 {
         b.push_str("<p>");
         if page > 1 {
