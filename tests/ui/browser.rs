@@ -8,7 +8,7 @@
 //! in which case they fail.
 
 use crate::support::demo_store;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -39,7 +39,10 @@ fn browser_or_skip(test: &str) -> Option<PathBuf> {
                  (apt-get install -y chromium)"
             );
         }
-        eprintln!(
+        // Straight to the process's standard error, past the test harness's capture, so the
+        // skip shows in a passing run.
+        let _ = writeln!(
+            std::io::stderr(),
             "\n**********\n{test}: skipped: chromium not installed \
              (apt-get install -y chromium, or set MLCYCLE_REQUIRE_BROWSER=1 to fail)\n**********\n"
         );

@@ -7,7 +7,7 @@ use mlcycle::alerts::{Alert, AlertKind, AlertStore, Severity, SqliteAlertStore};
 use mlcycle::clock::SimulatedClock;
 use mlcycle::embedded::Stack;
 use mlcycle::lifecycle::{LifecycleConfig, RequireHumanApproval, Trigger};
-use mlcycle::registry::{Change, Registry};
+use mlcycle::registry::Change;
 use mlcycle::testing::scenario::{self, ScenarioConfig};
 use mlcycle::testing::{CreditDefault, DriftSpec};
 use std::path::{Path, PathBuf};
