@@ -39,7 +39,7 @@
 //! | feature       | default | what it adds                                                        |
 //! |---------------|---------|---------------------------------------------------------------------|
 //! | `sqlite`      | yes     | [`registry::SqliteRegistry`] and [`audit::SqliteAuditLog`] (the embedded store) |
-//! | `http`        | yes     | [`deploy::http::HttpDeployer`]: Open Inference Protocol v2 + MLflow scoring over HTTP |
+//! | `http`        | yes     | [`deploy::http::HttpDeployer`]: Open Inference Protocol v2 + MLflow scoring over HTTP; [`ui::serve`], the read-only dashboard over HTTP |
 //! | `webhook`     | yes     | [`alerts::WebhookSink`]: signed alert webhooks (plain HTTP)        |
 //! | `cli`         | yes     | the `mlcycle` binary                                                |
 //! | `conformance` | no      | conformance suites for users' own backends: [`registry::registry_conformance`], [`audit::audit_conformance`], [`deploy::deployer_conformance`], [`drift::drift_conformance`], [`train::trainer_conformance`], [`labels::label_store_conformance`] |
