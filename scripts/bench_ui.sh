@@ -10,6 +10,7 @@ N=${REQUESTS:-50}
 cargo build --release --bin mlcycle >/dev/null
 BIN=target/release/mlcycle
 DIR=${BENCH_DIR:-$(mktemp -d)}
+mkdir -p "$DIR"
 STORE="$DIR/store"
 UI_PID=
 cleanup() {
