@@ -101,9 +101,13 @@ fn console_lines(stderr: &str) -> Vec<&str> {
 }
 
 /// `mlcycle ui` running on a free port; stopped (by its own process id) when dropped.
-struct Ui {
-    child: Child,
-    base: String,
+pub struct Ui {
+    /// The process.
+    pub child: Child,
+    /// `http://ADDR` it announced.
+    pub base: String,
+    /// Its standard error lines after the announcement.
+    pub stderr: mpsc::Receiver<String>,
 }
 
 impl Drop for Ui {
@@ -113,7 +117,7 @@ impl Drop for Ui {
     }
 }
 
-fn start_ui(store: &Path) -> Ui {
+pub fn start_ui(store: &Path) -> Ui {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mlcycle"))
         .args(["ui", "--store"])
         .arg(store)
@@ -152,7 +156,11 @@ fn start_ui(store: &Path) -> Ui {
             }
         }
     };
-    Ui { child, base }
+    Ui {
+        child,
+        base,
+        stderr: rx,
+    }
 }
 
 fn screens_dir() -> PathBuf {

@@ -2,5 +2,6 @@
 //! (one test binary).
 
 mod browser;
+mod cli;
 mod pages;
 mod support;
