@@ -47,3 +47,73 @@ fn get(url: &str) -> String {
         r.text().await.unwrap()
     })
 }
+
+fn mlcycle(args: &[&str], store: &std::path::Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mlcycle"))
+        .args(args)
+        .arg("--store")
+        .arg(store)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mlcycle {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn pages_answer_and_follow_while_other_processes_write_to_the_store() {
+    let store = demo_store();
+    let ui = start_ui(store.path());
+    let dir = store.path().to_path_buf();
+    // Other processes change the store: owners, then a person's approval released from the
+    // command line (alias moved, deployment and decision audited).
+    let writer = std::thread::spawn(move || {
+        for i in 0..5 {
+            mlcycle(
+                &[
+                    "models",
+                    "owner",
+                    "set",
+                    "credit-default",
+                    &format!("owner {i}"),
+                ],
+                &dir,
+            );
+        }
+        mlcycle(
+            &[
+                "approve",
+                "credit-default@2",
+                "--by",
+                "alice",
+                "--reason",
+                "better on the drifted data",
+                "--release",
+            ],
+            &dir,
+        );
+    });
+    let mut rounds = 0;
+    while !writer.is_finished() {
+        for p in ["/", "/models/credit-default", "/approvals", "/audit"] {
+            get(&format!("{}{p}", ui.base));
+        }
+        rounds += 1;
+    }
+    writer.join().unwrap();
+    assert!(rounds > 0);
+    assert!(
+        get(&ui.base).contains("owner 4"),
+        "the last owner is not shown"
+    );
+    let approvals = get(&format!("{}/approvals", ui.base));
+    assert!(approvals.contains("0 pending"), "{approvals}");
+    assert!(approvals.contains("alice") && approvals.contains("better on the drifted data"));
+    let model = get(&format!("{}/models/credit-default", ui.base));
+    assert!(
+        model.contains("<td>production</td><td><a href=\"/models/credit-default/versions/2\">"),
+        "the alias does not point at v2"
+    );
+}
