@@ -24,7 +24,8 @@ pub const ALERT_MESSAGE: &str = "<img src=x onerror=alert(1)> inputs \"drifted\"
 pub fn demo_store() -> tempfile::TempDir {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let src = BUILT.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("mlcycle-ui-demo-{}", std::process::id()));
+        // Under target/tmp, rebuilt by each run of the test binary (so nothing accumulates).
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-demo-store");
         let _ = std::fs::remove_dir_all(&dir);
         let d = dir.clone();
         std::thread::spawn(move || {
