@@ -40,8 +40,8 @@
 //! |---------------|---------|---------------------------------------------------------------------|
 //! | `sqlite`      | yes     | [`registry::SqliteRegistry`] and [`audit::SqliteAuditLog`] (the embedded store) |
 //! | `postgres`    | yes     | [`registry::PostgresRegistry`], [`audit::PostgresAuditLog`], [`labels::PostgresLabelStore`], [`alerts::PostgresAlertStore`], [`lifecycle::PostgresLifecycleState`] on a shared PostgreSQL database |
-//! | `http`        | yes     | [`deploy::http::HttpDeployer`]: Open Inference Protocol v2 + MLflow scoring over HTTP |
-//! | `webhook`     | yes     | [`alerts::WebhookSink`]: signed alert webhooks (plain HTTP)        |
+//! | `http`        | yes     | [`deploy::http::HttpDeployer`]: Open Inference Protocol v2 + MLflow scoring over HTTP; [`ui::serve`], the read-only dashboard over HTTP |
+//! | `webhook`     | yes     | [`alerts::WebhookSink`]: signed alert webhooks (`http://` and `https://`) |
 //! | `cli`         | yes     | the `mlcycle` binary                                                |
 //! | `conformance` | no      | conformance suites for users' own backends: [`registry::registry_conformance`], [`audit::audit_conformance`], [`deploy::deployer_conformance`], [`drift::drift_conformance`], [`train::trainer_conformance`], [`labels::label_store_conformance`] |
 //!
@@ -78,6 +78,7 @@ pub mod report;
 mod store;
 pub mod testing;
 pub mod train;
+pub mod ui;
 pub mod validate;
 
 pub use error::{Error, Result};

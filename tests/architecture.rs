@@ -57,8 +57,9 @@ const LAYERS: &[(u32, &[&str])] = &[
     (85, &["controller", "datasets"]),
     // 9 assemblies.
     (90, &["embedded", "testing", "scenario"]),
-    // 10 faces: pure rendering of reports (HTML pages, model cards) from values read above.
-    (95, &["report"]),
+    // 10 faces: pure rendering of reports (HTML pages, model cards) from values read above,
+    //    and the read-only dashboard that reads a store and renders its pages with them.
+    (95, &["report", "ui"]),
 ];
 
 /// Modules held to a narrower rule than their layer: they import only the modules listed.

@@ -20,6 +20,15 @@ impl SqliteAlertStore {
             db: AlertDb::open(dir.as_ref())?,
         })
     }
+
+    /// Open the alerts of the existing store in `dir` for reading only (SQLite's read-only
+    /// mode; no migration): `list` works, `insert` and `record_attempt` fail with the
+    /// database's read-only error.
+    pub fn open_read_only(dir: impl AsRef<Path>) -> Result<SqliteAlertStore> {
+        Ok(SqliteAlertStore {
+            db: AlertDb::open_read_only(dir.as_ref())?,
+        })
+    }
 }
 
 fn decode<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {

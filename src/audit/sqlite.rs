@@ -3,7 +3,7 @@ use super::{
     CheckpointKey, CheckpointPolicy, next_after,
 };
 use crate::clock::Clock;
-use crate::store::sqlite::{open_db, sql_err};
+use crate::store::sqlite::{connect_read_only, open_db, sql_err};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -259,6 +259,19 @@ impl SqliteAuditLog {
     /// Open the audit log of the store in `dir` (created if missing).
     pub fn open(dir: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Self> {
         let conn = open_db(dir.as_ref())?;
+        Ok(SqliteAuditLog {
+            conn: Arc::new(Mutex::new(conn)),
+            clock,
+            policy: None,
+        })
+    }
+
+    /// Open the audit log of the existing store in `dir` for reading only (SQLite's
+    /// read-only mode; no migration, nothing created): `query`, `snapshot` and `verify`
+    /// work, `append` fails with the database's read-only error. Safe while other
+    /// processes append to the log.
+    pub fn open_read_only(dir: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Self> {
+        let conn = connect_read_only(dir.as_ref())?;
         Ok(SqliteAuditLog {
             conn: Arc::new(Mutex::new(conn)),
             clock,

@@ -380,6 +380,15 @@ mod sqlite {
                 db: LifecycleStateDb::open(dir.as_ref())?,
             })
         }
+
+        /// Open the state of the existing store in `dir` for reading only (SQLite's
+        /// read-only mode; no migration): reads work, every change fails with the
+        /// database's read-only error.
+        pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Self> {
+            Ok(SqliteLifecycleState {
+                db: LifecycleStateDb::open_read_only(dir.as_ref())?,
+            })
+        }
     }
 
     impl LifecycleStateStore for SqliteLifecycleState {

@@ -25,6 +25,11 @@ impl ArtifactStore {
         Ok(ArtifactStore { dir })
     }
 
+    /// The store at `dir`, without creating the directory (for read-only handles).
+    pub(crate) fn at(dir: impl Into<PathBuf>) -> Self {
+        ArtifactStore { dir: dir.into() }
+    }
+
     fn path_of(&self, sha: &str) -> Result<PathBuf> {
         if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::invalid(

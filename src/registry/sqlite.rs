@@ -27,7 +27,7 @@ use super::{
 use crate::audit::{AuditEntry, AuditLog, CheckpointPolicy, SqliteAuditLog, append_in_transaction};
 use crate::clock::Clock;
 use crate::model::{ModelArtifact, Signature};
-use crate::store::sqlite::{backend_msg, connect, open_db, sql_err};
+use crate::store::sqlite::{backend_msg, connect, connect_read_only, open_db, sql_err};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -313,13 +313,44 @@ impl SqliteRegistry {
         Self::open_inner(dir.as_ref(), clock, Some(AuditConfig { checkpoints }))
     }
 
+    /// Open the registry of the existing store in `dir` for reading only: every connection
+    /// is opened in SQLite's read-only mode, no migration is applied and no directory is
+    /// created, so nothing this handle does can change the store; a change method
+    /// (`register`, `set_alias`, ...) fails with the database's read-only error. Safe while
+    /// other processes write to the store. The store must have this mlcycle's schema (see
+    /// [`SqliteRegistry::open`] to upgrade an older one).
+    pub fn open_read_only(dir: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Self> {
+        Self::open_inner_mode(dir.as_ref(), clock, None, true)
+    }
+
     fn open_inner(dir: &Path, clock: Arc<dyn Clock>, audit: Option<AuditConfig>) -> Result<Self> {
+        Self::open_inner_mode(dir, clock, audit, false)
+    }
+
+    fn open_inner_mode(
+        dir: &Path,
+        clock: Arc<dyn Clock>,
+        audit: Option<AuditConfig>,
+        read_only: bool,
+    ) -> Result<Self> {
         let dir = dir.to_path_buf();
-        let write = open_db(&dir)?;
         let path = dir.join(DB_FILE);
-        let read = connect(&path)?;
-        let check = connect(&path)?;
-        let artifacts = ArtifactStore::open(dir.join("artifacts"))?;
+        let (write, read, check, artifacts) = if read_only {
+            (
+                connect_read_only(&dir)?,
+                connect_read_only(&dir)?,
+                connect_read_only(&dir)?,
+                ArtifactStore::at(dir.join("artifacts")),
+            )
+        } else {
+            let write = open_db(&dir)?;
+            (
+                write,
+                connect(&path)?,
+                connect(&path)?,
+                ArtifactStore::open(dir.join("artifacts"))?,
+            )
+        };
         let live = broadcast::channel(LIVE_CHANNEL_CAPACITY).0;
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
         let live_w = live.clone();

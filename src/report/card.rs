@@ -408,6 +408,14 @@ impl ModelCard {
 
     /// The card as one self-contained HTML page (inline CSS, importance as a bar chart).
     pub fn to_html(&self) -> String {
+        page(
+            &format!("Model card: {}/{}", self.name, self.version),
+            &self.body_html(),
+        )
+    }
+
+    /// The body of [`to_html`](Self::to_html): heading, facts, sections and charts.
+    pub(crate) fn body_html(&self) -> String {
         let mut b = String::new();
         let _ = write!(
             b,
@@ -446,7 +454,7 @@ impl ModelCard {
                 b.push_str(&importance_bars(&self.importance));
             }
         }
-        page(&format!("Model card: {}/{}", self.name, self.version), &b)
+        b
     }
 
     fn facts(&self) -> Vec<(&'static str, String)> {

@@ -9,12 +9,13 @@
 
 mod card;
 mod drift;
-mod html;
-mod svg;
+pub(crate) mod html;
+pub(crate) mod svg;
 mod timeline;
 mod validation;
 
 pub use card::{CardDataset, CardEvent, CardSources, CardValidation, ModelCard};
 pub use drift::{DriftReportMeta, correction_name, drift_html, drift_html_datasets};
+pub(crate) use timeline::timeline_body;
 pub use timeline::timeline_html;
 pub use validation::{ModelScores, ValidationReportMeta, validation_html};

@@ -447,6 +447,96 @@ pub(crate) fn time_series(
     s
 }
 
+/// One line of [`time_lines`]: name (legend), colour, points (position in 0..1, value).
+pub(crate) type TimeLine<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+
+/// Lines over time on one y axis from 0 to the largest value (`[0, 1]` drawn as percent when
+/// `percent`), with a legend naming each line, a dot per point (hover shows the value with
+/// `unit`) and x ticks as [`time_lanes`]. Non-finite values are left out.
+pub(crate) fn time_lines(
+    title: &str,
+    y_label: &str,
+    unit: &str,
+    x_ticks: &[(f64, String)],
+    lines: &[TimeLine<'_>],
+    percent: bool,
+) -> String {
+    let f = Frame {
+        width: 960.0,
+        height: 240.0,
+        left: 70.0,
+        right: 44.0,
+        top: 30.0,
+        bottom: 46.0,
+    };
+    let mut s = String::new();
+    open(&mut s, &f, title);
+    let max = lines
+        .iter()
+        .flat_map(|(_, _, p)| p.iter().map(|(_, v)| *v))
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let top = if percent {
+        if max > 0.5 {
+            1.0
+        } else {
+            (max * 1.25).max(0.05)
+        }
+    } else if max > 0.0 {
+        max * 1.1
+    } else {
+        1.0
+    };
+    let yt: Vec<(f64, String)> = ticks(0.0, top, 4)
+        .into_iter()
+        .map(|v| {
+            (
+                v / top,
+                if percent {
+                    format!("{}%", fmt_num(100.0 * v))
+                } else {
+                    fmt_num(v)
+                },
+            )
+        })
+        .collect();
+    axes(&mut s, &f, x_ticks, &yt, "time (UTC)", y_label);
+    for (_, colour, pts) in lines {
+        let pts: Vec<&(f64, f64)> = pts.iter().filter(|(_, v)| v.is_finite()).collect();
+        if pts.len() > 1 {
+            let _ = write!(
+                s,
+                "<polyline fill=\"none\" stroke-width=\"1.5\" stroke=\"{colour}\" points=\""
+            );
+            for (i, (t, v)) in pts.iter().enumerate() {
+                if i > 0 {
+                    s.push(' ');
+                }
+                let _ = write!(s, "{:.1},{:.1}", f.x(*t), f.y((v / top).clamp(0.0, 1.0)));
+            }
+            s.push_str("\"/>");
+        }
+        for (t, v) in pts {
+            let label = if percent {
+                pct_label(*v)
+            } else {
+                format!("{}{unit}", fmt_num(*v))
+            };
+            let _ = write!(
+                s,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"{colour}\"><title>{}</title></circle>",
+                f.x(*t),
+                f.y((v / top).clamp(0.0, 1.0)),
+                esc(&label)
+            );
+        }
+    }
+    let names: Vec<(&str, &str)> = lines.iter().map(|(n, c, _)| (*n, *c)).collect();
+    legend(&mut s, &f, &names);
+    s.push_str("</svg>");
+    s
+}
+
 fn pct_label(v: f64) -> String {
     format!("{:.1}%", 100.0 * v)
 }

@@ -223,12 +223,25 @@ pub fn timeline_html(
     alias_history: &[AliasChange],
     audit: &[AuditRecord],
 ) -> String {
+    page(
+        &format!("Lifecycle of {name}"),
+        &timeline_body(name, versions, alias_history, audit),
+    )
+}
+
+/// The body of [`timeline_html`].
+pub(crate) fn timeline_body(
+    name: &str,
+    versions: &[ModelVersion],
+    alias_history: &[AliasChange],
+    audit: &[AuditRecord],
+) -> String {
     let ev = events(name, versions, alias_history, audit);
     let mut b = String::new();
     let _ = write!(b, "<h1>Lifecycle of {}</h1>", esc(name));
     let (Some(first), Some(last)) = (ev.first(), ev.last()) else {
         b.push_str("<p>Nothing recorded for this model.</p>");
-        return page(&format!("Lifecycle of {name}"), &b);
+        return b;
     };
     let (t0, t1) = (first.at, last.at);
     let span = (t1 - t0).num_milliseconds().max(1) as f64;
@@ -303,5 +316,5 @@ pub fn timeline_html(
         })
         .collect();
     b.push_str(&table(&["time (UTC)", "lane", "what", "details"], &rows));
-    page(&format!("Lifecycle of {name}"), &b)
+    b
 }

@@ -35,6 +35,14 @@ impl AlertDb {
         })
     }
 
+    /// Open the existing store in `dir` for reading only (see
+    /// [`connect_read_only`](super::sqlite::connect_read_only)).
+    pub(crate) fn open_read_only(dir: &Path) -> Result<AlertDb> {
+        Ok(AlertDb {
+            conn: Mutex::new(super::sqlite::connect_read_only(dir)?),
+        })
+    }
+
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }

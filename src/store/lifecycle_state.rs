@@ -44,6 +44,14 @@ impl LifecycleStateDb {
         })
     }
 
+    /// Open the existing store in `dir` for reading only (see
+    /// [`connect_read_only`](super::sqlite::connect_read_only)).
+    pub fn open_read_only(dir: &Path) -> Result<Self> {
+        Ok(LifecycleStateDb {
+            conn: Mutex::new(super::sqlite::connect_read_only(dir)?),
+        })
+    }
+
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -7,7 +7,7 @@
 //! their connections here; neither creates or changes a table itself.
 
 use crate::{Error, Result};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
 
@@ -242,6 +242,46 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).map_err(sql_err)?;
     conn.busy_timeout(Duration::from_secs(30))
         .map_err(sql_err)?;
+    Ok(conn)
+}
+
+/// Open the existing store database in `dir` for reading only (SQLite's read-only mode: no
+/// statement on this connection can change the file, no migration is applied), waiting up to
+/// 30 s for other writers. Readers of a WAL database never block writers, so this is safe
+/// while other processes (`mlcycle run`, `mlcycle serve`) write to the store. The store must
+/// exist and have this mlcycle's schema: an older one is refused (any writing `mlcycle`
+/// command upgrades it), a newer one too.
+pub(crate) fn connect_read_only(dir: &Path) -> Result<Connection> {
+    let path = dir.join(DB_FILE);
+    if !path.is_file() {
+        return Err(Error::not_found(
+            "store",
+            dir.display(),
+            "pass a directory written by mlcycle (it holds mlcycle.db)",
+        ));
+    }
+    let conn = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sql_err)?;
+    conn.busy_timeout(Duration::from_secs(30))
+        .map_err(sql_err)?;
+    let current: usize = conn
+        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+        .map_err(sql_err)? as usize;
+    if current != MIGRATIONS.len() {
+        return Err(Error::Conflict(format!(
+            "{} has schema version {current} and this mlcycle reads version {} only; {}",
+            path.display(),
+            MIGRATIONS.len(),
+            if current < MIGRATIONS.len() {
+                "upgrade the store by running any mlcycle command that writes to it (e.g. `mlcycle models list`)"
+            } else {
+                "upgrade mlcycle"
+            }
+        )));
+    }
     Ok(conn)
 }
 

@@ -25,6 +25,8 @@ mod score;
 mod serve;
 mod signals;
 mod train;
+#[cfg(feature = "http")]
+mod ui;
 mod validate;
 
 #[derive(Parser)]
@@ -116,6 +118,11 @@ enum Command {
     /// HTML reports built from a store (`report timeline`: one model's lifecycle on a time
     /// axis).
     Report(report::ReportArgs),
+    /// The read-only web dashboard over a store: models and versions, aliases and their
+    /// history, pending approvals with validation and model card, monitoring windows as
+    /// charts, alerts, and the audit trail with its verification.
+    #[cfg(feature = "http")]
+    Ui(ui::UiArgs),
     /// Register a model trained by LightGBM (`import lightgbm --file model.txt`) or XGBoost
     /// (`import xgboost --file model.json`) as a new version, read into the native GBDT
     /// predictor, with its lineage (the file's hash and origin).
@@ -164,6 +171,8 @@ async fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args).await,
         Command::Report(args) => report::run(args).await,
         Command::Import(args) => import::run(args).await,
+        #[cfg(feature = "http")]
+        Command::Ui(args) => ui::run(args).await,
         Command::Train(args) => train::run(args).await,
         Command::Pending(args) => approvals::pending(args).await,
         Command::Approve(args) => approvals::approve(args).await,
