@@ -148,7 +148,10 @@ pub async fn alert_store_conformance(store: &dyn AlertStore) {
         model: "credit".into(),
         kind,
         key: key.map(str::to_string),
-        delivered_at: t0 + Duration::hours(hours),
+        // Kept to the microsecond at least (PostgreSQL's precision).
+        delivered_at: Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+            + Duration::microseconds(123_456)
+            + Duration::hours(hours),
     };
     for m in [
         mark(AlertKind::Drift, Some("income"), 1),

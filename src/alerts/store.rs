@@ -64,7 +64,7 @@ pub struct AlertQuery {
 /// - Cooldown marks: [`AlertStore::save_cooldown`] keeps one mark per (model, kind, key),
 ///   a later save replacing the earlier; [`AlertStore::clear_cooldowns`] removes the marks of
 ///   a model's kind (one key, or all keys when `None`); [`AlertStore::cooldowns`] answers the
-///   marks kept. A durable store keeps them across processes, so a restarted
+///   marks kept (times to the microsecond at least). A durable store keeps them across processes, so a restarted
 ///   [`AlertDispatcher`](super::AlertDispatcher) goes on suppressing repeats; the default
 ///   methods keep nothing (a dispatcher then starts every process with no cooldown).
 ///

@@ -1,6 +1,6 @@
 //! The alert store in a PostgreSQL database (feature `postgres`).
 
-use super::{Alert, AlertQuery, AlertRecord, AlertStore, DeliveryAttempt};
+use super::{Alert, AlertKind, AlertQuery, AlertRecord, AlertStore, CooldownMark, DeliveryAttempt};
 use crate::store::postgres::PgPool;
 use crate::store::postgres::alerts as sql;
 use crate::{Error, Result};
@@ -89,5 +89,36 @@ impl AlertStore for PostgresAlertStore {
                 })
             })
             .collect()
+    }
+
+    async fn save_cooldown(&self, mark: &CooldownMark) -> Result<()> {
+        sql::save_cooldown(
+            &*self.pool.get().await?,
+            &mark.model,
+            mark.kind.as_str(),
+            mark.key.as_deref(),
+            mark.delivered_at,
+        )
+        .await
+    }
+
+    async fn clear_cooldowns(&self, model: &str, kind: AlertKind, key: Option<&str>) -> Result<()> {
+        sql::clear_cooldowns(&*self.pool.get().await?, model, kind.as_str(), key).await
+    }
+
+    async fn cooldowns(&self) -> Result<Vec<CooldownMark>> {
+        let rows = sql::cooldowns(&*self.pool.get().await?).await?;
+        // A kind this build does not know (written by a newer one) has no cooldown here.
+        Ok(rows
+            .into_iter()
+            .filter_map(|(model, kind, key, delivered_at)| {
+                AlertKind::parse(&kind).map(|kind| CooldownMark {
+                    model,
+                    kind,
+                    key,
+                    delivered_at,
+                })
+            })
+            .collect())
     }
 }

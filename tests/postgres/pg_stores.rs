@@ -54,6 +54,42 @@ async fn postgres_alert_store_conforms() {
     alert_store_conformance(&store).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alert_cooldown_survives_a_restart_on_postgres() {
+    use mlcycle::alerts::{Alert, AlertDispatcher, AlertKind, AlertStore, ChannelSink, Severity};
+    let db = TestDb::create().await;
+    let at = |h: i64| {
+        let mut a = Alert::new(
+            chrono::DateTime::UNIX_EPOCH + chrono::Duration::hours(h),
+            Severity::Warning,
+            AlertKind::Drift,
+            "credit",
+            "income drifted",
+            "t",
+        );
+        a.column = Some("income".into());
+        a
+    };
+    let dispatcher = |store: PostgresAlertStore| {
+        let (sink, _rx) = ChannelSink::new(8);
+        AlertDispatcher::new(std::sync::Arc::new(store)).sink(std::sync::Arc::new(sink))
+    };
+    let first = dispatcher(PostgresAlertStore::connect(db.url()).await.unwrap());
+    assert!(!first.raise(at(0)).await.unwrap().suppressed);
+    drop(first);
+    let store = PostgresAlertStore::connect(db.url()).await.unwrap();
+    assert_eq!(store.cooldowns().await.unwrap().len(), 1);
+    let second = dispatcher(store);
+    assert!(second.raise(at(1)).await.unwrap().suppressed);
+    second
+        .clear("credit", AlertKind::Drift, None)
+        .await
+        .unwrap();
+    drop(second);
+    let third = dispatcher(PostgresAlertStore::connect(db.url()).await.unwrap());
+    assert!(!third.raise(at(2)).await.unwrap().suppressed);
+}
+
 #[test]
 fn postgres_lifecycle_state_conforms() {
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -1,5 +1,5 @@
-//! The `alerts` and `alert_deliveries` tables on PostgreSQL (`alerts::PostgresAlertStore`
-//! calls these functions).
+//! The `alerts`, `alert_deliveries` and `alert_cooldowns` tables on PostgreSQL
+//! (`alerts::PostgresAlertStore` calls these functions).
 
 use super::{Client, execute, query, query_opt};
 use crate::Result;
@@ -67,6 +67,70 @@ pub(crate) async fn list(
         suppressed: r.get(0),
         body: r.get(1),
         attempts: r.get(2),
+    })
+    .collect())
+}
+
+/// `None` is stored as '', `Some(k)` as `=k` (a key may itself be empty).
+fn encode_key(key: Option<&str>) -> String {
+    key.map_or_else(String::new, |k| format!("={k}"))
+}
+
+/// Keep the cooldown mark of (`model`, `kind`, `key`), replacing an earlier one.
+pub(crate) async fn save_cooldown(
+    c: &Client,
+    model: &str,
+    kind: &str,
+    key: Option<&str>,
+    delivered_at: DateTime<Utc>,
+) -> Result<()> {
+    execute(
+        c,
+        "INSERT INTO alert_cooldowns (model, kind, key, delivered_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (model, kind, key) DO UPDATE SET delivered_at = EXCLUDED.delivered_at",
+        &[&model, &kind, &encode_key(key), &delivered_at],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Remove the cooldown marks of `model`'s `kind`: one key, or all when `None`.
+pub(crate) async fn clear_cooldowns(
+    c: &Client,
+    model: &str,
+    kind: &str,
+    key: Option<&str>,
+) -> Result<()> {
+    let key = key.map(|k| encode_key(Some(k)));
+    execute(
+        c,
+        "DELETE FROM alert_cooldowns
+         WHERE model = $1 AND kind = $2 AND ($3::TEXT IS NULL OR key = $3)",
+        &[&model, &kind, &key],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Every cooldown mark: (model, kind, key, delivered_at).
+pub(crate) async fn cooldowns(
+    c: &Client,
+) -> Result<Vec<(String, String, Option<String>, DateTime<Utc>)>> {
+    Ok(query(
+        c,
+        "SELECT model, kind, key, delivered_at FROM alert_cooldowns ORDER BY model, kind, key",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        let key: String = r.get(2);
+        (
+            r.get(0),
+            r.get(1),
+            key.strip_prefix('=').map(str::to_string),
+            r.get(3),
+        )
     })
     .collect())
 }

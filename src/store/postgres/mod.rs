@@ -148,6 +148,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         source TEXT NOT NULL, rows BIGINT NOT NULL, columns BIGINT NOT NULL,
         bytes BIGINT NOT NULL, added_at TIMESTAMPTZ NOT NULL, added_by TEXT NOT NULL,
         PRIMARY KEY (name, version), UNIQUE (name, hash));",
+    // 6: alert cooldown marks (when each condition was last delivered); `key` is '' for the
+    //    whole model, else '=' and the column or version key
+    "CREATE TABLE alert_cooldowns (
+        model TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
+        delivered_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (model, kind, key));",
 ];
 
 /// A PostgreSQL error as the crate's error: the server's message with what to do.
