@@ -9,6 +9,7 @@ mod pg_cli;
 mod pg_controller;
 mod pg_processes;
 mod pg_registry;
+mod pg_serve;
 mod pg_stack;
 mod pg_stores;
 mod pg_support;

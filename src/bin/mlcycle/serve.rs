@@ -18,9 +18,15 @@ use std::time::{Duration, Instant};
 /// Arguments of `mlcycle serve`.
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
-    /// The embedded store directory (registry database, artifacts, prediction log).
+    /// The embedded store directory (registry database, artifacts, prediction log), or the
+    /// URL of a PostgreSQL database (`postgres://USER@HOST:PORT/DB`: registry, audit trail,
+    /// approvals and labels there; the prediction log in --log-dir).
     #[arg(long, env = "MLCYCLE_HOME", default_value = "./mlcycle-store")]
     store: PathBuf,
+    /// Where this server writes its prediction log [default: STORE/predictions; required
+    /// with a PostgreSQL store — give each replica its own].
+    #[arg(long, value_name = "DIR")]
+    log_dir: Option<PathBuf>,
     /// The model to serve: NAME@ALIAS (followed as it moves), NAME/VERSION or NAME@latest.
     #[arg(long)]
     model: String,
@@ -133,27 +139,19 @@ fn parse_sample(s: &str) -> Result<f64, String> {
 pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
     let shutdown = crate::signals::Shutdown::install();
     let started = Instant::now();
-    // A directory that is there is opened (and a damaged store refused) by the registry.
-    if !args.store.exists() {
-        return Err(mlcycle::Error::not_found(
-            "store",
-            args.store.display(),
-            "pass --store DIR (or set MLCYCLE_HOME) to a directory written by mlcycle",
-        ));
-    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let registry = Arc::new(SqliteRegistry::open(&args.store, clock.clone())?);
+    let stores = Stores::open(&args, clock.clone()).await?;
+    let registry = stores.registry.clone();
     let collector = if args.no_collect {
         None
     } else {
-        let log =
-            FilePredictionLog::open_with_format(args.store.join("predictions"), args.log_format)?
-                .with_retention(Retention {
-                    max_age: args
-                        .log_retention_days
-                        .map(|d| chrono::TimeDelta::days(d as i64)),
-                    max_bytes: args.log_max_bytes,
-                });
+        let log = FilePredictionLog::open_with_format(&stores.log_dir, args.log_format)?
+            .with_retention(Retention {
+                max_age: args
+                    .log_retention_days
+                    .map(|d| chrono::TimeDelta::days(d as i64)),
+                max_bytes: args.log_max_bytes,
+            });
         Some(
             Collector::spawn_with_limits(
                 Arc::new(log),
@@ -192,27 +190,17 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
             .ok()
             .filter(|t| !t.is_empty()),
         approvals: Some(Arc::new(mlcycle::lifecycle::StoreApprovals::new(
-            Arc::new(mlcycle::lifecycle::SqliteLifecycleState::open(&args.store)?),
-            SqliteRegistry::open_audited(&args.store, clock.clone(), None)?
-                .audit_log()
-                .ok_or_else(|| {
-                    mlcycle::Error::invalid("store", "the registry keeps no audit log")
-                })?,
+            stores.state.clone(),
+            stores.audit.clone(),
             clock.clone(),
         ))),
         labels: Some(mlcycle::deploy::http::LabelSink {
-            store: Arc::new(mlcycle::labels::SqliteLabelStore::open(
-                &args.store,
-                clock.clone(),
-            )?),
-            audit: Some(Arc::new(mlcycle::audit::SqliteAuditLog::open(
-                &args.store,
-                clock.clone(),
-            )?)),
+            store: stores.labels.clone(),
+            audit: Some(stores.audit.clone()),
         }),
         ..HttpConfig::default()
     };
-    let audit: Arc<dyn AuditLog> = Arc::new(SqliteAuditLog::open(&args.store, clock.clone())?);
+    let audit: Arc<dyn AuditLog> = stores.audit.clone();
     let server = Arc::new(HttpDeployer::start(config, clock, collector).await?);
     let mut spec =
         FollowSpec::new(&args.model).with_poll_interval(Duration::from_millis(args.poll_ms));
@@ -271,6 +259,89 @@ pub async fn run(args: ServeArgs) -> mlcycle::Result<()> {
         );
     }
     Ok(())
+}
+
+/// What a server reads and writes besides its own prediction log.
+struct Stores {
+    /// The registry it follows.
+    registry: Arc<dyn Registry>,
+    /// The audit trail (deployments, approvals, labels).
+    audit: Arc<dyn AuditLog>,
+    /// Approval requests and decisions (the admin API).
+    state: Arc<dyn mlcycle::lifecycle::LifecycleStateStore>,
+    /// Ground-truth labels (`POST /labels`).
+    labels: Arc<dyn mlcycle::labels::LabelStore>,
+    /// The prediction log's directory.
+    log_dir: PathBuf,
+}
+
+impl Stores {
+    async fn open(args: &ServeArgs, clock: Arc<dyn Clock>) -> mlcycle::Result<Stores> {
+        let text = args.store.to_string_lossy().to_string();
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Self::open_postgres(&text, args, clock).await;
+        }
+        // A directory that is there is opened (and a damaged store refused) by the registry.
+        if !args.store.exists() {
+            return Err(mlcycle::Error::not_found(
+                "store",
+                args.store.display(),
+                "pass --store DIR (or set MLCYCLE_HOME) to a directory written by mlcycle, or a postgres:// URL",
+            ));
+        }
+        let registry = Arc::new(SqliteRegistry::open(&args.store, clock.clone())?);
+        Ok(Stores {
+            registry,
+            audit: Arc::new(SqliteAuditLog::open(&args.store, clock.clone())?),
+            state: Arc::new(mlcycle::lifecycle::SqliteLifecycleState::open(&args.store)?),
+            labels: Arc::new(mlcycle::labels::SqliteLabelStore::open(&args.store, clock)?),
+            log_dir: args
+                .log_dir
+                .clone()
+                .unwrap_or_else(|| args.store.join("predictions")),
+        })
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn open_postgres(
+        url: &str,
+        args: &ServeArgs,
+        clock: Arc<dyn Clock>,
+    ) -> mlcycle::Result<Stores> {
+        let log_dir = match (&args.log_dir, args.no_collect) {
+            (Some(d), _) => d.clone(),
+            // Not written: any path will do.
+            (None, true) => PathBuf::from("predictions"),
+            (None, false) => {
+                return Err(mlcycle::Error::invalid(
+                    "--log-dir",
+                    "a server on a PostgreSQL store writes its prediction log to a directory of \
+                     its own: pass --log-dir DIR (or --no-collect)",
+                ));
+            }
+        };
+        Ok(Stores {
+            registry: Arc::new(
+                mlcycle::registry::PostgresRegistry::connect(url, clock.clone()).await?,
+            ),
+            audit: Arc::new(mlcycle::audit::PostgresAuditLog::connect(url, clock.clone()).await?),
+            state: Arc::new(mlcycle::lifecycle::PostgresLifecycleState::connect(url)?),
+            labels: Arc::new(mlcycle::labels::PostgresLabelStore::connect(url, clock).await?),
+            log_dir,
+        })
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    async fn open_postgres(
+        _url: &str,
+        _args: &ServeArgs,
+        _clock: Arc<dyn Clock>,
+    ) -> mlcycle::Result<Stores> {
+        Err(mlcycle::Error::invalid(
+            "--store",
+            "this mlcycle was built without the `postgres` feature; rebuild with it to use a PostgreSQL database",
+        ))
+    }
 }
 
 /// Who started the server: `$USER`, else `cli`.
