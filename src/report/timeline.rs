@@ -27,6 +27,8 @@ struct Event {
     detail: String,
     /// Monitoring windows: the share of the version's inputs that drifted.
     share: Option<f64>,
+    /// Monitoring windows with labels: the realized value of the headline metric.
+    performance: Option<(String, f64)>,
 }
 
 fn about(r: &AuditRecord, name: &str) -> bool {
@@ -62,6 +64,7 @@ fn events(
                 v.status.as_str()
             ),
             share: None,
+            performance: None,
         });
     }
     for a in aliases.iter().filter(|a| a.name == name) {
@@ -81,6 +84,7 @@ fn events(
             },
             detail: format!("{}: {}", a.change.actor, a.change.reason),
             share: None,
+            performance: None,
         });
     }
     for r in audit {
@@ -95,6 +99,7 @@ fn events(
                 what,
                 detail,
                 share: None,
+                performance: None,
             })
         };
         match event {
@@ -124,6 +129,14 @@ fn events(
                 format!("v{} {}", a.version, a.decision),
                 format!("{}: {}", a.decided_by, a.reason),
             ),
+            AuditEvent::DeploymentStarted(d) if d.model_name == name && d.deployer == "canary" => {
+                push(
+                    3,
+                    ORANGE,
+                    format!("v{} canary", d.version),
+                    format!("{}, approved by {}", d.endpoint, d.approved_by),
+                )
+            }
             AuditEvent::DeploymentStarted(d) if d.model_name == name => push(
                 3,
                 GREEN,
@@ -173,6 +186,30 @@ fn events(
                         .filter(|n| *n > 0)
                         .map(|n| c.len() as f64 / n as f64)
                 });
+                let performance = d.performance.as_ref().and_then(headline_performance);
+                let degraded = d
+                    .performance
+                    .as_ref()
+                    .and_then(|p| p.get("degraded"))
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(false);
+                let (colour, what) = if degraded {
+                    (RED, format!("{what}; performance degraded"))
+                } else {
+                    (colour, what)
+                };
+                let perf_text = performance
+                    .as_ref()
+                    .map(|(metric, v)| {
+                        let labelled = d
+                            .performance
+                            .as_ref()
+                            .and_then(|p| p.get("labelled"))
+                            .and_then(serde_json::Value::as_u64)
+                            .unwrap_or(0);
+                        format!("; {metric} {v:.4} on {labelled} labelled rows")
+                    })
+                    .unwrap_or_default();
                 out.push(Event {
                     at: r.at,
                     lane: 4,
@@ -180,10 +217,11 @@ fn events(
                     what,
                     detail: String::new(),
                     share,
+                    performance,
                 });
                 let last = out.len() - 1;
                 out[last].detail = format!(
-                    "{} – {}: {rows}{error_rate}{}{}",
+                    "{} – {}: {rows}{error_rate}{perf_text}{}{}",
                     d.from.format("%m-%d %H:%M"),
                     d.to.format("%m-%d %H:%M"),
                     if drifted.is_empty() {
@@ -209,6 +247,23 @@ fn events(
     }
     out.sort_by(|a, b| a.at.cmp(&b.at).then(a.lane.cmp(&b.lane)));
     out
+}
+
+/// The headline metric of a window's realized performance (`metrics` of the
+/// `performance` member): accuracy, else ROC AUC, else R², else the first by name.
+fn headline_performance(p: &serde_json::Value) -> Option<(String, f64)> {
+    if p.get("labelled").and_then(serde_json::Value::as_u64) == Some(0) {
+        return None;
+    }
+    let metrics = p.get("metrics")?.as_object()?;
+    ["accuracy", "roc_auc", "r2"]
+        .iter()
+        .find_map(|m| Some((m.to_string(), metrics.get(*m)?.as_f64()?)))
+        .or_else(|| {
+            metrics
+                .iter()
+                .find_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+        })
 }
 
 /// The lifecycle of model `name` on one time axis, as one self-contained HTML page:
@@ -296,6 +351,28 @@ pub(crate) fn timeline_body(
             &shares,
         ));
     }
+    // Realized performance, one series per headline metric (the first window's metric).
+    if let Some(metric) = ev
+        .iter()
+        .find_map(|e| e.performance.as_ref().map(|p| p.0.clone()))
+    {
+        let points: Vec<(f64, f64, &'static str)> = ev
+            .iter()
+            .filter_map(|e| {
+                let (m, v) = e.performance.as_ref()?;
+                (*m == metric && v.is_finite() && (0.0..=1.0).contains(v))
+                    .then(|| (pos(e.at), *v, e.colour))
+            })
+            .collect();
+        if !points.is_empty() {
+            b.push_str(&time_series(
+                &format!("realized {metric} per monitoring window of {name}"),
+                &format!("{metric} on the labelled rows (%)"),
+                &ticks,
+                &points,
+            ));
+        }
+    }
     b.push_str(
         "<p><span style=\"color:#2b8a3e\">●</span> healthy / approved / deployed &nbsp; \
          <span style=\"color:#e3770b\">●</span> attention (alias move, some columns drifted, warning) &nbsp; \
@@ -317,4 +394,78 @@ pub(crate) fn timeline_body(
         .collect();
     b.push_str(&table(&["time (UTC)", "lane", "what", "details"], &rows));
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::event::{DeploymentStarted, DriftChecked};
+    use crate::audit::{AuditEntry, AuditLog, AuditQuery, InMemoryAuditLog};
+    use crate::clock::SimulatedClock;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn canaries_and_realized_performance_are_on_the_timeline() {
+        let t0 = chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000);
+        let clock = Arc::new(SimulatedClock::new(t0));
+        let log = InMemoryAuditLog::new(clock.clone());
+        let window = |hours: i64, accuracy: f64, degraded: bool| {
+            AuditEvent::DriftChecked(DriftChecked {
+                from: t0 + chrono::Duration::hours(hours - 1),
+                to: t0 + chrono::Duration::hours(hours),
+                baseline: "training data".into(),
+                health: serde_json::json!({"rows": 100}),
+                dataset_drift: Some(false),
+                drifted_columns: Some(vec![]),
+                quality_faults: serde_json::json!([]),
+                skipped: None,
+                performance: Some(serde_json::json!({
+                    "labelled": 50, "coverage": 0.5,
+                    "metrics": {"accuracy": accuracy, "log_loss": 0.4},
+                    "baseline": {"accuracy": 0.8}, "degraded": degraded,
+                })),
+            })
+        };
+        let canary = AuditEvent::DeploymentStarted(DeploymentStarted {
+            deployer: "canary".into(),
+            endpoint: "credit@canary (50 %)".into(),
+            model_name: "credit".into(),
+            version: 2,
+            since: t0,
+            approved_by: "lifecycle".into(),
+            replaces: None,
+        });
+        for (h, event) in [
+            (1, window(1, 0.8, false)),
+            (2, canary),
+            (3, window(3, 0.6, true)),
+        ] {
+            clock.advance(chrono::Duration::hours(h));
+            log.append(AuditEntry::from_event(
+                "lifecycle",
+                vec!["credit/1".into()],
+                &event,
+                "t",
+            ))
+            .await
+            .unwrap();
+        }
+        let audit = log.query(&AuditQuery::default()).await.unwrap();
+        let html = timeline_body("credit", &[], &[], &audit);
+        assert!(html.contains("v2 canary"), "{html}");
+        assert!(html.contains("realized accuracy per monitoring window of credit"));
+        assert!(html.contains("accuracy 0.8000 on 50 labelled rows"));
+        assert!(html.contains("no drift; performance degraded"));
+        // Without labels there is no performance chart.
+        assert_eq!(
+            headline_performance(&serde_json::json!({"labelled": 0, "metrics": {"accuracy": 1.0}})),
+            None
+        );
+        assert_eq!(
+            headline_performance(
+                &serde_json::json!({"labelled": 3, "metrics": {"rmse": 2.0, "r2": 0.5}})
+            ),
+            Some(("r2".to_string(), 0.5))
+        );
+    }
 }
