@@ -76,18 +76,20 @@ fn explain_json_contract_sums_to_the_margin_for_every_row() {
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         let mut sorted = keys.clone();
         sorted.sort_unstable();
-        assert_eq!(
-            sorted,
-            [
-                "base_value",
-                "importance",
-                "model",
-                "output",
-                "rows",
-                "version"
-            ],
-            "{algo}"
-        );
+        // The contract's keys; tree models add their split counts.
+        let mut want = vec![
+            "base_value",
+            "importance",
+            "model",
+            "output",
+            "rows",
+            "version",
+        ];
+        if algo != "logistic" {
+            want.push("importance_split");
+        }
+        want.sort_unstable();
+        assert_eq!(sorted, want, "{algo}");
         assert_eq!(v["model"], "credit");
         assert_eq!(v["version"], version);
         assert_eq!(v["output"], "margin");
@@ -130,7 +132,75 @@ fn explain_json_contract_sums_to_the_margin_for_every_row() {
         assert_eq!(imp.len(), features);
         assert!(imp.values().all(|x| x.as_f64().unwrap() >= 0.0));
         assert!(imp.values().any(|x| x.as_f64().unwrap() > 0.0));
+        if let Some(split) = v.get("importance_split") {
+            let split = split.as_object().unwrap();
+            assert_eq!(split.len(), features, "{algo}");
+            assert!(split.values().all(|x| x.as_u64().is_some()), "{algo}");
+            assert!(split.values().any(|x| x.as_u64().unwrap() > 0), "{algo}");
+        }
     }
+    // A decision tree: split counts, and the gain importance since the data file has the
+    // target column (it is left out when the file has none).
+    ok(&mlcycle(
+        &store,
+        &[
+            "train",
+            "--data",
+            t,
+            "--target",
+            "default",
+            "--name",
+            "credit",
+            "--algorithm",
+            "tree",
+            "--seed",
+            "3",
+        ],
+    ));
+    let out = ok(&mlcycle(
+        &store,
+        &[
+            "explain", "--model", "credit/3", "--data", d, "--rows", "5", "--format", "json",
+        ],
+    ));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    for key in ["importance", "importance_split", "importance_gain"] {
+        assert!(v.get(key).is_some(), "{key} in {out}");
+    }
+    let gain = v["importance_gain"].as_object().unwrap();
+    assert_eq!(gain.len(), v["importance"].as_object().unwrap().len());
+    let sum: f64 = gain.values().map(|x| x.as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-9, "{sum}");
+    for (f, g) in gain {
+        let g = g.as_f64().unwrap();
+        assert!(g >= 0.0, "{f}");
+        // A column no split tests has no gain, and a tested one has some.
+        assert_eq!(v["importance_split"][f] == 0, g == 0.0, "{f}: {out}");
+    }
+    let no_target = dir.path().join("no_target.csv");
+    write_csv(
+        &generator
+            .sample(50, &DriftSpec::none(), 2)
+            .unwrap()
+            .without_target(),
+        &no_target,
+    )
+    .unwrap();
+    let out = ok(&mlcycle(
+        &store,
+        &[
+            "explain",
+            "--model",
+            "credit/3",
+            "--data",
+            no_target.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v.get("importance_split").is_some());
+    assert!(v.get("importance_gain").is_none(), "{out}");
     // Text and CSV.
     let text = ok(&mlcycle(
         &store,
