@@ -174,16 +174,15 @@ pub(crate) fn cart_gain(
         ));
     }
     let k = task.n_classes();
-    if let Some(k) = k {
-        if let Some(bad) = y
+    if let Some(k) = k
+        && let Some(bad) = y
             .iter()
             .find(|&&v| !(v >= 0.0 && v < k as f64 && v.fract() == 0.0))
-        {
-            return Err(Error::invalid(
-                "data",
-                format!("target value {bad} is not a class index of a {k}-class model"),
-            ));
-        }
+    {
+        return Err(Error::invalid(
+            "data",
+            format!("target value {bad} is not a class index of a {k}-class model"),
+        ));
     }
     let mut sum = vec![0.0; x.ncols()];
     let mut used = 0usize;

@@ -3,7 +3,8 @@
 
 use mlcycle::clock::SystemClock;
 use mlcycle::data::{Schema, UnknownLevel, read_csv_with_schema, write_csv};
-use mlcycle::registry::{RegistryExt, SqliteRegistry};
+use mlcycle::explain::{GainImpurity, gain_importance};
+use mlcycle::registry::{Registry, RegistryExt, SqliteRegistry};
 use mlcycle::testing::{CreditDefault, DriftSpec};
 use serde_json::Value;
 use std::path::Path;
@@ -176,6 +177,47 @@ fn explain_json_contract_sums_to_the_margin_for_every_row() {
         assert!(g >= 0.0, "{f}");
         // A column no split tests has no gain, and a tested one has some.
         assert_eq!(v["importance_split"][f] == 0, g == 0.0, "{f}: {out}");
+    }
+    // Grown with entropy: the gain measures entropy (the training parameters say so).
+    ok(&mlcycle(
+        &store,
+        &[
+            "train",
+            "--data",
+            t,
+            "--target",
+            "default",
+            "--name",
+            "credit",
+            "--algorithm",
+            "tree",
+            "--params",
+            r#"{"criterion": "Entropy", "max_depth": 4}"#,
+            "--seed",
+            "3",
+        ],
+    ));
+    let out = ok(&mlcycle(
+        &store,
+        &[
+            "explain", "--model", "credit/4", "--data", d, "--rows", "2", "--format", "json",
+        ],
+    ));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let registry = SqliteRegistry::open(&store, Arc::new(SystemClock)).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let art = rt.block_on(registry.load_artifact("credit", 4)).unwrap();
+    let schema = Schema {
+        features: art.signature().inputs.features.clone(),
+        target: Some(art.signature().target.clone()),
+    };
+    let labelled = read_csv_with_schema(&data_csv, &schema, None, UnknownLevel::AsMissing).unwrap();
+    let want = gain_importance(&art, &labelled, GainImpurity::Entropy).unwrap();
+    let gini = gain_importance(&art, &labelled, GainImpurity::Gini).unwrap();
+    assert_ne!(want, gini);
+    for (f, w) in art.signature().inputs.feature_names().iter().zip(&want) {
+        let got = v["importance_gain"][*f].as_f64().unwrap();
+        assert!((got - w).abs() < 1e-12, "{f}: {got} vs {w}");
     }
     let no_target = dir.path().join("no_target.csv");
     write_csv(

@@ -21,7 +21,8 @@ pub enum Format {
     /// `{"model", "version", "output", "base_value", "rows", "importance"}`, plus for tree
     /// models `importance_split` (split counts per input column) and, for a decision tree or
     /// random forest when the file has the target column, `importance_gain` (mean decrease
-    /// in impurity on the file's rows, normalised to sum 1).
+    /// in impurity — the training criterion, Gini or entropy, or squared error — on the
+    /// file's rows, normalised to sum 1).
     Json,
     /// One line per input row: row, value, base_value, then one column per feature.
     Csv,
@@ -144,7 +145,12 @@ pub async fn run(args: ExplainArgs) -> Result<()> {
             if let Some(split) = tree_split_importance(&artifact)? {
                 out["importance_split"] = per_feature(split.into_iter().map(Value::from).collect());
             }
-            if let Some(gain) = tree_gain_importance(&artifact, &args.data, &sig)? {
+            // The impurity the tree was grown with, from its training parameters.
+            let impurity = match mv.lineage.params.get("criterion").and_then(Value::as_str) {
+                Some(c) if c.eq_ignore_ascii_case("entropy") => GainImpurity::Entropy,
+                _ => GainImpurity::Gini,
+            };
+            if let Some(gain) = tree_gain_importance(&artifact, &args.data, &sig, impurity)? {
                 out["importance_gain"] = per_feature(gain.into_iter().map(Value::from).collect());
             }
             println!(
@@ -223,12 +229,13 @@ fn tree_split_importance(artifact: &ModelArtifact) -> Result<Option<Vec<u64>>> {
     split_importance(artifact).map(Some)
 }
 
-/// Gain importance (Gini for classifiers) of a decision tree or random forest on the file's
-/// rows when the file has the target column; `None` otherwise.
+/// Gain importance (`impurity` for classifiers) of a decision tree or random forest on the
+/// file's rows when the file has the target column; `None` otherwise.
 fn tree_gain_importance(
     artifact: &ModelArtifact,
     path: &std::path::Path,
     sig: &mlcycle::model::Signature,
+    impurity: GainImpurity,
 ) -> Result<Option<Vec<f64>>> {
     if !is_tree(artifact).1 {
         return Ok(None);
@@ -248,5 +255,5 @@ fn tree_gain_importance(
         target: Some(sig.target.clone()),
     };
     let data = read_csv_with_schema(path, &schema, None, UnknownLevel::AsMissing)?;
-    gain_importance(artifact, &data, GainImpurity::Gini).map(Some)
+    gain_importance(artifact, &data, impurity).map(Some)
 }
