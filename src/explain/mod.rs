@@ -23,7 +23,10 @@
 //!   input column, as the sum of the contributions of the column's indicator inputs. Tree
 //!   models use one input per column (ordinal level codes), so nothing needs summing.
 //! - **Global**: [`permutation_importance`] for any model (scikit-learn's algorithm, given the
-//!   permutations; [`seeded_permutations`] draws them), and [`mean_abs_contributions`].
+//!   permutations; [`seeded_permutations`] draws them), [`mean_abs_contributions`], and for
+//!   tree models [`split_importance`] (split counts, from the artifact) and
+//!   [`gain_importance`] (mean decrease in impurity, scikit-learn's `feature_importances_`,
+//!   for the decision tree and random forest; counted on labelled rows).
 //!
 //! ```
 //! use mlcycle::explain::explain_rows;
@@ -40,6 +43,10 @@
 //!     assert!((e.base_value + sum - row.value).abs() < 1e-9);
 //! }
 //! ```
+
+mod tree_importance;
+
+pub use tree_importance::{GainImpurity, gain_importance, split_importance};
 
 use ndarray::{Array2, ArrayView2};
 use serde::Serialize;

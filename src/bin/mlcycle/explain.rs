@@ -3,7 +3,10 @@
 use clap::{Args, ValueEnum};
 use mlcycle::clock::{Clock, SystemClock};
 use mlcycle::data::{Schema, UnknownLevel, read_csv_with_schema};
-use mlcycle::explain::{explain_rows, mean_abs_contributions};
+use mlcycle::explain::{
+    GainImpurity, explain_rows, gain_importance, mean_abs_contributions, split_importance,
+};
+use mlcycle::model::ModelArtifact;
 use mlcycle::registry::{Registry, RegistryExt, SqliteRegistry};
 use mlcycle::{Error, Result};
 use serde_json::{Map, Value, json};
@@ -15,7 +18,11 @@ use std::sync::Arc;
 pub enum Format {
     /// A readable table: the largest contributions of each row.
     Text,
-    /// `{"model", "version", "output", "base_value", "rows", "importance"}`.
+    /// `{"model", "version", "output", "base_value", "rows", "importance"}`, plus for tree
+    /// models `importance_split` (split counts per input column) and, for a decision tree or
+    /// random forest when the file has the target column, `importance_gain` (mean decrease
+    /// in impurity — the training criterion, Gini or entropy, or squared error — on the
+    /// file's rows, normalised to sum 1).
     Json,
     /// One line per input row: row, value, base_value, then one column per feature.
     Csv,
@@ -124,7 +131,7 @@ pub async fn run(args: ExplainArgs) -> Result<()> {
                 .zip(&importance)
                 .map(|(f, v)| (f.clone(), json!(v)))
                 .collect();
-            let out = json!({
+            let mut out = json!({
                 "model": mv.name,
                 "version": mv.version,
                 "output": e.output.as_str(),
@@ -132,6 +139,20 @@ pub async fn run(args: ExplainArgs) -> Result<()> {
                 "rows": rows,
                 "importance": imp,
             });
+            let per_feature = |v: Vec<Value>| -> Value {
+                Value::Object(e.features.iter().cloned().zip(v).collect())
+            };
+            if let Some(split) = tree_split_importance(&artifact)? {
+                out["importance_split"] = per_feature(split.into_iter().map(Value::from).collect());
+            }
+            // The impurity the tree was grown with, from its training parameters.
+            let impurity = match mv.lineage.params.get("criterion").and_then(Value::as_str) {
+                Some(c) if c.eq_ignore_ascii_case("entropy") => GainImpurity::Entropy,
+                _ => GainImpurity::Gini,
+            };
+            if let Some(gain) = tree_gain_importance(&artifact, &args.data, &sig, impurity)? {
+                out["importance_gain"] = per_feature(gain.into_iter().map(Value::from).collect());
+            }
             println!(
                 "{}",
                 serde_json::to_string_pretty(&out)
@@ -186,4 +207,53 @@ pub async fn run(args: ExplainArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn is_tree(artifact: &ModelArtifact) -> (bool, bool) {
+    let model = match artifact {
+        ModelArtifact::Bundle(b) => b.model(),
+        other => other,
+    };
+    match model {
+        ModelArtifact::DecisionTree(_) | ModelArtifact::RandomForest(_) => (true, true),
+        ModelArtifact::Gbdt(_) => (true, false),
+        _ => (false, false),
+    }
+}
+
+/// Split counts for tree models, `None` for the others.
+fn tree_split_importance(artifact: &ModelArtifact) -> Result<Option<Vec<u64>>> {
+    if !is_tree(artifact).0 {
+        return Ok(None);
+    }
+    split_importance(artifact).map(Some)
+}
+
+/// Gain importance (`impurity` for classifiers) of a decision tree or random forest on the
+/// file's rows when the file has the target column; `None` otherwise.
+fn tree_gain_importance(
+    artifact: &ModelArtifact,
+    path: &std::path::Path,
+    sig: &mlcycle::model::Signature,
+    impurity: GainImpurity,
+) -> Result<Option<Vec<f64>>> {
+    if !is_tree(artifact).1 {
+        return Ok(None);
+    }
+    let mut reader = csv::Reader::from_path(path)
+        .map_err(|e| Error::Data(format!("reading {}: {e}", path.display())))?;
+    let has_target = reader
+        .headers()
+        .map_err(|e| Error::Data(format!("reading the header of {}: {e}", path.display())))?
+        .iter()
+        .any(|h| h.trim() == sig.target.name);
+    if !has_target {
+        return Ok(None);
+    }
+    let schema = Schema {
+        features: sig.inputs.features.clone(),
+        target: Some(sig.target.clone()),
+    };
+    let data = read_csv_with_schema(path, &schema, None, UnknownLevel::AsMissing)?;
+    gain_importance(artifact, &data, impurity).map(Some)
 }
