@@ -306,7 +306,11 @@ async fn resume_serving(lifecycle: &Lifecycle) -> Result<Option<DeploymentInfo>>
             model,
         })
         .await?;
-    // The trail says which version serves from when, also after a restart.
+    // The trail says which version serves from when, also after a restart — once: a
+    // reopen that finds the same version recorded as serving here records nothing.
+    if serving_here_per_trail(lifecycle, &info).await? == Some(version) {
+        return Ok(Some(info));
+    }
     let events = lifecycle.events();
     let trace = format!("resume-{}", info.since.format("%Y%m%dT%H%M%SZ"));
     events
@@ -325,6 +329,50 @@ async fn resume_serving(lifecycle: &Lifecycle) -> Result<Option<DeploymentInfo>>
         )
         .await?;
     Ok(Some(info))
+}
+
+/// The version the audit trail last records as started (and not stopped since) at the
+/// place `info` serves from (its model, deployer and endpoint).
+async fn serving_here_per_trail(
+    lifecycle: &Lifecycle,
+    info: &DeploymentInfo,
+) -> Result<Option<u32>> {
+    use crate::audit::{AuditQuery, actions};
+    let mut records = Vec::new();
+    for action in [actions::DEPLOYMENT_STARTED, actions::DEPLOYMENT_STOPPED] {
+        records.extend(
+            lifecycle
+                .audit()
+                .query(&AuditQuery {
+                    action: Some(action.to_string()),
+                    ..Default::default()
+                })
+                .await?,
+        );
+    }
+    records.sort_by_key(|r| r.seq);
+    let mut serving = None;
+    for r in &records {
+        match AuditEvent::parse(&r.entry.action, &r.entry.payload) {
+            Ok(AuditEvent::DeploymentStarted(d))
+                if d.model_name == info.model_name
+                    && d.deployer == info.deployer
+                    && d.endpoint == info.endpoint =>
+            {
+                serving = Some(d.version)
+            }
+            Ok(AuditEvent::DeploymentStopped(d))
+                if d.model_name == info.model_name
+                    && d.deployer == info.deployer
+                    && d.endpoint == info.endpoint
+                    && serving == Some(d.version) =>
+            {
+                serving = None
+            }
+            _ => {}
+        }
+    }
+    Ok(serving)
 }
 
 /// [`resume_serving`] from a synchronous constructor that runs inside a tokio runtime of

@@ -51,26 +51,7 @@ async fn a_canary_takes_its_share_across_processes_and_is_promoted() {
         let rows = mlcycle::testing::CreditDefault::new(11)
             .sample(4, &mlcycle::testing::DriftSpec::none(), 7)
             .unwrap();
-        let schema = rows.schema();
-        let data: Vec<Vec<serde_json::Value>> = (0..rows.n_rows())
-            .map(|r| {
-                (0..schema.features.len())
-                    .map(|c| {
-                        let v = rows.features()[[r, c]];
-                        if schema.features[c].is_categorical() {
-                            serde_json::json!(schema.decode_cell(c, v))
-                        } else if v.is_nan() {
-                            serde_json::Value::Null
-                        } else {
-                            serde_json::json!(v)
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        let columns: Vec<&str> = schema.features.iter().map(|c| c.name.as_str()).collect();
-        let body = serde_json::json!({ "dataframe_split": { "columns": columns, "data": data } })
-            .to_string();
+        let body = mlcycle::testing::mlflow_split(&rows, rows.n_rows()).to_string();
         tokio::spawn(async move {
             let client = reqwest::Client::new();
             while !stop.load(Ordering::Relaxed) {
@@ -150,7 +131,7 @@ async fn a_canary_takes_its_share_across_processes_and_is_promoted() {
     let failed = failures.lock().unwrap().clone();
     assert!(failed.is_empty(), "requests failed: {failed:?}");
 
-    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    crate::cli_run::sigterm(&serve);
     assert!(serve.wait().unwrap().success());
     assert!(run.terminate().success());
     // The trail: the canary alias set and removed, production moved to 2.

@@ -100,9 +100,7 @@ impl Run {
     }
 
     pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id() as i32;
-        // SAFETY: sending a signal to our own child process.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+        sigterm(&self.child);
         self.child.wait().unwrap()
     }
 }
@@ -204,4 +202,11 @@ async fn sigkill_and_restart_neither_repeat_nor_skip_a_training() {
         vec!["a.csv", "b.csv", "c.csv", "d.csv", "e.csv"],
         "each file trained exactly once: {v:?}"
     );
+}
+
+/// Send SIGTERM to `child` (a process this test started and has not reaped).
+pub(crate) fn sigterm(child: &Child) {
+    // SAFETY: sending a signal to our own child process.
+    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(rc, 0, "SIGTERM to {}", child.id());
 }

@@ -188,21 +188,32 @@ async fn a_canary_failing_more_often_than_the_champion_is_rolled_back_and_alerte
     assert!(removed, "the canary alias removal is not audited");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_microsecond_latency_difference_is_not_a_reason_to_roll_back() {
+/// A trained champion, a canary whose 30 calls took `canary_us` against the champion's 100
+/// calls of `champion_us`, judged an hour later: the stack, the canary's version, the outcome.
+async fn judged_on_latency(
+    champion_us: u64,
+    canary_us: u64,
+) -> (Stack, Arc<SimulatedClock>, u32, Option<CanaryOutcome>) {
     let clock = Arc::new(SimulatedClock::new(start()));
     let s = stack(clock.clone());
     s.lifecycle
         .run_training(&data(300, 0), Trigger::Manual)
         .await
         .unwrap();
-    // 4× the champion's p99, but only 300 µs more: within the 2,000 µs slack.
     let v = to_canary(&s, 1).await;
     clock.advance(Duration::minutes(5));
-    traffic(&s, 1, clock.now(), 100, 0, 100).await;
-    traffic(&s, v, clock.now(), 30, 0, 400).await;
+    traffic(&s, 1, clock.now(), 100, 0, champion_us).await;
+    traffic(&s, v, clock.now(), 30, 0, canary_us).await;
     clock.advance(Duration::hours(1));
-    match s.lifecycle.settle_canary().await.unwrap() {
+    let outcome = s.lifecycle.settle_canary().await.unwrap();
+    (s, clock, v, outcome)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_microsecond_latency_difference_is_not_a_reason_to_roll_back() {
+    // 4× the champion's p99, but only 300 µs more: within the 2,000 µs slack.
+    let (s, _, v, outcome) = judged_on_latency(100, 400).await;
+    match outcome {
         Some(CanaryOutcome::Promoted { version, .. }) => assert_eq!(version, v),
         other => panic!("{other:?}"),
     }
@@ -211,19 +222,9 @@ async fn a_microsecond_latency_difference_is_not_a_reason_to_roll_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_canary_or_one_nobody_called_is_rolled_back() {
-    let clock = Arc::new(SimulatedClock::new(start()));
-    let s = stack(clock.clone());
-    s.lifecycle
-        .run_training(&data(300, 0), Trigger::Manual)
-        .await
-        .unwrap();
     // Slow: p99 of 4,000 µs against the champion's 1,000 µs (limits 1.5× and 2,000 µs).
-    let v = to_canary(&s, 1).await;
-    clock.advance(Duration::minutes(5));
-    traffic(&s, 1, clock.now(), 100, 0, 1_000).await;
-    traffic(&s, v, clock.now(), 30, 0, 4_000).await;
-    clock.advance(Duration::hours(1));
-    match s.lifecycle.settle_canary().await.unwrap() {
+    let (s, clock, _, outcome) = judged_on_latency(1_000, 4_000).await;
+    match outcome {
         Some(CanaryOutcome::RolledBack { reason, .. }) => {
             assert!(reason.contains("p99 latency 4000"), "{reason}")
         }

@@ -68,18 +68,35 @@ async fn a_reopened_store_serves_the_production_alias() {
         .expect("serving after reopen");
     assert_eq!((info.model_name.as_str(), info.version), ("credit", 1));
     assert_eq!(score(&stack).await.unwrap(), 1);
-    // the trail records the resumed deployment: version 1 serves again from the reopen on
-    let started = stack
-        .audit
-        .query(&AuditQuery {
-            action: Some(actions::DEPLOYMENT_STARTED.into()),
-            ..Default::default()
-        })
+    let deployments = |stack: &Stack| {
+        let audit = stack.audit.clone();
+        async move {
+            audit
+                .query(&AuditQuery {
+                    action: Some(actions::DEPLOYMENT_STARTED.into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    // the trail already says version 1 serves in process: the reopen records nothing
+    let before = deployments(&stack).await;
+    assert_eq!(before.last().unwrap().entry.payload["version"], 1);
+
+    // `resume_serving` follows an alias moved later, and the trail records it
+    stack
+        .registry
+        .set_alias("credit", "production", 2, Change::new("test", "forward"))
         .await
         .unwrap();
-    let last = started.last().expect("deployment records");
-    assert_eq!(last.entry.subjects, vec!["credit/1".to_string()]);
-    assert_eq!(last.entry.payload["version"], 1);
+    let resumed = stack.resume_serving().await.unwrap().unwrap();
+    assert_eq!(resumed.version, 2);
+    assert_eq!(score(&stack).await.unwrap(), 2);
+    let after = deployments(&stack).await;
+    assert_eq!(after.len(), before.len() + 1);
+    let last = after.last().unwrap();
+    assert_eq!(last.entry.subjects, vec!["credit/2".to_string()]);
     assert!(
         last.entry.payload["approved_by"]
             .as_str()
@@ -89,16 +106,11 @@ async fn a_reopened_store_serves_the_production_alias() {
         last.entry.payload
     );
     assert!(stack.audit.verify().await.unwrap() > 0);
-
-    // `resume_serving` follows an alias moved later
-    stack
-        .registry
-        .set_alias("credit", "production", 2, Change::new("test", "forward"))
-        .await
-        .unwrap();
-    let resumed = stack.resume_serving().await.unwrap().unwrap();
-    assert_eq!(resumed.version, 2);
+    // reopened again with version 2 serving: nothing new to record
+    drop(stack);
+    let stack = Stack::open(dir.path(), clock.clone(), config.clone()).unwrap();
     assert_eq!(score(&stack).await.unwrap(), 2);
+    assert_eq!(deployments(&stack).await.len(), after.len());
 }
 
 #[test]

@@ -10,30 +10,12 @@ use mlcycle::testing::{CreditDefault, DriftSpec};
 use std::io::BufRead;
 use std::sync::Arc;
 
-/// An MLflow `dataframe_split` body of four credit rows (categories as their labels).
+/// An MLflow `dataframe_split` body of four credit rows.
 fn body() -> String {
     let rows = CreditDefault::new(3)
         .sample(4, &DriftSpec::none(), 9)
         .unwrap();
-    let schema = rows.schema();
-    let data: Vec<Vec<serde_json::Value>> = (0..rows.n_rows())
-        .map(|r| {
-            (0..schema.features.len())
-                .map(|c| {
-                    let v = rows.features()[[r, c]];
-                    if schema.features[c].is_categorical() {
-                        serde_json::json!(schema.decode_cell(c, v))
-                    } else if v.is_nan() {
-                        serde_json::Value::Null
-                    } else {
-                        serde_json::json!(v)
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let columns: Vec<&str> = schema.features.iter().map(|c| c.name.as_str()).collect();
-    serde_json::json!({ "dataframe_split": { "columns": columns, "data": data } }).to_string()
+    mlcycle::testing::mlflow_split(&rows, 4).to_string()
 }
 
 struct Replica {
@@ -134,7 +116,12 @@ async fn three_replicas_follow_one_alias_with_no_failed_request() {
     }
     let mut logs = Vec::new();
     for mut rep in replicas {
-        unsafe { libc::kill(rep.child.id() as i32, libc::SIGTERM) };
+        // SIGTERM through kill(1): a clean stop flushes the prediction log.
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &rep.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
         assert!(rep.child.wait().unwrap().success());
         let records = mlcycle::collect::FilePredictionLog::open(rep.log_dir.path())
             .unwrap()

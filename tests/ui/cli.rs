@@ -27,9 +27,11 @@ fn sigterm_stops_the_dashboard_cleanly() {
     let mut ui = start_ui(store.path());
     let page = get(&ui.base);
     assert!(page.contains("credit-default"));
-    // SAFETY: `kill` on the process id of a child this test started and has not reaped.
-    let rc = unsafe { libc::kill(ui.child.id() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(rc, 0);
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &ui.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
     let line = ui
         .stderr
         .recv_timeout(Duration::from_secs(60))
